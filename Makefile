@@ -1,0 +1,34 @@
+# Two entry points for a new user on a fresh machine: `make run` and `make test`.
+# Both install what they need into .venv first (PyPI only; `make test` also installs Debian's chromium).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= $(abspath ../shared)
+export LIVECHECK_MODELS ?= $(SHARED)/models
+export LIVECHECK_MEDIA ?= $(SHARED)/media
+PYTEST_ARGS ?=
+
+.PHONY: install install-test run test chromium bench
+
+$(BIN)/livecheck: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/livecheck
+
+run: install
+	$(BIN)/livecheck models verify
+	$(BIN)/livecheck serve
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# The whole suite runs in a network namespace that has only `lo`: WebRTC and browser traffic stays on loopback.
+test: install chromium
+	$(BIN)/livecheck models verify
+	unshare -n sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
+
+bench: install
+	$(BIN)/python bench/frame_pipeline.py

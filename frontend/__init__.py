@@ -1,0 +1,1 @@
+"""The widget's templates, scripts, styles and string catalogs (served by webapp/)."""

@@ -1,0 +1,63 @@
+"""Engine settings. Names and defaults follow FindFace's findface-liveness-api where it has one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Checked from headers before any frame is decoded (FindFace `limits`; Huawei's 1-15 s is an adapter's)."""
+
+    video_size: int = 10 * 1024 * 1024  # bytes (FindFace video-size)
+    video_length_sec: float = 60.0  # FindFace video-length-sec
+    video_fps: float = 30.0  # FindFace video-fps; a small tolerance is applied for 29.97-style rates
+    video_width_px: int = 1920
+    video_height_px: int = 1080
+    image_size: int = 10 * 1024 * 1024  # bytes of an uploaded still
+    image_pixels: int = 4096 * 4096  # decoded pixels of an uploaded still
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """Thresholds of the action detectors, all relative to the user's own starting pose/expression."""
+
+    turn_threshold_deg: float = 10.0
+    nod_threshold_deg: float = 10.0  # Huawei nod_threshold, 1-90
+    blink_threshold: float = 0.35  # rise of mean eyeBlink over the baseline
+    mouth_threshold: float = 0.45  # rise of jawOpen over the baseline (talking stays below it)
+    smile_threshold: float = 0.3  # rise of mean mouthSmile over the baseline
+    baseline_seconds: float = 0.4  # how much of the start of a sequence defines the starting pose
+    min_event_seconds: float = 0.06  # shortest excursion that counts (blinks exempt: they are brief)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    # Calibrated on ../shared/media: live clips average 0.73-1.0, printed photo 0.25, phone replay 0.005.
+    # (FindFace's 0.95 default belongs to its own model; see README "Thresholds".)
+    liveness_threshold: float = 0.6
+    fullframe_jpeg_quality: int = 75
+    max_decoded_frames: int = 30  # frames that get the anti-spoof model (spread over the clip)
+    min_selected_frames: int = 10  # frames with a usable face needed for a video verdict
+    mf_selector: str = "reject"  # reject | biggest
+    request_batch_size: int = 16  # anti-spoof batch size
+    analysis_fps: float = 15.0  # landmark sampling rate for recorded video
+    analysis_max_side: int = 720  # decoded frames are scaled down to this before analysis
+    min_video_seconds: float = 2.0  # shorter clips fail with short_time
+    match_threshold: float = 0.363  # SFace cosine for same person (OpenCV's documented value)
+    identity_threshold: float = 0.363  # SFace cosine below which a clip's face "changed"
+    identity_samples: int = 5  # frames embedded to check identity continuity
+    min_face_ratio: float = 0.12  # face width relative to frame width below which a face is unusable
+    inference_threads: int = 1  # onnxruntime intra-op threads per session
+    limits: MediaLimits = field(default_factory=MediaLimits)
+    actions: ActionSettings = field(default_factory=ActionSettings)
+
+    def __post_init__(self) -> None:
+        if self.mf_selector not in ("reject", "biggest"):
+            raise ValueError("mf_selector must be 'reject' or 'biggest'")
+        if not 0.0 <= self.liveness_threshold <= 1.0:
+            raise ValueError("liveness_threshold must be within 0..1")
+        if self.min_selected_frames > self.max_decoded_frames:
+            raise ValueError("min_selected_frames must be <= max_decoded_frames")
+        if not 1 <= self.actions.nod_threshold_deg <= 90:
+            raise ValueError("nod_threshold must be within 1..90 degrees")

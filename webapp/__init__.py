@@ -1,0 +1,1 @@
+"""Quart app factory, config, routes (REST, sessions, widget pages), auth, errors, CLI."""

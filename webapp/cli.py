@@ -1,0 +1,161 @@
+"""`livecheck` command: analyze files offline, manage models, run the server, evaluate accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_ALIVE, EXIT_NOT_ALIVE, EXIT_ERROR = 0, 1, 2
+
+
+def _quiet_native_logs() -> None:
+    # MediaPipe/TFLite print INFO lines to stderr from C++; keep the CLI's output readable.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_windows(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """Huawei action_time: '1000-3000,4000-7000' (ms from the start of the clip)."""
+    if not text:
+        return None
+    windows = []
+    for part in text.split(","):
+        start, sep, end = part.strip().partition("-")
+        if not sep:
+            raise ValueError(f"bad action window {part!r}; expected START-END in ms")
+        windows.append((int(start), int(end)))
+    return tuple(windows)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
+    from models.loader import install_models
+
+    if args.models_command == "install":
+        target = resolve_models_dir(args.models)
+        try:
+            installed = install_models(Path(args.source).expanduser(), target)
+        except ModelError as exc:
+            print(f"livecheck: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"installed {len(installed)} model files into {target}")
+    try:
+        store = ModelStore.open(args.models)
+    except ModelError as exc:
+        print(f"livecheck: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for item in MANIFEST:
+        print(f"ok  {item.filename:45s} {item.sha256[:16]}…  {item.licence}")
+    print(f"all {len(MANIFEST)} models verified in {store.directory}")
+    return 0
+
+
+def _format_verdict(result: dict[str, object]) -> str:
+    lines = [f"alive: {result['alive']}", f"average liveness: {result['average_liveness']}"]
+    reasons = result.get("reasons") or []
+    lines.append(f"reasons: {', '.join(reasons) if reasons else '-'}")  # type: ignore[arg-type]
+    best = result.get("best_face")
+    if isinstance(best, dict):
+        lines.append(
+            f"best face: frame {best['frame_no']} at {best['timestamp_s']} s, bbox {best['bbox']}, "
+            f"quality {best['quality']['score']}, liveness {best['liveness']}"
+        )
+    for action in result.get("actions") or []:  # type: ignore[union-attr]
+        span = f"{action['start_s']}-{action['end_s']} s" if action["passed"] else "not seen"
+        lines.append(f"action {action['action']}: {'passed' if action['passed'] else 'FAILED'} "
+                     f"(confidence {action['confidence']}, {span})")
+    match = result.get("match")
+    if isinstance(match, dict):
+        lines.append(f"match: same_person={match['same_person']} score={match['score']} cosine={match['cosine']}")
+    frames = result.get("frames")
+    lines.append(f"frames: {frames}")
+    lines.append("time (ms): " + ", ".join(f"{k} {v}" for k, v in (result.get("timings_ms") or {}).items()))  # type: ignore[union-attr]
+    return "\n".join(lines)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    _quiet_native_logs()
+    from models import ModelError
+    from scoring.engine import AnalysisOptions, LivenessEngine
+    from scoring.errors import InputError
+    from webapp.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+        data = Path(args.file).read_bytes()
+        reference = Path(args.reference).read_bytes() if args.reference else None
+        actions = tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else ()
+        options = AnalysisOptions(
+            actions=actions, action_windows_ms=parse_windows(args.action_time), nod_threshold_deg=args.nod_threshold,
+            reference=reference, mf_selector=args.mf_selector,
+        )
+        engine = LivenessEngine.load(config.engine, args.models or config.models_dir, landmarkers=1)
+    except (OSError, ValueError, ConfigError, ModelError, InputError) as exc:
+        code = getattr(exc, "code", None)
+        print(f"livecheck: {'[' + code + '] ' if code else ''}{exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        verdict = engine.analyze(data, options)
+    except InputError as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message}}))
+        print(f"livecheck: [{exc.code}] {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        engine.close()
+    result = verdict.to_dict()
+    print(json.dumps(result, indent=2) if args.json else _format_verdict(result))
+    return EXIT_ALIVE if verdict.alive else EXIT_NOT_ALIVE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _quiet_native_logs()
+    from webapp.server import serve  # noqa: PLC0415 - the server pulls in Quart/aiortc only when asked for
+
+    return serve(config_path=args.config, listen=args.listen, models_dir=args.models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livecheck", description="Self-hosted face liveness checks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    analyze = sub.add_parser("analyze", help="analyze a video or still and print the verdict")
+    analyze.add_argument("file")
+    analyze.add_argument("--actions", help="comma-separated, in order: turn_left,turn_right,nod,blink,open_mouth,smile")
+    analyze.add_argument("--action-time", help="one START-END window per action, ms from the start (Huawei action_time)")
+    analyze.add_argument("--nod-threshold", type=float, help="degrees, 1-90 (default 10)")
+    analyze.add_argument("--reference", help="photo to match the best face against")
+    analyze.add_argument("--mf-selector", choices=("reject", "biggest"))
+    analyze.add_argument("--json", action="store_true", help="print the whole verdict as JSON")
+    analyze.add_argument("--models", help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)")
+    analyze.add_argument("--config", help="TOML config file")
+    analyze.set_defaults(func=cmd_analyze)
+
+    models = sub.add_parser("models", help="verify or install the model files")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    verify = models_sub.add_parser("verify", help="check every model file against the manifest's sha256")
+    verify.add_argument("--models")
+    install = models_sub.add_parser("install", help="copy model files from a directory and verify them")
+    install.add_argument("--from", dest="source", required=True)
+    install.add_argument("--models")
+    models.set_defaults(func=cmd_models)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--config")
+    serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8000)")
+    serve.add_argument("--models")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The service's one typed configuration: embedded defaults, then a TOML file, then environment variables.
+
+Keys use FindFace's names (`liveness-threshold`, `max-decoded-frames`, `[limits] video-size`, ...); hyphens and
+underscores are interchangeable. Every bad key or value is reported at start, all at once, with its path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from realtime.settings import RealtimeSettings
+from scoring.settings import ActionSettings, EngineSettings, MediaLimits
+
+
+class ConfigError(Exception):
+    """One message per problem, each naming the key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    workers: int = 2  # threads running decoding and inference
+    queue: int = 4  # requests allowed to wait for a worker before 503 + Retry-After
+    max_body_bytes: int = 16 * 1024 * 1024  # any request body, checked while it streams in
+    request_timeout_s: float = 60.0
+    detection_ttl_s: float = 300.0  # FindFace return_detection cache lifetime
+    video_url_prefixes: tuple[str, ...] = ()  # Huawei video_url: allowed prefixes; empty = fetching disabled
+    facia_rate_limit_per_minute: int = 60
+    silent_aes_key: str = ""  # 32 characters: AES-256 key for encrypted_video/encrypted_image
+    silent_aes_iv: str = ""  # 12 characters: GCM nonce
+    public_url: str = ""  # base URL for widget links; default: derived from the request
+    landmarkers: int = 8  # landmarker instances at most (one per busy worker or live session)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    listen: str = "127.0.0.1:8000"
+    models_dir: str | None = None
+    api_keys: tuple[str, ...] = ()
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+# Top-level FindFace keys that live in EngineSettings, and FindFace's [extraction-api] table.
+_ENGINE_KEYS = {f.name for f in dataclasses.fields(EngineSettings)} - {"limits", "actions"}
+
+
+def _norm(key: str) -> str:
+    return key.strip().replace("-", "_")
+
+
+def _coerce(value: Any, hint: Any, path: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], path, problems)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list")
+            return ()
+        return tuple(_coerce(v, typing.get_args(hint)[0], path, problems) for v in value)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        problems.append(f"{path}: expected true or false, got {value!r}")
+        return False
+    if hint in (int, float):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = hint(value)
+            if hint is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return number
+        except (TypeError, ValueError):
+            problems.append(f"{path}: expected {'an integer' if hint is int else 'a number'}, got {value!r}")
+            return None
+    if hint is str:
+        if not isinstance(value, str):
+            problems.append(f"{path}: expected a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _build(cls: type, values: Mapping[str, Any], path: str, problems: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = _norm(raw_key)
+        where = f"{path}{raw_key}"
+        if key not in names:
+            problems.append(f"{where}: unknown key")
+            continue
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, Mapping):
+                problems.append(f"{where}: expected a table")
+                continue
+            kwargs[key] = _build(hint, value, f"{where}.", problems)
+            continue
+        coerced = _coerce(value, hint, where, problems)
+        if coerced is not None or value is None:
+            kwargs[key] = coerced
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{path.rstrip('.') or 'config'}: {exc}")
+        return cls()
+
+
+def _reshape(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Maps FindFace's flat layout onto the nested dataclasses."""
+    out: dict[str, Any] = {}
+    engine: dict[str, Any] = dict(data.get("engine", {}))
+    for raw_key, value in data.items():
+        key = _norm(raw_key)
+        if key == "engine":
+            continue
+        if key in _ENGINE_KEYS:
+            engine[raw_key] = value
+        elif key == "limits":
+            engine["limits"] = value
+        elif key == "actions":
+            engine["actions"] = value
+        elif key == "extraction_api":
+            for sub_key, sub_value in dict(value).items():
+                engine[sub_key] = sub_value
+        else:
+            out[raw_key] = value
+    if engine:
+        out["engine"] = engine
+    return out
+
+
+ENV_PREFIX = "LIVECHECK_"
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """LIVECHECK_API_KEYS, LIVECHECK_LISTEN, LIVECHECK_MODELS, and LIVECHECK_<SECTION>__<KEY> for any key."""
+    out: dict[str, Any] = {}
+    if environ.get("LIVECHECK_API_KEYS"):
+        out["api_keys"] = environ["LIVECHECK_API_KEYS"]
+    if environ.get("LIVECHECK_LISTEN"):
+        out["listen"] = environ["LIVECHECK_LISTEN"]
+    if environ.get("LIVECHECK_MODELS"):
+        out["models_dir"] = environ["LIVECHECK_MODELS"]
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServiceConfig:
+    """Defaults < file < environment < explicit overrides (CLI flags). Raises ConfigError listing every problem."""
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError([f"{path}: file not found"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    shaped = _reshape(data)
+    env = _reshape(_from_env(os.environ if environ is None else environ))
+    shaped = _merge(_merge(shaped, env), {k: v for k, v in overrides.items() if v is not None})
+    config = _build(ServiceConfig, shaped, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config.host_port
+    except ValueError:
+        raise ConfigError([f"listen: expected HOST:PORT, got {config.listen!r}"]) from None
+    return config
+
+
+__all__ = ["ActionSettings", "ConfigError", "EngineSettings", "MediaLimits", "ServerSettings", "ServiceConfig", "load_config"]
