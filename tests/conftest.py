@@ -1,0 +1,51 @@
+"""Shared fixtures: the real models and the real media from ../shared (or LIVECHECK_MODELS / LIVECHECK_MEDIA)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def _shared(var: str, name: str) -> Path:
+    return Path(os.environ.get(var) or ROOT.parent / "shared" / name)
+
+
+MODELS_DIR = _shared("LIVECHECK_MODELS", "models")
+MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    """Root of the shared media: images/, identity/, videos/ (see MEDIA.md there)."""
+    return MEDIA_DIR
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One engine with the real models for the whole run (model loading costs ~1 s)."""
+    from scoring.engine import LivenessEngine
+    from scoring.settings import EngineSettings
+
+    eng = LivenessEngine.load(EngineSettings(), str(MODELS_DIR), landmarkers=4)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="session")
+def media_bytes(media: Path):
+    """Reads a shared media file by its path relative to the media root."""
+
+    def read(relative: str) -> bytes:
+        return (media / relative).read_bytes()
+
+    return read
