@@ -1,0 +1,147 @@
+"""The Quart application factory.
+
+Services live on one object, `app.extensions["livecheck"]` (a `Services`), never in module globals. A blueprint
+gets them with `services()` inside a request (or `services(app)`):
+
+    svc = services()
+    verdict = await svc.pool.run(svc.engine.analyze, data, options)  # heavy work: always through the pool
+    svc.metrics.verdict("my_endpoint", verdict.alive, verdict.timings_ms)
+    svc.config.server / svc.config.engine / svc.keys.require(token)
+
+To add a blueprint: one line in `_blueprints()` below. To keep a long-lived object of your own (a session
+store, say), put it in `svc.extras["name"]` from a `before_serving` hook and close it in `after_serving`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from quart import Blueprint, Quart, Response, current_app, g, jsonify, request
+
+from scoring.engine import LivenessEngine
+from webapp.auth import KeyRing
+from webapp.config import ServiceConfig
+from webapp.detections import DetectionCache
+from webapp.metrics import Metrics
+from webapp.uploads import MemoryRequest
+from webapp.workers import WorkerPool
+
+log = logging.getLogger("livecheck")
+EXTENSION = "livecheck"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass
+class Services:
+    """Everything a request handler may use."""
+
+    config: ServiceConfig
+    engine: LivenessEngine
+    pool: WorkerPool
+    metrics: Metrics
+    keys: KeyRing
+    detections: DetectionCache
+    owns_engine: bool = True
+    extras: dict[str, Any] = field(default_factory=dict)  # other features' long-lived objects, by name
+
+    def close(self) -> None:
+        self.pool.close()
+        if self.owns_engine:
+            self.engine.close()
+
+
+def services(app: Quart | None = None) -> Services:
+    return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def _blueprints() -> list[Blueprint]:
+    """Every feature's routes. Registering one more is one line here."""
+    from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, ops, openapi
+
+    blueprints = [ops.blueprint, openapi.blueprint, api_native.blueprint, api_findface.blueprint,
+                  api_huawei.blueprint, api_facia.blueprint, api_silent.blueprint]
+    blueprints += _optional("webapp.sessions")  # live checks (engineer "live")
+    blueprints += _optional("webapp.widget")  # widget pages (engineer "widget")
+    return blueprints
+
+
+def _optional(module_name: str) -> list[Blueprint]:
+    """Features built in parallel: registered when their module exists and exposes `blueprint`."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return []
+        raise
+    bp = getattr(module, "blueprint", None)
+    return [bp] if bp is not None else []
+
+
+def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:
+    """Loads the engine from the config unless one is given (tests share one; it is then not closed here)."""
+    app = Quart("livecheck")
+    app.request_class = MemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
+    app.config["MAX_FORM_MEMORY_SIZE"] = config.server.max_body_bytes
+    app.config["BODY_TIMEOUT"] = config.server.request_timeout_s
+    app.config["RESPONSE_TIMEOUT"] = config.server.request_timeout_s
+    owns_engine = engine is None
+    if engine is None:
+        engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers)
+    app.extensions[EXTENSION] = Services(
+        config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue),
+        metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(config.server.detection_ttl_s),
+        owns_engine=owns_engine,
+    )
+    if not config.api_keys:
+        log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
+
+    @app.before_request
+    async def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def _finish(response: Response) -> Response:
+        request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+        response.headers["X-Request-Id"] = request_id
+        started = getattr(g, "started", None)
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        if started is not None:
+            services(app).metrics.request(endpoint, request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})
+            response.status_code = exc.code or 500
+            return response
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        response = jsonify({"error": {"code": "internal", "message": "Internal error.",
+                                      "request_id": getattr(g, "request_id", None)}})
+        response.status_code = 500
+        return response
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+
+    @app.after_serving
+    async def _cleanup() -> None:
+        services(app).close()
+
+    return app
+
+
+def request_id() -> str:
+    return str(getattr(g, "request_id", "") or uuid.uuid4().hex)

@@ -1,0 +1,115 @@
+"""One place that turns failures into HTTP: scoring's stable input codes, busy pool, auth, body size.
+
+Each API has its own error body; it registers a renderer with `install(blueprint, render)` and gets the same
+handlers. The status an input code maps to is in STATUS_BY_CODE (native API); compatible APIs override it where
+their contract says otherwise (Huawei answers 400 for everything, for one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from quart import Blueprint, Response, jsonify
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+
+from scoring import errors as codes
+from scoring.errors import InputError
+from webapp.auth import Unauthorized
+from webapp.workers import Busy
+
+# Codes the web layer adds to scoring's.
+BODY_TOO_LARGE = "body_too_large"
+UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+BAD_REQUEST = "bad_request"
+UNAUTHORIZED = "unauthorized"
+BUSY = "busy"
+RATE_LIMITED = "rate_limited"
+URL_NOT_ALLOWED = "url_not_allowed"
+FETCH_FAILED = "fetch_failed"
+DECRYPT_FAILED = "decrypt_failed"
+NOT_FOUND = "not_found"
+
+STATUS_BY_CODE: dict[str, int] = {
+    codes.EMPTY_INPUT: 400,
+    codes.INPUT_TOO_LARGE: 413,
+    codes.UNSUPPORTED_MEDIA: 415,
+    codes.CORRUPT_MEDIA: 422,
+    codes.EXPECTED_VIDEO: 422,
+    codes.EXPECTED_IMAGE: 422,
+    codes.VIDEO_TOO_LONG: 422,
+    codes.VIDEO_TOO_SHORT: 422,
+    codes.FPS_TOO_HIGH: 422,
+    codes.RESOLUTION_TOO_HIGH: 422,
+    codes.INVALID_ACTIONS: 400,
+    BODY_TOO_LARGE: 413,
+    UNSUPPORTED_CONTENT_TYPE: 415,
+    BAD_REQUEST: 400,
+    UNAUTHORIZED: 401,
+    BUSY: 503,
+    RATE_LIMITED: 429,
+    URL_NOT_ALLOWED: 400,
+    FETCH_FAILED: 400,
+    DECRYPT_FAILED: 400,
+    NOT_FOUND: 404,
+}
+
+
+class ApiError(Exception):
+    """A failure an adapter detects itself (bad field, wrong content type, ...), with a stable code."""
+
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status if status is not None else STATUS_BY_CODE.get(code, 400)
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+    status: int
+    retry_after_s: int | None = None
+
+
+Renderer = Callable[[Failure], tuple[object, int]]
+
+
+def failure_of(exc: Exception) -> Failure:
+    if isinstance(exc, ApiError):
+        return Failure(exc.code, exc.message, exc.status)
+    if isinstance(exc, InputError):
+        return Failure(exc.code, exc.message, STATUS_BY_CODE.get(exc.code, 400))
+    if isinstance(exc, Busy):
+        return Failure(BUSY, str(exc), 503, exc.retry_after_s)
+    if isinstance(exc, Unauthorized):
+        return Failure(UNAUTHORIZED, str(exc), 401)
+    if isinstance(exc, RequestEntityTooLarge):
+        return Failure(BODY_TOO_LARGE, "The request body is larger than this endpoint accepts.", 413)
+    if isinstance(exc, BadRequest):
+        return Failure(BAD_REQUEST, exc.description or "Bad request.", 400)
+    if isinstance(exc, HTTPException):
+        return Failure(BAD_REQUEST if (exc.code or 500) < 500 else "server_error", exc.description or "", exc.code or 500)
+    raise exc
+
+
+def native_body(failure: Failure) -> tuple[object, int]:
+    """livecheck's own shape: {"error": {"code", "message"}} with the mapped status."""
+    return {"error": {"code": failure.code, "message": failure.message}}, failure.status
+
+
+def install(blueprint: Blueprint, render: Renderer = native_body) -> None:
+    """Registers handlers for every expected failure on one API's blueprint."""
+
+    async def handle(exc: Exception) -> Response:
+        failure = failure_of(exc)
+        body, status = render(failure)
+        response = jsonify(body)
+        response.status_code = status
+        if failure.retry_after_s is not None:
+            response.headers["Retry-After"] = str(failure.retry_after_s)
+        return response
+
+    for kind in (ApiError, InputError, Busy, Unauthorized, RequestEntityTooLarge, BadRequest):
+        blueprint.register_error_handler(kind, handle)

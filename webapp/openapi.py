@@ -1,0 +1,5 @@
+"""Placeholder."""
+
+from quart import Blueprint
+
+blueprint = Blueprint("openapi", __name__)

@@ -1,0 +1,70 @@
+"""Reading uploads within limits, in memory only.
+
+`limit_body` tightens the per-request cap before anything is read: a declared Content-Length above it is refused
+at once, and a chunked body is cut off by Quart's Body as soon as the bytes received pass it (413), so an
+oversized upload is never read whole. Multipart files are parsed into BytesIO, never spooled to a temp file.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO, Any
+
+from quart import Request
+from quart.formparser import FormDataParser
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp.errors import UNSUPPORTED_CONTENT_TYPE, ApiError
+
+
+def _memory_stream(total_content_length: int | None, content_type: str | None, filename: str | None,
+                   content_length: int | None = None) -> IO[bytes]:
+    return io.BytesIO()
+
+
+class MemoryFormDataParser(FormDataParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["stream_factory"] = _memory_stream
+        super().__init__(*args, **kwargs)
+
+
+class MemoryRequest(Request):
+    """The app's request class: uploaded files stay in memory."""
+
+    form_data_parser_class = MemoryFormDataParser
+
+
+def limit_body(request: Request, limit: int) -> None:
+    """Applies an endpoint's body limit (never looser than the app-wide one) before the body is read."""
+    current = request.max_content_length
+    limit = limit if current is None else min(limit, current)
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    request.max_content_length = limit  # used by the form parser
+    body = request.body
+    body._max_content_length = limit  # noqa: SLF001 - Quart's Body checks it on every received chunk
+    if len(body._data) > limit:  # noqa: SLF001 - already past the limit while the handler started
+        body._must_raise = RequestEntityTooLarge()  # noqa: SLF001
+        body.set_complete()
+
+
+def media_type(request: Request) -> str:
+    return (request.mimetype or "").lower()
+
+
+def require_type(request: Request, *allowed_prefixes: str) -> str:
+    kind = media_type(request)
+    if not any(kind.startswith(p) for p in allowed_prefixes):
+        raise ApiError(UNSUPPORTED_CONTENT_TYPE,
+                       f"Content-Type {kind or '(none)'} is not accepted here; expected {' or '.join(allowed_prefixes)}.")
+    return kind
+
+
+async def file_field(request: Request, name: str) -> bytes | None:
+    files = await request.files
+    storage = files.get(name)
+    if storage is None:
+        return None
+    data = storage.read()
+    storage.close()
+    return data
