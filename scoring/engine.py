@@ -165,7 +165,7 @@ class LivenessEngine:
                 collected = self._collect(reader, analyzer, settings, timer)
         finally:
             reader.close()
-        return self._decide(collected, reader.info.duration_s, settings, options, reference, timer, started)
+        return self._decide(collected, reader.decoded_seconds, settings, options, reference, timer, started)
 
     def _collect(self, reader: VideoReader, analyzer: FrameAnalyzer, settings: EngineSettings, timer: StageTimer) -> "_Collected":
         info = reader.info
@@ -212,7 +212,7 @@ class LivenessEngine:
         return c
 
     def _decide(
-        self, c: "_Collected", header_duration: float, settings: EngineSettings, options: AnalysisOptions,
+        self, c: "_Collected", decoded_seconds: float, settings: EngineSettings, options: AnalysisOptions,
         reference: np.ndarray | None, timer: StageTimer, started: float,
     ) -> Verdict:
         antispoof, embedder = self.models.antispoof, self.models.embedder
@@ -228,7 +228,7 @@ class LivenessEngine:
         observations = c.observations
         with_face = [o for o in observations if o.face is not None]
         timestamps = [o.timestamp_ms for o in observations]
-        duration_s = max(header_duration, (timestamps[-1] - timestamps[0]) / 1000 if timestamps else 0.0)
+        duration_s = max(decoded_seconds, (timestamps[-1] - timestamps[0]) / 1000 if timestamps else 0.0)
         reasons: list[str] = []
         average = float(np.mean(scores)) if scores else 0.0
         min_selected = min(settings.min_selected_frames, max(1, len(observations)))

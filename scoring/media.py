@@ -128,6 +128,8 @@ class VideoReader:
         if len(data) > limits.video_size:
             raise InputError(errors.INPUT_TOO_LARGE, f"Video is {len(data)} bytes; the limit is {limits.video_size}.")
         self._limits = limits
+        self.first_ms: float | None = None  # presentation times of the first and last decoded frames
+        self.last_ms: float | None = None
         self._container = _open(data)
         try:
             self.info = probe(self._container, limits)
@@ -153,6 +155,8 @@ class VideoReader:
                 if decoded > frame_cap:
                     raise InputError(errors.VIDEO_TOO_LONG, "Video has more frames than its length and fps limits allow.")
                 ts_ms = frame.time * 1000 if frame.time is not None else index * 1000 / fallback_fps
+                self.first_ms = ts_ms if self.first_ms is None else min(self.first_ms, ts_ms)
+                self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
                 if ts_ms > max_ms:
                     raise InputError(errors.VIDEO_TOO_LONG, "Video runs past the length limit.")
                 if ts_ms + 0.5 < next_ms:
@@ -169,6 +173,14 @@ class VideoReader:
             # A stream cut short after some good frames is analyzed as far as it goes.
         if emitted == 0:
             raise InputError(errors.CORRUPT_MEDIA, "The video contains no decodable frames.")
+
+    @property
+    def decoded_seconds(self) -> float:
+        """How long the decoded frames last (first to last presentation time plus one frame). Headers can
+        claim any duration; this is what the stream really held, so short_time is judged on it."""
+        if self.first_ms is None or self.last_ms is None:
+            return 0.0
+        return (self.last_ms - self.first_ms) / 1000 + 1 / (self.info.fps or 25.0)
 
     def close(self) -> None:
         self._container.close()

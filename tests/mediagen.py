@@ -45,14 +45,15 @@ def fit_frame(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def encode_video(
     frames: Sequence[np.ndarray], fps: float = 25.0, *, codec: str = "libx264", container: str = "mp4",
-    crf: int = 20, faststart: bool = False,
+    crf: int = 20, fragmented: bool = False,
 ) -> bytes:
-    """Encodes equally sized RGB frames (even width and height) into an in-memory clip."""
+    """Encodes equally sized RGB frames (even width and height) into an in-memory clip. `fragmented` writes
+    the index first (fragmented MP4), so a truncated copy still holds decodable frames."""
     if not frames:
         raise ValueError("no frames to encode")
     height, width = frames[0].shape[:2]
     buffer = io.BytesIO()
-    options = {"movflags": "faststart"} if faststart else {}
+    options = {"movflags": "frag_keyframe+empty_moov"} if fragmented else {}
     with av.open(buffer, mode="w", format=container, options=options) as out:
         rate = Fraction(fps).limit_denominator(1001)
         stream = out.add_stream(codec, rate=rate)

@@ -1,0 +1,133 @@
+"""Bad input gives one InputError with a stable code, before heavy work, and nothing else escapes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+
+import mediagen
+from scoring import errors
+from scoring.engine import AnalysisOptions, LivenessEngine
+from scoring.errors import InputError
+from scoring.settings import MediaLimits
+from scoring.verdict import SHORT_TIME
+
+
+def _with_limits(engine: LivenessEngine, **limits: object) -> LivenessEngine:
+    """The same loaded models under other limits (no reload)."""
+    return LivenessEngine(replace(engine.settings, limits=replace(engine.settings.limits, **limits)), engine.models)
+
+
+def _code(call) -> str:
+    """The InputError code a call raises; any other exception fails the test as itself."""
+    with pytest.raises(InputError) as info:
+        call()
+    assert info.value.message and isinstance(info.value.message, str)
+    return info.value.code
+
+
+@pytest.fixture(scope="module")
+def short_clip(media_bytes) -> bytes:
+    """A 3 s, 30 fps, 480x480 H.264 clip cut from a live video."""
+    return mediagen.cut_clip(media_bytes("videos/d18.mp4"), 0.0, 3.0, size=(480, 480))
+
+
+def test_zero_bytes(engine) -> None:
+    assert _code(lambda: engine.analyze(b"")) == errors.EMPTY_INPUT
+    assert _code(lambda: engine.analyze_video(b"")) == errors.EMPTY_INPUT
+    assert _code(lambda: engine.analyze_image(b"")) == errors.EMPTY_INPUT
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.05])
+def test_truncated_mp4(engine, media_bytes, keep: float) -> None:
+    data = media_bytes("videos/d12.mp4")
+    assert _code(lambda: engine.analyze(data[: int(len(data) * keep)])) == errors.CORRUPT_MEDIA
+
+
+def test_truncated_fragmented_mp4_is_analyzed_or_corrupt(engine, short_clip) -> None:
+    """With the index up front, a cut stream still has good frames: a verdict on what is there, judged on the
+    duration really decoded (the header still claims the whole clip), or corrupt_media."""
+    frames, _ = mediagen.decode_frames(short_clip)
+    data = mediagen.encode_video(frames, 30.0, fragmented=True)
+    try:
+        verdict = engine.analyze(data[: len(data) // 3])
+    except InputError as exc:
+        assert exc.code == errors.CORRUPT_MEDIA
+    else:
+        assert verdict.frames_decoded < len(frames)
+        assert verdict.duration_s < 2.0 and SHORT_TIME in verdict.reasons and not verdict.alive
+
+
+def test_random_bytes(engine) -> None:
+    noise = os.urandom(64 * 1024)
+    noise = b"\x00" + noise[1:]  # no accidental magic
+    assert _code(lambda: engine.analyze(noise)) == errors.UNSUPPORTED_MEDIA
+    assert _code(lambda: engine.analyze_video(noise)) == errors.UNSUPPORTED_MEDIA
+    assert _code(lambda: engine.analyze_image(noise)) == errors.UNSUPPORTED_MEDIA
+
+
+def test_text_is_unsupported(engine) -> None:
+    assert _code(lambda: engine.analyze(b"hello, this is not a video\n" * 100)) == errors.UNSUPPORTED_MEDIA
+
+
+def test_jpeg_where_video_expected(engine, media_bytes) -> None:
+    assert _code(lambda: engine.analyze_video(media_bytes("images/image_T1.jpg"))) == errors.EXPECTED_VIDEO
+
+
+def test_video_where_image_expected(engine, short_clip) -> None:
+    assert _code(lambda: engine.analyze_image(short_clip)) == errors.EXPECTED_IMAGE
+
+
+def test_corrupt_jpeg(engine, media_bytes) -> None:
+    data = media_bytes("images/image_T1.jpg")
+    assert _code(lambda: engine.analyze(data[:300])) == errors.CORRUPT_MEDIA
+
+
+def test_oversized_video(engine, short_clip) -> None:
+    small = _with_limits(engine, video_size=len(short_clip) - 1)
+    assert _code(lambda: small.analyze(short_clip)) == errors.INPUT_TOO_LARGE
+    assert _with_limits(engine, video_size=len(short_clip)).analyze(short_clip).frames_decoded > 0
+
+
+def test_oversized_image(engine, media_bytes) -> None:
+    data = media_bytes("images/image_T1.jpg")
+    assert _code(lambda: _with_limits(engine, image_size=len(data) - 1).analyze(data)) == errors.INPUT_TOO_LARGE
+    assert _code(lambda: _with_limits(engine, image_pixels=480 * 640 - 1).analyze(data)) == errors.RESOLUTION_TOO_HIGH
+
+
+def test_over_long_video(engine, short_clip) -> None:
+    assert _code(lambda: _with_limits(engine, video_length_sec=2.0).analyze(short_clip)) == errors.VIDEO_TOO_LONG
+
+
+def test_over_resolution(engine, short_clip) -> None:
+    assert _code(lambda: _with_limits(engine, video_width_px=320).analyze(short_clip)) == errors.RESOLUTION_TOO_HIGH
+    assert _code(lambda: _with_limits(engine, video_height_px=320).analyze(short_clip)) == errors.RESOLUTION_TOO_HIGH
+
+
+def test_fps_over_limit(engine, short_clip) -> None:
+    assert _code(lambda: _with_limits(engine, video_fps=15.0).analyze(short_clip)) == errors.FPS_TOO_HIGH
+    # 25 fps under the default 30 fps limit is accepted.
+    assert engine.analyze(short_clip).frames_decoded > 0
+
+
+def test_default_limits_reject_a_60fps_clip(engine, media_bytes) -> None:
+    frames, _ = mediagen.decode_frames(media_bytes("videos/d18.mp4"), 0.0, 1.0)
+    clip = mediagen.encode_video(frames, 60.0)
+    assert MediaLimits().video_fps < 60
+    assert _code(lambda: engine.analyze(clip)) == errors.FPS_TOO_HIGH
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(actions=("jump",)),
+        dict(actions=("turn_left", "open_mouth"), action_windows_ms=((0, 1000),)),
+        dict(actions=("turn_left",), action_windows_ms=((2000, 1000),)),
+        dict(nod_threshold_deg=0.5),
+        dict(nod_threshold_deg=91),
+    ],
+)
+def test_invalid_options(options: dict) -> None:
+    assert _code(lambda: AnalysisOptions(**options)) == errors.INVALID_ACTIONS
