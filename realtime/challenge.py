@@ -1,0 +1,348 @@
+"""The challenge state machine of one live check: positioning, then randomized actions, then the decision.
+
+Pure and synchronous: it is fed FrameObservations stamped with the server's own monotonic clock (ms since the
+session started) and returns the protocol messages to send. It never sees a client timestamp.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from realtime import protocol as p
+from realtime.settings import RealtimeSettings
+from scoring.actions import ACTIONS, ActionDetector, Baseline, event_confidence, threshold_for
+from scoring.embedding import cosine
+from scoring.observation import FaceObservation, FrameObservation
+from scoring.settings import EngineSettings
+from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS
+
+# Reasons specific to live checks (besides scoring.verdict's).
+TIMEOUT = "timeout"
+CANCELLED = "cancelled"
+DISCONNECTED = "disconnected"
+POSITIONING_FAILED = "positioning_failed"
+STREAM_ENDED = "stream_ended"
+
+
+def draw_actions(count: int, pool: Sequence[str] = ACTIONS, rng: secrets.SystemRandom | None = None) -> tuple[str, ...]:
+    """`count` actions from `pool` drawn with a cryptographic RNG, never the same one twice in a row."""
+    rng = rng or secrets.SystemRandom()
+    out: list[str] = []
+    for _ in range(count):
+        choices = [a for a in pool if not out or a != out[-1]] or list(pool)
+        out.append(rng.choice(choices))
+    return tuple(out)
+
+
+@dataclass
+class ActionOutcome:
+    """One prompted action. Times are ms on the server's clock since the session started."""
+
+    action: str
+    prompted_ms: int
+    deadline_ms: int
+    passed: bool = False
+    confidence: float = 0.0
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "passed": self.passed,
+            "confidence": round(self.confidence, 4),
+            "prompted_s": round(self.prompted_ms / 1000, 3),
+            "start_s": None if self.start_ms is None else round(self.start_ms / 1000, 3),
+            "end_s": None if self.end_ms is None else round(self.end_ms / 1000, 3),
+            "reaction_ms": None if self.start_ms is None else self.start_ms - self.prompted_ms,
+        }
+
+
+@dataclass
+class BestFrame:
+    observation: FrameObservation
+    rgb: np.ndarray = field(repr=False)
+
+
+@dataclass
+class ChallengeOutcome:
+    """What the state machine decided; scores stay server-side."""
+
+    status: str  # SUCCEEDED | FAILED
+    reasons: list[str]
+    actions: list[ActionOutcome]
+    average_liveness: float
+    liveness_frames: int
+    identity_min_cosine: float | None
+    best: BestFrame | None
+    audit_frames: list[np.ndarray]
+    frames_analyzed: int
+    duration_ms: int
+
+    @property
+    def alive(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def confidence(self) -> float:
+        parts = [min(1.0, self.average_liveness)] + [a.confidence for a in self.actions]
+        return float(min(parts)) if self.liveness_frames else 0.0
+
+
+class ChallengeSession:
+    """One session's challenge. Call `start()` on the client's `ready`, then `observe()` per analyzed frame and
+    `tick()` now and then (deadlines pass even when no frame arrives)."""
+
+    def __init__(
+        self,
+        actions: Sequence[str],
+        settings: RealtimeSettings,
+        engine: EngineSettings,
+        *,
+        keep_audit_frames: bool = False,
+    ) -> None:
+        unknown = [a for a in actions if a not in ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown actions: {unknown}")
+        self.actions = tuple(actions)
+        self.settings = settings
+        self.engine = engine
+        self.keep_audit_frames = keep_audit_frames
+        self.phase = p.WAITING
+        self.started_ms: int | None = None
+        self.outcome: ChallengeOutcome | None = None
+        self._feedback = ""
+        self._steady_since: int | None = None
+        self._steady_faces: list[FaceObservation] = []
+        self._previous: FaceObservation | None = None
+        self._baseline: Baseline | None = None
+        self._results: list[ActionOutcome] = []
+        self._detector: ActionDetector | None = None
+        self._liveness: list[float] = []
+        self._embeddings: list[np.ndarray] = []
+        self._identity_min: float | None = None
+        self._last_embed_ms = -10**9
+        self._best: BestFrame | None = None
+        self._audit: list[np.ndarray] = []
+        self._frames = 0
+        self._decide_since: int | None = None
+
+    # -- what the pipeline should compute for the next frame ---------------------------------------------------
+
+    def wants_liveness(self, frame_no: int) -> bool:
+        return self.phase in (p.POSITIONING, p.CHALLENGE, p.DECIDING) and frame_no % max(1, self.settings.antispoof_every) == 0
+
+    def wants_embedding(self, now_ms: int) -> bool:
+        return (
+            self.phase in (p.CHALLENGE, p.DECIDING)
+            and len(self._embeddings) < self.engine.identity_samples
+            and now_ms - self._last_embed_ms >= self.settings.identity_interval_ms
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    # -- events --------------------------------------------------------------------------------------------------
+
+    def start(self, now_ms: int) -> list[p.ServerMessage]:
+        if self.phase != p.WAITING:
+            return []
+        self.started_ms = now_ms
+        self.phase = p.POSITIONING
+        return [p.State(p.POSITIONING)]
+
+    def cancel(self, reason: str, now_ms: int) -> list[p.ServerMessage]:
+        if self.done:
+            return []
+        return self._finish([reason], now_ms)
+
+    def tick(self, now_ms: int) -> list[p.ServerMessage]:
+        if self.done or self.started_ms is None:
+            return []
+        if now_ms - self.started_ms > self.settings.check_timeout_s * 1000:
+            return [p.Feedback(p.TOO_SLOW), *self._finish([TIMEOUT], now_ms)]
+        if self.phase == p.POSITIONING and now_ms - self.started_ms > self.settings.positioning_timeout_s * 1000:
+            return self._finish([POSITIONING_FAILED], now_ms)
+        if self.phase == p.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
+            return self._expire_action(now_ms)
+        if self.phase == p.DECIDING and self._decide_since is not None:
+            if now_ms - self._decide_since > self.settings.decide_timeout_ms:
+                return self._decide(now_ms)
+        return []
+
+    def observe(self, obs: FrameObservation, rgb: np.ndarray | None, now_ms: int) -> list[p.ServerMessage]:
+        """One analyzed frame, stamped `now_ms` on arrival by the server."""
+        if self.done or self.phase == p.WAITING:
+            return []
+        self._frames += 1
+        out: list[p.ServerMessage] = []
+        face = obs.face
+        if face is not None:
+            self._collect(obs, face, rgb, now_ms, out)
+            if self.done:
+                return out
+        if self.phase == p.POSITIONING:
+            out += self._position(obs, now_ms)
+        elif self.phase == p.CHALLENGE:
+            out += self._challenge(obs, now_ms)
+        elif self.phase == p.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames:
+            out += self._decide(now_ms)
+        out += self.tick(now_ms)
+        return out
+
+    # -- phases --------------------------------------------------------------------------------------------------
+
+    def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
+        if face.liveness is not None:
+            self._liveness.append(float(face.liveness))
+            if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
+                self._best = BestFrame(obs, rgb)
+        if face.embedding is not None and abs(face.pose.yaw) <= self.settings.max_frontal_deg / 2:
+            # identity is compared on near-frontal faces only: SFace similarity drops with the head turned
+            self._last_embed_ms = now_ms
+            if self._embeddings:
+                similarity = cosine(self._embeddings[0], face.embedding)
+                self._identity_min = similarity if self._identity_min is None else min(self._identity_min, similarity)
+                if similarity < self.engine.identity_threshold:
+                    out += self._finish([FACE_CHANGED], now_ms)
+                    return
+            self._embeddings.append(face.embedding)
+
+    def _positioning_code(self, obs: FrameObservation) -> str:
+        face = obs.face
+        if face is None:
+            return p.MULTIPLE_FACES if obs.rejected == p.MULTIPLE_FACES else p.NO_FACE
+        q = face.quality
+        s = self.settings
+        if q.face_ratio < s.min_face_ratio:
+            return p.FACE_TOO_FAR
+        if q.face_ratio > s.max_face_ratio:
+            return p.FACE_TOO_CLOSE
+        cx = (face.bbox.left + face.bbox.right) / 2 / obs.width
+        cy = (face.bbox.top + face.bbox.bottom) / 2 / obs.height
+        if not q.inside or abs(cx - 0.5) > s.oval_center_tolerance or abs(cy - 0.5) > s.oval_center_tolerance * 1.25:
+            return p.MOVE_INTO_OVAL
+        if abs(face.pose.yaw) > s.max_frontal_deg or abs(face.pose.pitch) > s.max_frontal_deg:
+            return p.MOVE_INTO_OVAL
+        if q.brightness < s.min_brightness:
+            return p.TOO_DARK
+        if q.brightness > s.max_brightness:
+            return p.TOO_BRIGHT
+        prev = self._previous
+        if prev is not None:
+            shift = np.hypot(
+                (face.bbox.left + face.bbox.right - prev.bbox.left - prev.bbox.right) / 2,
+                (face.bbox.top + face.bbox.bottom - prev.bbox.top - prev.bbox.bottom) / 2,
+            ) / max(1, face.bbox.width)
+            if shift > s.steady_shift or abs(face.pose.yaw - prev.pose.yaw) > s.steady_angle_deg:
+                return p.HOLD_STILL
+        return p.OK
+
+    def _position(self, obs: FrameObservation, now_ms: int) -> list[p.ServerMessage]:
+        code = self._positioning_code(obs)
+        self._previous = obs.face
+        out = self._say(code)
+        if code != p.OK:
+            self._steady_since = None
+            self._steady_faces = []
+            return out
+        if self._steady_since is None:
+            self._steady_since = now_ms
+        assert obs.face is not None
+        self._steady_faces.append(obs.face)
+        if now_ms - self._steady_since >= self.settings.steady_ms and len(self._steady_faces) >= 3:
+            self._baseline = Baseline.from_faces(self._steady_faces[-8:])
+            self.phase = p.CHALLENGE
+            self._last_embed_ms = -10**9
+            if self.keep_audit_frames and obs.face is not None and self._best is not None:
+                self._audit.append(self._best.rgb)
+            out.append(p.State(p.CHALLENGE))
+            out += self._next_prompt(now_ms)
+        return out
+
+    def _next_prompt(self, now_ms: int) -> list[p.ServerMessage]:
+        index = len(self._results)
+        if index >= len(self.actions):
+            self.phase = p.DECIDING
+            self._decide_since = now_ms
+            self._detector = None
+            return [p.State(p.DECIDING)]
+        action = self.actions[index]
+        deadline = now_ms + int(self.settings.action_timeout_s * 1000)
+        self._results.append(ActionOutcome(action, now_ms, deadline))
+        assert self._baseline is not None
+        self._detector = ActionDetector(action, self._baseline, self.engine.actions, require_rest=True)
+        return [p.Prompt(action, index, len(self.actions), deadline - now_ms)]
+
+    def _challenge(self, obs: FrameObservation, now_ms: int) -> list[p.ServerMessage]:
+        detector, current = self._detector, self._results[-1]
+        assert detector is not None
+        if obs.face is None:
+            return self._say(p.MULTIPLE_FACES if obs.rejected == p.MULTIPLE_FACES else p.NO_FACE)
+        out = self._say(p.OK)
+        event = detector.update(now_ms, obs.face)
+        if event is None:
+            return out
+        if event.start_ms - current.prompted_ms < self.settings.min_reaction_ms:
+            return out  # faster than a person reacts to the prompt: not an answer to it
+        current.passed, current.confidence = True, event.confidence
+        current.start_ms, current.end_ms = event.start_ms, event.end_ms
+        return out + self._action_done(now_ms)
+
+    def _action_done(self, now_ms: int) -> list[p.ServerMessage]:
+        if self.keep_audit_frames and self._best is not None and len(self._audit) < 4:
+            self._audit.append(self._best.rgb)
+        done = sum(1 for r in self._results if r.passed)
+        return [p.Progress(done, len(self.actions)), *self._next_prompt(now_ms)]
+
+    def _expire_action(self, now_ms: int) -> list[p.ServerMessage]:
+        detector, current = self._detector, self._results[-1]
+        assert detector is not None
+        event = detector.flush() if detector.in_progress else None
+        if event is not None and event.start_ms - current.prompted_ms >= self.settings.min_reaction_ms:
+            current.passed, current.confidence = True, event.confidence
+            current.start_ms, current.end_ms = event.start_ms, event.end_ms
+            return self._action_done(now_ms)
+        threshold = threshold_for(current.action, self.engine.actions)
+        current.confidence = min(0.49, event_confidence(min(detector.best_peak, threshold * 0.99), threshold))
+        return [p.Feedback(p.TOO_SLOW), *self._finish([ACTIONS_FAILED], now_ms)]
+
+    def _decide(self, now_ms: int) -> list[p.ServerMessage]:
+        reasons: list[str] = []
+        if len(self._liveness) < self.settings.min_liveness_frames or self._average() < self.engine.liveness_threshold:
+            reasons.append(LOW_LIVENESS)
+        if self._identity_min is not None and self._identity_min < self.engine.identity_threshold:
+            reasons.append(FACE_CHANGED)
+        if not all(r.passed for r in self._results) or len(self._results) < len(self.actions):
+            reasons.append(ACTIONS_FAILED)
+        return self._finish(reasons, now_ms)
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _average(self) -> float:
+        return float(np.mean(self._liveness)) if self._liveness else 0.0
+
+    def _say(self, code: str) -> list[p.ServerMessage]:
+        if code == self._feedback:
+            return []
+        self._feedback = code
+        return [p.Feedback(code)]
+
+    def _finish(self, reasons: list[str], now_ms: int) -> list[p.ServerMessage]:
+        if self._liveness and self._average() < self.engine.liveness_threshold and LOW_LIVENESS not in reasons:
+            reasons = [*reasons, LOW_LIVENESS]
+        status = "FAILED" if reasons else "SUCCEEDED"
+        self.phase = p.DONE
+        self._detector = None
+        self.outcome = ChallengeOutcome(
+            status=status, reasons=reasons, actions=list(self._results), average_liveness=self._average(),
+            liveness_frames=len(self._liveness), identity_min_cosine=self._identity_min, best=self._best,
+            audit_frames=self._audit[:4], frames_analyzed=self._frames,
+            duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
+        )
+        return [p.State(p.DONE), p.Result(status)]

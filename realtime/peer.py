@@ -1,0 +1,266 @@
+"""One live check's WebRTC side: the aiortc peer connection, latest-frame-only sampling, the data channel.
+
+Frames are not queued: a receiver task keeps only the newest frame (and when it arrived, on the server's
+monotonic clock); an analysis task picks it up at `analysis_fps`, runs the models in a worker thread and feeds the
+challenge state machine, whose messages go out on the `livecheck` data channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Sequence
+
+import numpy as np
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+from realtime import protocol as p
+from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeSession
+from realtime.settings import RealtimeSettings
+from scoring.analyzer import FrameAnalyzer
+from scoring.observation import FrameObservation
+
+log = logging.getLogger("livecheck.realtime")
+MAX_ANALYSIS_SIDE = 640  # frames are scaled down to this before analysis (the guide needs no more)
+
+
+def ice_configuration(settings: RealtimeSettings) -> RTCConfiguration:
+    servers = [RTCIceServer(urls=list(settings.stun_servers))] if settings.stun_servers else []
+    if settings.turn_servers:
+        servers.append(RTCIceServer(urls=list(settings.turn_servers), username=settings.turn_username or None,
+                                    credential=settings.turn_password or None))
+    return RTCConfiguration(iceServers=servers)
+
+
+def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
+    """Makes this connection's ICE gather host candidates on exactly `addresses` (say 127.0.0.1, which aioice
+    skips by default). Per connection, no global patching. Call after the transports exist (after
+    setRemoteDescription for an answerer, after addTrack/createDataChannel for an offerer) and before
+    setLocalDescription."""
+    if not addresses:
+        return
+    transports = getattr(pc, "_RTCPeerConnection__iceTransports")
+    for transport in transports:
+        connection = transport.iceGatherer._connection
+        if getattr(connection, "_livecheck_hosts", None) is not None:
+            continue
+        connection._livecheck_hosts = tuple(addresses)
+
+        async def gather(connection: Any = connection) -> None:
+            if connection._local_candidates_start:
+                return
+            connection._local_candidates_start = True
+            for component in connection._components:
+                connection._local_candidates += await connection.get_component_candidates(
+                    component=component, addresses=list(connection._livecheck_hosts))
+            connection._local_candidates_end = True
+
+        connection.gather_candidates = gather
+
+
+@dataclass
+class PipelineStats:
+    """Per-session figures for tests and the benchmark."""
+
+    frames_received: int = 0
+    frames_analyzed: int = 0
+    latencies_ms: list[float] = field(default_factory=list)  # frame arrival -> its feedback handed to the channel
+    first_analysis_at: float | None = None
+    last_analysis_at: float | None = None
+
+    @property
+    def analyzed_fps(self) -> float:
+        if self.first_analysis_at is None or self.last_analysis_at is None or self.frames_analyzed < 2:
+            return 0.0
+        return (self.frames_analyzed - 1) / max(1e-6, self.last_analysis_at - self.first_analysis_at)
+
+
+class LivePeer:
+    """Owns one RTCPeerConnection and its tasks. `on_finished(challenge)` is awaited once, when the challenge
+    decided or the connection went away; `close()` is idempotent."""
+
+    def __init__(
+        self,
+        settings: RealtimeSettings,
+        challenge: ChallengeSession,
+        analyzer: FrameAnalyzer,
+        executor: Executor,
+        on_finished: Callable[["LivePeer"], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.challenge = challenge
+        self.analyzer = analyzer
+        self.executor = executor
+        self.on_finished = on_finished
+        self.clock = clock
+        self.pc = RTCPeerConnection(ice_configuration(settings))
+        self.stats = PipelineStats()
+        self.last_rgb: np.ndarray | None = None
+        self._origin = clock()
+        self._channel: Any = None
+        self._latest: tuple[Any, float] | None = None
+        self._fresh = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finished = False
+        self._closed = False
+        self._track_ended = False
+        self._inflight: Future[tuple[FrameObservation, np.ndarray]] | None = None
+        self.pc.on("datachannel", self._on_datachannel)
+        self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    # -- setup ---------------------------------------------------------------------------------------------------
+
+    async def answer(self, sdp: str, kind: str = "offer") -> RTCSessionDescription:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+        offer_host_addresses(self.pc, self.settings.ice_host_addresses)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self._tasks.append(asyncio.ensure_future(self._analyze_loop()))
+        return self.pc.localDescription
+
+    def _now_ms(self, at: float | None = None) -> int:
+        return int(((self.clock() if at is None else at) - self._origin) * 1000)
+
+    def _on_datachannel(self, channel: Any) -> None:
+        if channel.label != p.CHANNEL_LABEL:
+            return
+        self._channel = channel
+        channel.on("message", self._on_message)
+        self._send([p.State(self.challenge.phase)])
+
+    def _on_message(self, raw: str | bytes) -> None:
+        message = p.decode_client(raw)
+        if message is None:
+            return
+        if message.type == p.READY:
+            self._send(self.challenge.start(self._now_ms()))
+        elif message.type == p.CANCEL:
+            self._send(self.challenge.cancel("cancelled", self._now_ms()))
+            self._finish_soon()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "video":
+            self._tasks.append(asyncio.ensure_future(self._receive(track)))
+
+    async def _on_state(self) -> None:
+        if self.pc.connectionState in ("failed", "closed", "disconnected") and not self._finished:
+            self._send(self.challenge.cancel(DISCONNECTED, self._now_ms()))
+            self._finish_soon()
+
+    # -- frames --------------------------------------------------------------------------------------------------
+
+    async def _receive(self, track: MediaStreamTrack) -> None:
+        """Keeps only the newest frame: a slow analysis drops frames instead of falling behind."""
+        try:
+            while not self._finished:
+                frame = await track.recv()
+                self.stats.frames_received += 1
+                self._latest = (frame, self.clock())
+                self._fresh.set()
+        except MediaStreamError:
+            self._track_ended = True
+            self._fresh.set()
+
+    async def _analyze_loop(self) -> None:
+        interval = 1.0 / max(0.1, self.settings.analysis_fps)
+        next_at = self.clock()
+        frame_no = 0
+        try:
+            while not self._finished:
+                try:
+                    await asyncio.wait_for(self._fresh.wait(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    self._send(self.challenge.tick(self._now_ms()))
+                    if self.challenge.done:
+                        break
+                    continue
+                self._fresh.clear()
+                if self._latest is None:
+                    if self._track_ended and self.challenge.started_ms is not None:
+                        self._send(self.challenge.cancel(STREAM_ENDED, self._now_ms()))
+                        break
+                    continue
+                frame, arrived = self._latest
+                self._latest = None
+                if self.challenge.phase == p.WAITING:
+                    continue
+                now_ms = self._now_ms(arrived)
+                liveness = self.challenge.wants_liveness(frame_no)
+                embed = self.challenge.wants_embedding(now_ms)
+                self._inflight = self.executor.submit(self._analyze, frame, now_ms, frame_no, liveness, embed)
+                obs, rgb = await asyncio.wrap_future(self._inflight)
+                frame_no += 1
+                messages = self.challenge.observe(obs, rgb, now_ms)
+                self._send(messages)
+                done_at = self.clock()
+                self.stats.frames_analyzed += 1
+                self.stats.latencies_ms.append((done_at - arrived) * 1000)
+                self.stats.first_analysis_at = self.stats.first_analysis_at or done_at
+                self.stats.last_analysis_at = done_at
+                if self.challenge.done:
+                    break
+                next_at = max(next_at + interval, done_at - interval)
+                delay = next_at - self.clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a broken frame or model error ends this check, never the server
+            log.exception("live check analysis failed")
+            self._send(self.challenge.cancel("internal_error", self._now_ms()))
+        self._finish_soon()
+
+    def _analyze(self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool) -> tuple[FrameObservation, np.ndarray]:
+        """Runs in a worker thread: decode to RGB, scale down, landmarks (+ anti-spoof / embedding on request)."""
+        import cv2
+
+        rgb = frame.to_ndarray(format="rgb24")
+        side = max(rgb.shape[:2])
+        if side > MAX_ANALYSIS_SIDE:
+            scale = MAX_ANALYSIS_SIDE / side
+            rgb = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        obs = self.analyzer.analyze(rgb, now_ms, frame_no, liveness=liveness, embed=embed)
+        return obs, rgb
+
+    # -- output and shutdown ---------------------------------------------------------------------------------------
+
+    def _send(self, messages: Sequence[p.ServerMessage]) -> None:
+        channel = self._channel
+        for message in messages:
+            if channel is not None and channel.readyState == "open":
+                try:
+                    channel.send(message.encode())
+                except Exception:  # the peer went away mid-send; the state change ends the session
+                    return
+
+    def _finish_soon(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._fresh.set()
+        asyncio.ensure_future(self.on_finished(self))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finished = True
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for task in self._tasks:
+            if task is not current:
+                try:
+                    await task
+                except BaseException:
+                    pass
+        while self._inflight is not None and not self._inflight.done():
+            await asyncio.sleep(0.01)  # the landmarker is released after this; never while a thread uses it
+        await asyncio.sleep(0.05)  # let the result message leave before the transport goes away
+        await self.pc.close()

@@ -1,0 +1,401 @@
+"""The session registry: owns every live-check session, its one-time client token, its peer connection and its
+landmarker. One object per server (no module state); it sweeps expired sessions and caps concurrent live checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from models.manifest import MANIFEST
+from realtime.challenge import ChallengeOutcome, ChallengeSession, draw_actions
+from realtime.peer import LivePeer
+from realtime.settings import RealtimeSettings
+from scoring.actions import ACTIONS
+from scoring.embedding import align_face, cosine
+from scoring.engine import AnalysisOptions, LivenessEngine
+from scoring.imaging import encode_jpeg
+from scoring.match import MatchResult
+from scoring.verdict import Verdict
+
+CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = "CREATED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "EXPIRED"
+MAX_ACTIONS = 6
+MAX_TTL_S = 3600.0
+RESULT_RETENTION_S = 3600.0  # a decided session's result stays fetchable this long
+
+
+class SessionError(Exception):
+    """A refused session operation; `code` is stable, `status` the HTTP status to answer with."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def not_found() -> SessionError:
+    return SessionError("session_not_found", "No such session.", 404)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    action_count: int | None = None  # None: the configured default
+    actions: tuple[str, ...] | None = None  # fixed by the integrator (or a test); otherwise drawn
+    reference_photo: bytes | None = None
+    allowed_origins: tuple[str, ...] = ()
+    ttl_s: float | None = None
+    audit_images: bool = False
+
+
+@dataclass(frozen=True)
+class FallbackStep:
+    action: str
+    start_ms: int
+    end_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"action": self.action, "start_ms": self.start_ms, "end_ms": self.end_ms}
+
+
+@dataclass
+class LiveSession:
+    id: str
+    token_hash: bytes
+    actions: tuple[str, ...]
+    created_at: float  # monotonic
+    expires_at: float  # monotonic; a session not started by then is EXPIRED
+    expires_at_wall: float
+    allowed_origins: tuple[str, ...]
+    audit_images: bool
+    reference: np.ndarray | None = field(default=None, repr=False)
+    reference_given: bool = False
+    status: str = CREATED
+    token_used: bool = False
+    started_at: float | None = None
+    decided_at: float | None = None
+    peer: LivePeer | None = None
+    landmarker: object | None = None
+    fallback: tuple[FallbackStep, ...] | None = None
+    recording_used: bool = False
+    result: dict[str, Any] | None = None
+    ending: bool = False
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"session_id": self.id, "status": self.status, "expires_at": int(self.expires_at_wall)}
+        if self.result is not None:
+            out["result"] = self.result
+        return out
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def model_versions() -> dict[str, str]:
+    return {m.key: f"{m.filename}@sha256:{m.sha256[:12]}" for m in MANIFEST}
+
+
+class SessionRegistry:
+    def __init__(
+        self,
+        engine: LivenessEngine,
+        settings: RealtimeSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.wall = wall
+        self.executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions), thread_name_prefix="live")
+        self._sessions: dict[str, LiveSession] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep_forever())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for session in list(self._sessions.values()):
+            if session.peer is not None:
+                await self._end(session, ["server_shutdown"])
+        self.executor.shutdown(wait=True)
+
+    def counts(self) -> dict[str, int]:
+        """For tests and metrics: sessions known, checks running, open peer connections, landmarkers held."""
+        sessions = list(self._sessions.values())
+        return {
+            "sessions": len(sessions),
+            "live": sum(1 for s in sessions if s.status == IN_PROGRESS),
+            "peers": sum(1 for s in sessions if s.peer is not None),
+            "landmarkers": sum(1 for s in sessions if s.landmarker is not None),
+        }
+
+    # -- integrator side -----------------------------------------------------------------------------------------
+
+    def create(self, options: SessionOptions, reference: np.ndarray | None = None) -> tuple[LiveSession, str]:
+        """Returns the session and its client token (shown once; only its hash is kept). The reference photo's
+        embedding is computed by the caller off the event loop (`embed_reference`)."""
+        actions = self._choose_actions(options)
+        ttl = self.settings.session_ttl_s if options.ttl_s is None else options.ttl_s
+        if not 1 <= ttl <= MAX_TTL_S:
+            raise SessionError("invalid_ttl", f"ttl must be within 1..{int(MAX_TTL_S)} seconds.", 400)
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        session = LiveSession(
+            id=secrets.token_urlsafe(16), token_hash=hash_token(token), actions=actions, created_at=now,
+            expires_at=now + ttl, expires_at_wall=self.wall() + ttl, allowed_origins=tuple(options.allowed_origins),
+            audit_images=options.audit_images, reference=reference, reference_given=options.reference_photo is not None,
+        )
+        self._sessions[session.id] = session
+        return session, token
+
+    def embed_reference(self, photo: bytes) -> np.ndarray:
+        """Blocking (run it in a worker): the reference photo's embedding, or a clear error."""
+        vector = self.engine.embed_photo(photo)
+        if vector is None:
+            raise SessionError("reference_no_face", "The reference photo shows no face.", 400)
+        return vector
+
+    def _choose_actions(self, options: SessionOptions) -> tuple[str, ...]:
+        if options.actions is not None:
+            unknown = [a for a in options.actions if a not in ACTIONS]
+            if unknown or len(options.actions) > MAX_ACTIONS:
+                raise SessionError("invalid_actions", f"actions: at most {MAX_ACTIONS} of {', '.join(ACTIONS)}.", 400)
+            return tuple(options.actions)
+        count = self.settings.action_count if options.action_count is None else options.action_count
+        if not 0 <= count <= MAX_ACTIONS:
+            raise SessionError("invalid_actions", f"action_count must be within 0..{MAX_ACTIONS}.", 400)
+        return draw_actions(count)
+
+    def get(self, session_id: str) -> LiveSession:
+        self.sweep()
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise not_found()
+        return session
+
+    # -- client side ---------------------------------------------------------------------------------------------
+
+    def _claim(self, session_id: str, token: str | None) -> LiveSession:
+        """Checks the one-time token and the session's state; marks the token used."""
+        session = self.get(session_id)
+        if not token or not hmac.compare_digest(hash_token(token), session.token_hash):
+            raise SessionError("invalid_token", "The client token is wrong.", 403)
+        if session.status == EXPIRED:
+            raise SessionError("session_expired", "The session expired before it started.", 410)
+        if session.token_used or session.status != CREATED:
+            raise SessionError("token_used", "This session's token was already used; a session runs once.", 409)
+        return session
+
+    async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:
+        """Exchanges SDP for a session: returns the answer. Refuses past the concurrency cap."""
+        if kind != "offer" or not isinstance(sdp, str) or not sdp.strip():
+            raise SessionError("invalid_offer", "Expected {\"sdp\": ..., \"type\": \"offer\"}.", 400)
+        if len(sdp) > 64 * 1024:
+            raise SessionError("invalid_offer", "The SDP offer is too large.", 413)
+        session = self._claim(session_id, token)
+        if self.counts()["live"] >= self.settings.max_sessions:
+            raise SessionError("too_many_sessions", "Too many live checks are running; try again shortly.", 503)
+        session.token_used = True
+        session.status = IN_PROGRESS
+        session.started_at = self.clock()
+        loop = asyncio.get_running_loop()
+        try:
+            analyzer, landmarker = await loop.run_in_executor(self.executor, self.engine.stream_analyzer)
+            session.landmarker = landmarker
+            challenge = ChallengeSession(session.actions, self.settings, self.engine.settings,
+                                         keep_audit_frames=session.audit_images)
+            session.peer = LivePeer(self.settings, challenge, analyzer, self.executor, self._peer_finished, self.clock)
+            answer = await session.peer.answer(sdp, kind)
+        except Exception as exc:
+            await self._end(session, ["invalid_offer"])
+            if isinstance(exc, SessionError):
+                raise
+            raise SessionError("invalid_offer", f"The SDP offer could not be used: {exc}", 400) from None
+        return {"sdp": answer.sdp, "type": answer.type}
+
+    async def _peer_finished(self, peer: LivePeer) -> None:
+        session = next((s for s in self._sessions.values() if s.peer is peer), None)
+        if session is not None:
+            await self._end(session, None)
+
+    async def _end(self, session: LiveSession, reasons: list[str] | None) -> None:
+        """Decides (if not yet), closes the peer connection and releases the landmarker. Safe to call twice."""
+        if session.ending:
+            return
+        session.ending = True
+        peer = session.peer
+        if peer is not None:
+            outcome = peer.challenge.outcome
+            if outcome is None:
+                peer.challenge.cancel((reasons or ["disconnected"])[0], peer._now_ms())
+                outcome = peer.challenge.outcome
+            await peer.close()
+            session.peer = None
+            if outcome is not None and session.result is None:
+                try:
+                    session.result = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self._live_result, session, outcome)
+                except Exception:
+                    session.result = {"alive": False, "reasons": ["internal_error"], "model_versions": model_versions()}
+                session.status = SUCCEEDED if outcome.alive and session.result.get("alive") else FAILED
+        elif session.result is None and session.status == IN_PROGRESS:
+            session.result = {"alive": False, "reasons": reasons or ["internal_error"], "model_versions": model_versions()}
+            session.status = FAILED
+        landmarker, session.landmarker = session.landmarker, None
+        if landmarker is not None:
+            self.engine.release(landmarker)
+        session.decided_at = self.clock()
+
+    # -- results -------------------------------------------------------------------------------------------------
+
+    def _live_result(self, session: LiveSession, outcome: ChallengeOutcome) -> dict[str, Any]:
+        """Blocking: the integrator's full result of a live check (embedding for the match, JPEG encoding)."""
+        reasons = list(outcome.reasons)
+        match = None
+        best = None
+        images: list[str] = []
+        if outcome.best is not None and outcome.best.observation.face is not None:
+            face = outcome.best.observation.face
+            aligned = align_face(outcome.best.rgb, face.landmarks)
+            best = {"timestamp_s": round(outcome.best.observation.timestamp_ms / 1000, 3), "bbox": face.bbox.to_dict(),
+                    "quality": face.quality.to_dict(), "liveness": round(float(face.liveness or 0.0), 4)}
+            if session.audit_images:
+                best["image_jpeg_b64"] = base64.b64encode(encode_jpeg(aligned, 90)).decode()
+            if session.reference is not None:
+                similarity = cosine(session.reference, self.engine.models.embedder.embed_aligned(aligned))
+                match = MatchResult.from_cosine(similarity, self.engine.settings.match_threshold)
+        if session.audit_images:
+            images = [base64.b64encode(encode_jpeg(f, 80)).decode() for f in outcome.audit_frames[:4]]
+        if match is not None and not match.same_person:
+            reasons.append("face_mismatch")
+        alive = outcome.alive and not reasons
+        return {
+            "alive": alive,
+            "confidence": round(outcome.confidence, 4),
+            "average_liveness": round(outcome.average_liveness, 4),
+            "liveness_frames": outcome.liveness_frames,
+            "actions": [a.to_dict() for a in outcome.actions],
+            "best_face": best,
+            "audit_images": images,
+            "match": match.to_dict() if match else None,
+            "reasons": reasons,
+            "identity_min_cosine": None if outcome.identity_min_cosine is None else round(outcome.identity_min_cosine, 4),
+            "frames_analyzed": outcome.frames_analyzed,
+            "duration_s": round(outcome.duration_ms / 1000, 3),
+            "mode": "live",
+            "model_versions": model_versions(),
+        }
+
+    # -- recording fallback (no WebRTC in the browser) ----------------------------------------------------------
+
+    def fallback_schedule(self, session_id: str, token: str | None) -> tuple[FallbackStep, ...]:
+        """Claims the session for the recording fallback and returns the server-drawn prompt schedule: action i
+        must be performed within [start_ms, end_ms] of the recording's start. Asking again returns the same one."""
+        session = self.get(session_id)
+        if session.fallback is not None and token and hmac.compare_digest(hash_token(token), session.token_hash) \
+                and session.status == IN_PROGRESS and not session.recording_used:
+            return session.fallback
+        session = self._claim(session_id, token)
+        lead, slot = self.settings.fallback_lead_ms, int(self.settings.action_timeout_s * 1000 / 2)
+        session.fallback = tuple(FallbackStep(a, lead + i * slot, lead + (i + 1) * slot) for i, a in enumerate(session.actions))
+        session.token_used = True
+        session.status = IN_PROGRESS
+        session.started_at = self.clock()
+        return session.fallback
+
+    async def decide_recording(self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None) -> LiveSession:
+        """Judges an uploaded recording of the fallback schedule with the same rules (engine.analyze with the
+        action windows) and finishes the session. `run(fn, *args)` runs blocking work (default: our executor)."""
+        session = self.get(session_id)
+        if not token or not hmac.compare_digest(hash_token(token), session.token_hash):
+            raise SessionError("invalid_token", "The client token is wrong.", 403)
+        if session.fallback is None or session.status != IN_PROGRESS or session.recording_used:
+            raise SessionError("token_used" if session.recording_used or session.status != CREATED else "no_schedule",
+                               "Fetch the fallback schedule first; a recording is accepted once.", 409)
+        session.recording_used = True
+        options = AnalysisOptions(actions=session.actions,
+                                  action_windows_ms=tuple((s.start_ms, s.end_ms) for s in session.fallback) or None)
+        if run is None:
+            loop = asyncio.get_running_loop()
+            verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
+        else:
+            verdict = await run(self.engine.analyze, data, options)
+        loop = asyncio.get_running_loop()
+        session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict)
+        session.status = SUCCEEDED if session.result["alive"] else FAILED
+        session.decided_at = self.clock()
+        return session
+
+    def _recording_result(self, session: LiveSession, verdict: Verdict) -> dict[str, Any]:
+        reasons = list(verdict.reasons)
+        match = None
+        best = None
+        if verdict.best_face is not None:
+            best = verdict.best_face.to_dict()
+            if session.audit_images:
+                best["image_jpeg_b64"] = base64.b64encode(encode_jpeg(verdict.best_face.face_rgb, 90)).decode()
+            if session.reference is not None:
+                vector = self.engine.models.embedder.embed_aligned(verdict.best_face.face_rgb)
+                match = MatchResult.from_cosine(cosine(session.reference, vector), self.engine.settings.match_threshold)
+                if not match.same_person:
+                    reasons.append("face_mismatch")
+        confidence = min([verdict.average_liveness] + [a.confidence for a in verdict.actions]) if verdict.liveness_frames else 0.0
+        return {
+            "alive": verdict.alive and not reasons,
+            "confidence": round(confidence, 4),
+            "average_liveness": round(verdict.average_liveness, 4),
+            "liveness_frames": verdict.liveness_frames,
+            "actions": [a.to_dict() for a in verdict.actions],
+            "best_face": best,
+            "audit_images": [base64.b64encode(encode_jpeg(verdict.best_face.frame_rgb, 80)).decode()]
+            if session.audit_images and verdict.best_face is not None else [],
+            "match": match.to_dict() if match else None,
+            "reasons": reasons,
+            "identity_min_cosine": None if verdict.identity_min_cosine is None else round(verdict.identity_min_cosine, 4),
+            "frames_analyzed": verdict.frames_analyzed,
+            "duration_s": round(verdict.duration_s, 3),
+            "mode": "recording",
+            "model_versions": model_versions(),
+        }
+
+    # -- housekeeping --------------------------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Marks unstarted sessions past their TTL EXPIRED and forgets decided ones after the retention time."""
+        now = self.clock()
+        for session in list(self._sessions.values()):
+            if session.status == CREATED and now >= session.expires_at:
+                session.status = EXPIRED
+                session.decided_at = now
+                session.reference = None
+            if session.decided_at is not None and session.peer is None and now - session.decided_at > RESULT_RETENTION_S:
+                del self._sessions[session.id]
+
+    async def _sweep_forever(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(1.0)
+            self.sweep()
+            now = self.clock()
+            for session in list(self._sessions.values()):
+                limit = self.settings.check_timeout_s + 10
+                if session.status == IN_PROGRESS and session.started_at is not None and now - session.started_at > limit:
+                    await self._end(session, ["timeout"])
