@@ -1,5 +1,83 @@
-"""Placeholder."""
+"""Facia on-premises compatible: `POST /liveness` (JSON, base64 data-URI selfie) and `GET /status_check`.
 
-from quart import Blueprint
+hash_id is the credential: it must be one of the configured API keys (Bearer also works). Error bodies are
+Facia's exact ones; statuses for them are not in its document, so: 400 image errors, 401 credentials,
+429 request limit, 413 body too large, 503 busy.
+"""
 
-blueprint = Blueprint("api_facia", __name__)
+from __future__ import annotations
+
+import json
+
+from quart import Blueprint, Response, jsonify, request
+
+from scoring import errors as codes
+from webapp import errors
+from webapp.analysis import analyze, decode_b64
+from webapp.app import services
+from webapp.auth import require_key
+from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
+from webapp.uploads import limit_body, require_type
+
+blueprint = Blueprint("facia", __name__)
+ENDPOINT = "facia"
+MISSING_IMAGE = {"error": "Selfie_image is required and must be a JPEG, JPG or PNG."}
+CORRUPT_IMAGE = {"error": "Invalid or corrupt selfie image. Images must be in PNG, JPG, or JPEG format."}
+INVALID_CREDENTIALS = {"message": "Invalid credentials"}
+LIMIT_REACHED = {"message": "Your request limit has been reached."}
+MISSING = "missing_image"
+
+
+def render(failure: Failure) -> tuple[object, int]:
+    if failure.code == errors.UNAUTHORIZED:
+        return INVALID_CREDENTIALS, 401
+    if failure.code == RATE_LIMITED:
+        return LIMIT_REACHED, 429
+    if failure.code == MISSING:
+        return MISSING_IMAGE, 400
+    if failure.code in (errors.BUSY, errors.BODY_TOO_LARGE):
+        return {"message": failure.message}, failure.status
+    if failure.code in (BAD_REQUEST, errors.UNSUPPORTED_CONTENT_TYPE):
+        return {"error": failure.message}, 400
+    return CORRUPT_IMAGE, 400  # every media failure: not a readable JPEG/PNG
+
+
+errors.install(blueprint, render)
+
+
+@blueprint.get("/status_check")
+async def status_check() -> Response:
+    return Response("Services is live", content_type="text/plain; charset=utf-8")
+
+
+@blueprint.post("/liveness")
+async def liveness() -> Response:
+    svc = services()
+    limit_body(request, svc.config.engine.limits.image_size * 4 // 3 + 64 * 1024)
+    require_type(request, "application/json")
+    try:
+        body = json.loads(await request.get_data())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
+    hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
+    key = require_key(svc.keys, request, hash_id)
+    if not svc.facia_limiter.allow(key):
+        raise ApiError(RATE_LIMITED, "request limit reached", 429)
+    selfie = body.get("selfie_image")
+    if not isinstance(selfie, str) or not selfie.strip():
+        raise ApiError(MISSING, "")
+    if selfie.startswith("data:") and not selfie[5:].split(";")[0].lower() in ("image/jpeg", "image/jpg", "image/png"):
+        raise ApiError(codes.UNSUPPORTED_MEDIA, "")
+    try:
+        image = decode_b64(selfie)
+    except ValueError:
+        raise ApiError(codes.CORRUPT_MEDIA, "") from None
+    if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n")):
+        raise ApiError(codes.UNSUPPORTED_MEDIA, "")
+    verdict = await analyze(svc, ENDPOINT, image, kind="image")
+    score = round(verdict.best_face.liveness, 6) if verdict.best_face else 0.0
+    response = jsonify({"liveness_result": {"is_live": int(verdict.alive), "liveness_score": score}, "message": "Success"})
+    response.status_code = 201
+    return response

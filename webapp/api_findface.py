@@ -1,5 +1,66 @@
-"""Placeholder."""
+"""FindFace findface-liveness-api compatible: `POST /v1/video-liveness` and `GET /v1/detections/{id}`.
 
-from quart import Blueprint
+Errors use FindFace's shape {"code": "UPPER_CASE", "desc": "..."}; statuses follow errors.STATUS_BY_CODE.
+"""
 
-blueprint = Blueprint("api_findface", __name__)
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify, request
+
+from webapp import errors
+from webapp.analysis import analyze, b64, face_png, photo_jpeg
+from webapp.app import services
+from webapp.auth import require_key
+from webapp.errors import NOT_FOUND, ApiError, Failure
+from webapp.uploads import limit_body, require_type
+
+blueprint = Blueprint("findface", __name__)
+ENDPOINT = "findface"
+
+
+def render(failure: Failure) -> tuple[object, int]:
+    return {"code": failure.code.upper(), "desc": failure.message}, failure.status
+
+
+errors.install(blueprint, render)
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "false").lower() in ("1", "true", "yes", "on")
+
+
+@blueprint.post("/v1/video-liveness")
+async def video_liveness() -> Response:
+    svc = services()
+    require_key(svc.keys, request)
+    limit_body(request, svc.config.engine.limits.video_size)
+    require_type(request, "video/", "application/octet-stream")
+    data = await request.get_data()
+    verdict = await analyze(svc, ENDPOINT, data, kind="video")
+    best = None
+    if verdict.best_face is not None:
+        face = verdict.best_face
+        best = {
+            "liveness": round(face.liveness, 6),
+            "quality": round(face.quality.score, 6),
+            "bbox": face.bbox.to_dict(),
+            "frame_no": face.frame_no,
+            "frame_ts": round(face.timestamp_s, 6),
+        }
+        if _flag("return_photo"):
+            best["photo"] = b64(photo_jpeg(verdict, svc.config.engine.fullframe_jpeg_quality) or b"")
+        if _flag("return_normalized"):
+            best["normalized"] = b64(face_png(verdict) or b"")
+        if _flag("return_detection"):
+            best["detection_id"] = svc.detections.put({**best, "normalized": b64(face_png(verdict) or b"")})
+    return jsonify({"alive": verdict.alive, "average_liveness": round(verdict.average_liveness, 6), "best_face": best})
+
+
+@blueprint.get("/v1/detections/<detection_id>")
+async def detection(detection_id: str) -> Response:
+    svc = services()
+    require_key(svc.keys, request)
+    found = svc.detections.get(detection_id)
+    if found is None:
+        raise ApiError(NOT_FOUND, "No such detection (unknown or expired).")
+    return jsonify({"id": detection_id, **{k: v for k, v in found.items() if k != "detection_id"}})

@@ -1,5 +1,140 @@
-"""Placeholder."""
+"""Huawei Cloud FRS LiveDetect compatible: `POST /v2/{project_id}/live-detect`.
 
-from quart import Blueprint
+Action codes: 1 turn left, 2 turn right, 3 nod, 4 mouth movement (Huawei's), 5 blink, 6 smile (livecheck's).
+Limits: 8 MB of video (base64-decoded), 1-15 s. Every failure is {"error_code": "FRS.0xxx", "error_msg"};
+the table is ERROR_CODES below and in docs/api.md.
+"""
 
-blueprint = Blueprint("api_huawei", __name__)
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from quart import Blueprint, Response, jsonify, request
+
+from scoring import errors as codes
+from scoring.engine import AnalysisOptions
+from scoring.verdict import SHORT_TIME
+from webapp import errors
+from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
+from webapp.api_native import parse_windows
+from webapp.app import services
+from webapp.auth import require_key
+from webapp.errors import BAD_REQUEST, ApiError, Failure
+from webapp.fetch import fetch_video
+from webapp.uploads import file_field, limit_body, require_type
+
+blueprint = Blueprint("huawei", __name__)
+ENDPOINT = "huawei"
+MAX_VIDEO_BYTES = 8 * 1024 * 1024
+MIN_SECONDS, MAX_SECONDS = 1.0, 15.0
+ACTION_CODES = {1: "turn_left", 2: "turn_right", 3: "nod", 4: "open_mouth", 5: "blink", 6: "smile"}
+CODE_OF_ACTION = {name: code for code, name in ACTION_CODES.items()}
+
+# livecheck code -> (FRS code, HTTP status, message)
+ERROR_CODES: dict[str, tuple[str, int, str]] = {
+    errors.UNAUTHORIZED: ("FRS.0001", 401, "Authentication failed: X-Auth-Token or Bearer key missing or invalid."),
+    BAD_REQUEST: ("FRS.0010", 400, "Invalid request parameter."),
+    codes.INVALID_ACTIONS: ("FRS.0011", 400, "Invalid actions, action_time or nod_threshold."),
+    errors.UNSUPPORTED_CONTENT_TYPE: ("FRS.0012", 400, "Content-Type must be application/json or multipart/form-data."),
+    codes.EMPTY_INPUT: ("FRS.0013", 400, "No video: give video_base64, video_file or video_url."),
+    codes.CORRUPT_MEDIA: ("FRS.0701", 400, "Parse video data failed."),
+    codes.UNSUPPORTED_MEDIA: ("FRS.0701", 400, "Parse video data failed."),
+    codes.EXPECTED_VIDEO: ("FRS.0701", 400, "Parse video data failed."),
+    errors.BODY_TOO_LARGE: ("FRS.0702", 400, "The video exceeds 8 MB."),
+    codes.INPUT_TOO_LARGE: ("FRS.0702", 400, "The video exceeds 8 MB."),
+    codes.VIDEO_TOO_LONG: ("FRS.0703", 400, "The video duration must be 1 to 15 seconds."),
+    codes.VIDEO_TOO_SHORT: ("FRS.0703", 400, "The video duration must be 1 to 15 seconds."),
+    codes.FPS_TOO_HIGH: ("FRS.0704", 400, "The video frame rate or resolution exceeds the limits."),
+    codes.RESOLUTION_TOO_HIGH: ("FRS.0704", 400, "The video frame rate or resolution exceeds the limits."),
+    errors.URL_NOT_ALLOWED: ("FRS.0705", 400, "video_url is not allowed on this server."),
+    errors.FETCH_FAILED: ("FRS.0706", 400, "video_url could not be fetched."),
+    errors.BUSY: ("FRS.0503", 503, "The service is busy; retry later."),
+}
+# Reason codes reported in warning-list when a video is judged not alive.
+WARNING_CODES = {"no_face": 1, "multiple_faces": 2, "short_time": 3, "static_video": 4, "face_changed": 5,
+                 "low_liveness": 6, "actions_failed": 7, "too_few_frames": 8}
+
+
+def render(failure: Failure) -> tuple[object, int]:
+    code, status, message = ERROR_CODES.get(failure.code, ("FRS.0010", 400, "Invalid request."))
+    detail = failure.message if failure.message and failure.message != message else ""
+    return {"error_code": code, "error_msg": f"{message} {detail}".strip()}, status
+
+
+errors.install(blueprint, render)
+
+
+def parse_actions(text: object) -> tuple[str, ...]:
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(codes.INVALID_ACTIONS, "actions is required, e.g. \"1,3,2\".")
+    names = []
+    for part in text.split(","):
+        try:
+            names.append(ACTION_CODES[int(part.strip())])
+        except (ValueError, KeyError):
+            raise ApiError(codes.INVALID_ACTIONS, f"Unknown action code {part.strip()!r}; use 1-6.") from None
+    return tuple(names)
+
+
+def parse_nod(value: object) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ApiError(codes.INVALID_ACTIONS, "nod_threshold must be a number from 1 to 90.") from None
+    if not 1 <= number <= 90:
+        raise ApiError(codes.INVALID_ACTIONS, "nod_threshold must be from 1 to 90.")
+    return number
+
+
+@blueprint.post("/v2/<project_id>/live-detect")
+async def live_detect(project_id: str) -> Response:
+    svc = services()
+    require_key(svc.keys, request, request.headers.get("X-Auth-Token"))
+    # base64 of 8 MB is ~10.7 MB; allow JSON/multipart framing on top.
+    limit_body(request, MAX_VIDEO_BYTES * 4 // 3 + 64 * 1024)
+    kind = require_type(request, "application/json", "multipart/form-data")
+    video: bytes | None = None
+    if kind == "application/json":
+        try:
+            body = json.loads(await request.get_data())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
+        fields = body
+    else:
+        fields = dict((await request.form).items())
+        video = await file_field(request, "video_file")
+    actions = parse_actions(fields.get("actions"))
+    windows = parse_windows(fields.get("action_time")) if isinstance(fields.get("action_time"), str) else None
+    options = AnalysisOptions(actions=actions, action_windows_ms=windows, nod_threshold_deg=parse_nod(fields.get("nod_threshold")),
+                              mf_selector="biggest", min_seconds=MIN_SECONDS)
+    if video is None and isinstance(fields.get("video_base64"), str):
+        try:
+            video = decode_b64(fields["video_base64"])
+        except ValueError:
+            raise ApiError(codes.CORRUPT_MEDIA, "video_base64 is not valid base64.") from None
+    if video is None and isinstance(fields.get("video_url"), str):
+        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, MAX_VIDEO_BYTES)
+    if not video:
+        raise ApiError(codes.EMPTY_INPUT, "")
+    if len(video) > MAX_VIDEO_BYTES:
+        raise ApiError(codes.INPUT_TOO_LARGE, "")
+    limits = replace(svc.config.engine.limits, video_size=MAX_VIDEO_BYTES,
+                     video_length_sec=min(MAX_SECONDS, svc.config.engine.limits.video_length_sec))
+    verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
+    if SHORT_TIME in verdict.reasons:
+        raise ApiError(codes.VIDEO_TOO_SHORT, f"The video lasts {verdict.duration_s:.2f} s.")
+    picture = photo_jpeg(verdict, svc.config.engine.fullframe_jpeg_quality)
+    return jsonify({
+        "video-result": {
+            "alive": verdict.alive,
+            "actions": [{"action": CODE_OF_ACTION[a.action], "confidence": round(a.confidence, 4)} for a in verdict.actions],
+            "picture": b64(picture) if picture else "",
+        },
+        "warning-list": [{"warningCode": WARNING_CODES.get(r, 99), "warningMsg": r} for r in verdict.reasons
+                         if r in WARNING_CODES],
+    })

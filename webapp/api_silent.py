@@ -1,5 +1,119 @@
-"""Placeholder."""
+"""Silent image verification compatible: `POST /identity/silent_image_verification/stateless`.
 
-from quart import Blueprint
+Liveness of the video plus a face comparison with the photo, through the same engine call (reference photo).
 
-blueprint = Blueprint("api_silent", __name__)
+Encryption: the document's sample builds `AESCipher(32-char key, 12-char IV)`. 32 bytes is an AES-256 key and
+12 bytes is exactly GCM's standard nonce size (CBC/CFB/CTR take 16-byte IVs), so the likely reading is
+AES-256-GCM: field = base64(ciphertext || 16-byte tag), key and nonce the UTF-8 bytes of the configured strings
+(`server.silent-aes-key`, `server.silent-aes-iv`). With no key configured the fields are plain base64.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from quart import Blueprint, Response, jsonify, request
+
+from scoring import errors as codes
+from scoring.engine import AnalysisOptions
+from scoring.verdict import NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES, MULTIPLE_FACES
+from webapp import errors
+from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
+from webapp.app import request_id, services
+from webapp.auth import require_key
+from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, ApiError, Failure
+from webapp.uploads import limit_body, require_type
+
+blueprint = Blueprint("silent", __name__)
+ENDPOINT = "silent"
+NO_FACE_IN_IMAGE = "no_face_in_image"
+LIVENESS_CHECK_FAILED = "liveness_check_failed"
+
+# livecheck code -> (system code, HTTP status, message)
+SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
+    BAD_REQUEST: (1200, 400, "invalid argument"),
+    DECRYPT_FAILED: (1200, 400, "invalid argument"),
+    errors.UNSUPPORTED_CONTENT_TYPE: (1200, 400, "invalid argument"),
+    codes.EMPTY_INPUT: (1200, 400, "invalid argument"),
+    errors.UNAUTHORIZED: (1200, 401, "invalid argument"),
+    codes.RESOLUTION_TOO_HIGH: (2003, 400, "invalid image size"),
+    codes.INPUT_TOO_LARGE: (2004, 400, "invalid content length"),
+    errors.BODY_TOO_LARGE: (2004, 413, "invalid content length"),
+    codes.UNSUPPORTED_MEDIA: (2005, 400, "invalid image type or corrupted"),
+    codes.CORRUPT_MEDIA: (2005, 400, "invalid image type or corrupted"),
+    codes.EXPECTED_IMAGE: (2005, 400, "invalid image type or corrupted"),
+    codes.EXPECTED_VIDEO: (2005, 400, "invalid image type or corrupted"),
+    NO_FACE_IN_IMAGE: (4000, 400, "detection failed"),
+    LIVENESS_CHECK_FAILED: (4007, 400, "liveness silent check failed"),
+    codes.VIDEO_TOO_LONG: (4007, 400, "liveness silent check failed"),
+    codes.FPS_TOO_HIGH: (4007, 400, "liveness silent check failed"),
+    errors.BUSY: (1200, 503, "service busy"),
+}
+
+
+def render(failure: Failure) -> tuple[object, int]:
+    code, status, message = SYSTEM_CODES.get(failure.code, (1200, failure.status, "invalid argument"))
+    detail = f": {failure.message}" if failure.message else ""
+    return {"code": code, "message": message + detail, "request_id": request_id()}, status
+
+
+errors.install(blueprint, render)
+
+
+def decrypt(field: str, text: object, key: str, iv: str) -> bytes:
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(BAD_REQUEST, f"{field} is required.")
+    try:
+        raw = decode_b64(text)
+    except ValueError:
+        raise ApiError(DECRYPT_FAILED, f"{field} is not valid base64.") from None
+    if not key:
+        return raw
+    try:
+        return AESGCM(key.encode()).decrypt(iv.encode(), raw, None)
+    except (InvalidTag, ValueError):
+        raise ApiError(DECRYPT_FAILED, f"{field} could not be decrypted with the configured key.") from None
+
+
+def encrypt(data: bytes, key: str, iv: str) -> str:
+    """The client side of the scheme (for tests and docs)."""
+    return b64(AESGCM(key.encode()).encrypt(iv.encode(), data, None) if key else data)
+
+
+def _flag(fields: dict[str, str], name: str) -> bool:
+    return str(fields.get(name, "false")).lower() in ("1", "true", "yes", "on")
+
+
+@blueprint.post("/identity/silent_image_verification/stateless")
+async def stateless() -> Response:
+    svc = services()
+    require_key(svc.keys, request)
+    limits = svc.config.engine.limits
+    limit_body(request, (limits.video_size + limits.image_size) * 4 // 3 + 64 * 1024)
+    require_type(request, "application/x-www-form-urlencoded", "multipart/form-data")
+    fields = {k: v for k, v in (await request.form).items()}
+    server = svc.config.server
+    video = decrypt("encrypted_video", fields.get("encrypted_video"), server.silent_aes_key, server.silent_aes_iv)
+    image = decrypt("encrypted_image", fields.get("encrypted_image"), server.silent_aes_key, server.silent_aes_iv)
+    if len(image) > limits.image_size:
+        raise ApiError(codes.INPUT_TOO_LARGE, f"The image is larger than {limits.image_size} bytes.")
+    if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
+        raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
+    verdict = await analyze(svc, ENDPOINT, video, AnalysisOptions(reference=image), kind="video")
+    if REFERENCE_NO_FACE in verdict.reasons:
+        raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
+    if {NO_FACE, TOO_FEW_FRAMES, MULTIPLE_FACES} & set(verdict.reasons) and SHORT_TIME not in verdict.reasons:
+        raise ApiError(LIVENESS_CHECK_FAILED, "no usable face in the video")
+    passed = verdict.alive
+    body: dict[str, object] = {"code": 1000, "passed": passed, "liveness_score": round(verdict.average_liveness, 6),
+                               "request_id": request_id()}
+    if _flag(fields, "return_status"):
+        body["liveness_status"] = "ok" if passed else ("short_time" if SHORT_TIME in verdict.reasons else "hack")
+    if passed and verdict.match is not None:
+        body["verification_score"] = round(verdict.match.score, 6)
+    if passed and _flag(fields, "return_image") and verdict.best_face is not None:
+        body["image_timestamp"] = round(verdict.best_face.timestamp_s, 3)
+        body["base64_image"] = b64(photo_jpeg(verdict, svc.config.engine.fullframe_jpeg_quality) or b"")
+    if passed and _flag(fields, "return_face_image") and verdict.best_face is not None:
+        body["base64_face_image"] = b64(face_png(verdict) or b"")
+    return jsonify(body)

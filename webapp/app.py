@@ -24,8 +24,8 @@ from typing import Any
 from quart import Blueprint, Quart, Response, current_app, g, jsonify, request
 
 from scoring.engine import LivenessEngine
-from webapp.auth import KeyRing
-from webapp.config import ServiceConfig
+from webapp.auth import KeyRing, RateLimiter
+from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.metrics import Metrics
 from webapp.uploads import MemoryRequest
@@ -46,6 +46,7 @@ class Services:
     metrics: Metrics
     keys: KeyRing
     detections: DetectionCache
+    facia_limiter: RateLimiter
     owns_engine: bool = True
     extras: dict[str, Any] = field(default_factory=dict)  # other features' long-lived objects, by name
 
@@ -84,6 +85,13 @@ def _optional(module_name: str) -> list[Blueprint]:
     return [bp] if bp is not None else []
 
 
+def _check(config: ServiceConfig) -> None:
+    """Settings whose validity depends on each other (single keys are validated by load_config)."""
+    key, iv = config.server.silent_aes_key, config.server.silent_aes_iv
+    if key and (len(key.encode()) != 32 or len(iv.encode()) != 12):
+        raise ConfigError(["server.silent-aes-key / silent-aes-iv: need a 32-character key and a 12-character IV"])
+
+
 def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:
     """Loads the engine from the config unless one is given (tests share one; it is then not closed here)."""
     app = Quart("livecheck")
@@ -92,13 +100,14 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     app.config["MAX_FORM_MEMORY_SIZE"] = config.server.max_body_bytes
     app.config["BODY_TIMEOUT"] = config.server.request_timeout_s
     app.config["RESPONSE_TIMEOUT"] = config.server.request_timeout_s
+    _check(config)
     owns_engine = engine is None
     if engine is None:
         engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers)
     app.extensions[EXTENSION] = Services(
         config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue),
         metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(config.server.detection_ttl_s),
-        owns_engine=owns_engine,
+        facia_limiter=RateLimiter(config.server.facia_rate_limit_per_minute), owns_engine=owns_engine,
     )
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")

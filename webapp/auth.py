@@ -8,7 +8,9 @@ request (401): a reachable server must never be silently open. The server logs a
 from __future__ import annotations
 
 import hmac
+from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from quart import Request
 
@@ -56,3 +58,29 @@ def bearer_token(request: Request) -> str | None:
 def require_key(keys: KeyRing, request: Request, own_credential: str | None = None) -> str:
     """Bearer header first, then the API's own credential field (may be None)."""
     return keys.require(bearer_token(request) or own_credential)
+
+
+class RateLimiter:
+    """Per-key sliding one-minute window (Facia's 'request limit reached'). 0 = unlimited."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] | None = None) -> None:
+        import threading
+        import time
+
+        self.per_minute = per_minute
+        self._clock = clock or time.monotonic
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        if self.per_minute <= 0:
+            return True
+        now = self._clock()
+        with self._lock:
+            window = self._seen.setdefault(key, deque())
+            while window and window[0] <= now - 60.0:
+                window.popleft()
+            if len(window) >= self.per_minute:
+                return False
+            window.append(now)
+            return True

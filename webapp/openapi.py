@@ -1,5 +1,124 @@
-"""Placeholder."""
+"""`GET /openapi.json`: every endpoint, its request and its response/error bodies (tests validate against it)."""
 
-from quart import Blueprint
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, jsonify
 
 blueprint = Blueprint("openapi", __name__)
+
+NUM = {"type": "number"}
+INT = {"type": "integer"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+
+
+def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, **json_content(schema)}
+
+
+BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
+NATIVE_ERROR = obj({"error": obj({"code": STR, "message": STR})})
+FINDFACE_ERROR = obj({"code": STR, "desc": STR})
+HUAWEI_ERROR = obj({"error_code": {"type": "string", "pattern": "^FRS\\.0[0-9]{3}$"}, "error_msg": STR})
+SILENT_ERROR = obj({"code": {"enum": [1200, 2003, 2004, 2005, 4000, 4004, 4007]}, "message": STR, "request_id": STR})
+FACIA_ERROR = {"oneOf": [obj({"message": STR}), obj({"error": STR})]}
+VERDICT = obj(
+    {"kind": {"enum": ["video", "image"]}, "alive": BOOL, "average_liveness": NUM, "reasons": {"type": "array", "items": STR},
+     "best_face": {"oneOf": [{"type": "null"}, obj({"frame_no": INT, "timestamp_s": NUM, "bbox": BBOX,
+                                                     "quality": {"type": "object"}, "liveness": NUM})]},
+     "actions": {"type": "array", "items": obj({"action": STR, "passed": BOOL, "confidence": NUM})},
+     "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
+     "frames": {"type": "object"}, "duration_s": NUM, "timings_ms": {"type": "object"}, "request_id": STR},
+)
+FINDFACE_FACE = obj({"liveness": NUM, "quality": NUM, "bbox": BBOX, "frame_no": INT, "frame_ts": NUM},
+                    {"detection_id": STR, "photo": STR, "normalized": STR})
+FINDFACE_RESULT = obj({"alive": BOOL, "average_liveness": NUM, "best_face": {"oneOf": [{"type": "null"}, FINDFACE_FACE]}})
+HUAWEI_RESULT = obj({
+    "video-result": obj({"alive": BOOL, "actions": {"type": "array", "items": obj({"action": {"enum": [1, 2, 3, 4, 5, 6]},
+                                                                                  "confidence": NUM})},
+                         "picture": STR}),
+    "warning-list": {"type": "array", "items": obj({"warningCode": INT, "warningMsg": STR})},
+})
+FACIA_RESULT = obj({"liveness_result": obj({"is_live": {"enum": [0, 1]}, "liveness_score": NUM}), "message": {"const": "Success"}})
+SILENT_RESULT = obj({"code": {"const": 1000}, "passed": BOOL, "liveness_score": NUM, "request_id": STR},
+                    {"liveness_status": {"enum": ["ok", "hack", "short_time"]}, "verification_score": NUM,
+                     "image_timestamp": NUM, "base64_image": STR, "base64_face_image": STR})
+FLAG = {"in": "query", "schema": {"type": "boolean", "default": False}}
+
+
+def errors(schema: dict[str, Any], *statuses: int) -> dict[str, Any]:
+    return {str(s): reply("error", schema) for s in statuses}
+
+
+def document() -> dict[str, Any]:
+    bearer = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "livecheck", "version": "1", "description": "Face liveness: native and seed-compatible APIs."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/v1/analyze": {"post": {
+                "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
+                "security": bearer,
+                "parameters": [{"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold", "mf_selector")],
+                "requestBody": {"content": {"video/*": {}, "image/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
+                "responses": {"200": reply("verdict", VERDICT), **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503)},
+            }},
+            "/v1/video-liveness": {"post": {
+                "summary": "FindFace findface-liveness-api compatible.", "security": bearer,
+                "parameters": [{"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")],
+                "requestBody": {"content": {"video/*": {}}},
+                "responses": {"200": reply("result", FINDFACE_RESULT), **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503)},
+            }},
+            "/v1/detections/{id}": {"get": {
+                "summary": "A best face kept by return_detection, until it expires.", "security": bearer,
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}],
+                "responses": {"200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
+                              **errors(FINDFACE_ERROR, 401, 404)},
+            }},
+            "/v2/{project_id}/live-detect": {"post": {
+                "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
+                "security": bearer + [{"X-Auth-Token": []}],
+                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": STR}],
+                "requestBody": {"content": {
+                    "application/json": {"schema": obj({"actions": STR}, {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM})},
+                    "multipart/form-data": {"schema": obj({"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR})}}},
+                "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
+            }},
+            "/liveness": {"post": {
+                "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
+                "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
+                "responses": {"201": reply("result", FACIA_RESULT), **errors(FACIA_ERROR, 400, 401, 413, 429, 503)},
+            }},
+            "/status_check": {"get": {"summary": "Facia: 'Services is live'.",
+                                      "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": STR}}}}}},
+            "/identity/silent_image_verification/stateless": {"post": {
+                "summary": "Silent liveness + face comparison. Fields AES-256-GCM (base64 ciphertext||tag) or plain base64.",
+                "security": bearer,
+                "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": obj(
+                    {"encrypted_video": STR, "encrypted_image": STR},
+                    {n: STR for n in ("auto_rotate", "check_quality", "return_image", "return_face_image", "return_status")})}}},
+                "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
+            }},
+            "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": STR}))}}},
+            "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": STR, "models": BOOL})),
+                                               "503": reply("not ready", obj({"status": STR}))}}},
+            "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}}},
+            "/openapi.json": {"get": {"responses": {"200": reply("this document", {"type": "object"})}}},
+        },
+    }
+
+
+@blueprint.get("/openapi.json")
+async def openapi() -> Response:
+    return jsonify(document())

@@ -36,7 +36,7 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
 
     try:
         app = create_app(config)
-    except ModelError as exc:
+    except (ModelError, ConfigError) as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
