@@ -40,6 +40,7 @@ class ServerSettings:
     silent_aes_iv: str = ""  # 12 characters: GCM nonce
     public_url: str = ""  # base URL for widget links; default: derived from the request
     landmarkers: int = 8  # landmarker instances at most (one per busy worker or live session)
+    demo: bool = True  # GET / demo page and its keyless same-origin session endpoint; turn off in production
 
 
 @dataclass(frozen=True)
