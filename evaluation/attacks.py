@@ -1,0 +1,341 @@
+"""Attack generators: labelled presentation-attack clips built from live media, deterministic for a seed.
+
+Each generator imitates what reaches the camera in one kind of attack, without knowing how the engine decides:
+- print_photo: a printed live frame held by a hand (paper gamma and texture, rigid motion with small rotation and
+  shake, a thumb on the edge, camera blur and noise);
+- screen_replay: a live clip shown on a phone and filmed again (screen gamma and tint, moiré, bezel, glare,
+  recapture blur, hand shake);
+- still_injection: one live frame repeated, as a virtual camera injecting a photo would;
+- replay_fast / replay_loop: a live recording injected played twice as fast, or its first second looped;
+- splice: the first half of one person's clip followed by the second half of another person's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Sequence
+
+import av
+import cv2
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MAX_SIDE = 640  # stills are scaled to this before they become clips
+STILL_SECONDS = 3.0  # length of clips made from one frame
+STILL_FPS = 25.0
+
+
+@dataclass
+class Clip:
+    frames: list[np.ndarray]  # RGB uint8, all the same size (even width and height)
+    fps: float
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) / self.fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+
+# -- media in and out ---------------------------------------------------------------------------------------
+
+def _even(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    nw, nh = int(w * scale) // 2 * 2, int(h * scale) // 2 * 2
+    return cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA) if (nw, nh) != (w, h) else rgb
+
+
+def read_image(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"{path}: not a readable image")
+    return _even(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def read_video(path: Path, max_seconds: float = 10.0) -> Clip:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or 25)
+        frames = []
+        for frame in container.decode(stream):
+            frames.append(_even(frame.to_ndarray(format="rgb24")))
+            if len(frames) >= max_seconds * fps:
+                break
+    if not frames:
+        raise ValueError(f"{path}: no frames")
+    return Clip(frames, fps)
+
+
+def read_frame(path: Path, at_s: float | None) -> np.ndarray:
+    """A still, or the frame of a video at `at_s` seconds (default: the middle)."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_image(path)
+    clip = read_video(path, max_seconds=60.0)
+    index = len(clip.frames) // 2 if at_s is None else int(at_s * clip.fps)
+    return clip.frames[min(max(index, 0), len(clip.frames) - 1)]
+
+
+def write_video(path: Path, clip: Clip) -> None:
+    """H.264 MP4, yuv420p, at the clip's frame rate."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = clip.size
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(clip.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        for rgb in clip.frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+# -- shared imaging -----------------------------------------------------------------------------------------
+
+def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A plain room wall: a soft gradient in a random muted colour with some blurred texture."""
+    base = rng.uniform(90, 170, size=3)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    gradient = 1.0 + 0.25 * ((xs / w - 0.5) * rng.uniform(-1, 1) + (ys / h - 0.5) * rng.uniform(-1, 1))
+    texture = cv2.GaussianBlur(rng.normal(0, 12, size=(h, w)).astype(np.float32), (0, 0), 6)
+    img = base[None, None, :] * gradient[..., None] + texture[..., None]
+    return np.clip(img, 0, 255).astype(np.float32)
+
+
+def _shake(rng: np.random.Generator, n: int, fps: float, rotate_deg: float, shift_px: float) -> list[tuple[float, float, float, float]]:
+    """Per frame (angle, dx, dy, scale) of a hand holding something: slow sway plus smoothed tremor."""
+    t = np.arange(n) / fps
+    phase = rng.uniform(0, 2 * np.pi, size=4)
+    freq = rng.uniform(0.3, 0.7, size=4)
+
+    def tremor(amplitude: float) -> np.ndarray:
+        walk = np.cumsum(rng.normal(0, 1, size=n))
+        walk = cv2.GaussianBlur(walk.reshape(1, -1).astype(np.float32), (0, 0), 2).ravel()
+        walk -= walk.mean()
+        return amplitude * walk / (np.abs(walk).max() + 1e-6)
+
+    angle = rotate_deg * np.sin(2 * np.pi * freq[0] * t + phase[0]) + tremor(rotate_deg * 0.3)
+    dx = shift_px * np.sin(2 * np.pi * freq[1] * t + phase[1]) + tremor(shift_px * 0.5)
+    dy = shift_px * np.sin(2 * np.pi * freq[2] * t + phase[2]) + tremor(shift_px * 0.5)
+    scale = 1.0 + 0.02 * np.sin(2 * np.pi * freq[3] * t + phase[3])
+    return list(zip(angle.tolist(), dx.tolist(), dy.tolist(), scale.tolist()))
+
+
+def _composite(scene: np.ndarray, layer: np.ndarray, mask: np.ndarray, pose: tuple[float, float, float, float],
+               center: tuple[float, float], offset: tuple[float, float]) -> np.ndarray:
+    """Pastes `layer` (float RGB, alpha `mask`) into `scene` moved rigidly by `pose` about its centre."""
+    angle, dx, dy, scale = pose
+    h, w = scene.shape[:2]
+    matrix = cv2.getRotationMatrix2D(center, angle, scale)
+    matrix[:, 2] += (offset[0] + dx, offset[1] + dy)
+    warped = cv2.warpAffine(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    return scene * (1 - alpha) + warped * alpha
+
+
+def _camera(rng: np.random.Generator, img: np.ndarray, blur: float, noise: float) -> np.ndarray:
+    """What a phone camera adds when it films the attack: defocus and sensor noise."""
+    if blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    img = img + rng.normal(0, noise, size=img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# -- the attacks --------------------------------------------------------------------------------------------
+
+def print_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+    h, w = frame.shape[:2]
+    paper = frame.astype(np.float32) / 255.0
+    paper = paper ** rng.uniform(0.75, 0.9)  # ink on paper: lifted shadows ...
+    paper = 0.07 + 0.83 * paper  # ... and no true black or white
+    paper *= np.array([1.0, rng.uniform(0.95, 0.99), rng.uniform(0.86, 0.93)], dtype=np.float32)  # warm paper
+    fibres = cv2.GaussianBlur(rng.normal(0, 1, size=(h, w)).astype(np.float32), (0, 0), 1.2) * 0.03
+    blotches = cv2.GaussianBlur(rng.normal(0, 1, size=(h, w)).astype(np.float32), (0, 0), 15) * 0.25
+    paper = paper * (1 + fibres + blotches)[..., None]
+    paper = np.clip(paper * 255, 0, 255)
+    # A white margin and a thumb over the lower-left corner.
+    margin = max(4, w // 40)
+    sheet = np.full((h + 2 * margin, w + 2 * margin, 3), 235.0, dtype=np.float32)
+    sheet[margin : margin + h, margin : margin + w] = paper
+    mask = np.ones(sheet.shape[:2], dtype=np.float32)
+    skin = np.array([rng.uniform(170, 225), rng.uniform(120, 165), rng.uniform(95, 135)], dtype=np.float32)
+    thumb_c = (int(sheet.shape[1] * 0.12), int(sheet.shape[0] * 0.97))
+    thumb_axes = (max(8, w // 14), max(12, h // 8))
+    layer_h, layer_w = sheet.shape[:2]
+    # The thumb extends past the sheet: draw it on a bigger canvas so it is not clipped.
+    pad = thumb_axes[1]
+    layer = np.zeros((layer_h + pad, layer_w, 3), dtype=np.float32)
+    layer[:layer_h] = sheet
+    alpha = np.zeros(layer.shape[:2], dtype=np.float32)
+    alpha[:layer_h] = mask
+    cv2.ellipse(layer, thumb_c, thumb_axes, -20, 0, 360, skin.tolist(), -1)
+    cv2.ellipse(alpha, thumb_c, thumb_axes, -20, 0, 360, 1.0, -1)
+    # The sheet covers ~85 % of the view, centred.
+    fit = 0.85 * min(w / layer_w, h / layer.shape[0] * 1.1)
+    layer = cv2.resize(layer, (int(layer_w * fit), int(layer.shape[0] * fit)))
+    alpha = cv2.resize(alpha, (layer.shape[1], layer.shape[0]))
+    offset = ((w - layer.shape[1]) / 2, (h - layer_h * fit) / 2)
+    center = (layer.shape[1] / 2, layer_h * fit / 2)
+    background = _background(rng, w, h)
+    n = int(round(seconds * fps))
+    poses = _shake(rng, n, fps, rotate_deg=rng.uniform(1.5, 3.5), shift_px=w * 0.012)
+    frames = [_camera(rng, _composite(background, layer, alpha, pose, center, offset), 0.8, 2.5) for pose in poses]
+    return Clip(frames, fps)
+
+
+def _moire(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Beat of the screen's pixel grid against the camera's: two fine gratings at a small angle."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    period = rng.uniform(2.6, 3.4)
+    a1, a2 = np.deg2rad(rng.uniform(-8, 8)), np.deg2rad(rng.uniform(-8, 8) + 3)
+    g1 = np.cos(2 * np.pi * (xs * np.cos(a1) + ys * np.sin(a1)) / period)
+    g2 = np.cos(2 * np.pi * (xs * np.cos(a2) + ys * np.sin(a2)) / (period * rng.uniform(1.03, 1.08)))
+    return (g1 * g2).astype(np.float32)
+
+
+def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
+    w, h = clip.size
+    screen_w = int(w * 0.78) // 2 * 2
+    screen_h = int(h * 0.78) // 2 * 2
+    bezel = max(6, w // 28)
+    layer_w, layer_h = screen_w + 2 * bezel, screen_h + 2 * bezel
+    moire = _moire(rng, screen_w, screen_h)
+    moire_strength = rng.uniform(0.06, 0.1)
+    gamma = rng.uniform(0.75, 0.85)  # screens shown to a camera look brighter and flatter in the mids
+    tint = np.array([rng.uniform(0.9, 0.96), 1.0, rng.uniform(1.04, 1.1)], dtype=np.float32)  # cold backlight
+    alpha = np.zeros((layer_h, layer_w), dtype=np.float32)
+    cv2.rectangle(alpha, (0, 0), (layer_w - 1, layer_h - 1), 1.0, -1)
+    ys, xs = np.mgrid[0:screen_h, 0:screen_w].astype(np.float32)
+    gx, gy = rng.uniform(0.2, 0.8) * screen_w, rng.uniform(0.1, 0.5) * screen_h
+    glare_sigma = rng.uniform(0.15, 0.3) * screen_w
+    background = _background(rng, w, h)
+    poses = _shake(rng, len(clip.frames), clip.fps, rotate_deg=rng.uniform(0.8, 2.0), shift_px=w * 0.008)
+    offset = ((w - layer_w) / 2, (h - layer_h) / 2)
+    center = (layer_w / 2, layer_h / 2)
+    frames = []
+    for i, (rgb, pose) in enumerate(zip(clip.frames, poses)):
+        shown = cv2.resize(rgb, (screen_w, screen_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        shown = np.clip(shown ** gamma * tint, 0, 1) * (1 - moire_strength * moire)[..., None]
+        drift = 0.03 * screen_w * math.sin(i / clip.fps)
+        glare = np.exp(-(((xs - gx - drift) ** 2 + (ys - gy) ** 2) / (2 * glare_sigma**2)))
+        shown = np.clip(shown + 0.3 * glare[..., None], 0, 1) * 255
+        layer = np.full((layer_h, layer_w, 3), 18.0, dtype=np.float32)  # black phone bezel
+        layer[bezel : bezel + screen_h, bezel : bezel + screen_w] = shown
+        frames.append(_camera(rng, _composite(background, layer, alpha, pose, center, offset), 1.1, 2.0))
+    return Clip(frames, clip.fps)
+
+
+def still_injection(frame: np.ndarray, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+    return Clip([frame] * int(round(seconds * fps)), fps)
+
+
+def replay_fast(clip: Clip, factor: int = 2) -> Clip:
+    """The recording at `factor` times its speed, at the same frame rate (frames dropped)."""
+    return Clip(clip.frames[::factor], clip.fps)
+
+
+def replay_loop(clip: Clip, loop_s: float = 1.0, seconds: float = 3.5) -> Clip:
+    """The first `loop_s` seconds played over and over for `seconds`."""
+    part = clip.frames[: max(2, int(loop_s * clip.fps))]
+    n = int(seconds * clip.fps)
+    return Clip([part[i % len(part)] for i in range(n)], clip.fps)
+
+
+def splice(first: Clip, second: Clip) -> Clip:
+    """First half of `first`, then the second half of `second` resampled to the first's size and frame rate."""
+    w, h = first.size
+    head = first.frames[: len(first.frames) // 2]
+    start = second.seconds / 2
+    tail_n = int((second.seconds - start) * first.fps)
+    tail = []
+    for i in range(tail_n):
+        j = min(len(second.frames) - 1, int((start + i / first.fps) * second.fps))
+        frame = second.frames[j]
+        tail.append(frame if frame.shape[:2] == (h, w) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA))
+    return Clip(head + tail, first.fps)
+
+
+ATTACK_TYPES = ("print_photo", "screen_replay", "still_injection", "replay_fast", "replay_loop", "splice")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One clip to generate. Paths are relative to the live media folder."""
+
+    attack_type: str
+    source: str
+    second_source: str = ""  # splice only: the other person
+    at_s: float | None = None  # which frame of a video the still attacks use (default: the middle)
+    max_seconds: float = 6.0  # clips made from a video use at most this much of it
+    actions: tuple[str, ...] = ()  # what the item is checked against (a replay carries the live actions)
+
+    def __post_init__(self) -> None:
+        if self.attack_type not in ATTACK_TYPES:
+            raise ValueError(f"unknown attack type {self.attack_type!r}; one of {', '.join(ATTACK_TYPES)}")
+        if self.attack_type == "splice" and not self.second_source:
+            raise ValueError("a splice needs second_source")
+
+    @property
+    def file_stem(self) -> str:
+        stems = [Path(self.source).stem] + ([Path(self.second_source).stem] if self.second_source else [])
+        return f"{self.attack_type}_{'+'.join(stems)}"
+
+
+def generate(spec: AttackSpec, live_dir: Path, rng: np.random.Generator) -> Clip:
+    source = live_dir / spec.source
+    video: Callable[[Path], Clip] = lambda p: read_video(p, spec.max_seconds)  # noqa: E731
+    if spec.attack_type == "print_photo":
+        return print_photo(read_frame(source, spec.at_s), rng)
+    if spec.attack_type == "still_injection":
+        return still_injection(read_frame(source, spec.at_s))
+    if spec.attack_type == "screen_replay":
+        return screen_replay(video(source), rng)
+    if spec.attack_type == "replay_fast":
+        return replay_fast(read_video(source, spec.max_seconds * 2))
+    if spec.attack_type == "replay_loop":
+        return replay_loop(video(source))
+    return splice(video(source), video(live_dir / spec.second_source))
+
+
+def default_specs(live_dir: Path) -> list[AttackSpec]:
+    """Every attack that applies to the media in a folder of live items: stills become printed photos and
+    injected stills; each video also becomes a screen replay, a fast and a looped replay; consecutive videos
+    (by name) are spliced."""
+    files = sorted(p for p in live_dir.rglob("*") if p.is_file())
+    videos = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    images = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    specs = [AttackSpec(kind, image) for image in images for kind in ("print_photo", "still_injection")]
+    for v in videos:
+        specs += [AttackSpec(kind, v) for kind in ("print_photo", "still_injection", "screen_replay", "replay_fast", "replay_loop")]
+    specs += [AttackSpec("splice", a, b) for a, b in zip(videos, videos[1:])]
+    return specs
+
+
+def live_media(live_dir: Path) -> list[Path]:
+    return sorted(p for p in live_dir.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES)
+
+
+def rng_for(seed: int, index: int) -> np.random.Generator:
+    """Each item its own stream, so adding an item does not change the others."""
+    return np.random.default_rng([seed, index])
+
+
+def make_attacks(specs: Sequence[AttackSpec], live_dir: Path, out_dir: Path, seed: int,
+                 progress: Callable[[int, int], None] | None = None) -> list[tuple[AttackSpec, Path]]:
+    """Generates every spec into `out_dir/attacks/NN_<type>_<source>.mp4`."""
+    written = []
+    for index, spec in enumerate(specs):
+        path = out_dir / "attacks" / f"{index:02d}_{spec.file_stem}.mp4"
+        write_video(path, generate(spec, live_dir, rng_for(seed, index)))
+        written.append((spec, path))
+        if progress:
+            progress(index + 1, len(specs))
+    return written

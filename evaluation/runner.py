@@ -1,0 +1,87 @@
+"""Runs the engine over a labelled dataset, in parallel threads (the engine is thread-safe), with a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Sequence, TextIO
+
+from evaluation.dataset import LabeledItem
+from evaluation.metrics import LIVE, Scored
+from scoring.engine import AnalysisOptions, LivenessEngine
+from scoring.errors import InputError
+from scoring.verdict import LOW_LIVENESS, REFERENCE_NO_FACE
+
+# Reasons that do not decide liveness by themselves: the score threshold, and a bad reference photo.
+SCORE_REASONS = frozenset({LOW_LIVENESS, REFERENCE_NO_FACE})
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    item: LabeledItem
+    accepted: bool  # Verdict.alive
+    score: float  # Verdict.average_liveness
+    reasons: tuple[str, ...]
+    error: str | None  # an input error code, or the exception when the engine failed on the item
+    seconds: float
+
+    @property
+    def gate(self) -> bool:
+        """Passed every check other than the liveness threshold."""
+        return self.error is None and not [r for r in self.reasons if r not in SCORE_REASONS]
+
+    @property
+    def misclassified(self) -> bool:
+        return self.accepted != (self.item.label == LIVE)
+
+    def scored(self) -> Scored:
+        return Scored(self.item.label, self.item.attack_type, self.score, self.gate)
+
+
+class ProgressBar:
+    """`[#####.....] 5/10 item` on one line of stderr."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.done, self.width = total, 0, width
+        self.stream = stream if stream is not None else sys.stderr
+        self._lock = threading.Lock()
+
+    def step(self, label: str) -> None:
+        with self._lock:
+            self.done += 1
+            filled = self.width * self.done // max(1, self.total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {label[:40]:40s}")
+            if self.done == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+
+
+def analyze_item(engine: LivenessEngine, item: LabeledItem) -> ItemResult:
+    """Never raises: a bad item is a rejected item with its error, so one file cannot stop a run."""
+    started = time.perf_counter()
+    try:
+        options = AnalysisOptions(actions=item.actions, reference=item.reference.read_bytes() if item.reference else None)
+        verdict = engine.analyze(item.path.read_bytes(), options)
+    except InputError as exc:
+        return ItemResult(item, False, 0.0, (), exc.code, time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
+        return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+    return ItemResult(
+        item, verdict.alive, float(verdict.average_liveness), tuple(verdict.reasons), None, time.perf_counter() - started,
+    )
+
+
+def run(engine: LivenessEngine, items: Sequence[LabeledItem], workers: int = 2, progress: ProgressBar | None = None) -> list[ItemResult]:
+    """Results in the order of `items`."""
+
+    def one(item: LabeledItem) -> ItemResult:
+        result = analyze_item(engine, item)
+        if progress:
+            progress.step(item.name)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval") as pool:
+        return list(pool.map(one, items))
