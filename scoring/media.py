@@ -233,3 +233,15 @@ def image_header_size(data: bytes) -> tuple[int, int] | None:
                 return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
             i += 2 + length
     return None
+
+
+def preflight(data: bytes, limits: MediaLimits) -> str:
+    """'video' or 'image' when the upload passes every check that needs no model (size, format, headers);
+    otherwise the same InputError the engine would raise. Lets a caller fail fast before loading models."""
+    if not data:
+        raise InputError(errors.EMPTY_INPUT, "The upload is empty (0 bytes).")
+    if sniff(data) == "image":
+        decode_image(data, limits)
+        return "image"
+    with VideoReader(data, limits):
+        return "video"

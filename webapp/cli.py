@@ -81,12 +81,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from models import ModelError
     from scoring.engine import AnalysisOptions, LivenessEngine
     from scoring.errors import InputError
+    from scoring.media import decode_image, preflight
     from webapp.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)
         data = Path(args.file).read_bytes()
         reference = Path(args.reference).read_bytes() if args.reference else None
+        preflight(data, config.engine.limits)  # bad input fails in milliseconds, before the models load
+        if reference is not None:
+            decode_image(reference, config.engine.limits)
         actions = tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else ()
         options = AnalysisOptions(
             actions=actions, action_windows_ms=parse_windows(args.action_time), nod_threshold_deg=args.nod_threshold,
@@ -95,6 +99,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         engine = LivenessEngine.load(config.engine, args.models or config.models_dir, landmarkers=1)
     except (OSError, ValueError, ConfigError, ModelError, InputError) as exc:
         code = getattr(exc, "code", None)
+        if args.json and code:
+            print(json.dumps({"error": {"code": code, "message": str(exc)}}))
         print(f"livecheck: {'[' + code + '] ' if code else ''}{exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -148,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8000)")
     serve.add_argument("--models")
     serve.set_defaults(func=cmd_serve)
+
+    from evaluation.commands import add_subcommands  # noqa: PLC0415 - eval, make-attacks
+
+    add_subcommands(sub)
     return parser
 
 
