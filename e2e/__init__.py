@@ -1,0 +1,1 @@
+"""Playwright + Chromium end-to-end tests of the widget, embedding and recording fallback."""

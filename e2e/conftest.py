@@ -1,0 +1,214 @@
+"""End-to-end fixtures: a real `livecheck serve` subprocess, Debian's Chromium driven by Playwright with a fake
+camera generated from ../shared/media, a second origin hosting an embedding page, and the integrator's API.
+
+Run inside a loopback-only namespace (`make test` does): the server offers 127.0.0.1 as its ICE host candidate
+and Chromium is allowed loopback candidates, so every packet stays on `lo`.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from e2e.y4m import Y4mInfo, generate_all
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts" / "e2e"
+API_KEY = "e2e-test-key"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+BASE_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason="Debian chromium is not installed (`make chromium` or apt-get install chromium)")
+    for item in items:
+        if Path(str(item.fspath)).parent == here:
+            item.add_marker(pytest.mark.e2e)
+            if CHROMIUM is None:
+                item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+
+    def create_session(self, **body: Any) -> dict[str, Any]:
+        with self.api() as client:
+            res = client.post("/v1/sessions", json=body)
+        assert res.status_code == 201, res.text
+        return res.json()  # type: ignore[no-any-return]
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        with self.api() as client:
+            res = client.get(f"/v1/sessions/{session_id}")
+        assert res.status_code == 200, res.text
+        return res.json()  # type: ignore[no-any-return]
+
+    def wait_decided(self, session_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = self.session(session_id)
+            if body["status"] in ("SUCCEEDED", "FAILED", "EXPIRED") or time.monotonic() > deadline:
+                return body
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = dict(os.environ)
+    env.update({
+        "LIVECHECK_API_KEYS": API_KEY,
+        "LIVECHECK_LISTEN": f"127.0.0.1:{port}",
+        "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
+        "LIVECHECK_SERVER__WORKERS": "1",
+        "GLOG_minloglevel": "2",
+    })
+    livecheck = Path(sys.executable).with_name("livecheck")
+    command = [str(livecheck)] if livecheck.exists() else [sys.executable, "-m", "webapp.cli"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen([*command, "serve"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"livecheck serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"livecheck serve did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield Server(base, process, log)
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def cameras(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Y4mInfo]:
+    media = Path(os.environ.get("LIVECHECK_MEDIA", ROOT.parent / "shared" / "media"))
+    if not (media / "videos" / "d12.mp4").exists():
+        pytest.fail(f"test media not found in {media} (set LIVECHECK_MEDIA)")
+    return generate_all(media, tmp_path_factory.mktemp("cameras"))
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+BrowserFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
+    """launch(camera=Y4mInfo, grant=True, loopback=True) -> a new Playwright page (its browser closes after the test).
+
+    grant=False: the camera prompt is denied. loopback=False: Chromium gathers no loopback ICE candidates, and in
+    a loopback-only namespace that means no candidate at all, so WebRTC cannot connect.
+    """
+    browsers: list[Any] = []
+
+    def factory(camera: Y4mInfo | None = None, *, grant: bool = True, loopback: bool = True,
+                viewport: dict[str, int] | None = None, locale: str = "en-US") -> Any:
+        flags = list(BASE_FLAGS)
+        if camera is not None:
+            flags.append(f"--use-file-for-fake-video-capture={camera.path}")
+        flags.append("--use-fake-ui-for-media-stream" if grant else "--deny-permission-prompts")
+        if loopback:
+            flags.append("--allow-loopback-in-peer-connection")
+        browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
+        browsers.append(browser)
+        context = browser.new_context(viewport=viewport or {"width": 480, "height": 900}, locale=locale)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("console", lambda msg: print(f"[browser {msg.type}] {msg.text}"))
+        return page
+
+    yield factory
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+class _HostHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one embedding page; the widget URL and the server's base arrive in the query string."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = HOST_PAGE.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>host</title></head><body>
+<h1>Integrator page</h1><div id="slot"></div>
+<script>
+  const params = new URLSearchParams(location.search);
+  window.received = [];
+  window.addEventListener('message', (e) => window.received.push({origin: e.origin, data: e.data}));
+  const script = document.createElement('script');
+  script.src = params.get('server') + '/embed.js';
+  script.onload = () => {
+    window.outcome = LiveCheck.mount(document.getElementById('slot'), {widgetUrl: params.get('widget')})
+      .then((info) => (window.completed = info));
+  };
+  document.head.appendChild(script);
+</script></body></html>"""
+
+
+@pytest.fixture(scope="session")
+def host_origin() -> Iterator[str]:
+    """A second origin (another port) that embeds the widget with embed.js."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()

@@ -1,0 +1,30 @@
+/* The demo page: create a session through this server (demo endpoint), mount the widget, show the server's word. */
+(() => {
+  'use strict';
+  const button = document.getElementById('demo-start');
+  const status = document.getElementById('demo-status');
+  const slot = document.getElementById('demo-widget');
+
+  async function run() {
+    button.disabled = true;
+    status.textContent = 'Creating a session…';
+    slot.replaceChildren();
+    try {
+      const res = await fetch('/demo/sessions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      const body = await res.json();
+      if (!res.ok) throw new Error((body.error && body.error.message) || ('HTTP ' + res.status));
+      status.textContent = 'Session ' + body.session_id + ' created. Follow the instructions in the widget.';
+      const done = await window.LiveCheck.mount(slot, { widgetUrl: body.widget_url });
+      const check = await fetch('/demo/sessions/' + encodeURIComponent(done.sessionId)).then((r) => r.json());
+      status.textContent = 'The server says: ' + (check.status || 'unknown') + '.';
+      document.body.dataset.result = check.status || '';
+    } catch (err) {
+      status.textContent = 'Could not start a check: ' + err.message;
+    } finally {
+      button.textContent = 'Start a new check';
+      button.disabled = false;
+    }
+  }
+
+  button.addEventListener('click', run);
+})();

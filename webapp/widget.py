@@ -1,0 +1,185 @@
+"""The browser side: widget page, embed script, static files, string catalogs and the demo page.
+
+The widget page may only be framed by its session's allowed origins (`Content-Security-Policy: frame-ancestors`).
+The demo (`GET /`, on by default, `[server] demo = false` turns it off) creates sessions through the server itself,
+for its own origin only, so no API key ever reaches a browser.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from quart import Blueprint, Response, abort, jsonify, render_template, request, send_from_directory
+
+import frontend
+from realtime.registry import CREATED, EXPIRED, SessionError, SessionOptions, SessionRegistry
+
+FRONTEND = Path(frontend.__file__).parent
+STATIC = FRONTEND / "static"
+I18N = FRONTEND / "i18n"
+LANGUAGES = ("en", "es")  # the first is the fallback
+CONNECT_TIMEOUT_MS = 10_000  # WebRTC must connect within this, else the widget records instead
+_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+blueprint = Blueprint("widget", __name__, template_folder=str(FRONTEND / "templates"))
+
+
+def _services() -> Any:
+    from webapp.app import services
+
+    return services()
+
+
+def _registry() -> SessionRegistry:
+    from webapp.sessions import registry
+
+    return registry()
+
+
+def safe_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
+    """Only plain scheme://host[:port] origins reach a CSP header or postMessage; anything else is dropped."""
+    return [o.rstrip("/") for o in origins if isinstance(o, str) and _ORIGIN.match(o.rstrip("/"))]
+
+
+def frame_ancestors(origins: list[str]) -> str:
+    return " ".join(origins) if origins else "'none'"
+
+
+def widget_csp(origins: list[str]) -> str:
+    return "; ".join((
+        "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+        "media-src 'self' blob: mediastream:", "connect-src 'self'", "base-uri 'none'", "form-action 'none'",
+        f"frame-ancestors {frame_ancestors(origins)}",
+    ))
+
+
+def own_origin() -> str:
+    public = _services().config.server.public_url
+    if public:
+        return public.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def _ice_servers() -> list[dict[str, Any]]:
+    settings = _services().config.realtime
+    servers: list[dict[str, Any]] = [{"urls": url} for url in settings.stun_servers]
+    servers += [{"urls": url, "username": settings.turn_username, "credential": settings.turn_password}
+                for url in settings.turn_servers]
+    return servers
+
+
+def _page_headers(response: Response, csp: str) -> Response:
+    response.headers["Content-Security-Policy"] = csp
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Permissions-Policy"] = "camera=(self)"
+    return response
+
+
+@blueprint.get("/widget/<session_id>")
+async def widget_page(session_id: str) -> Response:
+    """The check itself. Unknown sessions get the page too (it shows 'expired'), framed by nobody."""
+    origins: list[str] = []
+    problem = ""
+    try:
+        session = _registry().get(session_id)
+        origins = safe_origins(session.allowed_origins)
+        if session.status == EXPIRED:
+            problem = "session_expired"
+        elif session.status != CREATED:
+            problem = "session_used"
+    except SessionError:
+        problem = "session_expired"
+    html = await render_template(
+        "widget.html", session_id=session_id, allowed_origins=origins, ice_servers=_ice_servers(),
+        languages=list(LANGUAGES), i18n_base="/widget/i18n/", api_base="", connect_timeout_ms=CONNECT_TIMEOUT_MS,
+        problem=problem, static_url=lambda name: f"/widget/static/{name}",
+    )
+    return _page_headers(Response(html, content_type="text/html; charset=utf-8"), widget_csp(origins))
+
+
+@blueprint.get("/widget/static/<path:name>")
+async def widget_static(name: str) -> Response:
+    response = await send_from_directory(STATIC, name)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.get("/widget/i18n/<lang>.json")
+async def widget_catalog(lang: str) -> Response:
+    if lang not in LANGUAGES:
+        abort(404)
+    response = await send_from_directory(I18N, f"{lang}.json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@blueprint.get("/embed.js")
+async def embed_script() -> Response:
+    response = await send_from_directory(STATIC, "embed.js")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # integrators' pages load it
+    return response
+
+
+# -- demo ----------------------------------------------------------------------------------------------------------
+
+
+def _demo_enabled() -> None:
+    if not _services().config.server.demo:
+        abort(404)
+
+
+@blueprint.get("/")
+async def demo_page() -> Response:
+    _demo_enabled()
+    html = await render_template("demo.html")
+    csp = "; ".join(("default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
+                     "frame-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"))
+    return _page_headers(Response(html, content_type="text/html; charset=utf-8"), csp)
+
+
+@blueprint.post("/demo/sessions")
+async def demo_create() -> Response:
+    """A session for the demo page itself: same-origin requests only, allowed origin = this server."""
+    _demo_enabled()
+    origin = own_origin()
+    if request.headers.get("Origin", "").rstrip("/") != origin:
+        return _json_error("origin_not_allowed", "The demo creates sessions for its own page only.", 403)
+    try:
+        session, token = _registry().create(SessionOptions(allowed_origins=(origin,)))
+    except SessionError as exc:
+        return _json_error(exc.code, exc.message, exc.status)
+    return jsonify({"session_id": session.id, "widget_url": f"{origin}/widget/{session.id}#token={token}"})
+
+
+@blueprint.get("/demo/sessions/<session_id>")
+async def demo_status(session_id: str) -> Response:
+    """The demo shows the server's word on the outcome: status only, never the scores."""
+    _demo_enabled()
+    try:
+        session = _registry().get(session_id)
+    except SessionError as exc:
+        return _json_error(exc.code, exc.message, exc.status)
+    if origin_of_request() != own_origin():
+        return _json_error("origin_not_allowed", "Demo endpoints answer their own page only.", 403)
+    return jsonify({"session_id": session.id, "status": session.status})
+
+
+def origin_of_request() -> str:
+    """Browsers send Origin on POST; on GET fetches from scripts Sec-Fetch-Site tells same-origin apart."""
+    origin = request.headers.get("Origin", "").rstrip("/")
+    if origin:
+        return origin
+    return own_origin() if request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin" else ""
+
+
+def _json_error(code: str, message: str, status: int) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
