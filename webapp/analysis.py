@@ -17,7 +17,8 @@ async def analyze(svc: Services, endpoint: str, data: bytes, options: AnalysisOp
                   *, limits: MediaLimits | None = None, kind: str = "any") -> Verdict:
     """kind: 'any' (sniffed), 'video' or 'image'. `limits` narrows the engine's for one API (Huawei's 15 s)."""
     engine = svc.engine
-    if limits is not None:
+    limits = limits or svc.config.engine.limits
+    if limits != engine.settings.limits:
         # Shares the loaded models; only the limits differ.
         engine = LivenessEngine(replace(engine.settings, limits=limits), engine.models)
     call = {"any": engine.analyze, "video": engine.analyze_video, "image": engine.analyze_image}[kind]

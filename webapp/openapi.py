@@ -80,9 +80,9 @@ def document() -> dict[str, Any]:
                 "requestBody": {"content": {"video/*": {}}},
                 "responses": {"200": reply("result", FINDFACE_RESULT), **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503)},
             }},
-            "/v1/detections/{id}": {"get": {
+            "/v1/detections/{detection_id}": {"get": {
                 "summary": "A best face kept by return_detection, until it expires.", "security": bearer,
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}],
+                "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
                 "responses": {"200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
                               **errors(FINDFACE_ERROR, 401, 404)},
             }},
