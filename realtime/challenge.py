@@ -202,8 +202,9 @@ class ChallengeSession:
             self._liveness.append(float(face.liveness))
             if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
                 self._best = BestFrame(obs, rgb)
-        if face.embedding is not None and abs(face.pose.yaw) <= self.settings.max_frontal_deg / 2:
-            # identity is compared on near-frontal faces only: SFace similarity drops with the head turned
+        base_yaw = self._baseline.yaw if self._baseline is not None else 0.0
+        if face.embedding is not None and abs(face.pose.yaw - base_yaw) <= self.settings.identity_max_turn_deg:
+            # identity is compared in the starting pose faces only: SFace similarity drops with the head turned
             self._last_embed_ms = now_ms
             if self._embeddings:
                 similarity = cosine(self._embeddings[0], face.embedding)

@@ -23,6 +23,7 @@ from realtime.settings import RealtimeSettings
 from scoring.actions import ACTIONS
 from scoring.embedding import align_face, cosine
 from scoring.engine import AnalysisOptions, LivenessEngine
+from scoring.errors import InputError
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
 from scoring.verdict import Verdict
@@ -328,17 +329,23 @@ class SessionRegistry:
         session = self.get(session_id)
         if not token or not hmac.compare_digest(hash_token(token), session.token_hash):
             raise SessionError("invalid_token", "The client token is wrong.", 403)
-        if session.fallback is None or session.status != IN_PROGRESS or session.recording_used:
-            raise SessionError("token_used" if session.recording_used or session.status != CREATED else "no_schedule",
-                               "Fetch the fallback schedule first; a recording is accepted once.", 409)
+        if session.recording_used or session.status not in (CREATED, IN_PROGRESS):
+            raise SessionError("token_used", "A session runs once; its recording was already judged.", 409)
+        if session.fallback is None:
+            raise SessionError("no_schedule", "Fetch the fallback schedule first.", 409)
         session.recording_used = True
         options = AnalysisOptions(actions=session.actions,
                                   action_windows_ms=tuple((s.start_ms, s.end_ms) for s in session.fallback) or None)
-        if run is None:
-            loop = asyncio.get_running_loop()
-            verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
-        else:
-            verdict = await run(self.engine.analyze, data, options)
+        try:
+            if run is None:
+                loop = asyncio.get_running_loop()
+                verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
+            else:
+                verdict = await run(self.engine.analyze, data, options)
+        except InputError as exc:  # a broken recording fails the session with the input's code
+            session.result = {"alive": False, "reasons": [exc.code], "mode": "recording", "model_versions": model_versions()}
+            session.status, session.decided_at = FAILED, self.clock()
+            raise
         loop = asyncio.get_running_loop()
         session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict)
         session.status = SUCCEEDED if session.result["alive"] else FAILED

@@ -25,7 +25,7 @@ class RealtimeSettings:
     min_face_ratio: float = 0.18
     max_face_ratio: float = 0.8
     oval_center_tolerance: float = 0.2  # |centre - 0.5| in frame fractions (x; y gets 1.25x)
-    max_frontal_deg: float = 25.0
+    max_frontal_deg: float = 35.0  # a face turned further away is asked to move into the oval
     min_brightness: float = 0.18
     max_brightness: float = 0.92
     steady_shift: float = 0.06  # bbox centre movement between analyzed frames / face width
@@ -33,5 +33,6 @@ class RealtimeSettings:
     steady_ms: int = 600  # the face must be steady this long before the first prompt
     min_liveness_frames: int = 5  # anti-spoof samples needed before a decision
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
+    identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
     fallback_lead_ms: int = 1000  # recording fallback: time before the first action's window opens

@@ -1,0 +1,147 @@
+"""Live checks over real WebRTC: an aiortc client streams shared media to the server's registry on loopback.
+
+Run inside a loopback-only namespace (see Makefile `test`):
+    unshare -n sh -c 'ip link set lo up && .venv/bin/pytest -q tests/test_realtime_webrtc.py'
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.client import FramesTrack, LiveClient, read_clip
+from realtime.registry import FAILED, SUCCEEDED, SessionError, SessionOptions, SessionRegistry
+from realtime.settings import RealtimeSettings
+
+pytestmark = pytest.mark.webrtc
+LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), action_timeout_s=5.0, max_sessions=2)
+
+
+@pytest.fixture
+async def registry(engine):
+    reg = SessionRegistry(engine, LOOPBACK)
+    reg.start()
+    yield reg
+    await reg.close()
+
+
+@pytest.fixture(scope="module")
+def d12(media: Path) -> tuple[list[np.ndarray], float]:
+    return read_clip(str(media / "videos" / "d12.mp4"))
+
+
+def still(media: Path, name: str) -> list[np.ndarray]:
+    bgr = cv2.imread(str(media / "images" / name))
+    return [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)]
+
+
+async def run_check(reg: SessionRegistry, frames: list[np.ndarray], fps: float, options: SessionOptions, timeout: float = 40):
+    session, token = reg.create(options)
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        await client.connect(lambda sdp: reg.offer(session.id, token, sdp))
+        run = await client.wait_result(timeout)
+    finally:
+        await client.close()
+    await settle(reg)
+    return session, run
+
+
+async def settle(reg: SessionRegistry, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if reg.counts()["peers"] == 0 and reg.counts()["live"] == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_d12_in_its_own_order_succeeds(registry, d12):
+    frames, fps = d12
+    session, run = await run_check(registry, frames, fps, SessionOptions(actions=("turn_left", "turn_right", "open_mouth")))
+    assert run.status == SUCCEEDED, session.result
+    assert session.status == SUCCEEDED
+    result = session.result
+    assert result["alive"] is True and result["reasons"] == []
+    assert [a["action"] for a in result["actions"]] == ["turn_left", "turn_right", "open_mouth"]
+    assert all(a["passed"] and a["reaction_ms"] >= LOOPBACK.min_reaction_ms for a in result["actions"])
+    assert result["average_liveness"] >= 0.6 and result["best_face"] is not None
+    assert set(result["model_versions"]) >= {"landmarker", "antispoof_v2", "sface"}
+    prompts = run.of_type("prompt")
+    assert [m["action"] for m in prompts] == ["turn_left", "turn_right", "open_mouth"]
+    # The client never sees a score.
+    assert not any(k in m for m in run.messages for k in ("confidence", "liveness", "score", "average_liveness"))
+    # The next prompt is revealed only after the previous action was done.
+    progress = run.of_type("progress")
+    assert [m["completed"] for m in progress] == [1, 2, 3]
+    assert prompts[1]["_at"] >= progress[0]["_at"] and prompts[2]["_at"] >= progress[1]["_at"]
+    assert registry.counts() == {"sessions": 1, "live": 0, "peers": 0, "landmarkers": 0}
+
+
+async def test_d12_in_another_order_fails_naming_the_action(registry, d12):
+    frames, fps = d12
+    session, run = await run_check(registry, frames, fps, SessionOptions(actions=("turn_left", "open_mouth", "turn_right")))
+    assert run.status == FAILED and session.status == FAILED
+    assert "actions_failed" in session.result["reasons"]
+    failed = [a["action"] for a in session.result["actions"] if not a["passed"]]
+    assert failed == ["turn_right"]
+    assert run.of_type("feedback")[-1]["code"] == "too_slow"
+
+
+async def test_video_of_a_still_live_photo_fails(registry, media):
+    session, run = await run_check(registry, still(media, "image_T1.jpg"), 15.0, SessionOptions(actions=("turn_left",)))
+    assert run.status == FAILED and session.status == FAILED
+    assert "actions_failed" in session.result["reasons"]
+
+
+async def test_printed_photo_fails_by_antispoof_without_actions(registry, media):
+    session, run = await run_check(registry, still(media, "image_F1.jpg"), 15.0, SessionOptions(action_count=0))
+    assert run.status == FAILED
+    assert session.result["reasons"] == ["low_liveness"]
+    assert session.result["average_liveness"] < 0.6
+    assert not run.of_type("prompt")
+
+
+async def test_tokens_expiry_and_cap_are_refused_each_with_its_own_error(registry, media, d12):
+    frames, fps = d12
+    reg = registry
+    # wrong token
+    session, token = reg.create(SessionOptions(action_count=0))
+    with pytest.raises(SessionError) as wrong:
+        await reg.offer(session.id, token + "x", "v=0")
+    assert (wrong.value.code, wrong.value.status) == ("invalid_token", 403)
+    # expired session
+    short, short_token = reg.create(SessionOptions(action_count=0, ttl_s=1))
+    await asyncio.sleep(1.1)
+    with pytest.raises(SessionError) as expired:
+        await reg.offer(short.id, short_token, "v=0")
+    assert (expired.value.code, expired.value.status) == ("session_expired", 410)
+    assert reg.get(short.id).status == "EXPIRED"
+    # fill the cap (2) with real clients, then one more is refused
+    clients = []
+    for _ in range(LOOPBACK.max_sessions):
+        s, t = reg.create(SessionOptions(actions=("turn_left",)))
+        client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+        await client.connect(lambda sdp, s=s, t=t: reg.offer(s.id, t, sdp))
+        clients.append((client, s, t))
+    third, third_token = reg.create(SessionOptions(action_count=0))
+    with pytest.raises(SessionError) as capped:
+        await reg.offer(third.id, third_token, "v=0")
+    assert (capped.value.code, capped.value.status) == ("too_many_sessions", 503)
+    # token reuse: the first client's token again
+    client, s, t = clients[0]
+    with pytest.raises(SessionError) as reused:
+        await reg.offer(s.id, t, "v=0")
+    assert (reused.value.code, reused.value.status) == ("token_used", 409)
+    # disconnect mid-check: FAILED and nothing left open
+    await asyncio.wait_for(client.prompted.wait(), 15)
+    for client, _, _ in clients:
+        await client.close()
+    await settle(reg, 20)
+    for _, s, _ in clients:
+        assert s.status == FAILED
+        assert set(s.result["reasons"]) & {"disconnected", "stream_ended"}
+    counts = reg.counts()
+    assert (counts["live"], counts["peers"], counts["landmarkers"]) == (0, 0, 0)
