@@ -1,0 +1,102 @@
+"""Session routes over HTTP (Quart test client): API key, options, client tokens, the recording fallback."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+
+import pytest
+
+from webapp.app import create_app
+from webapp.config import load_config
+
+KEY = "sessions-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+async def client(engine):
+    config = load_config(None, {}, api_keys=KEY)
+    config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",)))
+    app = create_app(config, engine=engine)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def create(client, **options):
+    response = await client.post("/v1/sessions", json=options, headers=AUTH)
+    assert response.status_code == 201, await response.get_json()
+    return await response.get_json()
+
+
+async def test_create_and_read_a_session(client):
+    assert (await client.post("/v1/sessions", json={})).status_code == 401
+    body = await create(client, action_count=2, allowed_origins=["https://shop.example"], ttl=120)
+    assert set(body) >= {"session_id", "client_token", "widget_url", "expires_at"}
+    assert body["client_token"] not in (await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_data(as_text=True))
+    read = await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_json()
+    assert read["status"] == "CREATED" and "result" not in read
+    assert (await client.get(f"/v1/sessions/{body['session_id']}")).status_code == 401
+    missing = await client.get("/v1/sessions/nope", headers=AUTH)
+    assert missing.status_code == 404 and (await missing.get_json())["error"]["code"] == "session_not_found"
+
+
+@pytest.mark.parametrize("options, code", [
+    ({"actions": ["fly"]}, "invalid_actions"),
+    ({"action_count": 99}, "invalid_actions"),
+    ({"action_count": "3"}, "invalid_session_options"),
+    ({"ttl": 0}, "invalid_ttl"),
+    ({"allowed_origins": ["javascript:x"]}, "invalid_session_options"),
+    ({"reference_photo": "%%%"}, "invalid_session_options"),
+])
+async def test_bad_options_are_clear_400s(client, options, code):
+    response = await client.post("/v1/sessions", json=options, headers=AUTH)
+    assert response.status_code == 400
+    assert (await response.get_json())["error"]["code"] == code
+
+
+async def test_reference_photo_without_a_face_is_refused(client):
+    import cv2
+    import numpy as np
+
+    blank = cv2.imencode(".jpg", np.full((200, 200, 3), 128, np.uint8))[1].tobytes()
+    response = await client.post("/v1/sessions", json={"reference_photo": base64.b64encode(blank).decode()}, headers=AUTH)
+    assert response.status_code == 400 and (await response.get_json())["error"]["code"] == "reference_no_face"
+
+
+async def test_offer_needs_the_right_token(client):
+    body = await create(client, action_count=0)
+    url = f"/v1/sessions/{body['session_id']}/offer"
+    wrong = await client.post(url, json={"sdp": "v=0", "type": "offer"}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403 and (await wrong.get_json())["error"]["code"] == "invalid_token"
+    bad = await client.post(url, json={"sdp": 5}, headers={"Authorization": f"Bearer {body['client_token']}"})
+    assert bad.status_code == 400 and (await bad.get_json())["error"]["code"] == "invalid_offer"
+
+
+async def test_recording_fallback_uses_the_server_schedule(client, media_bytes):
+    clip = media_bytes("videos/d12.mp4")
+    # no action asked: the live clip passes
+    body = await create(client, action_count=0)
+    token = {"Authorization": f"Bearer {body['client_token']}"}
+    sid = body["session_id"]
+    schedule = await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json()
+    assert schedule["actions"] == []
+    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers={**token, "Content-Type": "video/mp4"})
+    assert (await done.get_json())["status"] == "SUCCEEDED"
+    again = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers=token)
+    assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
+    result = (await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json())["result"]
+    assert result["alive"] is True and result["mode"] == "recording"
+    # the clip never nods -> FAILED naming nod
+    body = await create(client, actions=["nod"])
+    token = {"Authorization": f"Bearer {body['client_token']}"}
+    sid = body["session_id"]
+    schedule = await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json()
+    assert [s["action"] for s in schedule["actions"]] == ["nod"]
+    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers=token)
+    assert (await done.get_json())["status"] == "FAILED"
+    result = (await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json())["result"]
+    assert "actions_failed" in result["reasons"] and result["actions"][0]["passed"] is False
+    # the offer cannot be used once the fallback claimed the session
+    offer = await client.post(f"/v1/sessions/{sid}/offer", json={"sdp": "v=0", "type": "offer"}, headers=token)
+    assert offer.status_code == 409
