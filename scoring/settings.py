@@ -40,9 +40,9 @@ class EngineSettings:
     max_decoded_frames: int = 30  # frames that get the anti-spoof model (spread over the clip)
     min_selected_frames: int = 10  # frames with a usable face needed for a video verdict
     mf_selector: str = "reject"  # reject | biggest
-    # Anti-spoof batch size. On one onnxruntime thread batching is slower per face (bench: 6.3 ms at 1,
-    # 7.0 at 4, 9.4 at 16, 17.7 at 32 for both MiniFASNets), so the default does not batch.
-    request_batch_size: int = 1
+    # Anti-spoof batch size. On one onnxruntime thread the cost per face is flat from 1 to 16 (~6 ms for both
+    # MiniFASNets) and doubles at 32 (bench/frame_pipeline.py prints it), so keep batches at most 16.
+    request_batch_size: int = 16
     analysis_fps: float = 15.0  # landmark sampling rate for recorded video
     analysis_max_side: int = 720  # decoded frames are scaled down to this before analysis
     min_video_seconds: float = 2.0  # shorter clips fail with short_time
