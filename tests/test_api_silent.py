@@ -1,0 +1,100 @@
+"""Silent image verification: AES-256-GCM fields (or plain base64), liveness + face match, system codes."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+import pytest
+
+from api_support import AUTH, CheckedClient, make_app
+from mediagen import cut_clip, decode_frames, jpeg, read_rgb, repeated_frame_clip
+from webapp.api_silent import encrypt
+
+URL = "/identity/silent_image_verification/stateless"
+AES_KEY, AES_IV = "dcbbad6765e14139a07d34b92292a672", "df25d188a061"  # the document's sample values
+
+
+@pytest.fixture(scope="module")
+def app(engine):
+    return make_app(engine, silent_aes_key=AES_KEY, silent_aes_iv=AES_IV)
+
+
+@pytest.fixture
+def client(app) -> CheckedClient:
+    return CheckedClient(app)
+
+
+@pytest.fixture(scope="module")
+def d0_photo(media_bytes) -> bytes:
+    """A frame of d0 as the ID photo of the same person."""
+    frames, _ = decode_frames(media_bytes("videos/d0.mp4"), 0.0, 0.1)
+    return jpeg(frames[0])
+
+
+def form(video: bytes, image: bytes, **flags: str) -> dict[str, str]:
+    return {"encrypted_video": encrypt(video, AES_KEY, AES_IV), "encrypted_image": encrypt(image, AES_KEY, AES_IV), **flags}
+
+
+async def test_live_video_same_person_passes(client, media_bytes, d0_photo):
+    r = await client.post(URL, form=form(media_bytes("videos/d0.mp4"), d0_photo, return_status="true",
+                                         return_image="true", return_face_image="true"), headers=AUTH)
+    assert r.status_code == 200
+    body = await r.get_json()
+    assert body["code"] == 1000 and body["passed"] is True and body["liveness_status"] == "ok"
+    assert body["verification_score"] > 0.7
+    assert base64.b64decode(body["base64_image"])[:3] == b"\xff\xd8\xff" and 0 <= body["image_timestamp"] <= 3.2
+    assert base64.b64decode(body["base64_face_image"])[:4] == b"\x89PNG"
+    assert body["request_id"] == r.headers["X-Request-Id"]
+
+
+async def test_other_person_scores_low(client, media_bytes):
+    r = await client.post(URL, form=form(media_bytes("videos/d0.mp4"), media_bytes("identity/obama.jpg")), headers=AUTH)
+    body = await r.get_json()
+    assert body["passed"] is True and body["verification_score"] < 0.7 and "liveness_status" not in body
+
+
+async def test_attack_and_short_video(client, media_bytes, d0_photo):
+    clip = repeated_frame_clip(read_rgb(media_bytes("images/image_F2.jpg")), seconds=3.0)
+    r = await client.post(URL, form=form(clip, d0_photo, return_status="true", return_image="true"), headers=AUTH)
+    body = await r.get_json()
+    assert body["passed"] is False and body["liveness_status"] == "hack"
+    assert "verification_score" not in body and "base64_image" not in body
+    short = cut_clip(media_bytes("videos/d0.mp4"), 0.0, 1.2)
+    r = await client.post(URL, form=form(short, d0_photo, return_status="true"), headers=AUTH)
+    body = await r.get_json()
+    assert body["passed"] is False and body["liveness_status"] == "short_time"
+
+
+async def test_plain_base64_without_key(engine, media_bytes, d0_photo):
+    client = CheckedClient(make_app(engine))
+    fields = {"encrypted_video": base64.b64encode(media_bytes("videos/d0.mp4")).decode(),
+              "encrypted_image": base64.b64encode(d0_photo).decode()}
+    r = await client.post(URL, form=fields, headers=AUTH)
+    assert r.status_code == 200 and (await r.get_json())["passed"] is True
+
+
+async def test_system_codes(client, media_bytes, d0_photo):
+    video = media_bytes("videos/d0.mp4")
+    blank = jpeg(np.full((480, 480, 3), 200, np.uint8))
+    huge = jpeg(np.zeros((4100, 4100, 3), np.uint8), quality=50)
+    cases = [
+        ({"encrypted_image": encrypt(d0_photo, AES_KEY, AES_IV)}, 1200),
+        ({"encrypted_video": "!!!", "encrypted_image": "!!!"}, 1200),
+        ({"encrypted_video": encrypt(video, "k" * 32, AES_IV), "encrypted_image": encrypt(d0_photo, "k" * 32, AES_IV)}, 1200),
+        (form(video, huge), 2003),
+        (form(video, os.urandom(11 * 1024 * 1024)), 2004),
+        (form(video, os.urandom(5000)), 2005),
+        (form(video, d0_photo[:1500]), 2005),
+        (form(os.urandom(30000), d0_photo), 2005),
+        (form(video, blank), 4000),
+        (form(repeated_frame_clip(np.full((240, 240, 3), 90, np.uint8)), d0_photo), 4007),
+    ]
+    for fields, code in cases:
+        r = await client.post(URL, form=fields, headers=AUTH)
+        body = await r.get_json()
+        assert r.status_code in (400, 413) and body["code"] == code, (code, body)
+        assert body["request_id"] == r.headers["X-Request-Id"]
+    r = await client.post(URL, form=form(video, d0_photo))
+    assert r.status_code == 401 and (await r.get_json())["code"] == 1200
