@@ -18,7 +18,7 @@ import numpy as np
 
 from models.manifest import MANIFEST
 from realtime.challenge import ChallengeOutcome, ChallengeSession, draw_actions
-from realtime.peer import LivePeer
+from realtime.peer import LivePeer, PipelineStats
 from realtime.settings import RealtimeSettings
 from scoring.actions import ACTIONS
 from scoring.embedding import align_face, cosine
@@ -90,6 +90,7 @@ class LiveSession:
     recording_used: bool = False
     result: dict[str, Any] | None = None
     ending: bool = False
+    stats: PipelineStats | None = None  # frame pipeline figures of the live check, for metrics and the benchmark
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"session_id": self.id, "status": self.status, "expires_at": int(self.expires_at_wall)}
@@ -251,6 +252,7 @@ class SessionRegistry:
                 outcome = peer.challenge.outcome
             await peer.close()
             session.peer = None
+            session.stats = peer.stats
             if outcome is not None and session.result is None:
                 try:
                     session.result = await asyncio.get_running_loop().run_in_executor(
