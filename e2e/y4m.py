@@ -51,8 +51,23 @@ def _write(path: Path, frames: Iterable[av.VideoFrame], width: int, height: int,
     return Y4mInfo(path, width, height, fps, count)
 
 
-def video_to_y4m(source: Path, target: Path, *, max_side: int | None = None) -> Y4mInfo:
-    """A recorded clip as the camera, at its own frame rate (so action timing matches the clip)."""
+def _held_then_played(frames: Iterator[av.VideoFrame], hold: int, until_s: float | None) -> Iterator[av.VideoFrame]:
+    first = next(frames)
+    for _ in range(hold):
+        yield first
+    yield first
+    for frame in frames:
+        if until_s is not None and frame.time is not None and frame.time >= until_s:
+            return
+        yield frame
+
+
+def video_to_y4m(source: Path, target: Path, *, max_side: int | None = None, hold_first_s: float = 0.0,
+                 until_s: float | None = None) -> Y4mInfo:
+    """A recorded clip as the camera, at its own frame rate (so action timing matches the clip).
+
+    hold_first_s: the first frame is shown this long first, like a person holding still in the oval as told
+    before they move; until_s: the clip is cut there (the camera loops the file)."""
     with av.open(str(source)) as container:
         stream = container.streams.video[0]
         fps = Fraction(stream.average_rate or 25).limit_denominator(1000)
@@ -61,7 +76,8 @@ def video_to_y4m(source: Path, target: Path, *, max_side: int | None = None) -> 
             scale = max_side / max(width, height)
             width, height = int(width * scale), int(height * scale)
         width, height = _even(width), _even(height)
-        return _write(target, container.decode(stream), width, height, fps)
+        frames = _held_then_played(container.decode(stream), round(hold_first_s * fps), until_s)
+        return _write(target, frames, width, height, fps)
 
 
 def _repeat(image: av.VideoFrame, count: int) -> Iterator[av.VideoFrame]:
@@ -83,7 +99,9 @@ def generate_all(media: Path, out_dir: Path) -> dict[str, Y4mInfo]:
     """The cameras the e2e tests use, keyed by a short name."""
     out_dir.mkdir(parents=True, exist_ok=True)
     return {
-        "d12": video_to_y4m(media / "videos" / "d12.mp4", out_dir / "d12.y4m"),
+        # d12 turns left at ~1.5 s, right at ~3.2 s, opens the mouth at ~4.7 s; it opens it again at 6.5 s, which
+        # is cut so the loop's still moment (the held first frame) is the one the server takes as the rest pose.
+        "d12": video_to_y4m(media / "videos" / "d12.mp4", out_dir / "d12.y4m", hold_first_s=1.5, until_s=6.0),
         "live_still": still_to_y4m(media / "images" / "image_T1.jpg", out_dir / "live_still.y4m"),
         "printed_photo": still_to_y4m(media / "images" / "image_F1.jpg", out_dir / "printed_photo.y4m"),
     }

@@ -1,0 +1,155 @@
+"""The widget in Debian's Chromium with a fake camera: what the page shows and what the integrator API returns."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conftest import Server
+from e2e.y4m import Y4mInfo
+
+D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
+
+
+def poll(page: Any, expression: str, timeout_s: float = 10) -> None:
+    """wait_for_function evaluates strings with eval(), which the widget's CSP forbids; poll from here instead."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
+def open_widget(page: Any, url: str) -> None:
+    page.goto(url)
+    page.locator("#lc-camera").wait_for()
+
+
+def start_live_check(page: Any, shots: Path | None = None, name: str = "") -> None:
+    page.locator("#lc-camera").click()
+    page.locator("#lc-start:not([disabled])").wait_for(timeout=20_000)
+    if shots is not None:
+        poll(page, "document.getElementById('lc-video').readyState >= 2")
+        page.screenshot(path=str(shots / f"{name}start.png"))
+    page.locator("#lc-start").click()
+
+
+def test_d12_with_its_actions_passes(server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=D12_ACTIONS)
+    page = launch(cameras["d12"])
+    open_widget(page, created["widget_url"])
+    assert "#token" not in page.url and "token=" not in page.url  # scrubbed from the address bar
+    start_live_check(page, artifacts)
+    page.wait_for_selector("#livecheck[data-phase='challenge'] #lc-cue:not([hidden])", timeout=40_000)
+    assert page.locator("#lc-prompt").inner_text().strip() == "Turn your head to your left"
+    assert page.locator("#lc-prompt").get_attribute("aria-live") == "assertive"
+    assert page.locator("#lc-countdown").inner_text().strip().isdigit()
+    assert page.locator("#lc-step").inner_text().strip() == "Step 1 of 3"
+    page.screenshot(path=str(artifacts / "prompt.png"))
+    page.wait_for_selector("#livecheck[data-screen='result']", timeout=60_000)
+    page.screenshot(path=str(artifacts / "success.png"))
+    assert page.locator("#livecheck").get_attribute("data-result") == "passed", server.wait_decided(created["session_id"])
+    assert "passed" in page.locator("#lc-heading").inner_text()
+    body = server.wait_decided(created["session_id"])
+    assert body["status"] == "SUCCEEDED", body
+    assert [a["action"] for a in body["result"]["actions"]] == D12_ACTIONS
+    # The page never shows a score.
+    assert "liveness" not in page.content().lower().replace("liveness check", "")
+
+
+def test_still_photo_camera_does_not_pass(server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=["turn_left", "open_mouth"])
+    page = launch(cameras["live_still"])
+    open_widget(page, created["widget_url"])
+    start_live_check(page)
+    page.wait_for_selector("#livecheck[data-screen='result']", timeout=90_000)
+    page.screenshot(path=str(artifacts / "failure.png"))
+    assert page.locator("#livecheck").get_attribute("data-result") in ("failed", "retry")
+    assert "passed" not in page.locator("#lc-heading").inner_text().replace("not passed", "")
+    assert page.locator("#lc-next").is_visible()  # the way forward
+    body = server.wait_decided(created["session_id"])
+    assert body["status"] == "FAILED", body
+    assert body["result"]["alive"] is False
+
+
+def test_camera_permission_denied_says_so_and_offers_a_way_forward(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=["turn_left"])
+    page = launch(cameras["d12"], grant=False)
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-error='permission_denied']")
+    page.screenshot(path=str(artifacts / "permission-denied.png"))
+    assert "Camera access is blocked" in page.locator("#lc-heading").inner_text()
+    assert "allow" in page.locator("#lc-body").inner_text().lower()
+    retry = page.get_by_role("button", name="Try again")
+    assert retry.is_visible()
+    assert page.evaluate("document.activeElement.textContent") == "Try again"  # keyboard: focus on the way forward
+    # Nothing reached the server: the session is still unused and can run once the user allows the camera.
+    assert server.session(created["session_id"])["status"] == "CREATED"
+
+
+def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=["turn_left", "open_mouth"])
+    page = launch(cameras["d12"], loopback=False)
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-mode='recording'][data-screen='start']", timeout=30_000)
+    assert "record" in page.locator("#lc-body").inner_text().lower()
+    page.locator("#lc-start").click()
+    page.wait_for_selector("#lc-rec:not([hidden])")
+    page.wait_for_selector("#livecheck[data-phase='challenge'] #lc-cue:not([hidden])", timeout=10_000)
+    page.screenshot(path=str(artifacts / "recording.png"))
+    assert page.locator("#lc-prompt").inner_text().strip() == "Turn your head to your left"
+    page.wait_for_selector("#livecheck[data-screen='result']", timeout=90_000)
+    body = server.wait_decided(created["session_id"])
+    assert body["status"] in ("SUCCEEDED", "FAILED"), body
+    assert body["result"]["mode"] == "recording"
+    shown = page.locator("#livecheck").get_attribute("data-result")
+    assert shown == ("passed" if body["status"] == "SUCCEEDED" else "failed")
+
+
+def _host_page(host_origin: str, server: Server, widget_url: str) -> str:
+    from urllib.parse import urlencode
+
+    return f"{host_origin}/host.html?" + urlencode({"server": server.base, "widget": widget_url})
+
+
+def test_allowed_host_origin_receives_completed(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str) -> None:
+    created = server.create_session(actions=["turn_left", "open_mouth"], allowed_origins=[host_origin])
+    page = launch(cameras["d12"])
+    page.goto(_host_page(host_origin, server, created["widget_url"]))
+    frame_locator = page.frame_locator("#slot iframe")
+    assert page.locator("#slot iframe").get_attribute("allow") == "camera"
+    frame_locator.locator("#lc-camera").click()
+    page.wait_for_function("document.querySelector('#slot iframe') && window.received.some(m => m.data.type === 'livecheck:ready')")
+    frame_locator.locator("#lc-start:not([disabled])").click(timeout=20_000)
+    frame_locator.get_by_role("button", name="Cancel").click(timeout=20_000)
+    page.wait_for_function("window.completed !== undefined", timeout=30_000)
+    completed = page.evaluate("window.completed")
+    assert completed == {"sessionId": created["session_id"], "status": "FAILED"}
+    messages = page.evaluate("window.received")
+    server_origin = server.base
+    assert all(m["origin"] == server_origin for m in messages)
+    for message in messages:  # session id and status only: nothing to tune an attack against
+        assert set(message["data"]) == {"type", "sessionId", "status"}
+    body = server.wait_decided(created["session_id"])
+    assert body["status"] == "FAILED" and "cancelled" in body["result"]["reasons"], body
+
+
+def test_host_origin_not_allowed_cannot_frame_the_widget(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str) -> None:
+    created = server.create_session(actions=["turn_left"], allowed_origins=["https://integrator.example"])
+    page = launch(cameras["d12"])
+    page.goto(_host_page(host_origin, server, created["widget_url"]))
+    page.wait_for_selector("#slot iframe")
+    page.wait_for_timeout(1500)
+    frame = page.locator("#slot iframe").element_handle().content_frame()
+    widget_loaded = frame is not None and frame.evaluate("!!document.getElementById('livecheck')") if frame else False
+    assert not widget_loaded
+    assert page.evaluate("window.received") == []
+    assert server.session(created["session_id"])["status"] == "CREATED"
