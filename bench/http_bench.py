@@ -1,0 +1,129 @@
+"""HTTP overhead and scaling: 3 s 480p clips via `livecheck serve` (real Hypercorn on 127.0.0.1) vs the engine
+called directly, at 1, 2, 4 and 8 concurrent clients, in the same run. Prints rps, p50/p95 and the ratios.
+
+Targets: HTTP adds <= 15% latency over the direct engine at 1 client; 4-client throughput >= 1.6x 1-client.
+Usage: .venv/bin/python bench/http_bench.py [--requests 12] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import httpx  # noqa: E402
+
+from mediagen import cut_clip  # noqa: E402
+
+MEDIA = Path(os.environ.get("LIVECHECK_MEDIA") or ROOT.parent / "shared" / "media")
+KEY = "bench-key"
+LEVELS = (1, 2, 4, 8)
+
+
+def clips() -> list[bytes]:
+    return [cut_clip((MEDIA / "videos" / name).read_bytes(), 0.0, 3.0, size=(480, 480)) for name in ("d0.mp4", "d18.mp4", "d19.mp4")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_level(call, payloads: list[bytes], clients: int, requests: int) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+    """`requests` calls spread over `clients` threads; returns (requests/s, latencies)."""
+    latencies: list[float] = []
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        call(payloads[i % len(payloads)])
+        latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(requests)))
+    return requests / (time.perf_counter() - started), latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=12, help="requests per concurrency level and mode")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    from scoring.engine import LivenessEngine
+    from scoring.settings import EngineSettings
+
+    payloads = clips()
+    port = free_port()
+    env = {**os.environ, "LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": str(args.workers),
+           "LIVECHECK_SERVER__QUEUE": str(max(LEVELS)), "GLOG_minloglevel": "2"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/livecheck"), "serve", "--listen", f"127.0.0.1:{port}"],
+                              env=env, stderr=subprocess.DEVNULL)
+    engine = LivenessEngine.load(EngineSettings(), None, landmarkers=max(LEVELS))
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                print("server did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        http = httpx.Client(base_url=base, timeout=120, limits=httpx.Limits(max_connections=max(LEVELS)),
+                            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"})
+
+        def via_http(data: bytes) -> None:
+            r = http.post("/v1/video-liveness", content=data)
+            assert r.status_code == 200, (r.status_code, r.text)
+
+        def direct(data: bytes) -> None:
+            engine.analyze_video(data)
+
+        for call in (direct, via_http):  # warm-up
+            call(payloads[0])
+        print(f"clips: {len(payloads)} x 3 s 480x480 H.264; {args.requests} requests per level; server workers={args.workers}; "
+              f"cpus={os.cpu_count()}")
+        print(f"{'clients':>7} {'mode':>6} {'rps':>6} {'p50 ms':>8} {'p95 ms':>8}")
+        results: dict[tuple[str, int], tuple[float, float, float]] = {}
+        for clients in LEVELS:
+            for name, call in (("direct", direct), ("http", via_http)):
+                rps, lat = run_level(call, payloads, clients, args.requests)
+                results[(name, clients)] = (rps, pct(lat, 0.5), pct(lat, 0.95))
+                print(f"{clients:>7} {name:>6} {rps:6.2f} {pct(lat, 0.5) * 1000:8.0f} {pct(lat, 0.95) * 1000:8.0f}")
+        overhead = results[("http", 1)][1] / results[("direct", 1)][1] - 1
+        scale_http = results[("http", 4)][0] / results[("http", 1)][0]
+        scale_direct = results[("direct", 4)][0] / results[("direct", 1)][0]
+        print(f"HTTP overhead at 1 client (p50): {overhead * 100:+.1f}%  (target <= +15%)")
+        print(f"HTTP/direct throughput ratio: " + ", ".join(
+            f"{c}c {results[('http', c)][0] / results[('direct', c)][0]:.2f}" for c in LEVELS))
+        print(f"4-client vs 1-client throughput: http {scale_http:.2f}x, direct {scale_direct:.2f}x  (target >= 1.6x)")
+        http.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
