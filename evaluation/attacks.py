@@ -83,16 +83,35 @@ def read_frame(path: Path, at_s: float | None) -> np.ndarray:
     return clip.frames[min(max(index, 0), len(clip.frames) - 1)]
 
 
+def _yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """A yuv420p frame with its row padding zeroed (OpenCV's colour conversion, not swscale's)."""
+    h, w = rgb.shape[:2]
+    i420 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+    planes = (i420[:h].reshape(h, w), i420[h : h + h // 4].reshape(h // 2, w // 2), i420[h + h // 4 :].reshape(h // 2, w // 2))
+    frame = av.VideoFrame(w, h, "yuv420p")
+    for plane, data in zip(frame.planes, planes):
+        padded = np.zeros((data.shape[0], plane.line_size), dtype=np.uint8)
+        padded[:, : data.shape[1]] = data
+        plane.update(padded.tobytes())
+    return frame
+
+
 def write_video(path: Path, clip: Clip) -> None:
-    """H.264 MP4, yuv420p, at the clip's frame rate."""
+    """H.264 MP4, yuv420p, at the clip's frame rate. The frames are deterministic; the bitstream is not quite:
+    x264 encoded the same frames of a width that is not a multiple of 128 differently on the first encode of a
+    process (observed with PyAV 18 on 480- and 448-wide clips, single-threaded), so figures may move by a hair."""
     path.parent.mkdir(parents=True, exist_ok=True)
     w, h = clip.size
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(clip.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
-        for rgb in clip.frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+        stream.thread_count = 1
+        stream.options = {"crf": "20", "preset": "veryfast", "threads": "1"}
+        for index, rgb in enumerate(clip.frames):
+            frame = _yuv_frame(rgb)
+            frame.pts = index
+            frame.time_base = Fraction(1) / stream.codec_context.framerate
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

@@ -1,0 +1,84 @@
+"""The `livecheck eval` and `livecheck make-attacks` subcommands (hooked into webapp/cli.py's parser).
+Heavy imports happen inside the commands so `livecheck --help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def cmd_make_attacks(args: argparse.Namespace) -> int:
+    from evaluation.dataset import DatasetError
+    from evaluation.definition import folder_definition, load_definition, materialise, resolve
+
+    live_dir, out_dir = Path(args.live_dir), Path(args.out_dir)
+    if not live_dir.is_dir():
+        print(f"livecheck: {live_dir} is not a folder", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        definition = load_definition(resolve(args.definition)) if args.definition else folder_definition(live_dir, args.seed or 0)
+
+        def progress(done: int, total: int) -> None:
+            print(f"\rgenerating attacks {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+        csv_path = materialise(definition, live_dir, out_dir, args.seed, progress)
+    except (DatasetError, ValueError, OSError) as exc:
+        print(f"livecheck: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"wrote {len(definition.generated)} attack clips and {csv_path}")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    from dataclasses import replace
+
+    from evaluation.dataset import DatasetError, labels_path, load_labels
+    from evaluation.report import evaluate, markdown, write_report
+    from evaluation.runner import ProgressBar, run
+    from models import ModelError
+    from scoring.engine import LivenessEngine
+    from webapp.config import ConfigError, load_config
+
+    try:
+        items = load_labels(Path(args.dataset))
+        config = load_config(args.config)
+        settings = config.engine if args.threshold is None else replace(config.engine, liveness_threshold=args.threshold)
+        workers = max(1, args.workers)
+        engine = LivenessEngine.load(settings, args.models or config.models_dir, landmarkers=workers)
+    except (DatasetError, ConfigError, ModelError, ValueError, OSError) as exc:
+        print(f"livecheck: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        results = run(engine, items, workers, ProgressBar(len(items)))
+    finally:
+        engine.close()
+    evaluation = evaluate(results, settings.liveness_threshold)
+    out_dir = Path(args.out) if args.out else labels_path(Path(args.dataset)).parent / "report"
+    md, png = write_report(evaluation, out_dir)
+    print(markdown(evaluation))
+    print(f"report: {md}\nfigure: {png}")
+    return EXIT_OK
+
+
+def add_subcommands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    evaluate = sub.add_parser("eval", help="measure APCER/BPCER/ACER on a labelled dataset folder (labels.csv)")
+    evaluate.add_argument("dataset", metavar="DATASET", help="folder with labels.csv (or the CSV itself)")
+    evaluate.add_argument("--threshold", type=float, help="liveness threshold (default: the configured one)")
+    evaluate.add_argument("--workers", type=int, default=2, help="items analyzed in parallel (default 2)")
+    evaluate.add_argument("--out", help="report folder (default: DATASET/report)")
+    evaluate.add_argument("--models", help="models directory")
+    evaluate.add_argument("--config", help="TOML config file")
+    evaluate.set_defaults(func=cmd_eval)
+
+    attacks = sub.add_parser("make-attacks", help="generate labelled attack clips from live media")
+    attacks.add_argument("live_dir", metavar="LIVE_DIR", help="folder of live videos and photos")
+    attacks.add_argument("out_dir", metavar="OUT_DIR", help="where the clips and labels.csv go")
+    attacks.add_argument("--seed", type=int, help="random seed (default: the definition's, else 0)")
+    attacks.add_argument("--definition", help="a dataset definition (bundled name such as 'shared', or a TOML path) "
+                         "instead of every attack on every file; its paths are relative to LIVE_DIR")
+    attacks.set_defaults(func=cmd_make_attacks)
