@@ -139,7 +139,7 @@ def _demo_enabled() -> None:
 async def demo_page() -> Response:
     _demo_enabled()
     html = await render_template("demo.html")
-    csp = "; ".join(("default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
+    csp = "; ".join(("default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src data:", "connect-src 'self'",
                      "frame-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"))
     return _page_headers(Response(html, content_type="text/html; charset=utf-8"), csp)
 

@@ -199,6 +199,7 @@
   async function sessionProblem(res) {
     const body = await res.json().catch(() => ({}));
     const code = String((body && body.error && body.error.code) || body.code || '');
+    if (window.console) console.warn('livecheck: the server refused the request: HTTP ' + res.status + ' ' + code);
     if (/expired/.test(code) || res.status === 410) return 'session_expired';
     if (/used|already|consumed|started|conflict/.test(code) || res.status === 409 || res.status === 401 || res.status === 403) return 'session_used';
     if (res.status === 404) return 'session_expired';
@@ -425,13 +426,30 @@
     startButton = $('lc-start');
   }
 
+  /** The camera redrawn at a fixed 15 fps and at most 640 px: a small upload with a regular frame rate (cameras
+   * and MediaRecorder produce variable rates that container headers misreport). Falls back to the camera itself. */
+  const RECORD_FPS = 15;
+  let drawTimer = 0;
+  function steadyStream() {
+    const canvas = document.createElement('canvas');
+    if (!canvas.captureStream || !ui.video.videoWidth) return stream;
+    const scale = Math.min(1, 640 / Math.max(ui.video.videoWidth, ui.video.videoHeight));
+    canvas.width = Math.round(ui.video.videoWidth * scale / 2) * 2;
+    canvas.height = Math.round(ui.video.videoHeight * scale / 2) * 2;
+    const context = canvas.getContext('2d');
+    const draw = () => context.drawImage(ui.video, 0, 0, canvas.width, canvas.height);
+    draw();
+    drawTimer = setInterval(draw, 1000 / RECORD_FPS);
+    return canvas.captureStream(RECORD_FPS);
+  }
+
   function record(plan, type) {
     // The server's schedule: action i must happen within [start_ms, end_ms] of the recording's start.
     const prompts = Array.isArray(plan.actions) ? plan.actions : [];
     const lastEnd = prompts.reduce((end, item) => Math.max(end, Number(item.end_ms) || 0), 0);
     const durationMs = Math.max(Number(plan.total_ms) || 0, lastEnd + 500);
     const chunks = [];
-    recorder = new MediaRecorder(stream, { mimeType: type, videoBitsPerSecond: 1500000 });
+    recorder = new MediaRecorder(steadyStream(), { mimeType: type, videoBitsPerSecond: 1500000 });
     recorder.ondataavailable = (event) => { if (event.data && event.data.size) chunks.push(event.data); };
     recorder.onstop = () => { if (!finished) upload(new Blob(chunks, { type: type.split(';')[0] })); };
     showCheck();
@@ -454,6 +472,7 @@
   }
 
   async function upload(blob) {
+    clearInterval(drawTimer);
     ui.rec.hidden = true;
     hideCue();
     for (const track of stream.getTracks()) track.stop();
