@@ -5,6 +5,17 @@
   const status = document.getElementById('demo-status');
   const slot = document.getElementById('demo-widget');
 
+  /** The server finishes its bookkeeping a moment after the widget hears the result: poll briefly. */
+  async function outcome(sessionId) {
+    let body = {};
+    for (let i = 0; i < 40; i++) {
+      body = await fetch('/demo/sessions/' + encodeURIComponent(sessionId)).then((r) => r.json());
+      if (body.status !== 'CREATED' && body.status !== 'IN_PROGRESS') break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return body;
+  }
+
   async function run() {
     button.disabled = true;
     status.textContent = 'Creating a session…';
@@ -15,7 +26,8 @@
       if (!res.ok) throw new Error((body.error && body.error.message) || ('HTTP ' + res.status));
       status.textContent = 'Session ' + body.session_id + ' created. Follow the instructions in the widget.';
       const done = await window.LiveCheck.mount(slot, { widgetUrl: body.widget_url });
-      const check = await fetch('/demo/sessions/' + encodeURIComponent(done.sessionId)).then((r) => r.json());
+      status.textContent = 'The check ended; asking the server for the outcome…';
+      const check = await outcome(done.sessionId);
       status.textContent = 'The server says: ' + (check.status || 'unknown') + '.';
       document.body.dataset.result = check.status || '';
     } catch (err) {

@@ -379,11 +379,13 @@
     if (status === 'SUCCEEDED') {
       show('result', { tone: 'good', heading: t('result.passed.heading'), body: t('result.passed.body') });
       root.dataset.result = 'passed';
-    } else if (lastError === 'timeout' || lastFeedback === 'too_slow') {
-      show('result', { tone: 'warn', heading: t('result.retry.heading'), body: t('result.retry.body'), next: t('result.failed.next') });
-      root.dataset.result = 'retry';
     } else {
-      show('result', { tone: 'bad', heading: t('result.failed.heading'), body: t('result.failed.body'), next: t('result.failed.next') });
+      // Not passed; the way forward is a new check. Running out of time gets its own, more hopeful, sentence.
+      const slow = lastError === 'timeout' || lastFeedback === 'too_slow';
+      show('result', {
+        tone: 'bad', heading: t('result.failed.heading'), body: t(slow ? 'result.retry.body' : 'result.failed.body'),
+        next: t('result.failed.next'),
+      });
       root.dataset.result = 'failed';
     }
   }
