@@ -165,12 +165,10 @@
     startButton = $('lc-start');
   }
 
-  function enableStart(onClick) {
+  function enableStart() {
     if (!startButton) return;
     startButton.textContent = t('start.button');
     startButton.disabled = false;
-    startButton.onclick = null;
-    if (onClick) { startButton.replaceWith(startButton.cloneNode(true)); startButton = $('lc-start'); startButton.addEventListener('click', onClick); }
     startButton.focus();
   }
 
