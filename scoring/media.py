@@ -1,5 +1,10 @@
 """Decoding uploaded media within limits. Every limit that a header can tell is checked before any frame
-is decoded; the decoder then re-checks what headers can lie about (duration, frame count)."""
+is decoded; the decoder then re-checks what headers can lie about (duration, frame count, frame rate).
+
+Frame rate: a container that indexes its frames (MP4/MOV) gives a real average (frames / duration). A streamed
+container (WebM/Matroska from a browser's MediaRecorder) has no frame count, and its header rate is often the time
+base's tick rate (1000 "fps" for a 1 kHz time base) rather than how often frames come; there the header rate is
+only a hint and the decoder measures the rate from the decoded timestamps instead."""
 
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ class VideoInfo:
     frame_count: int | None
     container: str
     codec: str
+    fps_trusted: bool = True  # False: `fps` is a streamed container's nominal rate, checked while decoding instead
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,11 @@ def probe(container: av.container.InputContainer, limits: MediaLimits) -> VideoI
         duration = stream.frames / fps
     else:
         duration = 0.0
-    info = VideoInfo(duration, fps, ctx.width, ctx.height, stream.frames or None, container.format.name, ctx.name)
+    if stream.frames and duration > 0 and not stream.average_rate:
+        fps = stream.frames / duration
+    # Without a frame count the rate is nominal: trusted only when it is within the limit (no conflict to settle).
+    trusted = bool(stream.frames) or fps <= limits.video_fps * FPS_TOLERANCE
+    info = VideoInfo(duration, fps, ctx.width, ctx.height, stream.frames or None, container.format.name, ctx.name, trusted)
     check_limits(info, limits)
     return info
 
@@ -107,11 +117,30 @@ def check_limits(info: VideoInfo, limits: MediaLimits) -> None:
             errors.RESOLUTION_TOO_HIGH,
             f"Video is {info.width}x{info.height}; the limit is {limits.video_width_px}x{limits.video_height_px}.",
         )
-    if info.fps > limits.video_fps * FPS_TOLERANCE:
+    if info.fps_trusted and info.fps > limits.video_fps * FPS_TOLERANCE:
         raise InputError(errors.FPS_TOO_HIGH, f"Video runs at {info.fps:.2f} fps; the limit is {limits.video_fps:g}.")
     if info.duration_s > limits.video_length_sec:
         raise InputError(
             errors.VIDEO_TOO_LONG, f"Video lasts {info.duration_s:.1f} s; the limit is {limits.video_length_sec:g} s."
+        )
+    if 0 < info.duration_s < limits.video_min_length_sec:
+        raise InputError(
+            errors.VIDEO_TOO_SHORT,
+            f"Video lasts {info.duration_s:.2f} s; the minimum is {limits.video_min_length_sec:g} s.",
+        )
+
+
+def check_decoded_rate(frames: int, span_ms: float, limits: MediaLimits) -> None:
+    """Refuses a stream whose decoded timestamps really come faster than the limit. One frame of slack absorbs
+    the jitter of variable-rate recordings; below 1 s of span the count is judged as if it spanned 1 s, so a
+    burst of hundreds of frames in a few milliseconds is refused after ~limit frames, not after the whole clip."""
+    if frames < 3:
+        return
+    span_s = max(span_ms / 1000, 1.0)
+    if frames - 2 > limits.video_fps * FPS_TOLERANCE * span_s:
+        rate = (frames - 1) / max(span_ms / 1000, 1e-3)
+        raise InputError(
+            errors.FPS_TOO_HIGH, f"Video frames arrive at {rate:.1f} fps; the limit is {limits.video_fps:g}."
         )
 
 
@@ -130,6 +159,7 @@ class VideoReader:
         self._limits = limits
         self.first_ms: float | None = None  # presentation times of the first and last decoded frames
         self.last_ms: float | None = None
+        self.decoded = 0  # frames decoded so far
         self._container = _open(data)
         try:
             self.info = probe(self._container, limits)
@@ -145,7 +175,7 @@ class VideoReader:
         next_ms = 0.0
         max_ms = self._limits.video_length_sec * 1000 + 1000
         frame_cap = int(self._limits.video_length_sec * self._limits.video_fps * FPS_TOLERANCE) + 2
-        fallback_fps = self.info.fps or 25.0
+        fallback_fps = (self.info.fps if self.info.fps_trusted else 0.0) or 25.0
         decoded = 0
         emitted = 0
         try:
@@ -157,8 +187,10 @@ class VideoReader:
                 ts_ms = frame.time * 1000 if frame.time is not None else index * 1000 / fallback_fps
                 self.first_ms = ts_ms if self.first_ms is None else min(self.first_ms, ts_ms)
                 self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
+                self.decoded = decoded
                 if ts_ms > max_ms:
                     raise InputError(errors.VIDEO_TOO_LONG, "Video runs past the length limit.")
+                check_decoded_rate(decoded, self.last_ms - self.first_ms, self._limits)
                 if ts_ms + 0.5 < next_ms:
                     continue
                 next_ms = max(next_ms + step_ms, ts_ms + step_ms * 0.5)
@@ -180,7 +212,10 @@ class VideoReader:
         claim any duration; this is what the stream really held, so short_time is judged on it."""
         if self.first_ms is None or self.last_ms is None:
             return 0.0
-        return (self.last_ms - self.first_ms) / 1000 + 1 / (self.info.fps or 25.0)
+        span_s = (self.last_ms - self.first_ms) / 1000
+        if self.decoded >= 2 and span_s > 0:
+            return span_s + span_s / (self.decoded - 1)  # plus one mean frame interval
+        return span_s + 1 / ((self.info.fps if self.info.fps_trusted else 0.0) or 25.0)
 
     def close(self) -> None:
         self._container.close()

@@ -11,6 +11,7 @@ class MediaLimits:
 
     video_size: int = 10 * 1024 * 1024  # bytes (FindFace video-size)
     video_length_sec: float = 60.0  # FindFace video-length-sec
+    video_min_length_sec: float = 0.0  # a header duration below this is refused before decoding (Huawei: 1 s)
     video_fps: float = 30.0  # FindFace video-fps; a small tolerance is applied for 29.97-style rates
     video_width_px: int = 1920
     video_height_px: int = 1080

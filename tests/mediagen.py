@@ -119,3 +119,29 @@ def flip_byte(data: bytes, offset: int) -> bytes:
     out = bytearray(data)
     out[offset] ^= 0xFF
     return bytes(out)
+
+
+def encode_webm(frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, nominal_rate: int = 1000, codec: str = "libvpx") -> bytes:
+    """VP8/VP9 WebM with a 1 kHz time base and the given gaps between frames (len(frames) - 1 of them), as a
+    browser's MediaRecorder writes it: variable frame rate, and a header rate (`nominal_rate`) that is the
+    time base's tick rate, not how often frames come."""
+    if len(intervals_ms) < len(frames) - 1:
+        raise ValueError("one interval per gap between frames")
+    height, width = frames[0].shape[:2]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="webm") as out:
+        stream = out.add_stream(codec, rate=nominal_rate)
+        stream.width, stream.height = width // 2 * 2, height // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        t = 0.0
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24")
+            frame.pts, frame.time_base = int(round(t)), Fraction(1, 1000)
+            if index < len(frames) - 1:
+                t += intervals_ms[index]
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buffer.getvalue()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 import mediagen
 from scoring import errors
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
+from scoring.media import VideoReader
 from scoring.settings import MediaLimits
 from scoring.verdict import SHORT_TIME
 
@@ -131,3 +133,46 @@ def test_default_limits_reject_a_60fps_clip(engine, media_bytes) -> None:
 )
 def test_invalid_options(options: dict) -> None:
     assert _code(lambda: AnalysisOptions(**options)) == errors.INVALID_ACTIONS
+
+
+def _vfr_intervals(count: int, low_ms: float, high_ms: float, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(low_ms, high_ms, size=count).tolist()
+
+
+def test_browser_webm_with_a_1khz_header_rate_is_judged_by_its_frames(engine, media_bytes) -> None:
+    """MediaRecorder WebM: VP8, 1 kHz time base, irregular gaps averaging ~15 fps. The header claims 1000 fps;
+    the decoded timestamps say ~15, so the clip is analyzed (d12's live head turns still pass)."""
+    frames, _ = mediagen.decode_frames(media_bytes("videos/d12.mp4"), 0.0, 6.0)
+    frames = frames[::2]  # 12.5 fps of content, shown at irregular times
+    data = mediagen.encode_webm(frames, _vfr_intervals(len(frames), 45, 90))
+    with VideoReader(data, MediaLimits()) as reader:
+        assert reader.info.fps > MediaLimits().video_fps and not reader.info.fps_trusted
+    verdict = engine.analyze(data, AnalysisOptions(actions=("turn_left", "turn_right")))
+    assert verdict.frames_decoded == len(frames)
+    assert 5.0 < verdict.duration_s < 6.5
+    assert verdict.alive, verdict.reasons
+
+
+def test_webm_really_above_the_fps_limit_is_refused_while_decoding(engine, media_bytes) -> None:
+    """The same 1 kHz header, but frames really 16-17 ms apart (60 fps): refused from the decoded timestamps,
+    after about a second's worth of frames, not after the whole clip."""
+    frames, _ = mediagen.decode_frames(media_bytes("videos/d18.mp4"), 0.0, 3.0)
+    data = mediagen.encode_webm(frames, _vfr_intervals(len(frames), 16, 17.5))
+    assert _code(lambda: engine.analyze(data)) == errors.FPS_TOO_HIGH
+    reader = VideoReader(data, MediaLimits())
+    with pytest.raises(InputError):
+        for _ in reader.frames(15.0, 720):
+            pass
+    assert reader.decoded <= 35
+    reader.close()
+
+
+def test_header_shorter_than_the_minimum_is_refused_before_decoding(engine, short_clip) -> None:
+    """`video_min_length_sec` (Huawei's 1 s): refused from the header; 0 (the default) means no minimum."""
+    short = mediagen.cut_clip(short_clip, 0.0, 0.6)
+    strict = _with_limits(engine, video_min_length_sec=1.0)
+    assert _code(lambda: strict.analyze(short)) == errors.VIDEO_TOO_SHORT
+    assert _code(lambda: VideoReader(short, replace(MediaLimits(), video_min_length_sec=1.0))) == errors.VIDEO_TOO_SHORT
+    assert strict.analyze(short_clip).frames_decoded > 0
+    assert SHORT_TIME in engine.analyze(short).reasons

@@ -123,7 +123,7 @@ async def live_detect(project_id: str) -> Response:
         raise ApiError(codes.EMPTY_INPUT, "")
     if len(video) > MAX_VIDEO_BYTES:
         raise ApiError(codes.INPUT_TOO_LARGE, "")
-    limits = replace(svc.config.engine.limits, video_size=MAX_VIDEO_BYTES,
+    limits = replace(svc.config.engine.limits, video_size=MAX_VIDEO_BYTES, video_min_length_sec=MIN_SECONDS,
                      video_length_sec=min(MAX_SECONDS, svc.config.engine.limits.video_length_sec))
     verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
     if SHORT_TIME in verdict.reasons:
