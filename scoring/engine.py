@@ -21,8 +21,8 @@ from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.settings import EngineSettings
 from scoring.verdict import (
-    ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE, SHORT_TIME,
-    STATIC_VIDEO, TOO_FEW_FRAMES, BestFace, Verdict, is_static,
+    ACTIONS_FAILED, FACE_CHANGED, LOOPED_VIDEO, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE,
+    SHORT_TIME, STATIC_VIDEO, TOO_FEW_FRAMES, BestFace, Verdict, is_static, loop_lag_seconds,
 )
 
 
@@ -190,6 +190,8 @@ class LivenessEngine:
             if face is None or face.quality.face_ratio < settings.min_face_ratio * 0.5:
                 continue
             thumb = thumbnail(frame.rgb, face)
+            c.thumbs.append(thumb)
+            c.thumb_times_ms.append(frame.timestamp_ms)
             if prev_thumb is not None:
                 c.thumb_diffs.append(float(np.abs(thumb - prev_thumb).mean()))
             prev_thumb = thumb
@@ -242,7 +244,9 @@ class LivenessEngine:
         if duration_s < min_seconds:
             reasons.append(SHORT_TIME)
         if with_face and is_static(c.thumb_diffs, with_face):
-            reasons.append(STATIC_VIDEO)
+            reasons.append(STATIC_VIDEO)  # a still is the degenerate loop: reported as static only
+        elif loop_lag_seconds(c.thumbs, c.thumb_times_ms) is not None:
+            reasons.append(LOOPED_VIDEO)
         identity_min = None
         if len(embeddings) >= 2:
             identity_min = min(cosine(embeddings[i], embeddings[j]) for i in range(len(embeddings)) for j in range(i + 1, len(embeddings)))
@@ -300,6 +304,8 @@ class _Collected:
         self.crops: list[list[np.ndarray]] = []
         self.aligned: list[np.ndarray] = []
         self.thumb_diffs: list[float] = []
+        self.thumbs: list[np.ndarray] = []  # 32x32 grey face thumbnails of the usable frames, for loop detection
+        self.thumb_times_ms: list[int] = []
         self.best: tuple[FrameObservation, np.ndarray] | None = None
         self.decoded = 0
         self.analyzed = 0

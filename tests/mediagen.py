@@ -145,3 +145,11 @@ def encode_webm(frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, 
         for packet in stream.encode():
             out.mux(packet)
     return buffer.getvalue()
+
+
+def looped_clip(data: bytes, start_s: float = 0.0, loop_s: float = 1.0, seconds: float = 4.0) -> bytes:
+    """A piece [start_s, start_s + loop_s) of a live clip played over and over for `seconds` (H.264): a replayed
+    recording looped to fill the time asked for."""
+    part, fps = decode_frames(data, start_s, start_s + loop_s)
+    count = int(round(seconds * fps))
+    return encode_video([part[i % len(part)] for i in range(count)], fps)

@@ -1,5 +1,5 @@
 """Videos on the real models: actions in order and in windows, the yaw sign, and the cross-frame checks
-(face_changed, static_video, short_time) on clips generated from the shared live videos."""
+(face_changed, static_video, looped_video, short_time) on clips generated from the shared live videos."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import mediagen
 from scoring.actions import check_sequence
 from scoring.engine import AnalysisOptions
 from scoring.media import VideoReader
-from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, SHORT_TIME, STATIC_VIDEO
+from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOOPED_VIDEO, SHORT_TIME, STATIC_VIDEO
 
 D12_ACTIONS = ("turn_left", "turn_right", "open_mouth")
 # Where MEDIA.md places d12's events (s): turn one way ~1.5, the other ~3.0-3.5, mouth ~4.5-5.0.
@@ -144,7 +144,19 @@ def test_live_clip_is_alive_with_no_reasons(engine, media_bytes) -> None:
     assert 0 <= best.bbox.left < best.bbox.right <= 480
 
 
-@pytest.mark.parametrize("name", ["d0.mp4", "d19.mp4"])
-def test_other_live_videos_are_alive(engine, media_bytes, name: str) -> None:
+@pytest.mark.parametrize("name", ["d0.mp4", "d12.mp4", "d18.mp4", "d19.mp4"])
+def test_whole_live_videos_are_alive(engine, media_bytes, name: str) -> None:
     verdict = engine.analyze(media_bytes(f"videos/{name}"))
     assert verdict.alive, verdict.to_dict()
+    assert LOOPED_VIDEO not in verdict.reasons
+
+
+@pytest.mark.parametrize(("start", "loop_s"), [(0.0, 1.0), (1.0, 1.5)])
+def test_looped_recording_fails_with_looped_video(engine, media_bytes, start: float, loop_s: float) -> None:
+    """d12's first second (the user still at rest) or the 1.5 s of its first head turn, looped to 4 s: every frame
+    looks live and moves, only the repetition gives it away."""
+    clip = mediagen.looped_clip(media_bytes("videos/d12.mp4"), start, loop_s, seconds=4.0)
+    verdict = engine.analyze(clip)
+    assert not verdict.alive
+    assert LOOPED_VIDEO in verdict.reasons and STATIC_VIDEO not in verdict.reasons, verdict.reasons
+    assert verdict.average_liveness >= engine.settings.liveness_threshold

@@ -53,7 +53,7 @@ ERROR_CODES: dict[str, tuple[str, int, str]] = {
 }
 # Reason codes reported in warning-list when a video is judged not alive.
 WARNING_CODES = {"no_face": 1, "multiple_faces": 2, "short_time": 3, "static_video": 4, "face_changed": 5,
-                 "low_liveness": 6, "actions_failed": 7, "too_few_frames": 8}
+                 "low_liveness": 6, "actions_failed": 7, "too_few_frames": 8, "looped_video": 9}
 
 
 def render(failure: Failure) -> tuple[object, int]:
