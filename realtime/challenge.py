@@ -14,11 +14,12 @@ import numpy as np
 
 from realtime import protocol as p
 from realtime.settings import RealtimeSettings
+from realtime.stillness import StillnessCheck
 from scoring.actions import ACTIONS, ActionDetector, Baseline, event_confidence, threshold_for
 from scoring.embedding import cosine
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.settings import EngineSettings
-from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS
+from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS, STATIC_VIDEO
 
 # Reasons specific to live checks (besides scoring.verdict's).
 TIMEOUT = "timeout"
@@ -130,6 +131,8 @@ class ChallengeSession:
         self._audit: list[np.ndarray] = []
         self._frames = 0
         self._decide_since: int | None = None
+        self._stillness = StillnessCheck()
+        self._first_face_ms: int | None = None
 
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
 
@@ -190,7 +193,8 @@ class ChallengeSession:
             out += self._position(obs, now_ms)
         elif self.phase == p.CHALLENGE:
             out += self._challenge(obs, now_ms)
-        elif self.phase == p.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames:
+        elif self.phase == p.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames \
+                and self._watched_ms(now_ms) >= self.settings.min_watch_ms:
             out += self._decide(now_ms)
         out += self.tick(now_ms)
         return out
@@ -198,6 +202,9 @@ class ChallengeSession:
     # -- phases --------------------------------------------------------------------------------------------------
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
+        self._stillness.add(face)
+        if self._first_face_ms is None:
+            self._first_face_ms = now_ms
         if face.liveness is not None:
             self._liveness.append(float(face.liveness))
             if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
@@ -321,9 +328,15 @@ class ChallengeSession:
             reasons.append(FACE_CHANGED)
         if not all(r.passed for r in self._results) or len(self._results) < len(self.actions):
             reasons.append(ACTIONS_FAILED)
+        if self._stillness.is_static():
+            reasons.append(STATIC_VIDEO)  # a still photo or a frozen replay: no action needed to tell
         return self._finish(reasons, now_ms)
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _watched_ms(self, now_ms: int) -> int:
+        """How long a face has been watched: a check with no actions still lasts long enough for the static check."""
+        return 0 if self._first_face_ms is None else now_ms - self._first_face_ms
 
     def _average(self) -> float:
         return float(np.mean(self._liveness)) if self._liveness else 0.0

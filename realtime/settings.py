@@ -32,6 +32,7 @@ class RealtimeSettings:
     steady_angle_deg: float = 5.0
     steady_ms: int = 600  # the face must be steady this long before the first prompt
     min_liveness_frames: int = 5  # anti-spoof samples needed before a decision
+    min_watch_ms: int = 2500  # a face is watched at least this long before a decision (static check)
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
