@@ -7,7 +7,7 @@ session started) and returns the protocol messages to send. It never sees a clie
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +27,8 @@ CANCELLED = "cancelled"
 DISCONNECTED = "disconnected"
 POSITIONING_FAILED = "positioning_failed"
 STREAM_ENDED = "stream_ended"
+# Expression actions and the Baseline/Expression field they are measured on.
+EXPRESSION_FIELDS = {"blink": "blink", "open_mouth": "mouth_open", "smile": "smile"}
 
 
 def draw_actions(count: int, pool: Sequence[str] = ACTIONS, rng: secrets.SystemRandom | None = None) -> tuple[str, ...]:
@@ -236,7 +238,7 @@ class ChallengeSession:
         if not q.inside or abs(cx - 0.5) > s.oval_center_tolerance or abs(cy - 0.5) > s.oval_center_tolerance * 1.25:
             return p.MOVE_INTO_OVAL
         if abs(face.pose.yaw) > s.max_frontal_deg or abs(face.pose.pitch) > s.max_frontal_deg:
-            return p.MOVE_INTO_OVAL
+            return p.LOOK_STRAIGHT
         if q.brightness < s.min_brightness:
             return p.TOO_DARK
         if q.brightness > s.max_brightness:
@@ -293,6 +295,7 @@ class ChallengeSession:
         if obs.face is None:
             return self._say(p.MULTIPLE_FACES if obs.rejected == p.MULTIPLE_FACES else p.NO_FACE)
         out = self._say(p.OK)
+        self._rebaseline(detector, obs.face)
         event = detector.update(now_ms, obs.face)
         if event is None:
             return out
@@ -301,6 +304,17 @@ class ChallengeSession:
         current.passed, current.confidence = True, event.confidence
         current.start_ms, current.end_ms = event.start_ms, event.end_ms
         return out + self._action_done(now_ms)
+
+    @staticmethod
+    def _rebaseline(detector: ActionDetector, face: FaceObservation) -> None:
+        """Expression actions are measured from the lowest level seen since their prompt when that is lower than
+        the positioning baseline: a user who smiled or held the mouth open while positioning can still do it."""
+        name = EXPRESSION_FIELDS.get(detector.action)
+        if name is None:
+            return
+        value = getattr(face.expression, name)
+        if value < getattr(detector.baseline, name):
+            detector.baseline = replace(detector.baseline, **{name: value})
 
     def _action_done(self, now_ms: int) -> list[p.ServerMessage]:
         if self.keep_audit_frames and self._best is not None and len(self._audit) < 4:

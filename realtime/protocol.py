@@ -32,9 +32,10 @@ TOO_BRIGHT = "too_bright"
 HOLD_STILL = "hold_still"
 TOO_SLOW = "too_slow"
 TURN_BACK = "turn_back"
+LOOK_STRAIGHT = "look_straight"
 FEEDBACK_CODES = (
     OK, NO_FACE, MULTIPLE_FACES, FACE_TOO_FAR, FACE_TOO_CLOSE, MOVE_INTO_OVAL, TOO_DARK, TOO_BRIGHT, HOLD_STILL,
-    TOO_SLOW, TURN_BACK,
+    TOO_SLOW, TURN_BACK, LOOK_STRAIGHT,
 )
 
 # Client message types.

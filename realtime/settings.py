@@ -25,7 +25,7 @@ class RealtimeSettings:
     min_face_ratio: float = 0.18
     max_face_ratio: float = 0.8
     oval_center_tolerance: float = 0.2  # |centre - 0.5| in frame fractions (x; y gets 1.25x)
-    max_frontal_deg: float = 35.0  # a face turned further away is asked to move into the oval
+    max_frontal_deg: float = 25.0  # a face turned further is asked to look straight (the baseline is frontal)
     min_brightness: float = 0.18
     max_brightness: float = 0.92
     steady_shift: float = 0.06  # bbox centre movement between analyzed frames / face width

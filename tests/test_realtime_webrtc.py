@@ -7,6 +7,7 @@ Run inside a loopback-only namespace (see Makefile `test`):
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -110,6 +111,33 @@ async def test_d12_without_actions_and_without_a_held_lead_in_succeeds(registry,
     session, run = await run_check(registry, frames, fps, SessionOptions(action_count=0), lead_s=0.0)
     assert run.status == SUCCEEDED and session.status == SUCCEEDED, session.result
     assert session.result["reasons"] == []
+
+
+async def test_mouth_held_open_while_positioning_still_allows_open_mouth(engine, d12):
+    # positioning sees d12's open mouth (t=4.96 s) held still; after the prompt the clip closes and opens it again
+    frames, fps = d12
+    open_frame, rest = frames[int(4.96 * fps)], frames[int(4.0 * fps):]
+    reg = SessionRegistry(engine, LOOPBACK)
+    reg.start()
+    try:
+        session, run = await run_check(reg, [open_frame, *rest], fps, SessionOptions(actions=("open_mouth",)), lead_s=2.0)
+    finally:
+        await reg.close()
+    assert run.status == SUCCEEDED, session.result
+    assert session.result["actions"][0]["passed"] is True
+
+
+async def test_a_turned_face_is_asked_to_look_straight(engine, media):
+    # image_T1 is turned ~23 degrees: with a 20 degree limit positioning never ends
+    reg = SessionRegistry(engine, replace(LOOPBACK, max_frontal_deg=20.0, positioning_timeout_s=3.0))
+    reg.start()
+    try:
+        session, run = await run_check(reg, still(media, "image_T1.jpg"), 15.0, SessionOptions(actions=("turn_left",)))
+    finally:
+        await reg.close()
+    assert run.status == FAILED and session.result["reasons"] == ["positioning_failed"]
+    assert "look_straight" in [m["code"] for m in run.of_type("feedback")]
+    assert not run.of_type("prompt")
 
 
 async def test_printed_photo_fails_by_antispoof_without_actions(registry, media):
