@@ -96,18 +96,28 @@ def _yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
     return frame
 
 
+def encoded_size(width: int, height: int) -> tuple[int, int]:
+    """The size a clip is written at: width scaled to the nearest multiple of 128 (height in proportion).
+    x264 (PyAV 18, single-threaded) reads a little past the end of each row of an input plane whose width is not
+    a multiple of 64, so clips 480 or 448 wide came out with different bytes depending on what the process had
+    allocated before (measured: 3 different encodes of one 480-wide clip in 4 writes; 384/512/640 always one)."""
+    target = max(128, int(round(width / 128)) * 128)
+    return target, max(4, int(round(height * target / width / 4)) * 4)  # OpenCV's I420 planes need height % 4 == 0
+
+
 def write_video(path: Path, clip: Clip) -> None:
-    """H.264 MP4, yuv420p, at the clip's frame rate. The frames are deterministic; the bitstream is not quite:
-    x264 encoded the same frames of a width that is not a multiple of 128 differently on the first encode of a
-    process (observed with PyAV 18 on 480- and 448-wide clips, single-threaded), so figures may move by a hair."""
+    """H.264 MP4, yuv420p, at the clip's frame rate, byte-for-byte repeatable: frames whose width is not a
+    multiple of 128 are scaled uniformly to one that is (`encoded_size`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    w, h = clip.size
+    w, h = encoded_size(*clip.size)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(clip.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.thread_count = 1
         stream.options = {"crf": "20", "preset": "veryfast", "threads": "1"}
         for index, rgb in enumerate(clip.frames):
+            if rgb.shape[:2] != (h, w):
+                rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if w < rgb.shape[1] else cv2.INTER_LINEAR)
             frame = _yuv_frame(rgb)
             frame.pts = index
             frame.time_base = Fraction(1) / stream.codec_context.framerate

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluation.attacks import ATTACK_TYPES, AttackSpec, generate, rng_for, write_video
+from evaluation.attacks import ATTACK_TYPES, AttackSpec, encoded_size, generate, read_video, rng_for, write_video
 from evaluation.dataset import DatasetError, LabeledItem, load_labels, write_labels
 from evaluation.definition import load_definition, materialise, resolve
 from evaluation.metrics import Scored, apcer, bpcer, det_curve, rates, threshold_for_bpcer
@@ -99,6 +99,24 @@ def test_generation_is_deterministic_for_a_seed(tmp_path: Path, media: Path) -> 
     path = tmp_path / "print.mp4"
     write_video(path, first)
     assert sum(1 for _ in av.open(str(path)).decode(video=0)) == 75
+
+
+def test_written_clips_are_byte_repeatable(tmp_path: Path, media: Path) -> None:
+    """A 480-wide clip (x264 used to encode it differently depending on earlier allocations) is written at a
+    width that is a multiple of 128, and the same bytes come out every time."""
+    clip = generate(AttackSpec("replay_loop", "videos/d18.mp4"), media, rng_for(7, 0))
+    assert clip.size == (480, 480)
+    written = []
+    for attempt in range(4):
+        read_video(media / "videos" / "d19.mp4", 1.0 + attempt)  # other allocations in between, as make-attacks does
+        path = tmp_path / f"loop{attempt}.mp4"
+        write_video(path, clip)
+        written.append(path.read_bytes())
+    assert all(data == written[0] for data in written)
+    with av.open(str(tmp_path / "loop0.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == encoded_size(480, 480) == (512, 512)
+    assert encoded_size(480, 640) == (512, 684) and encoded_size(640, 480) == (640, 480)
 
 
 # -- the committed `shared` dataset on the real engine ---------------------------------------------------------
