@@ -90,6 +90,7 @@ class LiveSession:
     recording_used: bool = False
     result: dict[str, Any] | None = None
     ending: bool = False
+    stalled: str | None = None  # the peer ended before any frame was analyzed: why (the fallback may still run)
     stats: PipelineStats | None = None  # frame pipeline figures of the live check, for metrics and the benchmark
 
     def public(self) -> dict[str, Any]:
@@ -145,7 +146,7 @@ class SessionRegistry:
         sessions = list(self._sessions.values())
         return {
             "sessions": len(sessions),
-            "live": sum(1 for s in sessions if s.status == IN_PROGRESS),
+            "live": sum(1 for s in sessions if s.status == IN_PROGRESS and s.stalled is None),
             "peers": sum(1 for s in sessions if s.peer is not None),
             "landmarkers": sum(1 for s in sessions if s.landmarker is not None),
         }
@@ -245,6 +246,14 @@ class SessionRegistry:
             return
         session.ending = True
         peer = session.peer
+        if peer is not None and reasons is None and peer.stats.frames_analyzed == 0:
+            # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
+            # recording fallback can still run; the sweep fails it with this reason if nothing follows
+            outcome = peer.challenge.outcome
+            session.stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else "disconnected"
+            await self._drop_peer(session)
+            session.ending = False
+            return
         if peer is not None:
             outcome = peer.challenge.outcome
             if outcome is None:
@@ -267,6 +276,16 @@ class SessionRegistry:
         if landmarker is not None:
             self.engine.release(landmarker)
         session.decided_at = self.clock()
+
+    async def _drop_peer(self, session: LiveSession) -> None:
+        """Closes the peer connection and frees the landmarker without deciding anything."""
+        peer, session.peer = session.peer, None
+        if peer is not None:
+            await peer.close()
+            session.stats = peer.stats
+        landmarker, session.landmarker = session.landmarker, None
+        if landmarker is not None:
+            self.engine.release(landmarker)
 
     # -- results -------------------------------------------------------------------------------------------------
 
@@ -310,14 +329,31 @@ class SessionRegistry:
 
     # -- recording fallback (no WebRTC in the browser) ----------------------------------------------------------
 
-    def fallback_schedule(self, session_id: str, token: str | None) -> tuple[FallbackStep, ...]:
+    @staticmethod
+    def _frames_analyzed(session: LiveSession) -> int:
+        stats = session.peer.stats if session.peer is not None else session.stats
+        return 0 if stats is None else stats.frames_analyzed
+
+    async def fallback_schedule(self, session_id: str, token: str | None) -> tuple[FallbackStep, ...]:
         """Claims the session for the recording fallback and returns the server-drawn prompt schedule: action i
-        must be performed within [start_ms, end_ms] of the recording's start. Asking again returns the same one."""
+        must be performed within [start_ms, end_ms] of the recording's start. Asking again returns the same one.
+        A session whose WebRTC offer was made but whose connection never delivered a frame (ICE failed) may
+        still fall back; once frames were analyzed it may not."""
         session = self.get(session_id)
-        if session.fallback is not None and token and hmac.compare_digest(hash_token(token), session.token_hash) \
-                and session.status == IN_PROGRESS and not session.recording_used:
+        token_ok = bool(token) and hmac.compare_digest(hash_token(token or ""), session.token_hash)
+        if session.fallback is not None and token_ok and session.status == IN_PROGRESS and not session.recording_used:
             return session.fallback
-        session = self._claim(session_id, token)
+        if token_ok and session.status == IN_PROGRESS and session.fallback is None and not session.ending \
+                and self._frames_analyzed(session) == 0:
+            session.ending = True  # no decision from the peer while it is dropped
+            await self._drop_peer(session)
+            session.ending = False
+            if self._frames_analyzed(session) > 0:  # a frame slipped through while closing: the live check counts
+                await self._end(session, ["disconnected"])
+                raise SessionError("token_used", "This session's token was already used; a session runs once.", 409)
+            session.stalled = None
+        else:
+            session = self._claim(session_id, token)
         lead, slot = self.settings.fallback_lead_ms, int(self.settings.action_timeout_s * 1000 / 2)
         session.fallback = tuple(FallbackStep(a, lead + i * slot, lead + (i + 1) * slot) for i, a in enumerate(session.actions))
         session.token_used = True
@@ -336,6 +372,9 @@ class SessionRegistry:
         if session.fallback is None:
             raise SessionError("no_schedule", "Fetch the fallback schedule first.", 409)
         session.recording_used = True
+        if not data:  # judged like any unusable recording: the session ends FAILED
+            self._fail_recording(session, "empty_recording")
+            raise SessionError("empty_recording", "The recording is empty.", 400)
         options = AnalysisOptions(actions=session.actions,
                                   action_windows_ms=tuple((s.start_ms, s.end_ms) for s in session.fallback) or None)
         try:
@@ -344,15 +383,21 @@ class SessionRegistry:
                 verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
             else:
                 verdict = await run(self.engine.analyze, data, options)
-        except InputError as exc:  # a broken recording fails the session with the input's code
-            session.result = {"alive": False, "reasons": [exc.code], "mode": "recording", "model_versions": model_versions()}
-            session.status, session.decided_at = FAILED, self.clock()
+        except InputError as exc:  # a broken recording fails the session with the input's code (no retry)
+            self._fail_recording(session, exc.code)
+            raise
+        except Exception:  # not the recording's fault (server busy, say): the client may send it again
+            session.recording_used = False
             raise
         loop = asyncio.get_running_loop()
         session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict)
         session.status = SUCCEEDED if session.result["alive"] else FAILED
         session.decided_at = self.clock()
         return session
+
+    def _fail_recording(self, session: LiveSession, code: str) -> None:
+        session.result = {"alive": False, "reasons": [code], "mode": "recording", "model_versions": model_versions()}
+        session.status, session.decided_at = FAILED, self.clock()
 
     def _recording_result(self, session: LiveSession, verdict: Verdict) -> dict[str, Any]:
         reasons = list(verdict.reasons)
@@ -407,4 +452,4 @@ class SessionRegistry:
             for session in list(self._sessions.values()):
                 limit = self.settings.check_timeout_s + 10
                 if session.status == IN_PROGRESS and session.started_at is not None and now - session.started_at > limit:
-                    await self._end(session, ["timeout"])
+                    await self._end(session, [session.stalled or "timeout"])

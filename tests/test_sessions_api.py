@@ -1,14 +1,22 @@
-"""Session routes over HTTP (Quart test client): API key, options, client tokens, the recording fallback."""
+"""Session routes over HTTP (Quart test client): API key, options, client tokens, the recording fallback.
+Every response is checked against /openapi.json (api_support.CheckedClient). The WebRTC ones stay on loopback:
+    unshare -n sh -c 'ip link set lo up && .venv/bin/pytest -q tests/test_sessions_api.py'
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import replace
 
 import pytest
+from api_support import CheckedClient
+from mediagen import decode_frames, flip_byte
 
+from realtime.client import FramesTrack, LiveClient
 from webapp.app import create_app
 from webapp.config import load_config
+from webapp.sessions import registry
 
 KEY = "sessions-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -20,7 +28,10 @@ async def client(engine):
     config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",)))
     app = create_app(config, engine=engine)
     async with app.test_app() as test_app:
-        yield test_app.test_client()
+        checked = CheckedClient(app)
+        checked.client = test_app.test_client()
+        yield checked
+        assert checked.checked > 0
 
 
 async def create(client, **options):
@@ -100,3 +111,81 @@ async def test_recording_fallback_uses_the_server_schedule(client, media_bytes):
     # the offer cannot be used once the fallback claimed the session
     offer = await client.post(f"/v1/sessions/{sid}/offer", json={"sdp": "v=0", "type": "offer"}, headers=token)
     assert offer.status_code == 409
+
+
+async def offer_over_http(client, body, frames, fps):
+    """A real aiortc client whose SDP exchange goes through POST /v1/sessions/{id}/offer."""
+    live = LiveClient(FramesTrack(frames, fps))
+    token = {"Authorization": f"Bearer {body['client_token']}"}
+
+    async def post(sdp: str) -> dict[str, str]:
+        response = await client.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"}, headers=token)
+        assert response.status_code == 200, await response.get_json()
+        return await response.get_json()
+
+    return live, post
+
+
+async def test_fallback_after_a_connection_that_never_delivered_a_frame(client, media_bytes):
+    clip = media_bytes("videos/d12.mp4")
+    frames, fps = decode_frames(clip, 0.0, 1.0)
+    body = await create(client, action_count=0)
+    sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
+    live, post = await offer_over_http(client, body, frames, fps)
+    # the offer is answered, but the browser's side never completes ICE (it never applies the answer)
+    offer = await live.pc.createOffer()
+    await live.pc.setLocalDescription(offer)
+    await post(live.pc.localDescription.sdp)
+    await live.close()
+    reg = registry(client.app)
+    assert reg.counts()["peers"] == 1
+    schedule = await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
+    assert schedule.status_code == 200, await schedule.get_json()
+    assert reg.counts()["peers"] == 0 and reg.counts()["landmarkers"] == 0
+    assert (await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json())["actions"] == []
+    again = await client.post(f"/v1/sessions/{sid}/offer", json={"sdp": "v=0", "type": "offer"}, headers=token)
+    assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
+    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers={**token, "Content-Type": "video/mp4"})
+    assert (await done.get_json())["status"] == "SUCCEEDED"
+    read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+    assert read["status"] == "SUCCEEDED" and read["result"]["mode"] == "recording"
+
+
+async def test_no_fallback_once_live_frames_were_analyzed(client, media_bytes):
+    frames, fps = decode_frames(media_bytes("videos/d12.mp4"))
+    body = await create(client, actions=["nod"])  # d12 never nods: the check runs until its deadline
+    sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
+    live, post = await offer_over_http(client, body, frames, fps)
+    try:
+        await live.connect(post)
+        await asyncio.wait_for(live.prompted.wait(), 20)
+        refused = await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
+        assert refused.status_code == 409 and (await refused.get_json())["error"]["code"] == "token_used"
+        read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+        assert read["status"] == "IN_PROGRESS"
+    finally:
+        await live.close()
+    reg = registry(client.app)
+    for _ in range(200):
+        if reg.counts()["peers"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+    assert read["status"] == "FAILED" and read["result"]["mode"] == "live"
+
+
+@pytest.mark.parametrize("upload, code", [(b"", "empty_recording"), ("corrupt", None)])
+async def test_a_refused_recording_fails_the_session(client, media_bytes, upload, code):
+    if upload == "corrupt":
+        upload = flip_byte(media_bytes("videos/d12.mp4")[:4000], 100)  # a cut-off, damaged file
+    body = await create(client, action_count=0)
+    sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
+    assert (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).status_code == 200
+    refused = await client.post(f"/v1/sessions/{sid}/recording", data=upload, headers={**token, "Content-Type": "video/mp4"})
+    assert 400 <= refused.status_code < 500
+    error = (await refused.get_json())["error"]["code"]
+    assert error == (code or error) and error not in ("token_used", "invalid_token")
+    read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+    assert read["status"] == "FAILED" and read["result"]["reasons"] == [error]
+    again = await client.post(f"/v1/sessions/{sid}/recording", data=media_bytes("videos/d12.mp4"), headers=token)
+    assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"

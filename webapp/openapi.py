@@ -54,6 +54,37 @@ SILENT_RESULT = obj({"code": {"const": 1000}, "passed": BOOL, "liveness_score": 
                     {"liveness_status": {"enum": ["ok", "hack", "short_time"]}, "verification_score": NUM,
                      "image_timestamp": NUM, "base64_image": STR, "base64_face_image": STR})
 FLAG = {"in": "query", "schema": {"type": "boolean", "default": False}}
+ACTION_NAME = {"enum": ["turn_left", "turn_right", "nod", "blink", "open_mouth", "smile"]}
+SESSION_STATUS = {"enum": ["CREATED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "EXPIRED"]}
+NULLABLE_NUM = {"oneOf": [{"type": "null"}, NUM]}
+NULLABLE_INT = {"oneOf": [{"type": "null"}, INT]}
+SESSION_OPTIONS = {"type": "object", "properties": {
+    "action_count": {"type": "integer", "minimum": 0, "maximum": 6},
+    "actions": {"type": "array", "items": ACTION_NAME, "maxItems": 6},
+    "reference_photo": {"type": "string", "description": "base64 (or data URI) of a photo to match the face against"},
+    "allowed_origins": {"type": "array", "items": STR, "maxItems": 16},
+    "ttl": {"type": "number", "minimum": 1, "maximum": 3600},
+    "audit_images": BOOL,
+}}
+SESSION_CREATED = obj({"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS})
+SESSION_ACTION = obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
+                     {"prompted_s": NUM, "start_s": NULLABLE_NUM, "end_s": NULLABLE_NUM, "reaction_ms": NULLABLE_INT,
+                      "window_s": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM}]}})
+SESSION_RESULT = obj(
+    {"alive": BOOL, "reasons": {"type": "array", "items": STR}, "model_versions": {"type": "object"}},
+    {"mode": {"enum": ["live", "recording"]}, "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
+     "actions": {"type": "array", "items": SESSION_ACTION},
+     "best_face": {"oneOf": [{"type": "null"}, obj({"timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"},
+                                                    "liveness": NUM}, {"frame_no": INT, "image_jpeg_b64": STR})]},
+     "audit_images": {"type": "array", "items": STR, "maxItems": 4},
+     "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
+     "identity_min_cosine": NULLABLE_NUM, "frames_analyzed": INT, "duration_s": NUM},
+)
+SESSION = obj({"session_id": STR, "status": SESSION_STATUS, "expires_at": INT}, {"result": SESSION_RESULT})
+SDP = obj({"sdp": STR, "type": {"enum": ["offer", "answer"]}})
+FALLBACK = obj({"session_id": STR, "total_ms": INT, "issued_at": INT,
+                "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "start_ms": INT, "end_ms": INT})}})
+SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": STR}
 
 
 def errors(schema: dict[str, Any], *statuses: int) -> dict[str, Any]:
@@ -109,6 +140,37 @@ def document() -> dict[str, Any]:
                     {"encrypted_video": STR, "encrypted_image": STR},
                     {n: STR for n in ("auto_rotate", "check_quality", "return_image", "return_face_image", "return_status")})}}},
                 "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
+            }},
+            "/v1/sessions": {"post": {
+                "summary": "Create a live-check session (integrator). The client token is shown once.",
+                "security": bearer,
+                "requestBody": json_content(SESSION_OPTIONS),
+                "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
+            }},
+            "/v1/sessions/{session_id}": {"get": {
+                "summary": "A session's status and, once decided, its result (integrator).", "security": bearer,
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
+            }},
+            "/v1/sessions/{session_id}/offer": {"post": {
+                "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
+                "parameters": [SESSION_ID],
+                "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
+                "responses": {"200": reply("answer", SDP), **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503)},
+            }},
+            "/v1/sessions/{session_id}/fallback": {"get": {
+                "summary": "Recording fallback: the server-drawn prompt schedule (claims the session; also after an "
+                           "offer whose connection never delivered a frame).",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("schedule", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410)},
+            }},
+            "/v1/sessions/{session_id}/recording": {"post": {
+                "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
+                           "recording refused as bad media fails the session with the input error's code.",
+                "parameters": [SESSION_ID],
+                "requestBody": {"content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
+                "responses": {"200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
+                              **errors(NATIVE_ERROR, 400, 403, 404, 409, 413, 415, 422, 503)},
             }},
             "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": STR}))}}},
             "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": STR, "models": BOOL})),

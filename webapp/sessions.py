@@ -149,7 +149,7 @@ async def offer(session_id: str) -> Any:
 @blueprint.get("/v1/sessions/<session_id>/fallback")
 async def fallback_schedule(session_id: str) -> Any:
     """The recording fallback's prompt schedule (claims the session, like an offer)."""
-    steps = registry().fallback_schedule(session_id, _client_token())
+    steps = await registry().fallback_schedule(session_id, _client_token())
     return jsonify({"session_id": session_id, "actions": [s.to_dict() for s in steps],
                     "total_ms": max((s.end_ms for s in steps), default=0) + 1000, "issued_at": int(time.time())})
 
@@ -159,8 +159,6 @@ async def recording(session_id: str) -> Any:
     """The recording of the fallback schedule: raw video bytes (or multipart field `video`)."""
     files = await request.files
     data = files["video"].read() if "video" in files else await request.get_data()
-    if not data:
-        raise SessionError("empty_recording", "The recording is empty.", 400)
     svc = services()
     session = await registry().decide_recording(session_id, _client_token(), data, run=svc.pool.run)
     return jsonify({"session_id": session.id, "status": session.status})
