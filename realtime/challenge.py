@@ -134,6 +134,7 @@ class ChallengeSession:
         self._frames = 0
         self._decide_since: int | None = None
         self._stillness = StillnessCheck()
+        self._last_yaw: float | None = None
         self._first_face_ms: int | None = None
 
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
@@ -142,11 +143,18 @@ class ChallengeSession:
         return self.phase in (p.POSITIONING, p.CHALLENGE, p.DECIDING) and frame_no % max(1, self.settings.antispoof_every) == 0
 
     def wants_embedding(self, now_ms: int) -> bool:
+        """Only while the last face seen was near the starting pose: an embedding of a turned face is discarded,
+        and SFace is the most expensive model per frame."""
         return (
             self.phase in (p.CHALLENGE, p.DECIDING)
             and len(self._embeddings) < self.engine.identity_samples
             and now_ms - self._last_embed_ms >= self.settings.identity_interval_ms
+            and self._near_start_pose(self._last_yaw)
         )
+
+    def _near_start_pose(self, yaw: float | None) -> bool:
+        base_yaw = self._baseline.yaw if self._baseline is not None else 0.0
+        return yaw is not None and abs(yaw - base_yaw) <= self.settings.identity_max_turn_deg
 
     @property
     def done(self) -> bool:
@@ -205,14 +213,14 @@ class ChallengeSession:
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
         self._stillness.add(face)
+        self._last_yaw = face.pose.yaw
         if self._first_face_ms is None:
             self._first_face_ms = now_ms
         if face.liveness is not None:
             self._liveness.append(float(face.liveness))
             if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
                 self._best = BestFrame(obs, rgb)
-        base_yaw = self._baseline.yaw if self._baseline is not None else 0.0
-        if face.embedding is not None and abs(face.pose.yaw - base_yaw) <= self.settings.identity_max_turn_deg:
+        if face.embedding is not None and self._near_start_pose(face.pose.yaw):
             # identity is compared in the starting pose faces only: SFace similarity drops with the head turned
             self._last_embed_ms = now_ms
             if self._embeddings:

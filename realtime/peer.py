@@ -71,6 +71,7 @@ class PipelineStats:
     latencies_ms: list[float] = field(default_factory=list)  # frame arrival -> its feedback handed to the channel
     first_analysis_at: float | None = None
     last_analysis_at: float | None = None
+    stages_s: dict[str, float] = field(default_factory=dict)  # seconds per stage: convert, landmarks, antispoof, ...
 
     @property
     def analyzed_fps(self) -> float:
@@ -216,14 +217,17 @@ class LivePeer:
         self._finish_soon()
 
     def _analyze(self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool) -> tuple[FrameObservation, np.ndarray]:
-        """Runs in a worker thread: decode to RGB, scale down, landmarks (+ anti-spoof / embedding on request)."""
-        import cv2
-
-        rgb = frame.to_ndarray(format="rgb24")
-        side = max(rgb.shape[:2])
-        if side > MAX_ANALYSIS_SIDE:
-            scale = MAX_ANALYSIS_SIDE / side
-            rgb = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        """Runs in a worker thread: YUV -> RGB at the analysis size in one step (only frames that get analyzed are
+        converted), landmarks (+ anti-spoof / embedding on request)."""
+        start = time.perf_counter()
+        scale = min(1.0, MAX_ANALYSIS_SIDE / max(frame.width, frame.height))
+        if scale < 1.0:
+            rgb = frame.to_ndarray(width=int(frame.width * scale), height=int(frame.height * scale), format="rgb24",
+                                   interpolation="AREA")
+        else:
+            rgb = frame.to_ndarray(format="rgb24")
+        stages = self.stats.stages_s
+        stages["convert"] = stages.get("convert", 0.0) + time.perf_counter() - start
         obs = self.analyzer.analyze(rgb, now_ms, frame_no, liveness=liveness, embed=embed)
         return obs, rgb
 
@@ -264,3 +268,5 @@ class LivePeer:
             await asyncio.sleep(0.01)  # the landmarker is released after this; never while a thread uses it
         await asyncio.sleep(0.05)  # let the result message leave before the transport goes away
         await self.pc.close()
+        for stage, seconds in self.analyzer.timer.seconds.items():
+            self.stats.stages_s[stage] = seconds
