@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -114,7 +113,7 @@ def main() -> int:
         scale_http = results[("http", 4)][0] / results[("http", 1)][0]
         scale_direct = results[("direct", 4)][0] / results[("direct", 1)][0]
         print(f"HTTP overhead at 1 client (p50): {overhead * 100:+.1f}%  (target <= +15%)")
-        print(f"HTTP/direct throughput ratio: " + ", ".join(
+        print("HTTP/direct throughput ratio: " + ", ".join(
             f"{c}c {results[('http', c)][0] / results[('direct', c)][0]:.2f}" for c in LEVELS))
         print(f"4-client vs 1-client throughput: http {scale_http:.2f}x, direct {scale_direct:.2f}x  (target >= 1.6x)")
         http.close()

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from e2e.conftest import Server
 from e2e.y4m import Y4mInfo

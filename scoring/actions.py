@@ -221,6 +221,19 @@ def check_sequence(
     return results
 
 
+def parse_windows(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """Huawei action_time: '1000-3000,4000-7000' (ms from the start of the clip); ValueError when malformed."""
+    if not text:
+        return None
+    windows = []
+    for part in text.split(","):
+        start, sep, end = part.strip().partition("-")
+        if not sep:
+            raise ValueError(f"bad action window {part!r}; expected START-END in ms")
+        windows.append((int(start), int(end)))
+    return tuple(windows)
+
+
 def parse_actions(names: Iterable[str]) -> tuple[str, ...]:
     out = []
     for name in names:

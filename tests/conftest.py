@@ -49,3 +49,19 @@ def media_bytes(media: Path):
         return (media / relative).read_bytes()
 
     return read
+
+
+@pytest.fixture(scope="module")
+def app(engine):
+    """The Quart app on the shared engine with the test API key (a module may override it with other settings)."""
+    from api_support import make_app
+
+    return make_app(engine)
+
+
+@pytest.fixture
+def client(app):
+    """A test client that checks every response against /openapi.json."""
+    from api_support import CheckedClient
+
+    return CheckedClient(app)

@@ -11,16 +11,6 @@ from api_support import KEY, CheckedClient, make_app
 from webapp.api_facia import CORRUPT_IMAGE, INVALID_CREDENTIALS, LIMIT_REACHED, MISSING_IMAGE
 
 
-@pytest.fixture(scope="module")
-def app(engine):
-    return make_app(engine)
-
-
-@pytest.fixture
-def client(app) -> CheckedClient:
-    return CheckedClient(app)
-
-
 def uri(data: bytes, mime: str = "image/jpeg") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 

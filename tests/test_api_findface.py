@@ -9,21 +9,11 @@ import os
 import numpy as np
 import pytest
 
-from api_support import AUTH, CheckedClient, make_app
+from api_support import AUTH, CheckedClient
 from mediagen import encode_video, read_rgb, repeated_frame_clip
 from webapp.detections import DetectionCache
 
 VIDEO = {**AUTH, "Content-Type": "video/mp4"}
-
-
-@pytest.fixture(scope="module")
-def app(engine):
-    return make_app(engine)
-
-
-@pytest.fixture
-def client(app) -> CheckedClient:
-    return CheckedClient(app)
 
 
 @pytest.fixture(scope="module")

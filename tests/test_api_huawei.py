@@ -17,16 +17,6 @@ URL = "/v2/project-1/live-detect"
 TOKEN = {"X-Auth-Token": KEY}
 
 
-@pytest.fixture(scope="module")
-def app(engine):
-    return make_app(engine)
-
-
-@pytest.fixture
-def client(app) -> CheckedClient:
-    return CheckedClient(app)
-
-
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

@@ -5,21 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 
-import pytest
 from quart.datastructures import FileStorage
 
 from api_support import AUTH, CheckedClient, make_app
 from mediagen import cut_clip
-
-
-@pytest.fixture(scope="module")
-def app(engine):
-    return make_app(engine)
-
-
-@pytest.fixture
-def client(app) -> CheckedClient:
-    return CheckedClient(app)
 
 
 async def test_video_and_still_verdicts(client, media_bytes):

@@ -21,11 +21,6 @@ def app(engine):
     return make_app(engine, silent_aes_key=AES_KEY, silent_aes_iv=AES_IV)
 
 
-@pytest.fixture
-def client(app) -> CheckedClient:
-    return CheckedClient(app)
-
-
 @pytest.fixture(scope="module")
 def d0_photo(media_bytes) -> bytes:
     """A frame of d0 as the ID photo of the same person."""

@@ -7,7 +7,6 @@ Facia's exact ones; statuses for them are not in its document, so: 400 image err
 
 from __future__ import annotations
 
-import json
 
 from quart import Blueprint, Response, jsonify, request
 
@@ -17,7 +16,7 @@ from webapp.analysis import analyze, decode_b64
 from webapp.app import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
-from webapp.uploads import limit_body, require_type
+from webapp.uploads import json_object, limit_body, require_type
 
 blueprint = Blueprint("facia", __name__)
 ENDPOINT = "facia"
@@ -55,12 +54,7 @@ async def liveness() -> Response:
     svc = services()
     limit_body(request, svc.config.engine.limits.image_size * 4 // 3 + 64 * 1024)
     require_type(request, "application/json")
-    try:
-        body = json.loads(await request.get_data())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
+    body = await json_object(request)
     hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
     key = require_key(svc.keys, request, hash_id)
     if not svc.facia_limiter.allow(key):

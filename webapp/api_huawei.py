@@ -7,7 +7,6 @@ the table is ERROR_CODES below and in docs/api.md.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from quart import Blueprint, Response, jsonify, request
@@ -22,7 +21,7 @@ from webapp.app import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
 from webapp.fetch import fetch_video
-from webapp.uploads import file_field, limit_body, require_type
+from webapp.uploads import file_field, json_object, limit_body, require_type
 
 blueprint = Blueprint("huawei", __name__)
 ENDPOINT = "huawei"
@@ -98,13 +97,7 @@ async def live_detect(project_id: str) -> Response:
     kind = require_type(request, "application/json", "multipart/form-data")
     video: bytes | None = None
     if kind == "application/json":
-        try:
-            body = json.loads(await request.get_data())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
-        fields = body
+        fields = await json_object(request)
     else:
         fields = dict((await request.form).items())
         video = await file_field(request, "video_file")

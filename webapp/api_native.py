@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request
 
+from scoring import actions as scoring_actions
 from scoring.engine import AnalysisOptions
 from webapp import errors
 from webapp.analysis import analyze
@@ -22,12 +23,9 @@ ENDPOINT = "native"
 
 
 def parse_windows(text: str | None) -> tuple[tuple[int, int], ...] | None:
-    if not text:
-        return None
-    from webapp.cli import parse_windows as parse
-
+    """Huawei-style action_time, with a malformed value answered as a 400."""
     try:
-        return parse(text)
+        return scoring_actions.parse_windows(text)
     except ValueError as exc:
         raise ApiError(BAD_REQUEST, f"action_time: {exc}") from None
 

@@ -17,19 +17,6 @@ def _quiet_native_logs() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def parse_windows(text: str | None) -> tuple[tuple[int, int], ...] | None:
-    """Huawei action_time: '1000-3000,4000-7000' (ms from the start of the clip)."""
-    if not text:
-        return None
-    windows = []
-    for part in text.split(","):
-        start, sep, end = part.strip().partition("-")
-        if not sep:
-            raise ValueError(f"bad action window {part!r}; expected START-END in ms")
-        windows.append((int(start), int(end)))
-    return tuple(windows)
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
     from models.loader import install_models
@@ -79,6 +66,7 @@ def _format_verdict(result: dict[str, object]) -> str:
 def cmd_analyze(args: argparse.Namespace) -> int:
     _quiet_native_logs()
     from models import ModelError
+    from scoring.actions import parse_windows
     from scoring.engine import AnalysisOptions, LivenessEngine
     from scoring.errors import InputError
     from scoring.media import decode_image, preflight

@@ -8,13 +8,14 @@ oversized upload is never read whole. Multipart files are parsed into BytesIO, n
 from __future__ import annotations
 
 import io
+import json
 from typing import IO, Any
 
 from quart import Request
 from quart.formparser import FormDataParser
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from webapp.errors import UNSUPPORTED_CONTENT_TYPE, ApiError
+from webapp.errors import BAD_REQUEST, UNSUPPORTED_CONTENT_TYPE, ApiError
 
 
 def _memory_stream(total_content_length: int | None, content_type: str | None, filename: str | None,
@@ -58,6 +59,17 @@ def require_type(request: Request, *allowed_prefixes: str) -> str:
         raise ApiError(UNSUPPORTED_CONTENT_TYPE,
                        f"Content-Type {kind or '(none)'} is not accepted here; expected {' or '.join(allowed_prefixes)}.")
     return kind
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    try:
+        body = json.loads(await request.get_data())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
+    return body
 
 
 async def file_field(request: Request, name: str) -> bytes | None:
