@@ -56,6 +56,7 @@ class SessionOptions:
     allowed_origins: tuple[str, ...] = ()
     ttl_s: float | None = None
     audit_images: bool = False
+    owner: str | None = None  # opaque id of the integrator that created it; None = any integrator may read it
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class LiveSession:
     expires_at_wall: float
     allowed_origins: tuple[str, ...]
     audit_images: bool
+    owner: str | None = None
     reference: np.ndarray | None = field(default=None, repr=False)
     reference_given: bool = False
     status: str = CREATED
@@ -165,7 +167,8 @@ class SessionRegistry:
         session = LiveSession(
             id=secrets.token_urlsafe(16), token_hash=hash_token(token), actions=actions, created_at=now,
             expires_at=now + ttl, expires_at_wall=self.wall() + ttl, allowed_origins=tuple(options.allowed_origins),
-            audit_images=options.audit_images, reference=reference, reference_given=options.reference_photo is not None,
+            audit_images=options.audit_images, owner=options.owner, reference=reference,
+            reference_given=options.reference_photo is not None,
         )
         self._sessions[session.id] = session
         return session, token
@@ -188,10 +191,11 @@ class SessionRegistry:
             raise SessionError("invalid_actions", f"action_count must be within 0..{MAX_ACTIONS}.", 400)
         return draw_actions(count)
 
-    def get(self, session_id: str) -> LiveSession:
+    def get(self, session_id: str, owner: str | None = None) -> LiveSession:
+        """With `owner`, a session another integrator created is answered as not found."""
         self.sweep()
         session = self._sessions.get(session_id)
-        if session is None:
+        if session is None or (owner is not None and session.owner is not None and session.owner != owner):
             raise not_found()
         return session
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import json
 from dataclasses import replace
 
 import pytest
@@ -17,14 +19,16 @@ from realtime.client import FramesTrack, LiveClient
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
+from webapp.signing import key_id, verify
 
 KEY = "sessions-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+OTHER_KEY = "another-integrators-key"
 
 
 @pytest.fixture
 async def client(engine):
-    config = load_config(None, {}, api_keys=KEY)
+    config = load_config(None, {}, api_keys=f"{KEY},{OTHER_KEY}")
     config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",)))
     app = create_app(config, engine=engine)
     async with app.test_app() as test_app:
@@ -189,3 +193,37 @@ async def test_a_refused_recording_fails_the_session(client, media_bytes, upload
     assert read["status"] == "FAILED" and read["result"]["reasons"] == [error]
     again = await client.post(f"/v1/sessions/{sid}/recording", data=media_bytes("videos/d12.mp4"), headers=token)
     assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
+
+
+async def test_decided_result_is_signed_with_the_readers_key_and_private_to_its_creator(client, media_bytes):
+    body = await create(client, action_count=0)
+    sid = body["session_id"]
+    token = {"Authorization": f"Bearer {body['client_token']}"}
+    undecided = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+    assert "signed_result" not in undecided
+    await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
+    done = await client.post(f"/v1/sessions/{sid}/recording", data=media_bytes("videos/d12.mp4"),
+                             headers={**token, "Content-Type": "video/mp4"})
+    assert (await done.get_json())["status"] == "SUCCEEDED"
+
+    view = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
+    claims = verify(view["signed_result"], KEY)
+    assert claims["sub"] == sid and claims["status"] == "SUCCEEDED" and claims["alive"] is True
+    assert claims["reasons"] == view["result"]["reasons"] == []
+    canonical = json.dumps(view["result"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert claims["result_sha256"] == hashlib.sha256(canonical).hexdigest()
+    header = json.loads(base64.urlsafe_b64decode(view["signed_result"].split(".")[0] + "=="))
+    assert header == {"alg": "HS256", "typ": "JWT", "kid": key_id(KEY)}
+
+    # a browser cannot forge it: another key does not verify, and an altered claim breaks the signature
+    with pytest.raises(ValueError):
+        verify(view["signed_result"], OTHER_KEY)
+    head, payload, mac = view["signed_result"].split(".")
+    forged = dict(claims, status="SUCCEEDED", alive=True, sub="someone-else")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    with pytest.raises(ValueError):
+        verify(f"{head}.{forged_payload}.{mac}", KEY)
+
+    # another integrator cannot read (or learn of) this session
+    other = await client.get(f"/v1/sessions/{sid}", headers={"Authorization": f"Bearer {OTHER_KEY}"})
+    assert other.status_code == 404 and (await other.get_json())["error"]["code"] == "session_not_found"

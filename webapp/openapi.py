@@ -80,7 +80,10 @@ SESSION_RESULT = obj(
      "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
      "identity_min_cosine": NULLABLE_NUM, "frames_analyzed": INT, "duration_s": NUM},
 )
-SESSION = obj({"session_id": STR, "status": SESSION_STATUS, "expires_at": INT}, {"result": SESSION_RESULT})
+SESSION = obj({"session_id": STR, "status": SESSION_STATUS, "expires_at": INT},
+              {"result": SESSION_RESULT,
+               "signed_result": {"type": "string", "description": "Compact JWS (HS256, key = your API key) of the "
+                                 "decision; see docs/protocol.md 'Signed results'."}})
 SDP = obj({"sdp": STR, "type": {"enum": ["offer", "answer"]}})
 FALLBACK = obj({"session_id": STR, "total_ms": INT, "issued_at": INT,
                 "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "start_ms": INT, "end_ms": INT})}})
@@ -148,7 +151,8 @@ def document() -> dict[str, Any]:
                 "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
             }},
             "/v1/sessions/{session_id}": {"get": {
-                "summary": "A session's status and, once decided, its result (integrator).", "security": bearer,
+                "summary": "A session's status and, once decided, its result and signed_result (integrator; a "
+                           "session another API key created answers 404).", "security": bearer,
                 "parameters": [SESSION_ID],
                 "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
             }},

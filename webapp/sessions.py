@@ -15,6 +15,7 @@ from webapp import errors
 from webapp.app import services
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
+from webapp.signing import key_id, result_claims, sign
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
@@ -61,7 +62,7 @@ async def _json() -> dict[str, Any]:
     return body
 
 
-def _options(body: dict[str, Any]) -> SessionOptions:
+def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     def bad(message: str) -> ApiError:
         return ApiError("invalid_session_options", message, 400)
 
@@ -93,7 +94,7 @@ def _options(body: dict[str, Any]) -> SessionOptions:
     return SessionOptions(
         action_count=count, actions=tuple(actions) if actions is not None else None, reference_photo=reference,
         allowed_origins=tuple(o.rstrip("/") for o in origins), ttl_s=float(ttl) if ttl is not None else None,
-        audit_images=audit,
+        audit_images=audit, owner=owner,
     )
 
 
@@ -107,8 +108,8 @@ def _client_token(body: dict[str, Any] | None = None) -> str | None:
 @blueprint.post("/v1/sessions")
 async def create_session() -> Any:
     svc = services()
-    require_key(svc.keys, request)
-    options = _options(await _json())
+    api_key = require_key(svc.keys, request)
+    options = _options(await _json(), owner=key_id(api_key))
     reg = registry()
     reference = None
     if options.reference_photo is not None:
@@ -129,9 +130,11 @@ async def create_session() -> Any:
 
 @blueprint.get("/v1/sessions/<session_id>")
 async def get_session(session_id: str) -> Any:
-    require_key(services().keys, request)
-    session = registry().get(session_id)
-    response = jsonify(session.public())
+    api_key = require_key(services().keys, request)
+    view = registry().get(session_id, owner=key_id(api_key)).public()
+    if "result" in view:
+        view["signed_result"] = sign(result_claims(view), api_key)
+    response = jsonify(view)
     response.headers["Cache-Control"] = "no-store"
     return response
 
