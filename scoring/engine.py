@@ -18,6 +18,7 @@ from scoring.match import MatchResult
 from scoring.media import VideoReader, decode_image, sniff
 from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation, FrameObservation
+from scoring.orientation import rotate, upright_turn
 from scoring.settings import EngineSettings
 from scoring.verdict import (
     ACTIONS_FAILED, FACE_CHANGED, LOOPED_VIDEO, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE,
@@ -35,6 +36,7 @@ class AnalysisOptions:
     reference: bytes | None = None  # a photo to match the best face against
     mf_selector: str | None = None  # overrides the engine's reject | biggest
     min_seconds: float | None = None  # overrides the short_time limit (Huawei: 1 s)
+    auto_rotate: bool = False  # the reference photo may be stored sideways: try quarter turns (scoring.orientation)
 
     def __post_init__(self) -> None:
         try:
@@ -57,6 +59,16 @@ def thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
     if patch.size == 0:
         return np.zeros((32, 32), dtype=np.float32)
     return cv2.cvtColor(cv2.resize(patch, (32, 32), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PhotoFace:
+    """The biggest face of a reference photo, with its embedding, and how the photo had to be turned to find it."""
+
+    face: FaceObservation
+    width: int  # of the (turned) photo the face coordinates refer to
+    height: int
+    rotation_deg: int  # clockwise quarter turn applied before the face was found (0 without auto_rotate)
 
 
 class LivenessEngine:
@@ -96,13 +108,37 @@ class LivenessEngine:
     def release(self, token: object) -> None:
         self.models.landmarkers.release(token)  # type: ignore[arg-type]
 
-    def embed_photo(self, data: bytes) -> np.ndarray | None:
+    def embed_photo(self, data: bytes, auto_rotate: bool = False) -> np.ndarray | None:
         """Embedding of the biggest face in a photo, or None when it has no face."""
+        found = self.photo_face(data, auto_rotate)
+        return found.face.embedding if found else None
+
+    def photo_face(self, data: bytes, auto_rotate: bool = False) -> PhotoFace | None:
+        """The biggest face of a photo (EXIF orientation applied by the decoder); with auto_rotate, found in the
+        quarter turn that makes it upright (scoring.orientation). None when there is no face."""
         rgb = decode_image(data, self.settings.limits)
+        found: dict[int, FaceObservation | None] = {}
         with self.models.still_landmarkers.lend() as landmarker:
             analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector="biggest")
-            obs = analyzer.analyze(rgb, 0, liveness=False, embed=True)
-        return obs.face.embedding if obs.face else None
+
+            def face_at(turn: int) -> FaceObservation | None:
+                if turn not in found:
+                    found[turn] = analyzer.analyze(rotate(rgb, turn), 0, liveness=False, embed=False).face
+                return found[turn]
+
+            def roll_at(turn: int) -> float | None:
+                face = face_at(turn)
+                return face.pose.roll if face else None
+
+            turn = upright_turn(roll_at) if auto_rotate else 0
+            face = face_at(turn) if turn is not None else None
+            if face is None or turn is None:
+                return None
+            face = analyzer.add_embedding(rotate(rgb, turn), face)  # only for the chosen turn
+        height, width = rgb.shape[:2]
+        if turn in (90, 270):
+            width, height = height, width
+        return PhotoFace(face, width, height, turn)
 
     # -- stills -------------------------------------------------------------------------------------------
 
@@ -289,7 +325,7 @@ class LivenessEngine:
         if options.reference is None:
             return None
         t0 = time.perf_counter()
-        vector = self.embed_photo(options.reference)
+        vector = self.embed_photo(options.reference, options.auto_rotate)
         timer.add("reference", time.perf_counter() - t0)
         return vector
 

@@ -93,3 +93,84 @@ async def test_system_codes(client, media_bytes, d0_photo):
         assert body["request_id"] == r.headers["X-Request-Id"]
     r = await client.post(URL, form=form(video, d0_photo))
     assert r.status_code == 401 and (await r.get_json())["code"] == 1200
+
+
+def _upright_face(frame: np.ndarray, turn: int) -> np.ndarray:
+    from scoring.orientation import rotate
+
+    return rotate(frame, turn)
+
+
+@pytest.fixture(scope="module")
+def d0_frame(media_bytes) -> np.ndarray:
+    frames, _ = decode_frames(media_bytes("videos/d0.mp4"), 0.0, 0.1)
+    return frames[0]
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+async def test_auto_rotate_turned_photo(client, media_bytes, d0_frame, turn):
+    """A same-person photo stored turned: the landmarker still fits a mesh to it, upside down a wrong one whose
+    embedding does not match; auto_rotate finds the upright turn and the match is high."""
+    video = media_bytes("videos/d0.mp4")
+    turned = jpeg(_upright_face(d0_frame, turn))
+    r = await client.post(URL, form=form(video, turned, auto_rotate="true"), headers=AUTH)
+    body = await r.get_json()
+    assert r.status_code == 200 and body["passed"] is True and body["verification_score"] > 0.9, body
+    if turn == 180:
+        r = await client.post(URL, form=form(video, turned), headers=AUTH)
+        body = await r.get_json()
+        assert body["passed"] is True and body["verification_score"] < 0.7, body
+
+
+@pytest.mark.parametrize("tag, stored_turn", [(6, 270), (3, 180)])
+async def test_exif_orientation_honoured(client, media_bytes, d0_frame, tag, stored_turn):
+    """Pixels stored turned, with the EXIF orientation that says how to view them (6: turn 90 clockwise, 3: 180)."""
+    import io
+
+    from PIL import Image
+
+    from scoring.media import decode_image
+    from scoring.settings import MediaLimits
+
+    upright = d0_frame[:, 56:456]  # 400 wide x 512 high: a turn shows in the decoded shape
+    stored = Image.fromarray(_upright_face(upright, stored_turn))
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    tagged, untagged = io.BytesIO(), io.BytesIO()
+    stored.save(tagged, "JPEG", quality=92, exif=exif.tobytes())
+    stored.save(untagged, "JPEG", quality=92)
+    assert decode_image(tagged.getvalue(), MediaLimits()).shape == upright.shape
+    video = media_bytes("videos/d0.mp4")
+    for flags in ({}, {"auto_rotate": "true"}):
+        body = await (await client.post(URL, form=form(video, tagged.getvalue(), **flags), headers=AUTH)).get_json()
+        assert body["passed"] is True and body["verification_score"] > 0.9, (flags, body)
+    if tag == 3:  # the same pixels without the tag do not match: the tag is what turned them
+        body = await (await client.post(URL, form=form(video, untagged.getvalue()), headers=AUTH)).get_json()
+        assert body["verification_score"] < 0.7, body
+
+
+async def test_auto_rotate_without_face_is_still_4000(client, media_bytes):
+    blank = jpeg(np.full((480, 640, 3), 200, np.uint8))
+    r = await client.post(URL, form=form(media_bytes("videos/d0.mp4"), blank, auto_rotate="true"), headers=AUTH)
+    assert r.status_code == 400 and (await r.get_json())["code"] == 4000
+
+
+async def test_check_quality(client, media_bytes, d0_frame, d0_photo):
+    """Eyes/nose/mouth outside the photo -> 4004; a face narrower than 80 px -> 2003; a good photo passes.
+    Without check_quality the same photos are compared as they are."""
+    import cv2
+
+    video = media_bytes("videos/d0.mp4")
+    mouth_cut = jpeg(d0_frame[:350])  # d0's face spans rows ~164..437: the mouth falls below row 350
+    small = jpeg(cv2.resize(read_rgb(media_bytes("identity/obama.jpg")), (240, 300), interpolation=cv2.INTER_AREA))
+    blank = jpeg(np.full((480, 480, 3), 200, np.uint8))
+    for image, code in ((mouth_cut, 4004), (small, 2003), (blank, 4000)):
+        r = await client.post(URL, form=form(video, image, check_quality="true"), headers=AUTH)
+        body = await r.get_json()
+        assert r.status_code == 400 and body["code"] == code, (code, body)
+    r = await client.post(URL, form=form(video, d0_photo, check_quality="true"), headers=AUTH)
+    body = await r.get_json()
+    assert r.status_code == 200 and body["passed"] is True and body["verification_score"] > 0.7
+    for image in (mouth_cut, small):
+        r = await client.post(URL, form=form(video, image), headers=AUTH)
+        assert r.status_code == 200 and (await r.get_json())["code"] == 1000

@@ -6,6 +6,11 @@ Encryption: the document's sample builds `AESCipher(32-char key, 12-char IV)`. 3
 12 bytes is exactly GCM's standard nonce size (CBC/CFB/CTR take 16-byte IVs), so the likely reading is
 AES-256-GCM: field = base64(ciphertext || 16-byte tag), key and nonce the UTF-8 bytes of the configured strings
 (`server.silent-aes-key`, `server.silent-aes-iv`). With no key configured the fields are plain base64.
+
+auto_rotate: the photo may be stored turned 90/180/270 degrees without an EXIF tag (the tag itself is always
+honoured); the engine finds the upright turn (scoring.orientation). check_quality: the photo's eyes, nose and mouth
+must lie inside the picture (4004, the one kind of occlusion that can be told soundly) and the face must be at least
+80 px wide (2003), checked before the video is decoded (scoring.photo_check).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
+from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
 from scoring.verdict import NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES, MULTIPLE_FACES
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
@@ -44,6 +50,8 @@ SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
     codes.EXPECTED_IMAGE: (2005, 400, "invalid image type or corrupted"),
     codes.EXPECTED_VIDEO: (2005, 400, "invalid image type or corrupted"),
     NO_FACE_IN_IMAGE: (4000, 400, "detection failed"),
+    FACE_TOO_SMALL: (2003, 400, "invalid image size"),
+    FACE_CUT_OFF: (4004, 400, "face occlusion"),
     LIVENESS_CHECK_FAILED: (4007, 400, "liveness silent check failed"),
     codes.VIDEO_TOO_LONG: (4007, 400, "liveness silent check failed"),
     codes.FPS_TOO_HIGH: (4007, 400, "liveness silent check failed"),
@@ -99,7 +107,16 @@ async def stateless() -> Response:
         raise ApiError(codes.INPUT_TOO_LARGE, f"The image is larger than {limits.image_size} bytes.")
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
-    verdict = await analyze(svc, ENDPOINT, video, AnalysisOptions(reference=image), kind="video")
+    auto_rotate = _flag(fields, "auto_rotate")
+    if _flag(fields, "check_quality"):
+        photo = await svc.pool.run(svc.engine.photo_face, image, auto_rotate)
+        if photo is None:
+            raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
+        problem = photo_problem(photo.face, photo.width, photo.height)
+        if problem is not None:
+            raise ApiError(problem.code, problem.message)
+    options = AnalysisOptions(reference=image, auto_rotate=auto_rotate)
+    verdict = await analyze(svc, ENDPOINT, video, options, kind="video")
     if REFERENCE_NO_FACE in verdict.reasons:
         raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
     if {NO_FACE, TOO_FEW_FRAMES, MULTIPLE_FACES} & set(verdict.reasons) and SHORT_TIME not in verdict.reasons:
