@@ -10,7 +10,7 @@ turned 90 degrees clockwise reads roll ~ -90, an upside-down one ~ +90. Two or t
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -32,7 +32,7 @@ def rotate(rgb: np.ndarray, degrees: int) -> np.ndarray:
 
 def turn_for_roll(roll_deg: float) -> int:
     """The clockwise quarter turn that brings a face with this roll upright (roll -90 -> 270, +90 -> 90)."""
-    return int(round(roll_deg / 90.0)) * 90 % 360
+    return round(roll_deg / 90.0) * 90 % 360
 
 
 def upright_turn(roll_at: Callable[[int], float | None]) -> int | None:

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 import pytest
-
 from api_support import AUTH, CheckedClient, make_app
 from mediagen import cut_clip, decode_frames, jpeg, read_rgb, repeated_frame_clip
+
 from webapp.api_silent import encrypt
 
 URL = "/identity/silent_image_verification/stateless"
@@ -174,3 +174,24 @@ async def test_check_quality(client, media_bytes, d0_frame, d0_photo):
     for image in (mouth_cut, small):
         r = await client.post(URL, form=form(video, image), headers=AUTH)
         assert r.status_code == 200 and (await r.get_json())["code"] == 1000
+
+
+@pytest.mark.parametrize("true_turn", [0, 90, 180, 270])
+def test_upright_turn_from_roll_readings(true_turn):
+    """scoring.orientation.upright_turn on the landmarker's measured behaviour: at a net turn of 0 roll reads ~0,
+    90 -> ~-90, 270 -> ~+90, and 180 (upside down) a wrong upright mesh, roll ~0. Also: no face at all -> None;
+    no face until the photo is turned (the first found turn is then refined by its roll)."""
+    from scoring.orientation import upright_turn
+
+    readings = {0: 1.0, 90: -89.0, 180: -2.0, 270: 91.0}
+    calls: list[int] = []
+
+    def roll_at(turn: int) -> float | None:
+        calls.append(turn)
+        return readings[(turn - true_turn) % 360]
+
+    assert upright_turn(roll_at) == true_turn
+    assert len(calls) <= 2
+    assert upright_turn(lambda turn: None) is None
+    hidden = {0: None, 90: None, 180: 91.0, 270: -1.0}  # upright at 270; only seen from 180 on
+    assert upright_turn(lambda turn: hidden[turn % 360]) == 270

@@ -22,7 +22,7 @@ from quart import Blueprint, Response, jsonify, request
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
-from scoring.verdict import NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES, MULTIPLE_FACES
+from scoring.verdict import MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
 from webapp.app import request_id, services
