@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -37,6 +37,8 @@ class AnalysisOptions:
     mf_selector: str | None = None  # overrides the engine's reject | biggest
     min_seconds: float | None = None  # overrides the short_time limit (Huawei: 1 s)
     auto_rotate: bool = False  # the reference photo may be stored sideways: try quarter turns (scoring.orientation)
+    # The reference's embedding when the caller already found its face (photo_face): it is not analyzed again.
+    reference_embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -324,6 +326,8 @@ class LivenessEngine:
     def _reference_embedding(self, options: AnalysisOptions, timer: StageTimer) -> np.ndarray | None:
         if options.reference is None:
             return None
+        if options.reference_embedding is not None:
+            return options.reference_embedding
         t0 = time.perf_counter()
         vector = self.embed_photo(options.reference, options.auto_rotate)
         timer.add("reference", time.perf_counter() - t0)

@@ -171,6 +171,9 @@ async def test_check_quality(client, media_bytes, d0_frame, d0_photo):
     r = await client.post(URL, form=form(video, d0_photo, check_quality="true"), headers=AUTH)
     body = await r.get_json()
     assert r.status_code == 200 and body["passed"] is True and body["verification_score"] > 0.7
+    # the face found by the quality check is reused for the match: same score as finding it again
+    plain = await (await client.post(URL, form=form(video, d0_photo), headers=AUTH)).get_json()
+    assert plain["verification_score"] == body["verification_score"]
     for image in (mouth_cut, small):
         r = await client.post(URL, form=form(video, image), headers=AUTH)
         assert r.status_code == 200 and (await r.get_json())["code"] == 1000

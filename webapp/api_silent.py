@@ -108,6 +108,7 @@ async def stateless() -> Response:
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
     auto_rotate = _flag(fields, "auto_rotate")
+    known_embedding = None
     if _flag(fields, "check_quality"):
         photo = await svc.pool.run(svc.engine.photo_face, image, auto_rotate)
         if photo is None:
@@ -115,7 +116,8 @@ async def stateless() -> Response:
         problem = photo_problem(photo.face, photo.width, photo.height)
         if problem is not None:
             raise ApiError(problem.code, problem.message)
-    options = AnalysisOptions(reference=image, auto_rotate=auto_rotate)
+        known_embedding = photo.face.embedding  # the engine need not find this face again
+    options = AnalysisOptions(reference=image, auto_rotate=auto_rotate, reference_embedding=known_embedding)
     verdict = await analyze(svc, ENDPOINT, video, options, kind="video")
     if REFERENCE_NO_FACE in verdict.reasons:
         raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
