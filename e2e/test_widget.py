@@ -194,8 +194,14 @@ def test_demo_page_runs_a_check_through_the_server(server: Server, cameras: dict
     widget.locator("#lc-camera").click()
     widget.locator("#lc-start:not([disabled])").click(timeout=20_000)
     widget.get_by_role("button", name="Cancel").click(timeout=20_000)
-    page.wait_for_selector("body[data-result='FAILED']", timeout=30_000)
-    assert "The server says: FAILED" in page.locator("#demo-status").inner_text()
+    try:
+        page.wait_for_selector("body[data-result]", timeout=30_000)
+    finally:  # on a failure, say what the widget showed and what the server said
+        seen = (page.frames[1].evaluate("JSON.stringify(document.getElementById('livecheck').dataset)")
+                if len(page.frames) > 1 else "no widget frame")
+        said = page.locator("#demo-status").inner_text()
+    assert page.locator("body").get_attribute("data-result") == "FAILED", (said, seen)
+    assert "The server says: FAILED" in said
     # The demo endpoint serves its own page only.
     import httpx
 

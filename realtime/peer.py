@@ -24,6 +24,7 @@ from realtime.settings import RealtimeSettings
 from scoring.analyzer import FrameAnalyzer
 from scoring.observation import FrameObservation
 
+FINAL_MESSAGE_WAIT_S = 2.0  # at most this long for the browser to acknowledge the result before closing
 log = logging.getLogger("livecheck.realtime")
 MAX_ANALYSIS_SIDE = 640  # frames are scaled down to this before analysis (the guide needs no more)
 
@@ -249,6 +250,18 @@ class LivePeer:
         self._fresh.set()
         asyncio.ensure_future(self.on_finished(self))
 
+    async def _drain(self, limit_s: float) -> None:
+        """Waits (bounded) until the last messages were acknowledged by the browser or it closed the channel itself:
+        closing the connection aborts the SCTP association, and anything still queued (the result) would be lost."""
+        channel, sctp = self._channel, self.pc.sctp
+        deadline = time.monotonic() + limit_s  # real time even under a test clock
+        while channel is not None and channel.readyState == "open" and time.monotonic() < deadline:
+            unsent = getattr(sctp, "_outbound_queue", ()) if sctp is not None else ()
+            unacked = getattr(sctp, "_sent_queue", ()) if sctp is not None else ()
+            if channel.bufferedAmount == 0 and not unsent and not unacked:
+                return
+            await asyncio.sleep(0.01)
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -266,7 +279,7 @@ class LivePeer:
                     pass
         while self._inflight is not None and not self._inflight.done():
             await asyncio.sleep(0.01)  # the landmarker is released after this; never while a thread uses it
-        await asyncio.sleep(0.05)  # let the result message leave before the transport goes away
+        await self._drain(FINAL_MESSAGE_WAIT_S)
         await self.pc.close()
         for stage, seconds in self.analyzer.timer.seconds.items():
             self.stats.stages_s[stage] = seconds

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from models.manifest import MANIFEST
-from realtime.challenge import ChallengeOutcome, ChallengeSession, draw_actions
+from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeOutcome, ChallengeSession, draw_actions
 from realtime.peer import LivePeer, PipelineStats
 from realtime.settings import RealtimeSettings
 from scoring.actions import ACTIONS
@@ -245,26 +245,27 @@ class SessionRegistry:
             await self._end(session, None)
 
     async def _end(self, session: LiveSession, reasons: list[str] | None) -> None:
-        """Decides (if not yet), closes the peer connection and releases the landmarker. Safe to call twice."""
+        """Decides (if not yet), then closes the peer connection and releases the landmarker. Safe to call twice.
+
+        The decision is recorded before the connection is closed: closing waits for the result message to reach the
+        browser, and an integrator polling the session must never see IN_PROGRESS after the widget showed a result."""
         if session.ending:
             return
         session.ending = True
         peer = session.peer
-        if peer is not None and reasons is None and peer.stats.frames_analyzed == 0:
+        if peer is not None and reasons is None and peer.stats.frames_analyzed == 0 and self._lost_in_transport(peer):
             # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
             # recording fallback can still run; the sweep fails it with this reason if nothing follows
             outcome = peer.challenge.outcome
-            session.stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else "disconnected"
+            session.stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else DISCONNECTED
             await self._drop_peer(session)
             session.ending = False
             return
         if peer is not None:
             outcome = peer.challenge.outcome
             if outcome is None:
-                peer.challenge.cancel((reasons or ["disconnected"])[0], peer._now_ms())
+                peer.challenge.cancel((reasons or [DISCONNECTED])[0], peer._now_ms())
                 outcome = peer.challenge.outcome
-            await peer.close()
-            session.peer = None
             session.stats = peer.stats
             if outcome is not None and session.result is None:
                 try:
@@ -273,13 +274,23 @@ class SessionRegistry:
                 except Exception:
                     session.result = {"alive": False, "reasons": ["internal_error"], "model_versions": model_versions()}
                 session.status = SUCCEEDED if outcome.alive and session.result.get("alive") else FAILED
+            session.decided_at = self.clock()
+            await peer.close()
+            session.peer = None
         elif session.result is None and session.status == IN_PROGRESS:
             session.result = {"alive": False, "reasons": reasons or ["internal_error"], "model_versions": model_versions()}
             session.status = FAILED
         landmarker, session.landmarker = session.landmarker, None
         if landmarker is not None:
             self.engine.release(landmarker)
-        session.decided_at = self.clock()
+        session.decided_at = session.decided_at or self.clock()
+
+    @staticmethod
+    def _lost_in_transport(peer: LivePeer) -> bool:
+        """True when the check ended because the connection or the camera track went away, not by the user's
+        cancel or an error: only then may the recording fallback take over the unused session."""
+        outcome = peer.challenge.outcome
+        return outcome is None or not outcome.reasons or outcome.reasons[0] in (DISCONNECTED, STREAM_ENDED)
 
     async def _drop_peer(self, session: LiveSession) -> None:
         """Closes the peer connection and frees the landmarker without deciding anything."""

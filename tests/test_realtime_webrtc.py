@@ -189,3 +189,33 @@ async def test_tokens_expiry_and_cap_are_refused_each_with_its_own_error(registr
         assert set(s.result["reasons"]) & {"disconnected", "stream_ended"}
     counts = reg.counts()
     assert (counts["live"], counts["peers"], counts["landmarkers"]) == (0, 0, 0)
+
+
+class NoFramesTrack(FramesTrack):
+    """A camera that connects but never delivers a frame: the user cancels before anything was analyzed."""
+
+    async def recv(self):  # type: ignore[override]
+        await asyncio.Event().wait()
+
+
+async def test_cancel_before_any_frame_is_decided_at_once_not_left_for_the_fallback(registry, d12):
+    frames, fps = d12
+    reg = registry
+    session, token = reg.create(SessionOptions(actions=("turn_left",)))
+    client = LiveClient(NoFramesTrack(frames[:1], fps))
+    cancel = f'{{"v":1,"type":"cancel"}}'
+    client.channel.on("open", lambda: client.channel.send(cancel))  # after the client's own "ready"
+    try:
+        await client.connect(lambda sdp: reg.offer(session.id, token, sdp))
+        run = await client.wait_result(15)
+        assert run.status == FAILED
+        for _ in range(100):  # the integrator sees the decision right after the widget does (was: IN_PROGRESS)
+            if session.status != "IN_PROGRESS":
+                break
+            await asyncio.sleep(0.02)
+        assert session.status == FAILED and session.result["reasons"] == ["cancelled"], session.public()
+        assert session.stalled is None
+    finally:
+        await client.close()
+    await settle(reg)
+    assert reg.counts()["landmarkers"] == 0
