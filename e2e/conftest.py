@@ -30,7 +30,7 @@ API_KEY = "e2e-test-key"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 BASE_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--use-fake-device-for-media-stream",
+    "--disable-sync", "--no-first-run",
 ]
 
 
@@ -141,14 +141,16 @@ BrowserFactory = Callable[..., Any]
 def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
     """launch(camera=Y4mInfo, grant=True, loopback=True) -> a new Playwright page (its browser closes after the test).
 
-    grant=False: the camera prompt is denied. loopback=False: Chromium gathers no loopback ICE candidates, and in
+    grant=False: the camera prompt is denied. fake_device=False: the browser has no camera. loopback=False: Chromium gathers no loopback ICE candidates, and in
     a loopback-only namespace that means no candidate at all, so WebRTC cannot connect.
     """
     browsers: list[Any] = []
 
     def factory(camera: Y4mInfo | None = None, *, grant: bool = True, loopback: bool = True,
-                viewport: dict[str, int] | None = None, locale: str = "en-US") -> Any:
+                viewport: dict[str, int] | None = None, locale: str = "en-US", fake_device: bool = True) -> Any:
         flags = list(BASE_FLAGS)
+        if fake_device:  # without it, headless Chromium on this machine has no camera at all
+            flags.append("--use-fake-device-for-media-stream")
         if camera is not None:
             flags.append(f"--use-file-for-fake-video-capture={camera.path}")
         flags.append("--use-fake-ui-for-media-stream" if grant else "--deny-permission-prompts")

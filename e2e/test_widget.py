@@ -90,6 +90,41 @@ def test_camera_permission_denied_says_so_and_offers_a_way_forward(
     assert server.session(created["session_id"])["status"] == "CREATED"
 
 
+def test_no_camera_says_so_and_offers_a_way_forward(server: Server, launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=["turn_left"])
+    page = launch(None, fake_device=False)  # a real Chromium with no video device at all
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-error='no_camera']")
+    page.screenshot(path=str(artifacts / "no-camera.png"))
+    assert page.locator("#lc-heading").inner_text() == "No camera found"
+    assert page.get_by_role("button", name="Try again").is_visible()
+    assert server.session(created["session_id"])["status"] == "CREATED"  # nothing was spent
+
+
+def test_camera_in_use_says_so_and_retry_works_once_it_is_free(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    created = server.create_session(actions=["turn_left"])
+    page = launch(cameras["d12"])
+    # Chromium rejects getUserMedia with NotReadableError when another program holds the device; a fake device
+    # cannot be held, so the first call gets exactly that rejection and later calls reach the real fake camera.
+    page.add_init_script("""(() => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      let calls = 0;
+      navigator.mediaDevices.getUserMedia = (constraints) => (++calls === 1
+        ? Promise.reject(new DOMException('Could not start video source', 'NotReadableError'))
+        : real(constraints));
+    })();""")
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-error='camera_in_use']")
+    page.screenshot(path=str(artifacts / "camera-in-use.png"))
+    assert page.locator("#lc-heading").inner_text() == "Your camera is busy"
+    page.get_by_role("button", name="Try again").click()
+    page.locator("#lc-start:not([disabled])").wait_for(timeout=20_000)  # the way forward leads to a check
+    assert server.session(created["session_id"])["status"] in ("CREATED", "IN_PROGRESS")
+
+
 def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
         server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"])
