@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,27 @@ def test_camera_in_use_says_so_and_retry_works_once_it_is_free(
     page.get_by_role("button", name="Try again").click()
     page.locator("#lc-start:not([disabled])").wait_for(timeout=20_000)  # the way forward leads to a check
     assert server.session(created["session_id"])["status"] in ("CREATED", "IN_PROGRESS")
+
+
+def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    """The server goes silent mid-check (SIGSTOP: no packet answers, as when the network drops), then comes back."""
+    created = server.create_session(actions=["turn_left", "turn_right", "open_mouth"])
+    page = launch(cameras["d12"])
+    open_widget(page, created["widget_url"])
+    start_live_check(page)
+    page.wait_for_selector("#livecheck[data-screen='check']", timeout=20_000)
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        page.wait_for_selector("#livecheck[data-error='network']", timeout=45_000)
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    page.screenshot(path=str(artifacts / "network-lost.png"))
+    assert page.locator("#lc-heading").inner_text() == "Connection lost"
+    assert page.get_by_role("button", name="Start a new check").is_visible()
+    body = server.wait_decided(created["session_id"], 60)
+    # whichever the resumed server notices first (its timers ran on while it was stopped, or the closed peer)
+    assert body["status"] == "FAILED" and body["result"]["alive"] is False and body["result"]["reasons"], body
 
 
 def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
