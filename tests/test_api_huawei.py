@@ -39,7 +39,7 @@ async def test_live_clip_with_actions_passes(client, media_bytes):
 
 
 async def test_multipart_video_file_and_action_missing_from_clip(client, media_bytes):
-    """d18 is frontal: a demanded left turn (code 1) fails; new code 5 (blink) is accepted."""
+    """d18 is frontal: a demanded left turn (code 1) fails as actions_failed."""
     files = {"video_file": __import__("quart").datastructures.FileStorage(
         stream=__import__("io").BytesIO(media_bytes("videos/d18.mp4")), filename="v.mp4", content_type="video/mp4")}
     r = await client.post(URL, form={"actions": "1"}, files=files, headers=TOKEN)

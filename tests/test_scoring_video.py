@@ -160,3 +160,19 @@ def test_looped_recording_fails_with_looped_video(engine, media_bytes, start: fl
     assert not verdict.alive
     assert LOOPED_VIDEO in verdict.reasons and STATIC_VIDEO not in verdict.reasons, verdict.reasons
     assert verdict.average_liveness >= engine.settings.liveness_threshold
+
+
+# The natural blinks in the shared clips (measured: eyeBlink mean 0.06-0.12 at rest, peaks 0.70-0.73 over 3-4 frames).
+@pytest.mark.parametrize("name, window_s", [("d0", (2.5, 2.8)), ("d12", (1.85, 2.1))])
+def test_natural_blinks_in_real_clips_pass_blink(engine, media_bytes, name: str, window_s: tuple[float, float]) -> None:
+    verdict = engine.analyze(media_bytes(f"videos/{name}.mp4"), AnalysisOptions(actions=("blink",)))
+    assert verdict.alive, verdict.to_dict()
+    (result,) = verdict.actions
+    assert result.passed and 0.5 <= result.confidence <= 1.0, result
+    assert window_s[0] <= result.start_ms / 1000 <= window_s[1], result
+
+
+def test_blink_outside_its_window_fails(engine, media_bytes) -> None:
+    """d12 blinks at ~2.0 s and not again before 3.7 s: a blink demanded in 2.3-3.5 s is not there."""
+    verdict = engine.analyze(media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("blink",), action_windows_ms=((2300, 3500),)))
+    assert not verdict.alive and verdict.reasons == [ACTIONS_FAILED]
