@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GLOG_minloglevel", "2")
+# The default session store lives in the per-user data dir: tests (and the servers they start) use a temporary one.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="livecheck-test-data-")
 
 
 def _shared(var: str, name: str) -> Path:

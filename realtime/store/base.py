@@ -1,0 +1,88 @@
+"""The session store's one narrow interface, and the few operations every node builds on it.
+
+A store keeps session records (compare-and-set on their version, so exactly one of several nodes wins a race),
+node heartbeats, short-lived items (FindFace detections) and sliding-window counters (rate limits). Backends:
+SQLite (one machine, several processes) and Redis (several machines). See docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Protocol
+
+from realtime.status import SessionStatus, check_transition
+from realtime.store.records import SessionRecord
+
+MAX_RETRIES = 64
+
+
+class StoreError(Exception):
+    """The store cannot be used (bad URL, server unreachable, lost races beyond reason)."""
+
+
+class SessionStore(Protocol):
+    url: str  # without credentials, for logs
+
+    async def create(self, record: SessionRecord) -> None:
+        """Adds a new session; it is forgotten at record.purge_at."""
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        """The session, or None (unknown or purged)."""
+
+    async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
+        """Atomically replaces `old` by `new` if the stored version is still old.version; False otherwise."""
+
+    async def in_progress(self) -> list[SessionRecord]:
+        """Every IN_PROGRESS session, whichever node claimed it (for the node-lost and timeout sweeps)."""
+
+    async def counts(self) -> dict[SessionStatus, int]:
+        """Sessions kept, by status."""
+
+    async def purge(self) -> int:
+        """Drops every entry past its TTL (a no-op where the backend expires them itself)."""
+
+    async def beat(self, node_id: str, ttl_s: float) -> None:
+        """This node is alive for ttl_s more seconds."""
+
+    async def alive(self, node_ids: set[str]) -> set[str]:
+        """Those of node_ids whose heartbeat has not lapsed."""
+
+    async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
+        """A short-lived JSON object (a FindFace detection, say), readable by every node until it expires."""
+
+    async def get_item(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    async def count_items(self, kind: str) -> int: ...
+
+    async def hit(self, key: str, limit: int, window_s: float) -> bool:
+        """Sliding-window counter shared by every node: records one hit and returns True while fewer than
+        `limit` were recorded in the last window_s seconds; otherwise records nothing and returns False."""
+
+    async def close(self) -> None: ...
+
+
+async def update(store: SessionStore, session_id: str,
+                 change: Callable[[SessionRecord], SessionRecord | None]) -> SessionRecord | None:
+    """Applies `change` to the current record atomically: on a concurrent write the record is read again and
+    `change` re-applied to it. `change` returns the new record (from record.bump(...)), None to leave it as is,
+    or raises to refuse. Returns the record as stored afterwards (None: no such session)."""
+    for _ in range(MAX_RETRIES):
+        current = await store.get(session_id)
+        if current is None:
+            return None
+        new = change(current)
+        if new is None:
+            return current
+        check_transition(current.status, new.status)
+        if new.version != current.version + 1:
+            new = replace(new, version=current.version + 1)
+        if await store.swap(current, new):
+            return new
+    raise StoreError(f"session {session_id}: too many concurrent writes")
+
+
+async def lost_sessions(store: SessionStore) -> list[SessionRecord]:
+    """IN_PROGRESS sessions whose claiming node's heartbeat lapsed: any surviving node fails them `node_lost`."""
+    running = [r for r in await store.in_progress() if r.node_id is not None]
+    alive = await store.alive({r.node_id for r in running if r.node_id is not None})
+    return [r for r in running if r.node_id not in alive]

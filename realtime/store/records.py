@@ -1,0 +1,75 @@
+"""What the session store keeps: session metadata, the decided result and the audit images the integrator asked
+for. Never media. Times are wall-clock seconds (time.time()): several processes and machines read them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from realtime.status import SessionStatus
+
+
+@dataclass(frozen=True)
+class FallbackStep:
+    """Recording fallback: `action` must be performed within [start_ms, end_ms] of the recording's start."""
+
+    action: str
+    start_ms: int
+    end_ms: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"action": self.action, "start_ms": self.start_ms, "end_ms": self.end_ms}
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    token_hash: str  # sha256 hex of the one-time client token (the token itself is never stored)
+    actions: tuple[str, ...]
+    created_at: float
+    expires_at: float  # a session not started by then is EXPIRED
+    purge_at: float  # the store forgets the session then (its TTL)
+    allowed_origins: tuple[str, ...] = ()
+    audit_images: bool = False
+    owner: str | None = None  # opaque id of the integrator that created it
+    reference: bytes | None = field(default=None, repr=False)  # float32 embedding of the reference photo
+    reference_given: bool = False
+    status: SessionStatus = SessionStatus.CREATED
+    node_id: str | None = None  # the node that claimed it: runs its peer or judges its recording
+    started_at: float | None = None
+    decided_at: float | None = None
+    fallback: tuple[FallbackStep, ...] | None = None  # the recording fallback's schedule, once asked for
+    recording_used: bool = False
+    stalled: str | None = None  # the live connection ended before any frame was analyzed: why
+    result: dict[str, Any] | None = None
+    version: int = 0  # bumped by every write; a write based on an older version loses (compare-and-set)
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"session_id": self.id, "status": str(self.status), "expires_at": int(self.expires_at)}
+        if self.result is not None:
+            out["result"] = self.result
+        return out
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["reference"] = None if self.reference is None else base64.b64encode(self.reference).decode()
+        data["status"] = str(self.status)
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> SessionRecord:
+        data = json.loads(text)
+        data["actions"] = tuple(data["actions"])
+        data["allowed_origins"] = tuple(data["allowed_origins"])
+        data["status"] = SessionStatus(data["status"])
+        if data["reference"] is not None:
+            data["reference"] = base64.b64decode(data["reference"])
+        if data["fallback"] is not None:
+            data["fallback"] = tuple(FallbackStep(**step) for step in data["fallback"])
+        return cls(**data)
+
+    def bump(self, **changes: Any) -> SessionRecord:
+        """A copy with `changes`, one version later (what a compare-and-set writes)."""
+        return replace(self, **changes, version=self.version + 1)

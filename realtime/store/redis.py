@@ -1,0 +1,178 @@
+"""Redis session store (redis-py's asyncio client): several processes or machines share sessions, heartbeats,
+detections and rate-limit counters. Sessions are hashes with a TTL (PEXPIREAT); a write is one Lua script that
+compares the version, so exactly one of several racing nodes wins. Status indexes are sorted sets scored by the
+purge time, pruned as they are read."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+
+from realtime.status import SessionStatus
+from realtime.store.records import SessionRecord
+
+PREFIX = "livecheck:"
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', ARGV[2], 'body', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+return 1
+"""
+
+_SWAP = """
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v or tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', ARGV[3], 'body', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+redis.call('ZREM', KEYS[2], ARGV[6])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+return 1
+"""
+
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 1
+"""
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def redacted(url: str) -> str:
+    """The URL without a password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class RedisStore:
+    def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
+        self.url = redacted(url)
+        self._clock = clock
+        self._redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._create = self._redis.register_script(_CREATE)
+        self._swap = self._redis.register_script(_SWAP)
+        self._hit = self._redis.register_script(_HIT)
+
+    @staticmethod
+    def _key(session_id: str) -> str:
+        return f"{PREFIX}s:{session_id}"
+
+    @staticmethod
+    def _index(status: SessionStatus) -> str:
+        return f"{PREFIX}status:{status}"
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+
+    async def create(self, record: SessionRecord) -> None:
+        created = await self._create(
+            keys=[self._key(record.id), self._index(record.status)],
+            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id])
+        if not created:
+            raise ValueError(f"session {record.id} exists")
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        body = await self._redis.hget(self._key(session_id), "body")
+        return None if body is None else SessionRecord.from_json(body)
+
+    async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
+        done = await self._swap(
+            keys=[self._key(old.id), self._index(old.status), self._index(new.status)],
+            args=[old.version, new.version, str(new.status), new.to_json(), _ms(new.purge_at), old.id])
+        return bool(done)
+
+    async def _members(self, status: SessionStatus) -> list[str]:
+        index = self._index(status)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(index, "-inf", _ms(self._clock()))
+            pipe.zrange(index, 0, -1)
+            _, members = await pipe.execute()
+        return [m.decode() for m in members]
+
+    async def in_progress(self) -> list[SessionRecord]:
+        members = await self._members(SessionStatus.IN_PROGRESS)
+        if not members:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in members:
+                pipe.hget(self._key(session_id), "body")
+            bodies = await pipe.execute()
+        records = [SessionRecord.from_json(b) for b in bodies if b is not None]
+        return [r for r in records if r.status == SessionStatus.IN_PROGRESS]
+
+    async def counts(self) -> dict[SessionStatus, int]:
+        now = _ms(self._clock())
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for status in SessionStatus:
+                pipe.zremrangebyscore(self._index(status), "-inf", now)
+                pipe.zcard(self._index(status))
+            replies = await pipe.execute()
+        return {status: int(replies[2 * i + 1]) for i, status in enumerate(SessionStatus)}
+
+    async def purge(self) -> int:
+        return 0  # keys expire by themselves (PEXPIREAT); indexes are pruned when read
+
+    # -- nodes ---------------------------------------------------------------------------------------------------
+
+    async def beat(self, node_id: str, ttl_s: float) -> None:
+        await self._redis.set(f"{PREFIX}node:{node_id}", "1", px=max(1, _ms(ttl_s)))
+
+    async def alive(self, node_ids: set[str]) -> set[str]:
+        """Decided by the keys' TTL on the Redis server: the nodes' clocks do not need to agree."""
+        ordered = sorted(node_ids)
+        if not ordered:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for node_id in ordered:
+                pipe.exists(f"{PREFIX}node:{node_id}")
+            found = await pipe.execute()
+        return {n for n, exists in zip(ordered, found) if exists}
+
+    # -- items and counters --------------------------------------------------------------------------------------
+
+    async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
+        index = f"{PREFIX}items:{kind}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{PREFIX}item:{kind}:{key}", json.dumps(value, separators=(",", ":")), px=max(1, _ms(ttl_s)))
+            pipe.zadd(index, {key: _ms(self._clock() + ttl_s)})
+            await pipe.execute()
+
+    async def get_item(self, kind: str, key: str) -> dict[str, Any] | None:
+        body = await self._redis.get(f"{PREFIX}item:{kind}:{key}")
+        return None if body is None else dict(json.loads(body))
+
+    async def count_items(self, kind: str) -> int:
+        index = f"{PREFIX}items:{kind}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(index, "-inf", _ms(self._clock()))
+            pipe.zcard(index)
+            _, count = await pipe.execute()
+        return int(count)
+
+    async def hit(self, key: str, limit: int, window_s: float) -> bool:
+        """Times come from the Redis server (TIME), so nodes with skewed clocks share one window."""
+        allowed = await self._hit(keys=[f"{PREFIX}hits:{key}"], args=[limit, _ms(window_s), secrets.token_hex(8)])
+        return bool(allowed)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

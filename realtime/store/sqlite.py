@@ -1,0 +1,179 @@
+"""SQLite session store: the embedded default. Sessions and results survive a restart; several processes on one
+machine share the file (WAL mode, busy timeout). Every call runs on a worker thread, never on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from realtime.status import SessionStatus
+from realtime.store.records import SessionRecord
+
+T = TypeVar("T")
+MEMORY = ":memory:"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, version INTEGER NOT NULL, purge_at REAL NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_status ON sessions (status);
+CREATE INDEX IF NOT EXISTS sessions_purge ON sessions (purge_at);
+CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, alive_until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, expires_at REAL NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, nonce TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS hits_key ON hits (key, at);
+"""
+
+
+class SqliteStore:
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._clock = clock
+        self._lock = threading.Lock()  # one connection, used by one thread at a time
+        self._conn: sqlite3.Connection | None = None
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self.path != MEMORY:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # results are private: owner only
+            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 15000")
+            if self.path != MEMORY:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            return fn(self._connection(), *args)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(self._call, fn, *args)
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+
+    async def create(self, record: SessionRecord) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO sessions (id, status, version, purge_at, body) VALUES (?, ?, ?, ?, ?)",
+                         (record.id, str(record.status), record.version, record.purge_at, record.to_json()))
+        await self._run(run)
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT body FROM sessions WHERE id = ? AND purge_at > ?",
+                               (session_id, self._clock())).fetchone()
+            return None if row is None else str(row[0])
+        body = await self._run(run)
+        return None if body is None else SessionRecord.from_json(body)
+
+    async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE sessions SET status = ?, version = ?, purge_at = ?, body = ? WHERE id = ? AND version = ?",
+                (str(new.status), new.version, new.purge_at, new.to_json(), old.id, old.version))
+            return cursor.rowcount == 1
+        return await self._run(run)
+
+    async def in_progress(self) -> list[SessionRecord]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT body FROM sessions WHERE status = ? AND purge_at > ?",
+                                (str(SessionStatus.IN_PROGRESS), self._clock())).fetchall()
+            return [str(r[0]) for r in rows]
+        return [SessionRecord.from_json(body) for body in await self._run(run)]
+
+    async def counts(self) -> dict[SessionStatus, int]:
+        def run(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            return conn.execute("SELECT status, COUNT(*) FROM sessions WHERE purge_at > ? GROUP BY status",
+                                (self._clock(),)).fetchall()
+        found = dict(await self._run(run))
+        return {status: int(found.get(str(status), 0)) for status in SessionStatus}
+
+    async def purge(self) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            now = self._clock()
+            dropped = conn.execute("DELETE FROM sessions WHERE purge_at <= ?", (now,)).rowcount
+            dropped += conn.execute("DELETE FROM items WHERE expires_at <= ?", (now,)).rowcount
+            conn.execute("DELETE FROM nodes WHERE alive_until <= ?", (now - 3600,))
+            conn.execute("DELETE FROM hits WHERE at <= ?", (now - 3600,))
+            return int(dropped)
+        return await self._run(run)
+
+    # -- nodes ---------------------------------------------------------------------------------------------------
+
+    async def beat(self, node_id: str, ttl_s: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO nodes (node_id, alive_until) VALUES (?, ?) "
+                         "ON CONFLICT (node_id) DO UPDATE SET alive_until = excluded.alive_until",
+                         (node_id, self._clock() + ttl_s))
+        await self._run(run)
+
+    async def alive(self, node_ids: set[str]) -> set[str]:
+        if not node_ids:
+            return set()
+
+        def run(conn: sqlite3.Connection) -> set[str]:
+            rows = conn.execute("SELECT node_id FROM nodes WHERE alive_until > ?", (self._clock(),)).fetchall()
+            return {str(r[0]) for r in rows}
+        return node_ids & await self._run(run)
+
+    # -- items and counters --------------------------------------------------------------------------------------
+
+    async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+                         (kind, key, json.dumps(value, separators=(",", ":")), self._clock() + ttl_s))
+        await self._run(run)
+
+    async def get_item(self, kind: str, key: str) -> dict[str, Any] | None:
+        def run(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT body FROM items WHERE kind = ? AND key = ? AND expires_at > ?",
+                               (kind, key, self._clock())).fetchone()
+            return None if row is None else str(row[0])
+        body = await self._run(run)
+        return None if body is None else dict(json.loads(body))
+
+    async def count_items(self, kind: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ? AND expires_at > ?",
+                               (kind, self._clock())).fetchone()
+            return int(row[0])
+        return await self._run(run)
+
+    async def hit(self, key: str, limit: int, window_s: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            now = self._clock()
+            conn.execute("BEGIN IMMEDIATE")  # count and insert as one step, across processes too
+            try:
+                conn.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (key, now - window_s))
+                seen = conn.execute("SELECT COUNT(*) FROM hits WHERE key = ?", (key,)).fetchone()[0]
+                allowed = seen < limit
+                if allowed:
+                    conn.execute("INSERT INTO hits (key, at, nonce) VALUES (?, ?, ?)", (key, now, secrets.token_hex(8)))
+                conn.execute("COMMIT")
+                return bool(allowed)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return await self._run(run)
+
+    async def close(self) -> None:
+        """Closes the connection; the next call opens it again (an app may be served more than once in tests)."""
+        def run() -> None:
+            with self._lock:
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    conn.close()
+        if self.path != MEMORY:  # closing an in-memory database would lose it
+            await asyncio.to_thread(run)

@@ -1,0 +1,215 @@
+"""The session store's contract, on each backend against the real thing: SQLite files (WAL, two connections as
+two processes would have) and a real redis-server started on a loopback port (tests/servers.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import AsyncIterator, Callable
+
+import numpy as np
+import pytest
+from servers import REDIS_SERVER, Redis
+
+from realtime.status import InvalidTransition, SessionStatus
+from realtime.store import FallbackStep, SessionRecord, SessionStore, StoreError, lost_sessions, open_store, update
+
+BACKENDS = ["sqlite", "memory", "redis"]
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    server = Redis.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'livecheck.db'}"
+    if request.param == "memory":
+        return "sqlite:///:memory:"
+    server = request.getfixturevalue("redis_server")
+    server.flush()
+    return server.url
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[Callable[[str], SessionStore]]:
+    stores: list[SessionStore] = []
+
+    def open_(url: str) -> SessionStore:
+        stores.append(open_store(url))
+        return stores[-1]
+
+    yield open_
+    for store in stores:
+        await store.close()
+
+
+def record(session_id: str = "s1", ttl_s: float = 60.0, **changes) -> SessionRecord:
+    now = time.time()
+    base = SessionRecord(id=session_id, token_hash="ab" * 32, actions=("turn_left", "nod"), created_at=now,
+                         expires_at=now + ttl_s, purge_at=now + ttl_s + 3600, allowed_origins=("https://a.example",),
+                         audit_images=True, owner="owner-1",
+                         reference=np.arange(4, dtype=np.float32).tobytes(), reference_given=True)
+    return replace(base, **changes)
+
+
+async def test_create_get_round_trip(store_url, opened):
+    store = opened(store_url)
+    original = record(fallback=(FallbackStep("nod", 1000, 5000),), result={"alive": False, "reasons": ["x"]})
+    await store.create(original)
+    got = await store.get("s1")
+    assert got == original
+    assert np.frombuffer(got.reference, np.float32).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert await store.get("nope") is None
+
+
+async def test_compare_and_set_lets_exactly_one_writer_win(store_url, opened):
+    store = opened(store_url)
+    await store.create(record())
+    current = await store.get("s1")
+    first = current.bump(status=SessionStatus.IN_PROGRESS, node_id="a")
+    second = current.bump(status=SessionStatus.IN_PROGRESS, node_id="b")
+    assert await store.swap(current, first) is True
+    assert await store.swap(current, second) is False  # based on a version that is gone
+    assert (await store.get("s1")).node_id == "a"
+
+
+async def test_concurrent_claims_from_two_connections_have_one_winner(store_url, opened):
+    """Two store objects on one database: what two processes (SQLite) or two machines (Redis) have."""
+    stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
+    await stores[0].create(record())
+    winners: list[str] = []
+
+    def claim_as(node: str):
+        def change(current: SessionRecord) -> SessionRecord:
+            if current.status != SessionStatus.CREATED:
+                raise PermissionError("token_used")
+            return current.bump(status=SessionStatus.IN_PROGRESS, node_id=node, started_at=time.time())
+        return change
+
+    async def attempt(i: int) -> None:
+        try:
+            await update(stores[i % len(stores)], "s1", claim_as(f"node-{i}"))
+            winners.append(f"node-{i}")
+        except PermissionError:
+            pass
+
+    await asyncio.gather(*(attempt(i) for i in range(20)))
+    assert len(winners) == 1
+    stored = await stores[-1].get("s1")
+    assert stored.node_id == winners[0] and stored.status == SessionStatus.IN_PROGRESS and stored.version == 1
+
+
+async def test_transitions_are_checked(store_url, opened):
+    store = opened(store_url)
+    await store.create(record(status=SessionStatus.CREATED))
+    with pytest.raises(InvalidTransition):
+        await update(store, "s1", lambda r: r.bump(status=SessionStatus.SUCCEEDED))  # never ran
+    await update(store, "s1", lambda r: r.bump(status=SessionStatus.IN_PROGRESS))
+    done = await update(store, "s1", lambda r: r.bump(status=SessionStatus.FAILED, result={"alive": False}))
+    assert done is not None and done.status == SessionStatus.FAILED
+    for later in (SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED, SessionStatus.CREATED):
+        with pytest.raises(InvalidTransition):
+            await update(store, "s1", lambda r, s=later: r.bump(status=s))
+    assert await update(store, "missing", lambda r: r.bump()) is None
+
+
+async def test_entries_are_purged_by_their_ttl(store_url, opened):
+    store = opened(store_url)
+    now = time.time()
+    await store.create(record("short", purge_at=now + 0.4))
+    await store.create(record("long"))
+    assert (await store.counts())[SessionStatus.CREATED] == 2
+    await asyncio.sleep(0.6)
+    await store.purge()
+    assert await store.get("short") is None and await store.get("long") is not None
+    assert (await store.counts())[SessionStatus.CREATED] == 1
+
+
+async def test_in_progress_and_counts_follow_the_status(store_url, opened):
+    store = opened(store_url)
+    for name in ("a", "b", "c"):
+        await store.create(record(name))
+    for name in ("a", "b"):
+        await update(store, name, lambda r: r.bump(status=SessionStatus.IN_PROGRESS, node_id="n1"))
+    await update(store, "b", lambda r: r.bump(status=SessionStatus.SUCCEEDED))
+    assert [r.id for r in await store.in_progress()] == ["a"]
+    counts = await store.counts()
+    assert (counts[SessionStatus.CREATED], counts[SessionStatus.IN_PROGRESS], counts[SessionStatus.SUCCEEDED]) == (1, 1, 1)
+
+
+async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened):
+    store = opened(store_url)
+    await store.beat("alive-node", 30)
+    await store.beat("dying-node", 0.3)
+    for name, node in (("a", "alive-node"), ("d", "dying-node")):
+        await store.create(record(name))
+        await update(store, name, lambda r, n=node: r.bump(status=SessionStatus.IN_PROGRESS, node_id=n))
+    assert await store.alive({"alive-node", "dying-node", "never-seen"}) == {"alive-node", "dying-node"}
+    assert await lost_sessions(store) == []
+    await asyncio.sleep(0.5)
+    assert await store.alive({"alive-node", "dying-node"}) == {"alive-node"}
+    assert [r.id for r in await lost_sessions(store)] == ["d"]
+
+
+async def test_items_expire_and_are_shared(store_url, opened):
+    stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
+    await stores[0].put_item("detection", "k1", {"bbox": [1, 2], "normalized": "iVBOR"}, ttl_s=0.4)
+    await stores[0].put_item("detection", "k2", {"n": 2}, ttl_s=30)
+    assert await stores[-1].get_item("detection", "k1") == {"bbox": [1, 2], "normalized": "iVBOR"}
+    assert await stores[-1].count_items("detection") == 2
+    assert await stores[-1].get_item("other", "k1") is None
+    await asyncio.sleep(0.6)
+    assert await stores[-1].get_item("detection", "k1") is None
+    assert await stores[-1].count_items("detection") == 1
+
+
+async def test_rate_counter_is_one_window_across_connections(store_url, opened):
+    stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
+    allowed = [await stores[i % len(stores)].hit("facia:key", 3, window_s=0.8) for i in range(5)]
+    assert allowed == [True, True, True, False, False]
+    assert await stores[0].hit("facia:other", 3, window_s=0.8) is True  # per key
+    await asyncio.sleep(1.0)
+    assert await stores[-1].hit("facia:key", 3, window_s=0.8) is True
+
+
+async def test_concurrent_hits_never_exceed_the_limit(store_url, opened):
+    stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
+    results = await asyncio.gather(*(stores[i % len(stores)].hit("burst", 7, 60) for i in range(30)))
+    assert sum(results) == 7
+
+
+async def test_sqlite_survives_reopening_and_is_private(tmp_path: Path):
+    path = tmp_path / "data" / "livecheck.db"
+    first = open_store(f"sqlite:///{path}")
+    await first.create(record(result=None))
+    await update(first, "s1", lambda r: r.bump(status=SessionStatus.IN_PROGRESS))
+    await update(first, "s1", lambda r: r.bump(status=SessionStatus.SUCCEEDED, result={"alive": True}))
+    await first.close()
+    second = open_store(f"sqlite:///{path}")
+    got = await second.get("s1")
+    assert got is not None and got.status == SessionStatus.SUCCEEDED and got.result == {"alive": True}
+    await second.close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("url", ["postgres://x/y", "sqlite:///relative/path.db", "sqlite://", "mysql:///x", "redis://"])
+def test_unknown_or_malformed_urls_are_refused(url):
+    with pytest.raises(StoreError):
+        open_store(url)
+
+
+def test_default_url_is_under_the_per_user_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    store = open_store("")
+    assert store.url == f"sqlite:///{tmp_path / 'livecheck' / 'livecheck.db'}"
