@@ -1,5 +1,6 @@
 # Two entry points for a new user on a fresh machine: `make run` and `make test`.
-# Both install what they need into .venv first (PyPI only; `make test` also installs Debian's chromium).
+# Both install what they need into .venv first (PyPI only; `make test` also installs Debian's chromium, and
+# redis-server and nginx for the cluster tests, which start their own on loopback ports).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ export LIVECHECK_MODELS ?= $(SHARED)/models
 export LIVECHECK_MEDIA ?= $(SHARED)/media
 PYTEST_ARGS ?=
 
-.PHONY: install install-test run test chromium bench
+.PHONY: install install-test run test chromium servers bench
 
 $(BIN)/livecheck: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,13 @@ run: install
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Debian's redis-server and nginx: tests start their own instances on free loopback ports (tests/servers.py).
+servers:
+	@command -v redis-server >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null)
+
 # The whole suite runs in a network namespace that has only `lo`: WebRTC and browser traffic stays on loopback.
-test: install chromium
+test: install chromium servers
 	$(BIN)/livecheck models verify
 	unshare -n sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
 
