@@ -37,3 +37,14 @@ class RealtimeSettings:
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
     fallback_lead_ms: int = 1000  # recording fallback: time before the first action's window opens
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """[store]: where sessions live, shared by every node that uses the same store (docs/deploy.md)."""
+
+    url: str = ""  # "" = sqlite:///<per-user data dir>/livecheck/livecheck.db; or redis://HOST:PORT/DB
+    heartbeat_s: float = 1.0  # each node writes its heartbeat this often
+    node_lost_s: float = 5.0  # a node silent this long is gone: any other node fails its running checks node_lost
+    max_live_checks: int = 0  # checks in progress across every node of the store; 0 = only each node's max-sessions
+    result_retention_s: float = 3600.0  # a decided session (and its result) stays readable this long

@@ -213,3 +213,15 @@ def test_default_url_is_under_the_per_user_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     store = open_store("")
     assert store.url == f"sqlite:///{tmp_path / 'livecheck' / 'livecheck.db'}"
+
+
+def test_store_url_is_configured_typed_and_checked_at_start():
+    from webapp.config import ConfigError, load_config
+
+    config = load_config(None, {"LIVECHECK_STORE__URL": "redis://10.0.0.5:6379/2", "LIVECHECK_STORE__NODE_LOST_S": "8"})
+    assert (config.store.url, config.store.node_lost_s) == ("redis://10.0.0.5:6379/2", 8.0)
+    assert load_config(None, {}).store.url == ""  # the per-user SQLite file
+    with pytest.raises(ConfigError) as bad:
+        load_config(None, {"LIVECHECK_STORE__URL": "memcached://x", "LIVECHECK_STORE__HEARTBEAT_S": "9"})
+    assert any(p.startswith("store.url:") for p in bad.value.problems)
+    assert any(p.startswith("store.heartbeat-s:") for p in bad.value.problems)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from realtime.settings import RealtimeSettings
+from realtime.settings import RealtimeSettings, StoreSettings
+from realtime.store import check_store_url
 from scoring.settings import ActionSettings, EngineSettings, MediaLimits
 
 
@@ -51,6 +52,7 @@ class ServiceConfig:
     engine: EngineSettings = field(default_factory=EngineSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -210,7 +212,15 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
         config.host_port
     except ValueError:
         raise ConfigError([f"listen: expected HOST:PORT, got {config.listen!r}"]) from None
+    store = config.store
+    problem = check_store_url(store.url) if store.url else None
+    problems = [f"store.url: {problem}"] if problem else []
+    if not 0 < store.heartbeat_s < store.node_lost_s:
+        problems.append("store.heartbeat-s: must be > 0 and shorter than store.node-lost-s")
+    if problems:
+        raise ConfigError(problems)
     return config
 
 
-__all__ = ["ActionSettings", "ConfigError", "EngineSettings", "MediaLimits", "ServerSettings", "ServiceConfig", "load_config"]
+__all__ = ["ActionSettings", "ConfigError", "EngineSettings", "MediaLimits", "ServerSettings", "ServiceConfig", "StoreSettings",
+           "load_config"]
