@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+# Bounds on decoding cost for an API whose own document sets no frame-rate or resolution limit (Huawei FRS, silent
+# verification): what phones record (4K UHD, slow motion up to 120 fps) passes; larger is refused as a resource limit.
+DECODE_MAX_LONG_SIDE_PX = 3840
+DECODE_MAX_SHORT_SIDE_PX = 2160
+DECODE_MAX_FPS = 120.0
 
 
 @dataclass(frozen=True)
@@ -13,10 +19,17 @@ class MediaLimits:
     video_length_sec: float = 60.0  # FindFace video-length-sec
     video_min_length_sec: float = 0.0  # a header duration below this is refused before decoding (Huawei: 1 s)
     video_fps: float = 30.0  # FindFace video-fps; a small tolerance is applied for 29.97-style rates
-    video_width_px: int = 1920
-    video_height_px: int = 1080
+    video_width_px: int = 1920  # the long side (portrait and landscape alike; FindFace video-width-px)
+    video_height_px: int = 1080  # the short side (FindFace video-height-px)
     image_size: int = 10 * 1024 * 1024  # bytes of an uploaded still
     image_pixels: int = 4096 * 4096  # decoded pixels of an uploaded still
+
+    def without_rate_and_resolution(self) -> "MediaLimits":
+        """These limits for an API whose document sets no fps or resolution limit: only the decoding-cost bounds
+        (DECODE_MAX_*) remain, or the configured limits where they are looser."""
+        return replace(self, video_fps=max(self.video_fps, DECODE_MAX_FPS),
+                       video_width_px=max(self.video_width_px, DECODE_MAX_LONG_SIDE_PX),
+                       video_height_px=max(self.video_height_px, DECODE_MAX_SHORT_SIDE_PX))
 
 
 @dataclass(frozen=True)

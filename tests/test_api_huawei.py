@@ -86,8 +86,9 @@ async def test_limits_8mb_and_1_to_15_seconds(client, media_bytes):
     short_clip = cut_clip(media_bytes("videos/d0.mp4"), 0.0, 0.6)
     r = await client.post(URL, json={"video_base64": b64(short_clip), "actions": "4"}, headers=TOKEN)
     assert r.status_code == 400 and await error_of(r) == "FRS.0703"
-    wide = encode_video([np.zeros((1152, 2048, 3), np.uint8)] * 2, fps=25.0)
-    r = await client.post(URL, json={"video_base64": b64(wide), "actions": "1"}, headers=TOKEN)
+    # The document sets no resolution limit; past the decoding bound (4K UHD) FRS.0704 remains.
+    huge = encode_video([np.zeros((2176, 3904, 3), np.uint8)] * 2, fps=25.0)
+    r = await client.post(URL, json={"video_base64": b64(huge), "actions": "1"}, headers=TOKEN)
     assert r.status_code == 400 and await error_of(r) == "FRS.0704"
 
 

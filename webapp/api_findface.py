@@ -1,6 +1,9 @@
 """FindFace findface-liveness-api compatible: `POST /v1/video-liveness` and `GET /v1/detections/{id}`.
 
-Errors use FindFace's shape {"code": "UPPER_CASE", "desc": "..."}; statuses follow errors.STATUS_BY_CODE.
+Errors use FindFace's shape {"code": "UPPER_CASE", "desc": "..."}; statuses follow errors.STATUS_BY_CODE, and a
+wrong method on these routes answers 405 in the same shape. `best_face.photo` is the whole frame at source
+resolution (upright), so `bbox` is in its pixels. `[findface] require-key = false` serves FindFace's keyless
+clients (see KeylessSettings).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from webapp.uploads import limit_body, require_type
 
 blueprint = Blueprint("findface", __name__)
 ENDPOINT = "findface"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
 
 
 def render(failure: Failure) -> tuple[object, int]:
@@ -32,7 +37,7 @@ def _flag(name: str) -> bool:
 @blueprint.post("/v1/video-liveness")
 async def video_liveness() -> Response:
     svc = services()
-    require_key(svc.keys, request)
+    require_key(svc.keys, request, required=svc.config.findface.require_key)
     limit_body(request, svc.config.engine.limits.video_size)
     require_type(request, "video/", "application/octet-stream")
     data = await request.get_data()
@@ -52,15 +57,23 @@ async def video_liveness() -> Response:
         if _flag("return_normalized"):
             best["normalized"] = b64(face_png(verdict) or b"")
         if _flag("return_detection"):
-            best["detection_id"] = svc.detections.put({**best, "normalized": b64(face_png(verdict) or b"")})
+            best["detection_id"] = await svc.detections.put({**best, "normalized": b64(face_png(verdict) or b"")})
     return jsonify({"alive": verdict.alive, "average_liveness": round(verdict.average_liveness, 6), "best_face": best})
 
 
 @blueprint.get("/v1/detections/<detection_id>")
 async def detection(detection_id: str) -> Response:
     svc = services()
-    require_key(svc.keys, request)
-    found = svc.detections.get(detection_id)
+    require_key(svc.keys, request, required=svc.config.findface.require_key)
+    found = await svc.detections.get(detection_id)
     if found is None:
         raise ApiError(NOT_FOUND, "No such detection (unknown or expired).")
     return jsonify({"id": detection_id, **{k: v for k, v in found.items() if k != "detection_id"}})
+
+
+@blueprint.route("/v1/video-liveness", methods=OTHER_METHODS)
+@blueprint.route("/v1/detections/<detection_id>", methods=["POST", "PUT", "PATCH", "DELETE"])
+async def wrong_method(detection_id: str | None = None) -> Response:
+    """FindFace clients parse {"code", "desc"} on every error, a wrong method included."""
+    allowed = "GET" if detection_id is not None else "POST"
+    raise ApiError(METHOD_NOT_ALLOWED, f"{request.method} is not allowed here; use {allowed}.", 405)

@@ -1,8 +1,10 @@
 """Huawei Cloud FRS LiveDetect compatible: `POST /v2/{project_id}/live-detect`.
 
 Action codes: 1 turn left, 2 turn right, 3 nod, 4 mouth movement (Huawei's), 5 blink, 6 smile (livecheck's).
-Limits: 8 MB of video (base64-decoded), 1-15 s. Every failure is {"error_code": "FRS.0xxx", "error_msg"};
-the table is ERROR_CODES below and in docs/api.md.
+Limits are the document's only: 8 MB (of base64 text for video_base64 and video_url, "the video size after Base64
+encoding"; of the file for video_file) and 1-15 s. It sets no frame-rate or resolution limit, so portrait phone
+video and 60 fps pass; only decoding-cost bounds remain (MediaLimits.without_rate_and_resolution). Every failure
+is {"error_code": "FRS.0xxx", "error_msg"}; the table is ERROR_CODES below and in docs/api.md.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from dataclasses import replace
 
 from quart import Blueprint, Response, jsonify, request
 
+from scoring import actions as scoring_actions
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
 from scoring.verdict import SHORT_TIME
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
-from webapp.api_native import parse_windows
 from webapp.app import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
@@ -25,7 +27,7 @@ from webapp.uploads import file_field, json_object, limit_body, require_type
 
 blueprint = Blueprint("huawei", __name__)
 ENDPOINT = "huawei"
-MAX_VIDEO_BYTES = 8 * 1024 * 1024
+MAX_VIDEO_BYTES = 8 * 1024 * 1024  # of base64 text (video_base64, video_url) or of the file (video_file)
 MIN_SECONDS, MAX_SECONDS = 1.0, 15.0
 ACTION_CODES = {1: "turn_left", 2: "turn_right", 3: "nod", 4: "open_mouth", 5: "blink", 6: "smile"}
 CODE_OF_ACTION = {name: code for code, name in ACTION_CODES.items()}
@@ -76,6 +78,19 @@ def parse_actions(text: object) -> tuple[str, ...]:
     return tuple(names)
 
 
+def parse_windows(value: object) -> tuple[tuple[int, int], ...] | None:
+    """action_time is a string ("1000-3000,4000-7000"); anything else (a JSON array, say) is refused with
+    FRS.0011 like a malformed string, never silently ignored."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(codes.INVALID_ACTIONS, 'action_time must be a string such as "1000-3000,4000-7000".')
+    try:
+        return scoring_actions.parse_windows(value)
+    except ValueError as exc:
+        raise ApiError(codes.INVALID_ACTIONS, f"action_time: {exc}") from None
+
+
 def parse_nod(value: object) -> float | None:
     if value in (None, ""):
         return None
@@ -92,8 +107,7 @@ def parse_nod(value: object) -> float | None:
 async def live_detect(project_id: str) -> Response:
     svc = services()
     require_key(svc.keys, request, request.headers.get("X-Auth-Token"))
-    # base64 of 8 MB is ~10.7 MB; allow JSON/multipart framing on top.
-    limit_body(request, MAX_VIDEO_BYTES * 4 // 3 + 64 * 1024)
+    limit_body(request, MAX_VIDEO_BYTES + 64 * 1024)  # 8 MB of base64 text or file, plus JSON/multipart framing
     kind = require_type(request, "application/json", "multipart/form-data")
     video: bytes | None = None
     if kind == "application/json":
@@ -102,22 +116,24 @@ async def live_detect(project_id: str) -> Response:
         fields = dict((await request.form).items())
         video = await file_field(request, "video_file")
     actions = parse_actions(fields.get("actions"))
-    windows = parse_windows(fields.get("action_time")) if isinstance(fields.get("action_time"), str) else None
+    windows = parse_windows(fields.get("action_time"))
     options = AnalysisOptions(actions=actions, action_windows_ms=windows, nod_threshold_deg=parse_nod(fields.get("nod_threshold")),
                               mf_selector="biggest", min_seconds=MIN_SECONDS)
     if video is None and isinstance(fields.get("video_base64"), str):
+        if len(fields["video_base64"]) > MAX_VIDEO_BYTES:
+            raise ApiError(codes.INPUT_TOO_LARGE, "video_base64 is longer than 8 MB.")
         try:
             video = decode_b64(fields["video_base64"])
         except ValueError:
             raise ApiError(codes.CORRUPT_MEDIA, "video_base64 is not valid base64.") from None
     if video is None and isinstance(fields.get("video_url"), str):
-        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, MAX_VIDEO_BYTES)
+        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, MAX_VIDEO_BYTES * 3 // 4)
     if not video:
         raise ApiError(codes.EMPTY_INPUT, "")
     if len(video) > MAX_VIDEO_BYTES:
         raise ApiError(codes.INPUT_TOO_LARGE, "")
-    limits = replace(svc.config.engine.limits, video_size=MAX_VIDEO_BYTES, video_min_length_sec=MIN_SECONDS,
-                     video_length_sec=min(MAX_SECONDS, svc.config.engine.limits.video_length_sec))
+    limits = replace(svc.config.engine.limits.without_rate_and_resolution(), video_size=MAX_VIDEO_BYTES,
+                     video_min_length_sec=MIN_SECONDS, video_length_sec=MAX_SECONDS)
     verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
     if SHORT_TIME in verdict.reasons:
         raise ApiError(codes.VIDEO_TOO_SHORT, f"The video lasts {verdict.duration_s:.2f} s.")

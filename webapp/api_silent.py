@@ -6,6 +6,13 @@ Encryption: the document's sample builds `AESCipher(32-char key, 12-char IV)`. 3
 12 bytes is exactly GCM's standard nonce size (CBC/CFB/CTR take 16-byte IVs), so the likely reading is
 AES-256-GCM: field = base64(ciphertext || 16-byte tag), key and nonce the UTF-8 bytes of the configured strings
 (`server.silent-aes-key`, `server.silent-aes-iv`). With no key configured the fields are plain base64.
+The document's curl sample (`-d encrypted_video=<base64>`) sends base64 unescaped in a form body, where `+` means
+a space: base64 has no spaces, so spaces in a field are read back as `+` (field_bytes).
+
+Limits: the document sets none for the video (no fps, resolution or length), so only decoding-cost bounds apply
+(MediaLimits.without_rate_and_resolution; the configured length and size). 2003 "invalid image size" is the
+photo's code: a video beyond the decoding bounds answers 4007. `[silent] require-key = false` serves the
+document's keyless clients.
 
 auto_rotate: the photo may be stored turned 90/180/270 degrees without an EXIF tag (the tag itself is always
 honoured); the engine finds the upright turn (scoring.orientation). check_quality: the photo's eyes, nose and mouth
@@ -21,6 +28,8 @@ from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
+from scoring.errors import InputError
+from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
 from scoring.verdict import MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES
 from webapp import errors
@@ -34,6 +43,7 @@ blueprint = Blueprint("silent", __name__)
 ENDPOINT = "silent"
 NO_FACE_IN_IMAGE = "no_face_in_image"
 LIVENESS_CHECK_FAILED = "liveness_check_failed"
+VIDEO_RESOLUTION = "video_resolution_too_high"  # the video's, not the photo's (2003)
 
 # livecheck code -> (system code, HTTP status, message)
 SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
@@ -55,6 +65,7 @@ SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
     LIVENESS_CHECK_FAILED: (4007, 400, "liveness silent check failed"),
     codes.VIDEO_TOO_LONG: (4007, 400, "liveness silent check failed"),
     codes.FPS_TOO_HIGH: (4007, 400, "liveness silent check failed"),
+    VIDEO_RESOLUTION: (4007, 400, "liveness silent check failed"),
     errors.BUSY: (1200, 503, "service busy"),
 }
 
@@ -68,11 +79,23 @@ def render(failure: Failure) -> tuple[object, int]:
 errors.install(blueprint, render)
 
 
+def field_bytes(text: str) -> bytes:
+    """Base64 of a form field. A form body decodes an unescaped `+` as a space (curl -d with raw base64, as in the
+    document's sample); base64 never contains spaces, so they are read as `+` first, and only when that is not
+    valid base64 are they dropped as whitespace. Raises ValueError."""
+    if " " in text:
+        try:
+            return decode_b64(text.replace(" ", "+"))
+        except ValueError:
+            pass
+    return decode_b64(text)
+
+
 def decrypt(field: str, text: object, key: str, iv: str) -> bytes:
     if not isinstance(text, str) or not text.strip():
         raise ApiError(BAD_REQUEST, f"{field} is required.")
     try:
-        raw = decode_b64(text)
+        raw = field_bytes(text)
     except ValueError:
         raise ApiError(DECRYPT_FAILED, f"{field} is not valid base64.") from None
     if not key:
@@ -95,8 +118,8 @@ def _flag(fields: dict[str, str], name: str) -> bool:
 @blueprint.post("/identity/silent_image_verification/stateless")
 async def stateless() -> Response:
     svc = services()
-    require_key(svc.keys, request)
-    limits = svc.config.engine.limits
+    require_key(svc.keys, request, required=svc.config.silent.require_key)
+    limits = svc.config.engine.limits.without_rate_and_resolution()
     limit_body(request, (limits.video_size + limits.image_size) * 4 // 3 + 64 * 1024)
     require_type(request, "application/x-www-form-urlencoded", "multipart/form-data")
     fields = {k: v for k, v in (await request.form).items()}
@@ -107,6 +130,7 @@ async def stateless() -> Response:
         raise ApiError(codes.INPUT_TOO_LARGE, f"The image is larger than {limits.image_size} bytes.")
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
+    await svc.pool.run(decode_image, image, limits)  # the photo's size/format errors (2003/2005) before the video
     auto_rotate = _flag(fields, "auto_rotate")
     known_embedding = None
     if _flag(fields, "check_quality"):
@@ -118,7 +142,12 @@ async def stateless() -> Response:
             raise ApiError(problem.code, problem.message)
         known_embedding = photo.face.embedding  # the engine need not find this face again
     options = AnalysisOptions(reference=image, auto_rotate=auto_rotate, reference_embedding=known_embedding)
-    verdict = await analyze(svc, ENDPOINT, video, options, kind="video")
+    try:
+        verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
+    except InputError as exc:
+        if exc.code == codes.RESOLUTION_TOO_HIGH:  # the photo passed above: this is the video's
+            raise ApiError(VIDEO_RESOLUTION, exc.message) from None
+        raise
     if REFERENCE_NO_FACE in verdict.reasons:
         raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
     if {NO_FACE, TOO_FEW_FRAMES, MULTIPLE_FACES} & set(verdict.reasons) and SHORT_TIME not in verdict.reasons:

@@ -55,9 +55,14 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def require_key(keys: KeyRing, request: Request, own_credential: str | None = None) -> str:
-    """Bearer header first, then the API's own credential field (may be None)."""
-    return keys.require(bearer_token(request) or own_credential)
+def require_key(keys: KeyRing, request: Request, own_credential: str | None = None, *, required: bool = True) -> str:
+    """Bearer header first, then the API's own credential field (may be None). With required=False (an API
+    configured keyless, `[findface] require-key = false`) a request without any credential passes as "";
+    a credential that is given must still be a valid key."""
+    candidate = bearer_token(request) or own_credential
+    if not required and not candidate:
+        return ""
+    return keys.require(candidate)
 
 
 class RateLimiter:

@@ -48,6 +48,15 @@ class ServerSettings:
 class ServiceConfig:
     listen: str = "127.0.0.1:8000"
     models_dir: str | None = None
+@dataclass(frozen=True)
+class KeylessSettings:
+    """`[findface]` / `[silent]`: the originals run on a private network with no credentials, and their documents'
+    examples send none. require-key = false lets such a client call this API without a key (a wrong key is still
+    refused); the start-up line says so. Default true: a reachable server is never silently open."""
+
+    require_key: bool = True
+
+
     api_keys: tuple[str, ...] = ()
     engine: EngineSettings = field(default_factory=EngineSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -57,6 +66,8 @@ class ServiceConfig:
     @property
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
+    findface: KeylessSettings = field(default_factory=KeylessSettings)
+    silent: KeylessSettings = field(default_factory=KeylessSettings)
         return host or "127.0.0.1", int(port)
 
 

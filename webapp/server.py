@@ -40,7 +40,9 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
-          f"{len(config.api_keys)} API keys)", file=sys.stderr)
+    keyless = [name for name, api in (("findface", config.findface), ("silent", config.silent)) if not api.require_key]
+          f"{len(config.api_keys)} API keys)"
+          + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""), file=sys.stderr)
 
     async def run() -> None:
         stop = asyncio.Event()
