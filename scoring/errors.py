@@ -24,3 +24,12 @@ VIDEO_TOO_SHORT = "video_too_short"
 FPS_TOO_HIGH = "fps_too_high"
 RESOLUTION_TOO_HIGH = "resolution_too_high"
 INVALID_ACTIONS = "invalid_actions"
+
+
+class Overloaded(Exception):
+    """A shared resource (a model pool) stayed busy past its bounded wait: retry later, the input is fine."""
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import mediapipe as mp
 from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
+
+from scoring.errors import Overloaded
 
 BLENDSHAPES = ("eyeBlinkLeft", "eyeBlinkRight", "jawOpen", "mouthSmileLeft", "mouthSmileRight")
 
@@ -87,7 +90,8 @@ class StreamLandmarker:
 class LandmarkerPool:
     """Lends landmarkers (VIDEO mode for streams, IMAGE mode for stills); creates new ones up to `max_size`, then callers wait for a free one."""
 
-    def __init__(self, model_path: Path, max_size: int, *, video: bool = True, max_faces: int = 2) -> None:
+    def __init__(self, model_path: Path, max_size: int, *, video: bool = True, max_faces: int = 2, name: str = "") -> None:
+        self.name = name or ("video" if video else "still")
         self._model_path = model_path
         self._video = video
         self._max_faces = max_faces
@@ -104,10 +108,16 @@ class LandmarkerPool:
                 self._created += 1
 
     def acquire(self, timeout: float | None = None) -> StreamLandmarker:
+        """A free landmarker; waits at most `timeout` seconds in total (None: no limit) and then raises
+        Overloaded, so a caller never waits behind other streams without bound."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while not self._idle and self._created >= self._max_size:
-                if not self._cond.wait(timeout):
-                    raise TimeoutError("no free face landmarker")
+            while not self._idle and self._created >= self._max_size and not self._closed:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise Overloaded(f"All {self._max_size} {self.name} face landmarkers stayed busy for {timeout:g} s.",
+                                     max(1, math.ceil(timeout or 1)))
+                self._cond.wait(remaining)
             if self._closed:
                 raise RuntimeError("landmarker pool is closed")
             if self._idle:
@@ -151,5 +161,6 @@ class LandmarkerPool:
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
+            self._cond.notify_all()  # waiters give up instead of waiting for a release that never comes
         for item in idle:
             item.close()

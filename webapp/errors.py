@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from quart import Blueprint, Response, jsonify
+import logging
+
+from quart import Blueprint, Quart, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from scoring import errors as codes
-from scoring.errors import InputError
+from scoring.errors import InputError, Overloaded
 from webapp.auth import Unauthorized
 from webapp.workers import Busy
 
@@ -29,6 +31,9 @@ URL_NOT_ALLOWED = "url_not_allowed"
 FETCH_FAILED = "fetch_failed"
 DECRYPT_FAILED = "decrypt_failed"
 NOT_FOUND = "not_found"
+INTERNAL = "internal"  # an unexpected error: logged with the request id, answered 500 (a bug, never the input)
+
+log = logging.getLogger("livecheck")
 
 STATUS_BY_CODE: dict[str, int] = {
     codes.EMPTY_INPUT: 400,
@@ -83,6 +88,8 @@ def failure_of(exc: Exception) -> Failure:
         return Failure(exc.code, exc.message, STATUS_BY_CODE.get(exc.code, 400))
     if isinstance(exc, Busy):
         return Failure(BUSY, str(exc), 503, exc.retry_after_s)
+    if isinstance(exc, Overloaded):
+        return Failure(BUSY, exc.message, 503, exc.retry_after_s)
     if isinstance(exc, Unauthorized):
         return Failure(UNAUTHORIZED, str(exc), 401)
     if isinstance(exc, RequestEntityTooLarge):
@@ -111,5 +118,30 @@ def install(blueprint: Blueprint, render: Renderer = native_body) -> None:
             response.headers["Retry-After"] = str(failure.retry_after_s)
         return response
 
-    for kind in (ApiError, InputError, Busy, Unauthorized, RequestEntityTooLarge, BadRequest):
+    for kind in (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
         blueprint.register_error_handler(kind, handle)
+
+
+def install_app(app: Quart) -> None:
+    """App-wide last resort: HTTP errors raised outside a blueprint keep their status; anything else is a bug,
+    logged with its traceback and request id and answered as a JSON 500 carrying that id (never a bare close)."""
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, (ApiError, InputError, Busy, Overloaded, Unauthorized)):
+            failure = failure_of(exc)
+            body, status = native_body(failure)
+            response = jsonify(body)
+            response.status_code = status
+            if failure.retry_after_s is not None:
+                response.headers["Retry-After"] = str(failure.retry_after_s)
+            return response
+        if isinstance(exc, HTTPException):
+            response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})
+            response.status_code = exc.code or 500
+            return response
+        request_id = getattr(g, "request_id", None)
+        log.exception("unexpected error in %s %s (request id %s)", request.method, request.path, request_id)
+        response = jsonify({"error": {"code": INTERNAL, "message": "Internal error.", "request_id": request_id}})
+        response.status_code = 500
+        return response

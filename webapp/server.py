@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sys
 
@@ -19,8 +20,8 @@ def hypercorn_config(config: ServiceConfig):  # type: ignore[no-untyped-def]
     hc.bind = [config.listen]
     hc.accesslog = None
     hc.errorlog = "-"
-    hc.keep_alive_timeout = 30
-    hc.read_timeout = int(config.server.request_timeout_s)
+    hc.keep_alive_timeout = config.server.keep_alive_timeout_s
+    hc.read_timeout = max(1, math.ceil(config.server.read_timeout_s))  # Hypercorn wants whole seconds
     return hc
 
 
@@ -39,8 +40,8 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
     except (ModelError, ConfigError) as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
     keyless = [name for name, api in (("findface", config.findface), ("silent", config.silent)) if not api.require_key]
+    print(f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
           f"{len(config.api_keys)} API keys)"
           + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""), file=sys.stderr)
 

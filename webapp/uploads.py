@@ -8,12 +8,13 @@ oversized upload is never read whole. Multipart files are parsed into BytesIO, n
 from __future__ import annotations
 
 import io
-import json
 from typing import IO, Any
 
 from quart import Request
 from quart.formparser import FormDataParser
 from werkzeug.exceptions import RequestEntityTooLarge
+
+from scoring import safe_json
 
 from webapp.errors import BAD_REQUEST, UNSUPPORTED_CONTENT_TYPE, ApiError
 
@@ -61,12 +62,17 @@ def require_type(request: Request, *allowed_prefixes: str) -> str:
     return kind
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 that says what is wrong with it."""
+async def json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it. Every JSON body is read here:
+    strict UTF-8, nesting and size bounded (scoring.safe_json), so no body can raise past the handler.
+    With `allow_empty`, an empty body is an empty object."""
+    raw = await request.get_data()
+    if allow_empty and not raw.strip():
+        return {}
     try:
-        body = json.loads(await request.get_data())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(BAD_REQUEST, "The body is not valid JSON.") from None
+        body = safe_json.loads(raw, max_bytes=request.max_content_length)
+    except safe_json.JsonError as exc:
+        raise ApiError(BAD_REQUEST, str(exc)) from None
     if not isinstance(body, dict):
         raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
     return body
