@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
+from scoring import safe_json
+
 PROTOCOL_VERSION = 1
 CHANNEL_LABEL = "livecheck"
 MAX_MESSAGE_BYTES = 4096  # client messages are tiny; anything bigger is ignored
@@ -104,8 +106,8 @@ def decode_client(raw: str | bytes) -> ClientMessage | None:
     if len(raw) > MAX_MESSAGE_BYTES:
         return None
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = safe_json.loads(raw)
+    except safe_json.JsonError:
         return None
     if not isinstance(data, dict) or data.get("v") != PROTOCOL_VERSION:
         return None

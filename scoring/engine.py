@@ -81,9 +81,11 @@ class LivenessEngine:
         self.models = models
 
     @classmethod
-    def load(cls, settings: EngineSettings, models_dir: str | None = None, *, landmarkers: int = 8, prewarm: int = 1) -> "LivenessEngine":
+    def load(cls, settings: EngineSettings, models_dir: str | None = None, *, landmarkers: int = 8,
+             live_landmarkers: int = 8, prewarm: int = 1) -> "LivenessEngine":
         store = ModelStore.open(models_dir)
-        return cls(settings, ModelSet.load(store, threads=settings.inference_threads, landmarkers=landmarkers, prewarm=prewarm))
+        return cls(settings, ModelSet.load(store, threads=settings.inference_threads, landmarkers=landmarkers,
+                                           live_landmarkers=live_landmarkers, prewarm=prewarm))
 
     def close(self) -> None:
         self.models.close()
@@ -100,7 +102,7 @@ class LivenessEngine:
 
     def stream_analyzer(self, timer: StageTimer | None = None, mf_selector: str | None = None) -> tuple[FrameAnalyzer, object]:
         """A per-stream analyzer for live sessions; call `release(token)` with the second value when done."""
-        landmarker = self.models.landmarkers.acquire()
+        landmarker = self.models.live_landmarkers.acquire(self.settings.landmarker_wait_s)  # live checks' own pool
         analyzer = FrameAnalyzer(
             landmarker, self.models.antispoof, self.models.embedder,
             mf_selector=mf_selector or self.settings.mf_selector, timer=timer,
@@ -108,7 +110,7 @@ class LivenessEngine:
         return analyzer, landmarker
 
     def release(self, token: object) -> None:
-        self.models.landmarkers.release(token)  # type: ignore[arg-type]
+        self.models.live_landmarkers.release(token)  # type: ignore[arg-type]
 
     def embed_photo(self, data: bytes, auto_rotate: bool = False) -> np.ndarray | None:
         """Embedding of the biggest face in a photo, or None when it has no face."""
@@ -120,7 +122,7 @@ class LivenessEngine:
         quarter turn that makes it upright (scoring.orientation). None when there is no face."""
         rgb = decode_image(data, self.settings.limits)
         found: dict[int, FaceObservation | None] = {}
-        with self.models.still_landmarkers.lend() as landmarker:
+        with self.models.still_landmarkers.lend(self.settings.landmarker_wait_s) as landmarker:
             analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector="biggest")
 
             def face_at(turn: int) -> FaceObservation | None:
@@ -152,7 +154,7 @@ class LivenessEngine:
         timer.add("decode", time.perf_counter() - t0)
         reference = self._reference_embedding(options, timer)
         policy = options.mf_selector or self.settings.mf_selector
-        with self.models.still_landmarkers.lend() as landmarker:
+        with self.models.still_landmarkers.lend(self.settings.landmarker_wait_s) as landmarker:
             analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer)
             obs = analyzer.analyze(rgb, 0, liveness=True, embed=reference is not None)
         reasons: list[str] = []
@@ -197,7 +199,7 @@ class LivenessEngine:
         try:
             reference = self._reference_embedding(options, timer)
             policy = options.mf_selector or settings.mf_selector
-            with self.models.landmarkers.lend() as landmarker:
+            with self.models.landmarkers.lend(settings.landmarker_wait_s) as landmarker:
                 analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer)
                 collected = self._collect(reader, analyzer, settings, timer)
         finally:

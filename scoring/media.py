@@ -18,35 +18,65 @@ import numpy as np
 
 from scoring import errors
 from scoring.errors import InputError
+from scoring.image_header import image_format, read_header
 from scoring.settings import MediaLimits
 
 FPS_TOLERANCE = 1.01  # 30000/1001 and rounding in container headers
-VIDEO_MAGIC = (
-    (4, b"ftyp"),  # MP4 / MOV / 3GP
-    (0, b"\x1a\x45\xdf\xa3"),  # Matroska / WebM
-    (0, b"FLV"),
-    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),  # ASF / WMV
-    (0, b"\x00\x00\x01\xba"),  # MPEG-PS
-    (0, b"\x47"),  # MPEG-TS sync byte (checked again at 188)
+
+# The only demuxers an upload reaches, chosen from the magic bytes before FFmpeg sees the data: FFmpeg's own
+# probing would also pick playlists and scripts (concat, hls, image2 patterns) that open other files or URLs.
+VIDEO_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", "mov"),  # MP4 / MOV / 3GP
+    (4, b"moov", "mov"),
+    (4, b"mdat", "mov"),
+    (4, b"wide", "mov"),
+    (0, b"\x1a\x45\xdf\xa3", "matroska"),  # Matroska / WebM
+    (0, b"FLV\x01", "flv"),
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "asf"),  # ASF / WMV
 )
-IMAGE_MAGIC = ((0, b"\xff\xd8\xff"), (0, b"\x89PNG\r\n\x1a\n"), (0, b"BM"))
+DEMUXERS = frozenset({"mov", "matroska", "avi", "flv", "asf", "mpegts", "h264", "hevc"})
+# Decoders a camera, phone or browser recording uses; anything else (FFmpeg has hundreds) is refused unopened.
+VIDEO_CODECS = frozenset({
+    "h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263", "flv1", "mjpeg", "mpeg1video", "mpeg2video",
+    "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "theora", "rawvideo",
+})
+# Nested opens (a demuxer asking for another file or URL) go through this list, which names no protocol.
+NO_PROTOCOLS = {"protocol_whitelist": "none"}
+_HEVC_NAL_TYPES = {19, 20, 21, 32, 33, 34, 35, 39}  # IDR, CRA, VPS, SPS, PPS, AUD, SEI: what a stream starts with
+
+
+def video_format(data: bytes) -> str | None:
+    """The FFmpeg demuxer for this upload from its magic bytes, or None when it is not a whitelisted format."""
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "avi"
+    for offset, magic, name in VIDEO_MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    if data[:1] == b"\x47" and data[188:189] == b"\x47":  # MPEG-TS: a sync byte every 188 bytes
+        return "mpegts"
+    return _annex_b(data)
+
+
+def _annex_b(data: bytes) -> str | None:
+    """H.264 or HEVC elementary stream: a start code, then a NAL header (HEVC's is two bytes, layer 0, tid 1)."""
+    if data[:4] == b"\x00\x00\x00\x01":
+        at = 4
+    elif data[:3] == b"\x00\x00\x01":
+        at = 3
+    else:
+        return None
+    if len(data) < at + 2 or data[at] & 0x80:
+        return None
+    if data[at + 1] == 0x01 and (data[at] >> 1) & 0x3F in _HEVC_NAL_TYPES:
+        return "hevc"
+    return "h264" if data[at] & 0x1F in (1, 5, 6, 7, 9) else None
 
 
 def sniff(data: bytes) -> str | None:
     """'video', 'image' or None, from magic bytes only."""
-    if data[:4] == b"RIFF":
-        return "video" if data[8:12] == b"AVI " else ("image" if data[8:12] == b"WEBP" else None)
-    if data[:4] == b"YUV4":
-        return "video"
-    for offset, magic in IMAGE_MAGIC:
-        if data[offset : offset + len(magic)] == magic:
-            return "image"
-    for offset, magic in VIDEO_MAGIC:
-        if data[offset : offset + len(magic)] == magic:
-            if magic == b"\x47" and data[188:189] != b"\x47":
-                continue
-            return "video"
-    return None
+    if image_format(data) is not None:
+        return "image"
+    return "video" if video_format(data) is not None else None
 
 
 @dataclass(frozen=True)
@@ -72,18 +102,23 @@ class DecodedFrame:
 def _open(data: bytes) -> av.container.InputContainer:
     if not data:
         raise InputError(errors.EMPTY_INPUT, "The upload is empty (0 bytes).")
-    kind = sniff(data)
-    if kind == "image":
+    if image_format(data) is not None:
         raise InputError(errors.EXPECTED_VIDEO, "Expected a video but received a still image.")
+    demuxer = video_format(data)
+    if demuxer is None:
+        raise InputError(errors.UNSUPPORTED_MEDIA, "The upload is not a video in a supported format.")
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(io.BytesIO(data), mode="r", format=demuxer, options=NO_PROTOCOLS)
     except (av.FFmpegError, ValueError, OSError) as exc:
-        if kind == "video":
-            raise InputError(errors.CORRUPT_MEDIA, f"The video is truncated or corrupt: {exc}.") from None
-        raise InputError(errors.UNSUPPORTED_MEDIA, "The upload is not a video in a supported format.") from None
-    if not container.streams.video:
+        raise InputError(errors.CORRUPT_MEDIA, f"The video is truncated or corrupt: {exc}.") from None
+    if container.format.name.split(",")[0] not in DEMUXERS or not container.streams.video:
         container.close()
         raise InputError(errors.UNSUPPORTED_MEDIA, "The upload contains no video stream.")
+    ctx = container.streams.video[0].codec_context
+    if ctx is None or ctx.name not in VIDEO_CODECS:
+        container.close()
+        codec = ctx.name if ctx is not None else "an unknown codec"
+        raise InputError(errors.UNSUPPORTED_MEDIA, f"The video uses {codec}, which is not a supported video codec.")
     return container
 
 
@@ -109,14 +144,27 @@ def probe(container: av.container.InputContainer, limits: MediaLimits) -> VideoI
     return info
 
 
-def check_limits(info: VideoInfo, limits: MediaLimits) -> None:
-    if info.width <= 0 or info.height <= 0:
+def check_frame_size(width: int, height: int, limits: MediaLimits) -> None:
+    """The resolution rule, applied to the header and again to every decoded frame (a stream can change size).
+    The limits bound the long and the short side (1920 and 1080 by default), so a portrait phone video
+    (1080x1920) passes as its landscape twin does, and a rotation tag never changes the verdict."""
+    if width <= 0 or height <= 0:
         raise InputError(errors.CORRUPT_MEDIA, "The video has no valid frame size.")
-    if info.width > limits.video_width_px or info.height > limits.video_height_px:
+    long_limit, short_limit = max(limits.video_width_px, limits.video_height_px), min(limits.video_width_px, limits.video_height_px)
+    if max(width, height) > long_limit or min(width, height) > short_limit:
         raise InputError(
             errors.RESOLUTION_TOO_HIGH,
-            f"Video is {info.width}x{info.height}; the limit is {limits.video_width_px}x{limits.video_height_px}.",
+            f"Video is {width}x{height}; the limit is {long_limit} px on the long side and {short_limit} px on the short side.",
         )
+
+
+def max_frame_pixels(limits: MediaLimits) -> int:
+    """The most pixels a frame within the resolution rule can have: the decoder refuses to allocate more."""
+    return limits.video_width_px * limits.video_height_px
+
+
+def check_limits(info: VideoInfo, limits: MediaLimits) -> None:
+    check_frame_size(info.width, info.height, limits)
     if info.fps_trusted and info.fps > limits.video_fps * FPS_TOLERANCE:
         raise InputError(errors.FPS_TOO_HIGH, f"Video runs at {info.fps:.2f} fps; the limit is {limits.video_fps:g}.")
     if info.duration_s > limits.video_length_sec:
@@ -170,6 +218,8 @@ class VideoReader:
     def frames(self, sample_fps: float, max_side: int) -> Iterator[DecodedFrame]:
         """Frames at most `sample_fps` apart, scaled so the longer side is at most `max_side`."""
         stream = self._container.streams.video[0]
+        # The decoder itself refuses a frame larger than the rule allows (it would allocate it before we see it).
+        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(max_frame_pixels(self._limits))}
         width, height, scale = analysis_size(self.info.width, self.info.height, max_side)
         step_ms = 1000.0 / sample_fps if sample_fps > 0 else 0.0
         next_ms = 0.0
@@ -180,6 +230,7 @@ class VideoReader:
         emitted = 0
         try:
             for frame in self._container.decode(stream):
+                check_frame_size(frame.width, frame.height, self._limits)  # headers can change mid-stream
                 index = decoded
                 decoded += 1
                 if decoded > frame_cap:
@@ -200,6 +251,9 @@ class VideoReader:
                 emitted += 1
                 yield DecodedFrame(index, int(round(ts_ms)), rgb, scale)
         except av.FFmpegError as exc:
+            ctx = stream.codec_context  # a frame refused for its size fails as a decoding error: say which
+            if ctx.width > 0 and ctx.height > 0:
+                check_frame_size(ctx.width, ctx.height, self._limits)
             if emitted == 0:
                 raise InputError(errors.CORRUPT_MEDIA, f"The video could not be decoded: {exc}.") from None
             # A stream cut short after some good frames is analyzed as far as it goes.
@@ -233,41 +287,22 @@ def decode_image(data: bytes, limits: MediaLimits) -> np.ndarray:
         raise InputError(errors.EMPTY_INPUT, "The image is empty (0 bytes).")
     if len(data) > limits.image_size:
         raise InputError(errors.INPUT_TOO_LARGE, f"Image is {len(data)} bytes; the limit is {limits.image_size}.")
-    kind = sniff(data)
-    if kind == "video":
-        raise InputError(errors.EXPECTED_IMAGE, "Expected a still image but received a video.")
-    if kind != "image":
+    header = read_header(data)
+    if header is None:
+        if image_format(data) is not None:
+            raise InputError(errors.CORRUPT_MEDIA, "The image header is truncated or corrupt: its size cannot be read.")
+        if video_format(data) is not None:
+            raise InputError(errors.EXPECTED_IMAGE, "Expected a still image but received a video.")
         raise InputError(errors.UNSUPPORTED_MEDIA, "The upload is not a JPEG, PNG, BMP or WebP image.")
-    size = image_header_size(data)
-    if size is not None and size[0] * size[1] > limits.image_pixels:
-        raise InputError(errors.RESOLUTION_TOO_HIGH, f"Image is {size[0]}x{size[1]} pixels; the limit is {limits.image_pixels} pixels.")
+    if header.width * header.height > limits.image_pixels:
+        raise InputError(errors.RESOLUTION_TOO_HIGH,
+                         f"Image is {header.width}x{header.height} pixels; the limit is {limits.image_pixels} pixels.")
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError(errors.CORRUPT_MEDIA, "The image is truncated or corrupt.")
     if bgr.shape[0] * bgr.shape[1] > limits.image_pixels:
         raise InputError(errors.RESOLUTION_TOO_HIGH, "Image has too many pixels.")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def image_header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header without decoding; None when it cannot tell."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                i += 1
-                continue
-            marker = data[i + 1]
-            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-                i += 2
-                continue
-            length = int.from_bytes(data[i + 2 : i + 4], "big")
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-            i += 2 + length
-    return None
 
 
 def preflight(data: bytes, limits: MediaLimits) -> str:

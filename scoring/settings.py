@@ -65,6 +65,7 @@ class EngineSettings:
     identity_samples: int = 5  # frames embedded to check identity continuity
     min_face_ratio: float = 0.12  # face width relative to frame width below which a face is unusable
     inference_threads: int = 1  # onnxruntime intra-op threads per session
+    landmarker_wait_s: float = 10.0  # longest wait for a free face landmarker before 'busy' (never unbounded)
     limits: MediaLimits = field(default_factory=MediaLimits)
     actions: ActionSettings = field(default_factory=ActionSettings)
 

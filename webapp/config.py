@@ -33,7 +33,11 @@ class ServerSettings:
     workers: int = 2  # threads running decoding and inference
     queue: int = 4  # requests allowed to wait for a worker before 503 + Retry-After
     max_body_bytes: int = 16 * 1024 * 1024  # any request body, checked while it streams in
-    request_timeout_s: float = 60.0
+    request_timeout_s: float = 60.0  # analysis of one request; past it the answer is 503 + Retry-After
+    queue_wait_s: float = 20.0  # longest wait for a worker thread before 503 + Retry-After
+    body_timeout_s: float = 60.0  # receiving a whole request body (a slow upload is cut off with 408)
+    read_timeout_s: float = 90.0  # a connection with no bytes from the client this long is closed; > request_timeout_s
+    keep_alive_timeout_s: float = 5.0  # an idle keep-alive connection is closed after this
     detection_ttl_s: float = 300.0  # FindFace return_detection cache lifetime
     video_url_prefixes: tuple[str, ...] = ()  # Huawei video_url: allowed prefixes; empty = fetching disabled
     facia_rate_limit_per_minute: int = 60
@@ -45,10 +49,6 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
-class ServiceConfig:
-    listen: str = "127.0.0.1:8000"
-    models_dir: str | None = None
-@dataclass(frozen=True)
 class KeylessSettings:
     """`[findface]` / `[silent]`: the originals run on a private network with no credentials, and their documents'
     examples send none. require-key = false lets such a client call this API without a key (a wrong key is still
@@ -57,17 +57,21 @@ class KeylessSettings:
     require_key: bool = True
 
 
+@dataclass(frozen=True)
+class ServiceConfig:
+    listen: str = "127.0.0.1:8000"
+    models_dir: str | None = None
     api_keys: tuple[str, ...] = ()
     engine: EngineSettings = field(default_factory=EngineSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    findface: KeylessSettings = field(default_factory=KeylessSettings)
+    silent: KeylessSettings = field(default_factory=KeylessSettings)
 
     @property
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.listen.rpartition(":")
-    findface: KeylessSettings = field(default_factory=KeylessSettings)
-    silent: KeylessSettings = field(default_factory=KeylessSettings)
         return host or "127.0.0.1", int(port)
 
 
