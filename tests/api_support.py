@@ -4,6 +4,7 @@ against /openapi.json (the schema check runs on every response the API tests see
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import replace
 from typing import Any
 
@@ -17,8 +18,13 @@ KEY = "test-key-1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
+def temp_store_url() -> str:
+    """A fresh SQLite store per app: sessions and rate counters of one test never leak into another."""
+    return f"sqlite:///{tempfile.mkdtemp(prefix='livecheck-store-')}/livecheck.db"
+
+
 def make_config(**server: Any) -> ServiceConfig:
-    config = load_config(None, {}, api_keys=KEY)
+    config = load_config(None, {}, api_keys=KEY, store={"url": temp_store_url()})
     return replace(config, server=replace(config.server, **server)) if server else config
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from api_support import AUTH, CheckedClient
 from mediagen import encode_video, read_rgb, repeated_frame_clip
+from realtime.store import open_store
 from webapp.detections import DetectionCache
 
 VIDEO = {**AUTH, "Content-Type": "video/mp4"}
@@ -51,15 +52,15 @@ async def test_return_detection_is_cached_then_fetchable(client, media_bytes):
     assert missing.status_code == 404 and (await missing.get_json())["code"] == "NOT_FOUND"
 
 
-def test_detection_cache_expires_and_is_bounded():
-    now = [0.0]
-    cache = DetectionCache(ttl_s=10, max_items=2, clock=lambda: now[0])
-    first = cache.put({"n": 1})
-    cache.put({"n": 2})
-    cache.put({"n": 3})
-    assert cache.get(first) is None and len(cache) == 2  # oldest evicted
-    now[0] = 11
-    assert len(cache) == 0
+async def test_detections_are_shared_through_the_store_and_expire(tmp_path):
+    """Two nodes on one store: a detection put by one is fetched from the other until its TTL passes."""
+    url = f"sqlite:///{tmp_path / 'livecheck.db'}"
+    first, second = DetectionCache(open_store(url), ttl_s=0.5), DetectionCache(open_store(url), ttl_s=0.5)
+    detection_id = await first.put({"n": 1, "bbox": {"left": 1}})
+    assert await second.get(detection_id) == {"n": 1, "bbox": {"left": 1}} and await second.count() == 1
+    assert await second.get("nope") is None
+    await asyncio.sleep(0.7)
+    assert await second.get(detection_id) is None and await first.count() == 0
 
 
 @pytest.mark.parametrize("headers, code", [({}, 401), ({"Authorization": "Bearer wrong"}, 401)])

@@ -57,7 +57,7 @@ async def liveness() -> Response:
     body = await json_object(request)
     hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
     key = require_key(svc.keys, request, hash_id)
-    if not svc.facia_limiter.allow(key):
+    if not await svc.facia_limiter.allow(key):
         raise ApiError(RATE_LIMITED, "request limit reached", 429)
     selfie = body.get("selfie_image")
     if not isinstance(selfie, str) or not selfie.strip():

@@ -23,10 +23,12 @@ from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, g, jsonify, request
 
+from realtime.store import SessionStore, open_store
 from scoring.engine import LivenessEngine
 from webapp.auth import KeyRing, RateLimiter
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
+from webapp.lifecycle import Lifecycle
 from webapp.metrics import Metrics
 from webapp.uploads import MemoryRequest
 from webapp.workers import WorkerPool
@@ -47,7 +49,9 @@ class Services:
     keys: KeyRing
     detections: DetectionCache
     facia_limiter: RateLimiter
+    store: SessionStore  # sessions, detections and rate counters, shared by every node of the store
     owns_engine: bool = True
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # node id; draining on SIGTERM
     extras: dict[str, Any] = field(default_factory=dict)  # other features' long-lived objects, by name
 
     def close(self) -> None:
@@ -104,10 +108,11 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     owns_engine = engine is None
     if engine is None:
         engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers)
+    store = open_store(config.store.url)
     app.extensions[EXTENSION] = Services(
         config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue),
-        metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(config.server.detection_ttl_s),
-        facia_limiter=RateLimiter(config.server.facia_rate_limit_per_minute), owns_engine=owns_engine,
+        metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(store, config.server.detection_ttl_s),
+        facia_limiter=RateLimiter(store, config.server.facia_rate_limit_per_minute), store=store, owns_engine=owns_engine,
     )
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
@@ -117,6 +122,12 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        services(app).lifecycle.requests += 1
+
+    @app.teardown_request
+    async def _done(exc: BaseException | None) -> None:
+        lifecycle = services(app).lifecycle
+        lifecycle.requests = max(0, lifecycle.requests - 1)
 
     @app.after_request
     async def _finish(response: Response) -> Response:
@@ -148,6 +159,7 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     @app.after_serving
     async def _cleanup() -> None:
         services(app).close()
+        await services(app).store.close()
 
     return app
 

@@ -7,12 +7,13 @@ request (401): a reachable server must never be silently open. The server logs a
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections import deque
 from dataclasses import dataclass
-from typing import Callable
 
 from quart import Request
+
+from realtime.store import SessionStore
 
 
 class Unauthorized(Exception):
@@ -66,26 +67,16 @@ def require_key(keys: KeyRing, request: Request, own_credential: str | None = No
 
 
 class RateLimiter:
-    """Per-key sliding one-minute window (Facia's 'request limit reached'). 0 = unlimited."""
+    """Per-key sliding one-minute window (Facia's 'request limit reached'), one window across every node of the
+    session store. 0 = unlimited. The store sees a digest of the key, never the key."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] | None = None) -> None:
-        import threading
-        import time
-
+    def __init__(self, store: SessionStore, per_minute: int, name: str = "facia") -> None:
+        self.store = store
         self.per_minute = per_minute
-        self._clock = clock or time.monotonic
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.name = name
 
-    def allow(self, key: str) -> bool:
+    async def allow(self, key: str) -> bool:
         if self.per_minute <= 0:
             return True
-        now = self._clock()
-        with self._lock:
-            window = self._seen.setdefault(key, deque())
-            while window and window[0] <= now - 60.0:
-                window.popleft()
-            if len(window) >= self.per_minute:
-                return False
-            window.append(now)
-            return True
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        return await self.store.hit(f"{self.name}:{digest}", self.per_minute, 60.0)

@@ -1,46 +1,28 @@
-"""FindFace return_detection: the best face of a request, kept briefly in memory so a client can fetch it.
-
-Bounded (oldest evicted first) and expiring; nothing is written to disk.
-"""
+"""FindFace return_detection: the best face of a request, kept briefly in the session store so a client can fetch
+it from any node. Expiring (detection-ttl-s); nothing is written but what the client asked for."""
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
+
+from realtime.store import SessionStore
+
+KIND = "detection"
 
 
 class DetectionCache:
-    def __init__(self, ttl_s: float, max_items: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: SessionStore, ttl_s: float) -> None:
+        self.store = store
         self.ttl_s = ttl_s
-        self.max_items = max_items
-        self._clock = clock
-        self._items: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def put(self, detection: dict[str, Any]) -> str:
+    async def put(self, detection: dict[str, Any]) -> str:
         detection_id = secrets.token_urlsafe(16)
-        with self._lock:
-            self._expire()
-            self._items[detection_id] = (self._clock() + self.ttl_s, detection)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+        await self.store.put_item(KIND, detection_id, detection, self.ttl_s)
         return detection_id
 
-    def get(self, detection_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            self._expire()
-            item = self._items.get(detection_id)
-            return None if item is None else item[1]
+    async def get(self, detection_id: str) -> dict[str, Any] | None:
+        return await self.store.get_item(KIND, detection_id)
 
-    def __len__(self) -> int:
-        with self._lock:
-            self._expire()
-            return len(self._items)
-
-    def _expire(self) -> None:
-        now = self._clock()
-        for key in [k for k, (deadline, _) in self._items.items() if deadline <= now]:
-            del self._items[key]
+    async def count(self) -> int:
+        return await self.store.count_items(KIND)

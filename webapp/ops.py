@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness of the process, readiness (models loaded), Prometheus metrics."""
+"""Operations endpoints: liveness of the process, readiness (models loaded, not draining), Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ async def readyz() -> Response:
     from webapp.app import services
 
     svc = services()
-    ready = svc.engine.models is not None
-    response = jsonify({"status": "ready" if ready else "loading", "models": ready,
+    loaded = svc.engine.models is not None
+    draining = svc.lifecycle.draining  # SIGTERM: the load balancer must stop sending this node work at once
+    status = "draining" if draining else "ready" if loaded else "loading"
+    response = jsonify({"status": status, "models": loaded, "node": svc.lifecycle.node_id,
                         "workers": svc.pool.workers, "in_flight": svc.pool.in_flight})
-    response.status_code = 200 if ready else 503
+    response.status_code = 200 if loaded and not draining else 503
     return response
 
 
@@ -32,6 +34,6 @@ async def metrics() -> Response:
     text = svc.metrics.render({
         "livecheck_workers": svc.pool.workers,
         "livecheck_requests_in_flight": svc.pool.in_flight,
-        "livecheck_detections_cached": len(svc.detections),
+        "livecheck_detections_cached": await svc.detections.count(),
     })
     return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
