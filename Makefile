@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= $(abspath ../shared)
-export LIVECHECK_MODELS ?= $(SHARED)/models
+# Models: ../shared/models when it exists (CI), else the per-user directory (~/.local/share/livecheck/models).
+export LIVECHECK_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models)
 export LIVECHECK_MEDIA ?= $(SHARED)/media
 PYTEST_ARGS ?=
 
@@ -19,8 +20,9 @@ $(BIN)/livecheck: pyproject.toml
 
 install: $(BIN)/livecheck
 
+# No model file found at all (exit 3): download them once from their upstream sources, pinned by sha256.
 run: install
-	$(BIN)/livecheck models verify
+	@$(BIN)/livecheck models verify || { test $$? -eq 3 && $(BIN)/livecheck models download; }
 	$(BIN)/livecheck serve
 
 chromium:

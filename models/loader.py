@@ -42,9 +42,15 @@ def sha256_of(path: Path) -> str:
 
 def _install_hint(directory: Path) -> str:
     return (
-        f"Install the models with `livecheck models install --from DIR` (DIR holding the files listed by "
-        f"`livecheck models verify`), or point --models / {ENV_VAR} at such a directory. Looked in: {directory}"
+        f"Install the models with `livecheck models download` (from their upstream sources; needs internet) or "
+        f"`livecheck models install --from DIR` (DIR holding the files listed by `livecheck models verify`), "
+        f"or point --models / {ENV_VAR} at such a directory. Looked in: {directory}"
     )
+
+
+def has_no_models(directory: Path) -> bool:
+    """True when not a single manifest file is present: a fresh install rather than a broken one."""
+    return not any((directory / item.filename).exists() for item in MANIFEST)
 
 
 def check_file(directory: Path, item: ModelSpec) -> str | None:
@@ -53,10 +59,11 @@ def check_file(directory: Path, item: ModelSpec) -> str | None:
     if not path.is_file():
         return f"missing model file {item.filename} (expected sha256 {item.sha256})"
     size = path.stat().st_size
-    if size != item.size:
+    sizes = {item.size} | {v.size for v in item.variants}
+    if size not in sizes:
         return f"corrupt model file {path}: {size} bytes, expected {item.size} (sha256 {item.sha256})"
     actual = sha256_of(path)
-    if actual != item.sha256:
+    if not item.accepts(actual, size):
         return f"corrupt model file {path}: sha256 {actual}, expected {item.sha256}"
     return None
 

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 EXIT_ALIVE, EXIT_NOT_ALIVE, EXIT_ERROR = 0, 1, 2
+EXIT_NO_MODELS = 3  # `models verify` found not one model file: a fresh machine (`make run` then downloads them)
+EXIT_INTERRUPTED = 130
 
 
 def _quiet_native_logs() -> None:
@@ -19,18 +21,41 @@ def _quiet_native_logs() -> None:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
-    from models.loader import install_models
+    from models.download import DOWNLOADS, TerminalProgress, download_models, source_url
+    from models.loader import has_no_models, install_models
 
+    if args.models_command == "sources":
+        rows = [{"file": d.file, "url": source_url(d), "sha256": d.sha256} for d in DOWNLOADS]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['file']:45s} {row['sha256']}  {row['url']}")
+        return 0
+    target = resolve_models_dir(args.models)
+    if args.models_command == "download":
+        try:
+            installed = download_models(target, progress=TerminalProgress, log=print)
+        except ModelError as exc:
+            print(f"livecheck: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print("\nlivecheck: download interrupted; no partial file was kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print(f"downloaded {len(installed)} model files into {target}")
     if args.models_command == "install":
-        target = resolve_models_dir(args.models)
         try:
             installed = install_models(Path(args.source).expanduser(), target)
         except ModelError as exc:
             print(f"livecheck: {exc}", file=sys.stderr)
             return EXIT_ERROR
         print(f"installed {len(installed)} model files into {target}")
+    if args.models_command == "verify" and has_no_models(target):
+        print(f"livecheck: no model files in {target}. Run `livecheck models download` (needs internet) or "
+              "`livecheck models install --from DIR`.", file=sys.stderr)
+        return EXIT_NO_MODELS
     try:
-        store = ModelStore.open(args.models)
+        store = ModelStore.open(target)
     except ModelError as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -128,10 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--config", help="TOML config file")
     analyze.set_defaults(func=cmd_analyze)
 
-    models = sub.add_parser("models", help="verify or install the model files")
+    models = sub.add_parser("models", help="verify, download or install the model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     verify = models_sub.add_parser("verify", help="check every model file against the manifest's sha256")
     verify.add_argument("--models")
+    download = models_sub.add_parser(
+        "download", help="fetch the models from their upstream sources (pinned by sha256) and verify them",
+        description="Fetches each model from its upstream source, pinned by sha256; converts MiniFASNet from "
+        "PyTorch to ONNX (no PyTorch needed). Proxies: http_proxy/https_proxy. Mirror: LIVECHECK_MODELS_MIRROR=URL "
+        "fetches https://HOST/PATH as URL/HOST/PATH.",
+    )
+    download.add_argument("--dir", "--models", dest="models",
+                          help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)")
+    sources = models_sub.add_parser("sources", help="list every upstream download: file, URL, sha256")
+    sources.add_argument("--json", action="store_true")
     install = models_sub.add_parser("install", help="copy model files from a directory and verify them")
     install.add_argument("--from", dest="source", required=True)
     install.add_argument("--models")
