@@ -134,7 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _quiet_native_logs()
     from webapp.server import serve  # noqa: PLC0415 - the server pulls in Quart/aiortc only when asked for
 
-    return serve(config_path=args.config, listen=args.listen, models_dir=args.models)
+    return serve(config_path=args.config, listen=args.listen, models_dir=args.models, processes=args.processes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config")
     serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8000)")
     serve.add_argument("--models")
+    serve.add_argument("--processes", type=int, default=1, metavar="N",
+                       help="server processes sharing the listening socket and the session store (default 1)")
     serve.set_defaults(func=cmd_serve)
 
     from evaluation.commands import add_subcommands  # noqa: PLC0415 - eval, make-attacks

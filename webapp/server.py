@@ -1,23 +1,34 @@
-"""`livecheck serve`: config -> app -> Hypercorn. Bad config or models end the process with a clear message."""
+"""`livecheck serve`: config -> app -> Hypercorn. Bad config or models end the process with a clear message.
+
+SIGTERM (or Ctrl-C) drains first: /readyz answers 503 at once, new offers are refused, running checks and uploads
+finish (up to check-timeout-s), then the process exits 0. `--processes N` runs N such server processes sharing
+one listening socket and the session store (see docs/deploy.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import signal
+import socket
+import subprocess
 import sys
 
 from models import ModelError
 from webapp.config import ConfigError, ServiceConfig, load_config
 
 EXIT_CONFIG = 2
+LISTEN_FD = "LIVECHECK_LISTEN_FD"  # set by `serve --processes N` for its children: the shared listening socket
 
 
 def hypercorn_config(config: ServiceConfig):  # type: ignore[no-untyped-def]
     from hypercorn.config import Config
 
     hc = Config()
-    hc.bind = [config.listen]
+    inherited = os.environ.get(LISTEN_FD)
+    hc.bind = [f"fd://{int(inherited)}"] if inherited else [config.listen]
+    hc.graceful_timeout = 5.0  # after the drain: requests still open get this long
     hc.accesslog = None
     hc.errorlog = "-"
     hc.keep_alive_timeout = config.server.keep_alive_timeout_s
@@ -25,15 +36,18 @@ def hypercorn_config(config: ServiceConfig):  # type: ignore[no-untyped-def]
     return hc
 
 
-def serve(config_path: str | None = None, listen: str | None = None, models_dir: str | None = None) -> int:
+def serve(config_path: str | None = None, listen: str | None = None, models_dir: str | None = None,
+          processes: int = 1) -> int:
     try:
         config = load_config(config_path, listen=listen, models_dir=models_dir)
     except ConfigError as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if processes > 1:
+        return supervise(config, processes, config_path, models_dir)
     from hypercorn.asyncio import serve as hypercorn_serve
 
-    from webapp.app import create_app
+    from webapp.app import create_app, services
 
     try:
         app = create_app(config)
@@ -45,12 +59,58 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
           f"{len(config.api_keys)} API keys)"
           + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""), file=sys.stderr)
 
+    lifecycle = services(app).lifecycle
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+        async def drained() -> None:
+            await stop.wait()
+            print(f"livecheck: draining node {lifecycle.node_id} (/readyz answers 503; running checks finish)",
+                  file=sys.stderr)
+            if not await lifecycle.drain(config.realtime.check_timeout_s):
+                print("livecheck: check-timeout-s passed while draining; stopping the remaining work", file=sys.stderr)
+
+        await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=drained)  # type: ignore[arg-type]
 
     asyncio.run(run())
     return 0
+
+
+def supervise(config: ServiceConfig, processes: int, config_path: str | None, models_dir: str | None) -> int:
+    """Runs `processes` server processes on one listening socket (the kernel spreads connections over them).
+    Each is its own node (node id, heartbeat, WebRTC peers); they share sessions through the store, so the store
+    must be one every process can open: SQLite (WAL) on this machine, or Redis. SIGTERM/SIGINT are passed on;
+    the exit status is 0 when every process drained and exited 0."""
+    host, port = config.host_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        print(f"livecheck: cannot listen on {config.listen}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    listener.listen(1024)
+    listener.set_inheritable(True)
+    command = [sys.executable, "-m", "webapp.cli", "serve", "--listen", config.listen]
+    command += ["--config", config_path] if config_path else []
+    command += ["--models", models_dir] if models_dir else []
+    env = {**os.environ, LISTEN_FD: str(listener.fileno())}
+    children = [subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),)) for _ in range(processes)]
+    print(f"livecheck: {processes} server processes on http://{config.listen} (pids "
+          f"{', '.join(str(c.pid) for c in children)})", file=sys.stderr)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    listener.close()
+    return 0 if all(code == 0 for code in codes) else next(code for code in codes if code != 0)
