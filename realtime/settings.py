@@ -36,7 +36,20 @@ class RealtimeSettings:
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
-    fallback_lead_ms: int = 1000  # recording fallback: time before the first action's window opens
+    connect_timeout_s: float = 15.0  # an answered offer that delivers no frame by then frees its slot and landmarker
+    # Recording fallback (realtime/fallback.py), only for sessions created with recording_fallback: true.
+    fallback_lead_min_ms: int = 2000  # the first prompt is due at a random moment in [min, max] after recording starts
+    fallback_lead_max_ms: int = 3500
+    fallback_gap_min_ms: int = 3500  # each prompt's window lasts a random time in [min, max]
+    fallback_gap_max_ms: int = 5000
+    fallback_early_ms: int = 300  # a prompt asked for this much before it is due is still given
+    fallback_upload_margin_s: float = 20.0  # the recording must arrive by the schedule's end + this
+    fallback_timeline_slack_ms: int = 1500  # a clip may be this much longer than the time since it started
+    # The keyless demo page's own quota (realtime/quota.py); never counted against max_sessions.
+    demo_max_open: int = 4  # demo sessions created and not yet decided
+    demo_max_live: int = 2  # demo checks running at once
+    demo_per_client_per_minute: int = 6  # demo sessions one client address may create per minute
+    demo_ttl_s: float = 120.0  # a demo session must start within this
 
 
 @dataclass(frozen=True)

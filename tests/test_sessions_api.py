@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 from api_support import CheckedClient
 from mediagen import decode_frames, flip_byte
+from session_support import FallbackClient, ShiftedClock
 
 from realtime.client import FramesTrack, LiveClient
 from webapp.app import create_app
@@ -34,6 +35,8 @@ async def client(engine):
     async with app.test_app() as test_app:
         checked = CheckedClient(app)
         checked.client = test_app.test_client()
+        checked.clock = ShiftedClock()  # the server's clock, moved forward by the fallback tests
+        registry(app).clock = checked.clock
         yield checked
         assert checked.checked > 0
 
@@ -61,7 +64,9 @@ async def test_create_and_read_a_session(client):
     ({"action_count": 99}, "invalid_actions"),
     ({"action_count": "3"}, "invalid_session_options"),
     ({"ttl": 0}, "invalid_ttl"),
-    ({"allowed_origins": ["javascript:x"]}, "invalid_session_options"),
+    ({"allowed_origins": ["javascript:x"]}, "invalid_allowed_origin"),
+    ({"allowed_origins": "https://shop.example"}, "invalid_session_options"),
+    ({"recording_fallback": "yes"}, "invalid_session_options"),
     ({"reference_photo": "%%%"}, "invalid_session_options"),
 ])
 async def test_bad_options_are_clear_400s(client, options, code):
@@ -88,33 +93,58 @@ async def test_offer_needs_the_right_token(client):
     assert bad.status_code == 400 and (await bad.get_json())["error"]["code"] == "invalid_offer"
 
 
-async def test_recording_fallback_uses_the_server_schedule(client, media_bytes):
+async def test_recording_fallback_follows_the_server_clock(client, media_bytes):
     clip = media_bytes("videos/d12.mp4")
-    # no action asked: the live clip passes
-    body = await create(client, action_count=0)
-    token = {"Authorization": f"Bearer {body['client_token']}"}
-    sid = body["session_id"]
-    schedule = await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json()
-    assert schedule["actions"] == []
-    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers={**token, "Content-Type": "video/mp4"})
+    # no action asked: the live clip, uploaded after the server's stop time, passes (passive checks only)
+    body = await create(client, action_count=0, recording_fallback=True)
+    fallback = FallbackClient(client, body, client.clock)
+    run = await fallback.follow()
+    assert run.start["total"] == 0 and run.start["next_prompt_ms"] is None and run.start["stop_at_ms"] is not None
+    client.clock.advance(1.0)  # the upload's trip
+    done = await fallback.upload(clip)
     assert (await done.get_json())["status"] == "SUCCEEDED"
-    again = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers=token)
+    again = await fallback.upload(clip)
     assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
-    result = (await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json())["result"]
-    assert result["alive"] is True and result["mode"] == "recording"
-    # the clip never nods -> FAILED naming nod
+    result = (await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_json())["result"]
+    assert result["alive"] is True and result["mode"] == "recording" and result["assurance"] == "low"
+    # one prompt at a time: the start says when to ask, never what; asking early is refused with the wait
+    body = await create(client, actions=["nod"], recording_fallback=True)
+    fallback = FallbackClient(client, body, client.clock)
+    start = await fallback.start()
+    assert start["total"] == 1 and "action" not in start and start["next_prompt_ms"] >= 2000
+    early = await fallback.call("POST", "/next")
+    assert early.status_code == 409 and (await early.get_json())["error"]["code"] == "prompt_not_due"
+    assert int(early.headers["Retry-After"]) >= 1
+    client.clock.advance(start["next_prompt_ms"] / 1000)
+    prompt = await (await fallback.call("POST", "/next")).get_json()
+    assert prompt["action"] == "nod" and prompt["index"] == 0 and prompt["deadline_ms"] >= 3500
+    assert prompt["next_prompt_ms"] is None and prompt["stop_at_ms"] == prompt["elapsed_ms"] + prompt["deadline_ms"]
+    more = await fallback.call("POST", "/next")
+    assert more.status_code == 409 and (await more.get_json())["error"]["code"] == "no_more_prompts"
+    state = await (await fallback.call("GET")).get_json()
+    assert state["issued"] == 1 and "action" not in state
+    # the offer cannot be used once the fallback claimed the session
+    offer = await client.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": "v=0", "type": "offer"},
+                              headers=fallback.auth)
+    assert offer.status_code == 409
+    # d12 never nods -> FAILED naming nod (uploaded in time, within the timeline)
+    client.clock.advance((prompt["stop_at_ms"] - prompt["elapsed_ms"]) / 1000 + 1)
+    done = await fallback.upload(clip)
+    assert (await done.get_json())["status"] == "FAILED"
+    result = (await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_json())["result"]
+    assert "actions_failed" in result["reasons"] and result["actions"][0]["passed"] is False
+    assert result["mode"] == "recording" and result["assurance"] == "low"
+
+
+async def test_fallback_only_when_the_session_allows_it(client):
     body = await create(client, actions=["nod"])
     token = {"Authorization": f"Bearer {body['client_token']}"}
-    sid = body["session_id"]
-    schedule = await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json()
-    assert [s["action"] for s in schedule["actions"]] == ["nod"]
-    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers=token)
-    assert (await done.get_json())["status"] == "FAILED"
-    result = (await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json())["result"]
-    assert "actions_failed" in result["reasons"] and result["actions"][0]["passed"] is False
-    # the offer cannot be used once the fallback claimed the session
-    offer = await client.post(f"/v1/sessions/{sid}/offer", json={"sdp": "v=0", "type": "offer"}, headers=token)
-    assert offer.status_code == 409
+    refused = await client.post(f"/v1/sessions/{body['session_id']}/fallback", headers=token)
+    assert refused.status_code == 403 and (await refused.get_json())["error"]["code"] == "fallback_not_allowed"
+    read = await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_json()
+    assert read["status"] == "CREATED"  # nothing was claimed
+    upload = await client.post(f"/v1/sessions/{body['session_id']}/recording", data=b"x", headers=token)
+    assert upload.status_code == 403 and (await upload.get_json())["error"]["code"] == "fallback_not_allowed"
 
 
 async def offer_over_http(client, body, frames, fps):
@@ -133,7 +163,7 @@ async def offer_over_http(client, body, frames, fps):
 async def test_fallback_after_a_connection_that_never_delivered_a_frame(client, media_bytes):
     clip = media_bytes("videos/d12.mp4")
     frames, fps = decode_frames(clip, 0.0, 1.0)
-    body = await create(client, action_count=0)
+    body = await create(client, action_count=0, recording_fallback=True)
     sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
     live, post = await offer_over_http(client, body, frames, fps)
     # the offer is answered, but the browser's side never completes ICE (it never applies the answer)
@@ -143,13 +173,15 @@ async def test_fallback_after_a_connection_that_never_delivered_a_frame(client, 
     await live.close()
     reg = registry(client.app)
     assert reg.counts()["peers"] == 1
-    schedule = await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
-    assert schedule.status_code == 200, await schedule.get_json()
+    fallback = FallbackClient(client, body, client.clock)
+    run = await fallback.follow()
     assert reg.counts()["peers"] == 0 and reg.counts()["landmarkers"] == 0
-    assert (await (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).get_json())["actions"] == []
+    assert (await (await client.post(f"/v1/sessions/{sid}/fallback", headers=token)).get_json())["total"] == 0
     again = await client.post(f"/v1/sessions/{sid}/offer", json={"sdp": "v=0", "type": "offer"}, headers=token)
     assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
-    done = await client.post(f"/v1/sessions/{sid}/recording", data=clip, headers={**token, "Content-Type": "video/mp4"})
+    assert run.start["stop_at_ms"] is not None
+    client.clock.advance(1.0)
+    done = await fallback.upload(clip)
     assert (await done.get_json())["status"] == "SUCCEEDED"
     read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
     assert read["status"] == "SUCCEEDED" and read["result"]["mode"] == "recording"
@@ -157,13 +189,13 @@ async def test_fallback_after_a_connection_that_never_delivered_a_frame(client, 
 
 async def test_no_fallback_once_live_frames_were_analyzed(client, media_bytes):
     frames, fps = decode_frames(media_bytes("videos/d12.mp4"))
-    body = await create(client, actions=["nod"])  # d12 never nods: the check runs until its deadline
+    body = await create(client, actions=["nod"], recording_fallback=True)  # d12 never nods: runs to its deadline
     sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
     live, post = await offer_over_http(client, body, frames, fps)
     try:
         await live.connect(post)
         await asyncio.wait_for(live.prompted.wait(), 20)
-        refused = await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
+        refused = await client.post(f"/v1/sessions/{sid}/fallback", headers=token)
         assert refused.status_code == 409 and (await refused.get_json())["error"]["code"] == "token_used"
         read = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
         assert read["status"] == "IN_PROGRESS"
@@ -182,9 +214,9 @@ async def test_no_fallback_once_live_frames_were_analyzed(client, media_bytes):
 async def test_a_refused_recording_fails_the_session(client, media_bytes, upload, code):
     if upload == "corrupt":
         upload = flip_byte(media_bytes("videos/d12.mp4")[:4000], 100)  # a cut-off, damaged file
-    body = await create(client, action_count=0)
+    body = await create(client, action_count=0, recording_fallback=True)
     sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
-    assert (await client.get(f"/v1/sessions/{sid}/fallback", headers=token)).status_code == 200
+    assert (await client.post(f"/v1/sessions/{sid}/fallback", headers=token)).status_code == 200
     refused = await client.post(f"/v1/sessions/{sid}/recording", data=upload, headers={**token, "Content-Type": "video/mp4"})
     assert 400 <= refused.status_code < 500
     error = (await refused.get_json())["error"]["code"]
@@ -196,14 +228,14 @@ async def test_a_refused_recording_fails_the_session(client, media_bytes, upload
 
 
 async def test_decided_result_is_signed_with_the_readers_key_and_private_to_its_creator(client, media_bytes):
-    body = await create(client, action_count=0)
+    body = await create(client, action_count=0, recording_fallback=True)
     sid = body["session_id"]
-    token = {"Authorization": f"Bearer {body['client_token']}"}
     undecided = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
     assert "signed_result" not in undecided
-    await client.get(f"/v1/sessions/{sid}/fallback", headers=token)
-    done = await client.post(f"/v1/sessions/{sid}/recording", data=media_bytes("videos/d12.mp4"),
-                             headers={**token, "Content-Type": "video/mp4"})
+    fallback = FallbackClient(client, body, client.clock)
+    await fallback.follow()
+    client.clock.advance(1.0)
+    done = await fallback.upload(media_bytes("videos/d12.mp4"))
     assert (await done.get_json())["status"] == "SUCCEEDED"
 
     view = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()

@@ -9,6 +9,10 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
+
+# name -> {labels: value}; a feature's live figures (the session registry's, say), read at each scrape
+LabeledGauges = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 STAGE_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -47,6 +51,16 @@ class Metrics:
         self._verdicts: dict[tuple[tuple[str, str], ...], int] = {}
         self._stages: dict[tuple[tuple[str, str], ...], _Histogram] = {}
         self._busy = 0
+        self._gauge_sources: dict[str, Callable[[], LabeledGauges]] = {}
+
+    def add_gauges(self, name: str, source: Callable[[], LabeledGauges]) -> None:
+        """`source()` is called at each scrape (on the event loop) for labelled gauges."""
+        with self._lock:
+            self._gauge_sources[name] = source
+
+    def remove_gauges(self, name: str) -> None:
+        with self._lock:
+            self._gauge_sources.pop(name, None)
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -80,6 +94,12 @@ class Metrics:
             lines += self._histogram("livecheck_inference_seconds", "Time per request spent in each model stage.", self._stages)
         for name, value in sorted((gauges or {}).items()):
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
+        with self._lock:
+            sources = list(self._gauge_sources.values())
+        for source in sources:
+            for name, series in sorted(source().items()):
+                lines.append(f"# TYPE {name} gauge")
+                lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in sorted(series.items())]
         return "\n".join(lines) + "\n"
 
     @staticmethod

@@ -65,6 +65,8 @@ SESSION_OPTIONS = {"type": "object", "properties": {
     "allowed_origins": {"type": "array", "items": STR, "maxItems": 16},
     "ttl": {"type": "number", "minimum": 1, "maximum": 3600},
     "audit_images": BOOL,
+    "recording_fallback": {"type": "boolean", "default": False,
+                           "description": "allow the recording fallback when WebRTC fails (lower assurance)"},
 }}
 SESSION_CREATED = obj({"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS})
 SESSION_ACTION = obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
@@ -72,7 +74,7 @@ SESSION_ACTION = obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
                       "window_s": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM}]}})
 SESSION_RESULT = obj(
     {"alive": BOOL, "reasons": {"type": "array", "items": STR}, "model_versions": {"type": "object"}},
-    {"mode": {"enum": ["live", "recording"]}, "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
+    {"mode": {"enum": ["live", "recording"]}, "assurance": {"enum": ["high", "low"]}, "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
      "actions": {"type": "array", "items": SESSION_ACTION},
      "best_face": {"oneOf": [{"type": "null"}, obj({"timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"},
                                                     "liveness": NUM}, {"frame_no": INT, "image_jpeg_b64": STR})]},
@@ -85,8 +87,10 @@ SESSION = obj({"session_id": STR, "status": SESSION_STATUS, "expires_at": INT},
                "signed_result": {"type": "string", "description": "Compact JWS (HS256, key = your API key) of the "
                                  "decision; see docs/protocol.md 'Signed results'."}})
 SDP = obj({"sdp": STR, "type": {"enum": ["offer", "answer"]}})
-FALLBACK = obj({"session_id": STR, "total_ms": INT, "issued_at": INT,
-                "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "start_ms": INT, "end_ms": INT})}})
+FALLBACK = obj({"session_id": STR, "total": INT, "issued": INT, "elapsed_ms": INT, "next_prompt_ms": NULLABLE_INT,
+                "stop_at_ms": NULLABLE_INT, "upload_by_ms": NULLABLE_INT})
+FALLBACK_PROMPT = {**FALLBACK, "required": FALLBACK["required"] + ["action", "index", "deadline_ms"],
+                   "properties": {**FALLBACK["properties"], "action": ACTION_NAME, "index": INT, "deadline_ms": INT}}
 SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": STR}
 
 
@@ -164,11 +168,20 @@ def document() -> dict[str, Any]:
                 "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
                 "responses": {"200": reply("answer", SDP), **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503)},
             }},
-            "/v1/sessions/{session_id}/fallback": {"get": {
-                "summary": "Recording fallback: the server-drawn prompt schedule (claims the session; also after an "
-                           "offer whose connection never delivered a frame).",
+            "/v1/sessions/{session_id}/fallback": {"post": {
+                "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
+                           "whose connection never delivered a frame). Only with recording_fallback: true at create.",
                 "parameters": [SESSION_ID],
-                "responses": {"200": reply("schedule", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410)},
+                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410)},
+            }, "get": {
+                "summary": "Where the recording stands on the server's clock; reveals no prompt.",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409)},
+            }},
+            "/v1/sessions/{session_id}/fallback/next": {"post": {
+                "summary": "The next prompt once it is due (409 prompt_not_due + Retry-After before).",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
             }},
             "/v1/sessions/{session_id}/recording": {"post": {
                 "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
@@ -176,7 +189,7 @@ def document() -> dict[str, Any]:
                 "parameters": [SESSION_ID],
                 "requestBody": {"content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
                 "responses": {"200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
-                              **errors(NATIVE_ERROR, 400, 403, 404, 409, 413, 415, 422, 503)},
+                              **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503)},
             }},
             "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": STR}))}}},
             "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": STR, "models": BOOL})),

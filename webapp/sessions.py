@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from typing import Any
 
-from quart import Blueprint, Quart, current_app, jsonify, request
+from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
-from realtime.registry import SessionError, SessionOptions, SessionRegistry
+from realtime.errors import SessionError
+from realtime.fallback import FallbackPlan
+from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
 from webapp.app import services
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
+from webapp.origins import normalize_origin
 from webapp.signing import key_id, result_claims, sign
+from webapp.uploads import json_object
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
@@ -25,41 +28,47 @@ MAX_ORIGINS = 16
 
 
 def registry(app: Quart | None = None) -> SessionRegistry:
-    """The app's one session registry, created on first use inside the serving event loop."""
+    """The app's one session registry, created when serving starts (or on first use) in the serving loop."""
     svc = services(app)
     found = svc.extras.get(REGISTRY)
     if found is None:
         found = SessionRegistry(svc.engine, svc.config.realtime)
         found.start()
         svc.extras[REGISTRY] = found
+        svc.metrics.add_gauges(REGISTRY, found.gauges)
     return found  # type: ignore[no-any-return]
+
+
+@blueprint.before_app_serving
+async def _open_registry() -> None:
+    registry(current_app)  # so /metrics shows the session gauges from the start
 
 
 @blueprint.after_app_serving
 async def _close_registry() -> None:
-    found = services(current_app).extras.pop(REGISTRY, None)
+    svc = services(current_app)
+    found = svc.extras.pop(REGISTRY, None)
+    svc.metrics.remove_gauges(REGISTRY)
     if found is not None:
         await found.close()
 
 
-@blueprint.errorhandler(SessionError)
-async def _session_error(exc: SessionError) -> Any:
+def session_error_response(exc: SessionError) -> Response:
+    """`{"error": {"code", "message"}}` with the error's status (and Retry-After when it has one)."""
     response = jsonify({"error": {"code": exc.code, "message": exc.message}})
     response.status_code = exc.status
-    if exc.code == "too_many_sessions":
-        response.headers["Retry-After"] = "5"
+    if exc.retry_after_s is not None:
+        response.headers["Retry-After"] = str(int(exc.retry_after_s))
     return response
 
 
+@blueprint.errorhandler(SessionError)
+async def _session_error(exc: SessionError) -> Any:
+    return session_error_response(exc)
+
+
 async def _json() -> dict[str, Any]:
-    body = await request.get_json(force=True, silent=True)
-    if body is None and (await request.get_data()):
-        raise ApiError(errors.BAD_REQUEST, "The body must be a JSON object.")
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ApiError(errors.BAD_REQUEST, "The body must be a JSON object.")
-    return body
+    return await json_object(request, allow_empty=True)
 
 
 def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
@@ -73,9 +82,16 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     if actions is not None and (not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)):
         raise bad("actions must be a list of action names.")
     origins = body.get("allowed_origins", [])
-    if not isinstance(origins, list) or len(origins) > MAX_ORIGINS or not all(
-            isinstance(o, str) and o.startswith(("https://", "http://")) for o in origins):
+    if not isinstance(origins, list) or len(origins) > MAX_ORIGINS:
         raise bad(f"allowed_origins must be a list of at most {MAX_ORIGINS} http(s) origins.")
+    for index, entry in enumerate(origins):
+        if normalize_origin(entry) is None:  # refused, never silently dropped (the widget would be unframeable)
+            shown = repr(entry)[:100]
+            raise ApiError("invalid_allowed_origin", f"allowed_origins[{index}] = {shown} is not a plain "
+                           "scheme://host[:port] origin (no path, query, wildcard or credentials).", 400)
+    fallback = body.get("recording_fallback", False)
+    if not isinstance(fallback, bool):
+        raise bad("recording_fallback must be true or false.")
     ttl = body.get("ttl")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
         raise bad("ttl must be a number of seconds.")
@@ -94,7 +110,7 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     return SessionOptions(
         action_count=count, actions=tuple(actions) if actions is not None else None, reference_photo=reference,
         allowed_origins=tuple(o.rstrip("/") for o in origins), ttl_s=float(ttl) if ttl is not None else None,
-        audit_images=audit, owner=owner,
+        audit_images=audit, owner=owner, recording_fallback=fallback,
     )
 
 
@@ -149,17 +165,37 @@ async def offer(session_id: str) -> Any:
     return jsonify(answer)
 
 
+def _fallback_view(session_id: str, plan: FallbackPlan, now: float) -> dict[str, Any]:
+    return {"session_id": session_id, **plan.describe(now)}
+
+
+@blueprint.post("/v1/sessions/<session_id>/fallback")
+async def fallback_start(session_id: str) -> Any:
+    """The client started recording (claims the session, like an offer); says when to ask for the first prompt.
+    Only for sessions created with recording_fallback: true."""
+    reg = registry()
+    plan = await reg.start_recording(session_id, _client_token())
+    return jsonify(_fallback_view(session_id, plan, reg.clock()))
+
+
 @blueprint.get("/v1/sessions/<session_id>/fallback")
-async def fallback_schedule(session_id: str) -> Any:
-    """The recording fallback's prompt schedule (claims the session, like an offer)."""
-    steps = await registry().fallback_schedule(session_id, _client_token())
-    return jsonify({"session_id": session_id, "actions": [s.to_dict() for s in steps],
-                    "total_ms": max((s.end_ms for s in steps), default=0) + 1000, "issued_at": int(time.time())})
+async def fallback_state(session_id: str) -> Any:
+    """Where the recording stands on the server's clock (to resynchronise a client); reveals no new prompt."""
+    plan, now = registry().fallback_state(session_id, _client_token())
+    return jsonify(_fallback_view(session_id, plan, now))
+
+
+@blueprint.post("/v1/sessions/<session_id>/fallback/next")
+async def fallback_next(session_id: str) -> Any:
+    """The next prompt, once it is due (409 prompt_not_due + Retry-After before); the server keeps its time."""
+    prompt, plan, now = registry().next_prompt(session_id, _client_token())
+    return jsonify({**_fallback_view(session_id, plan, now), "action": prompt.action, "index": prompt.index,
+                    "deadline_ms": max(0, prompt.ends_ms - prompt.issued_ms)})
 
 
 @blueprint.post("/v1/sessions/<session_id>/recording")
 async def recording(session_id: str) -> Any:
-    """The recording of the fallback schedule: raw video bytes (or multipart field `video`)."""
+    """The recording of the fallback: raw video bytes (or multipart field `video`)."""
     files = await request.files
     data = files["video"].read() if "video" in files else await request.get_data()
     svc = services()

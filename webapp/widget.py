@@ -2,45 +2,47 @@
 
 The widget page may only be framed by its session's allowed origins (`Content-Security-Policy: frame-ancestors`).
 The demo (`GET /`, on by default, `[server] demo = false` turns it off) creates sessions through the server itself,
-for its own origin only, so no API key ever reaches a browser.
+for its own origin only, so no API key ever reaches a browser. Its sessions come from the demo's own quota
+(realtime/quota.py: a cap and a per-address rate limit), never from integrators' capacity, and their status is
+readable only by the page that created them (a status token) from this origin.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from quart import Blueprint, Response, abort, jsonify, render_template, request, send_from_directory
 
 import frontend
-from realtime.registry import CREATED, EXPIRED, SessionError, SessionOptions, SessionRegistry
+from realtime.errors import SessionError
+from realtime.registry import CREATED, EXPIRED, SessionRegistry
+from webapp.app import Services, services
+from webapp.auth import bearer_token
+from webapp.origins import normalize_origin
+from webapp.sessions import registry, session_error_response
 
 FRONTEND = Path(frontend.__file__).parent
 STATIC = FRONTEND / "static"
 I18N = FRONTEND / "i18n"
 LANGUAGES = ("en", "es")  # the first is the fallback
-CONNECT_TIMEOUT_MS = 10_000  # WebRTC must connect within this, else the widget records instead
-_ORIGIN = re.compile(r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+CONNECT_TIMEOUT_MS = 10_000  # WebRTC must connect within this, else the widget records instead (when allowed)
 
 blueprint = Blueprint("widget", __name__, template_folder=str(FRONTEND / "templates"))
 
 
-def _services() -> Any:
-    from webapp.app import services
-
+def _services() -> Services:
     return services()
 
 
 def _registry() -> SessionRegistry:
-    from webapp.sessions import registry
-
     return registry()
 
 
 def safe_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
-    """Only plain scheme://host[:port] origins reach a CSP header or postMessage; anything else is dropped."""
-    return [o.rstrip("/") for o in origins if isinstance(o, str) and _ORIGIN.match(o.rstrip("/"))]
+    """Only plain scheme://host[:port] origins reach a CSP header or postMessage (sessions.py refuses others at
+    create; this is the second line)."""
+    return [o for o in (normalize_origin(x) for x in origins) if o is not None]
 
 
 def frame_ancestors(origins: list[str]) -> str:
@@ -84,9 +86,11 @@ async def widget_page(session_id: str) -> Response:
     """The check itself. Unknown sessions get the page too (it shows 'expired'), framed by nobody."""
     origins: list[str] = []
     problem = ""
+    recording_fallback = False
     try:
         session = _registry().get(session_id)
         origins = safe_origins(session.allowed_origins)
+        recording_fallback = session.recording_fallback
         if session.status == EXPIRED:
             problem = "session_expired"
         elif session.status != CREATED:
@@ -96,7 +100,7 @@ async def widget_page(session_id: str) -> Response:
     html = await render_template(
         "widget.html", session_id=session_id, allowed_origins=origins, ice_servers=_ice_servers(),
         languages=list(LANGUAGES), i18n_base="/widget/i18n/", api_base="", connect_timeout_ms=CONNECT_TIMEOUT_MS,
-        problem=problem, static_url=lambda name: f"/widget/static/{name}",
+        problem=problem, recording_fallback=recording_fallback, static_url=lambda name: f"/widget/static/{name}",
     )
     return _page_headers(Response(html, content_type="text/html; charset=utf-8"), widget_csp(origins))
 
@@ -146,37 +150,46 @@ async def demo_page() -> Response:
 
 @blueprint.post("/demo/sessions")
 async def demo_create() -> Response:
-    """A session for the demo page itself: same-origin requests only, allowed origin = this server."""
+    """A session for the demo page itself: same-origin requests only, allowed origin = this server, from the
+    demo's own quota (per client address and a cap of its own)."""
     _demo_enabled()
     origin = own_origin()
     if request.headers.get("Origin", "").rstrip("/") != origin:
         return _json_error("origin_not_allowed", "The demo creates sessions for its own page only.", 403)
     try:
-        session, token = _registry().create(SessionOptions(allowed_origins=(origin,)))
+        session, token, status_token = _registry().create_demo(request.remote_addr or "unknown", origin)
     except SessionError as exc:
-        return _json_error(exc.code, exc.message, exc.status)
-    return jsonify({"session_id": session.id, "widget_url": f"{origin}/widget/{session.id}#token={token}"})
+        return session_error_response(exc)
+    response = jsonify({"session_id": session.id, "widget_url": f"{origin}/widget/{session.id}#token={token}",
+                        "status_token": status_token})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/demo/sessions/<session_id>")
 async def demo_status(session_id: str) -> Response:
-    """The demo shows the server's word on the outcome: status only, never the scores."""
+    """The demo shows the server's word on the outcome: status only, never the scores; only to the page that
+    created the session (its status token) from this origin, and only for demo sessions."""
     _demo_enabled()
-    try:
-        session = _registry().get(session_id)
-    except SessionError as exc:
-        return _json_error(exc.code, exc.message, exc.status)
-    if origin_of_request() != own_origin():
+    if not same_origin_request():
         return _json_error("origin_not_allowed", "Demo endpoints answer their own page only.", 403)
-    return jsonify({"session_id": session.id, "status": session.status})
+    try:
+        session = _registry().get_demo(session_id, bearer_token(request))
+    except SessionError as exc:
+        return session_error_response(exc)
+    response = jsonify({"session_id": session.id, "status": session.status})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-def origin_of_request() -> str:
-    """Browsers send Origin on POST; on GET fetches from scripts Sec-Fetch-Site tells same-origin apart."""
+def same_origin_request() -> bool:
+    """A browser's request from this server's own page: Origin (sent on POST and cross-origin fetches) must be ours,
+    and without Origin, Sec-Fetch-Site must say same-origin (browsers send it on every fetch). A request with
+    neither is refused. Scripts can forge both headers, which is why the demo status also needs the token."""
     origin = request.headers.get("Origin", "").rstrip("/")
     if origin:
-        return origin
-    return own_origin() if request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin" else ""
+        return origin == own_origin()
+    return request.headers.get("Sec-Fetch-Site", "") == "same-origin"
 
 
 def _json_error(code: str, message: str, status: int) -> Response:

@@ -6,10 +6,12 @@
   const slot = document.getElementById('demo-widget');
 
   /** The server finishes its bookkeeping a moment after the widget hears the result: poll briefly. */
-  async function outcome(sessionId) {
+  async function outcome(sessionId, statusToken) {
     let body = {};
     for (let i = 0; i < 40; i++) {
-      body = await fetch('/demo/sessions/' + encodeURIComponent(sessionId)).then((r) => r.json());
+      body = await fetch('/demo/sessions/' + encodeURIComponent(sessionId), {
+        headers: { Authorization: 'Bearer ' + statusToken }, credentials: 'omit',
+      }).then((r) => r.json());
       if (body.status !== 'CREATED' && body.status !== 'IN_PROGRESS') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -27,7 +29,7 @@
       status.textContent = 'Session ' + body.session_id + ' created. Follow the instructions in the widget.';
       const done = await window.LiveCheck.mount(slot, { widgetUrl: body.widget_url });
       status.textContent = 'The check ended; asking the server for the outcome…';
-      const check = await outcome(done.sessionId);
+      const check = await outcome(done.sessionId, body.status_token);
       status.textContent = 'The server says: ' + (check.status || 'unknown') + '.';
       document.body.dataset.result = check.status || '';
     } catch (err) {

@@ -360,6 +360,7 @@
   /* ---- the end -------------------------------------------------------------------------------------------- */
   function stopEverything() {
     clearTimeout(connectTimer);
+    clearTimeout(fallbackTimer);
     hideCue();
     if (recorder && recorder.state !== 'inactive') { try { recorder.stop(); } catch (e) { /* already stopped */ } }
     if (channel) { channel.onclose = null; try { channel.close(); } catch (e) { /* closed */ } }
@@ -388,9 +389,16 @@
     }
   }
 
-  /* ---- recording fallback: same server-issued prompts, recorded, uploaded, decided by the server ------------ */
+  /* ---- recording fallback: prompts released one at a time by the server, recorded, uploaded, decided there ----
+   * Only when the integrator allowed it for this session (otherwise the WebRTC-failed screen). The server's clock is
+   * the recording's: the widget says when recording started, asks for each prompt when the server says it is due,
+   * and uploads by the deadline. It never learns a prompt before it is due. */
   let recorder = null;
   let fallbackStarted = false;
+  let fallbackAbandoned = false;
+  let fallbackTimer = 0;
+  let promptTotal = 0;
+  const fallbackAllowed = root.dataset.recordingFallback === 'on';
 
   function recorderType() {
     if (typeof MediaRecorder === 'undefined') return null;
@@ -406,24 +414,95 @@
     clearTimeout(connectTimer);
     if (channel) { channel.onclose = null; try { channel.close(); } catch (e) { /* closed */ } }
     if (pc) { pc.onconnectionstatechange = null; try { pc.close(); } catch (e) { /* closed */ } }
-    root.dataset.mode = 'recording';
     const type = recorderType();
-    if (!type) return showError('webrtc_failed');
-    let plan;
-    try {
-      const res = await fetch(apiUrl('/v1/sessions/' + encodeURIComponent(config.sessionId) + '/fallback'), {
-        headers: authHeaders(), credentials: 'omit',
-      });
-      if (!res.ok) return showError(await sessionProblem(res));
-      plan = await res.json();
-    } catch (err) {
-      return showError('network');
-    }
+    if (!fallbackAllowed || !type) return showError('webrtc_failed');
+    root.dataset.mode = 'recording';
     show('start', {
       stage: true, heading: t('start.heading'), body: t('fallback.notice'),
-      buttons: [{ id: 'lc-start', label: t('start.button'), primary: true, onClick: () => record(plan, type) }],
+      buttons: [{ id: 'lc-start', label: t('start.button'), primary: true, onClick: () => record(type) }],
     });
     startButton = $('lc-start');
+  }
+
+  function fallbackUrl(suffix) {
+    return apiUrl('/v1/sessions/' + encodeURIComponent(config.sessionId) + '/fallback' + suffix);
+  }
+
+  function fallbackCall(method, suffix) {
+    return fetch(fallbackUrl(suffix), { method: method, headers: authHeaders(), credentials: 'omit' });
+  }
+
+  /** Gives up on the recording: nothing is uploaded; the error screen says what happened. */
+  function abandon(kind) {
+    fallbackAbandoned = true;
+    clearTimeout(fallbackTimer);
+    showError(kind);
+  }
+
+  function record(type) {
+    const chunks = [];
+    recorder = new MediaRecorder(steadyStream(), { mimeType: type, videoBitsPerSecond: 1000000 });
+    recorder.ondataavailable = (event) => { if (event.data && event.data.size) chunks.push(event.data); };
+    recorder.onstop = () => {
+      if (!finished && !fallbackAbandoned) upload(new Blob(chunks, { type: type.split(';')[0] }));
+    };
+    showCheck();
+    setButtons([]);
+    ui.rec.hidden = false;
+    ui.rec.textContent = t('fallback.recording');
+    recorder.onstart = async () => {
+      ui.prompt.textContent = t('check.positioning');
+      notify('progress', 'challenge');
+      try {
+        const res = await fallbackCall('POST', ''); // the recording started: from now on, the server's clock
+        if (!res.ok) return abandon(await sessionProblem(res));
+        const plan = await res.json();
+        promptTotal = Number(plan.total) || 0;
+        followPlan(plan);
+      } catch (err) {
+        abandon('network');
+      }
+    };
+    recorder.start(1000);
+  }
+
+  /** Sets the timer for the next step from the server's answer (`elapsed_ms` on its clock when it answered). */
+  function followPlan(plan) {
+    clearTimeout(fallbackTimer);
+    const startedAt = performance.now() - (Number(plan.elapsed_ms) || 0);
+    const at = (ms) => Math.max(0, startedAt + Number(ms) - performance.now());
+    if (plan.next_prompt_ms !== null && plan.next_prompt_ms !== undefined) {
+      fallbackTimer = setTimeout(askNext, at(plan.next_prompt_ms));
+    } else if (plan.stop_at_ms !== null && plan.stop_at_ms !== undefined) {
+      fallbackTimer = setTimeout(stopRecording, at(plan.stop_at_ms));
+    }
+  }
+
+  async function askNext() {
+    if (finished || fallbackAbandoned || !recorder || recorder.state === 'inactive') return;
+    try {
+      const res = await fallbackCall('POST', '/next');
+      if (res.status === 409) {
+        const body = await res.clone().json().catch(() => ({}));
+        if (body && body.error && body.error.code === 'prompt_not_due') {
+          // our timer ran early: ask the server where the recording stands and wait for the prompt
+          const state = await fallbackCall('GET', '');
+          if (state.ok) return followPlan(await state.json());
+        }
+      }
+      if (!res.ok) return abandon(await sessionProblem(res));
+      const prompt = await res.json();
+      setProgress(Number(prompt.index), promptTotal, Number(prompt.index) > 0);
+      showPrompt(String(prompt.action), Number(prompt.index), promptTotal, Number(prompt.deadline_ms));
+      followPlan(prompt);
+    } catch (err) {
+      abandon('network');
+    }
+  }
+
+  function stopRecording() {
+    setProgress(promptTotal, promptTotal);
+    if (recorder && recorder.state !== 'inactive') recorder.stop();
   }
 
   /** The camera redrawn at a fixed 15 fps and at most 640 px: a small upload with a regular frame rate (cameras
@@ -441,34 +520,6 @@
     draw();
     drawTimer = setInterval(draw, 1000 / RECORD_FPS);
     return canvas.captureStream(RECORD_FPS);
-  }
-
-  function record(plan, type) {
-    // The server's schedule: action i must happen within [start_ms, end_ms] of the recording's start.
-    const prompts = Array.isArray(plan.actions) ? plan.actions : [];
-    const lastEnd = prompts.reduce((end, item) => Math.max(end, Number(item.end_ms) || 0), 0);
-    const durationMs = Math.max(Number(plan.total_ms) || 0, lastEnd + 500);
-    const chunks = [];
-    recorder = new MediaRecorder(steadyStream(), { mimeType: type, videoBitsPerSecond: 1500000 });
-    recorder.ondataavailable = (event) => { if (event.data && event.data.size) chunks.push(event.data); };
-    recorder.onstop = () => { if (!finished) upload(new Blob(chunks, { type: type.split(';')[0] })); };
-    showCheck();
-    setButtons([]);
-    ui.rec.hidden = false;
-    ui.rec.textContent = t('fallback.recording');
-    const timers = [];
-    recorder.onstart = () => {
-      ui.prompt.textContent = t('check.positioning');
-      notify('progress', 'challenge');
-      prompts.forEach((item, index) => {
-        timers.push(setTimeout(() => {
-          setProgress(index, prompts.length, index > 0);
-          showPrompt(String(item.action), index, prompts.length, Number(item.end_ms) - Number(item.start_ms));
-        }, Number(item.start_ms)));
-      });
-      timers.push(setTimeout(() => { setProgress(prompts.length, prompts.length); if (recorder.state !== 'inactive') recorder.stop(); }, durationMs));
-    };
-    recorder.start(1000);
   }
 
   async function upload(blob) {
