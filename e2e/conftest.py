@@ -90,6 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LIVECHECK_LISTEN": f"127.0.0.1:{port}",
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
         "LIVECHECK_SERVER__WORKERS": "1",
+        "LIVECHECK_STORE__URL": f"sqlite:///{log.parent / 'livecheck.db'}",  # never the user's data dir
         "GLOG_minloglevel": "2",
     })
     livecheck = Path(sys.executable).with_name("livecheck")

@@ -80,6 +80,12 @@ class Redis:
         client.flushall()
         client.close()
 
+    def upstreams_used(self) -> set[str]:
+        """The upstream addresses nginx sent requests to (from its access log)."""
+        log = self.workdir / "access.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return {line.split()[-1] for line in lines if line.split() and line.split()[-1] != "-"}
+
     def stop(self) -> None:
         stop(self.process)
 
@@ -160,11 +166,13 @@ def start_node(workdir: Path, name: str, store_url: str, api_key: str, *, extra_
 
 NGINX_CONF = """
 worker_processes 1;
+user {user};
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
-    access_log {dir}/access.log;
+    log_format upstreams '$request_method $uri $status $upstream_addr';
+    access_log {dir}/access.log upstreams;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -207,13 +215,20 @@ class Nginx:
         workdir.mkdir(parents=True, exist_ok=True)
         servers = "\n".join(f"        server {u};" for u in upstreams)
         conf = workdir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=workdir, servers=servers, port=port))
+        user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")  # workers write temp files in workdir
+        conf.write_text(NGINX_CONF.format(dir=workdir, servers=servers, port=port, user=user))
         log = workdir / "nginx.out"
         with log.open("wb") as sink:
             process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"],
                                        stdout=sink, stderr=subprocess.STDOUT)
         wait_port(port, process, log)
         return cls(port, process, workdir)
+
+    def upstreams_used(self) -> set[str]:
+        """The upstream addresses nginx sent requests to (from its access log)."""
+        log = self.workdir / "access.log"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return {line.split()[-1] for line in lines if line.split() and line.split()[-1] != "-"}
 
     def stop(self) -> None:
         stop(self.process)
