@@ -131,8 +131,8 @@ def fetch(url: str, destination: Path, sha256: str, size: int, label: str,
             raise DownloadError(f"{label}: {_offline_hint(url, _reason(exc))}") from None
         if received != size:
             raise DownloadError(
-                f"{label}: transfer from {url} ended after {received} of {size} bytes; nothing installed, "
-                "run the command again"
+                f"{label}: transfer from {url} interrupted after {received} of {size} bytes (connection closed); "
+                "nothing installed, run the command again"
             )
 
     actual = _write_atomically(destination, stream)

@@ -129,3 +129,15 @@ def test_models_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("LIVECHECK_MODELS")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert resolve_models_dir(None) == tmp_path / "xdg" / "livecheck" / "models"
+
+
+def test_verify_with_no_model_at_all_says_how_to_get_them(tmp_path: Path) -> None:
+    """Exit 3 (not 2) tells `make run` this is a fresh machine, so it downloads the models instead of stopping."""
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "absent", tmp_path / "empty"):
+        result = livecheck("models", "verify", "--models", str(target))
+        assert result.returncode == 3, result.stderr
+        assert "livecheck models download" in result.stderr and INSTALL_HINT in result.stderr
+        assert str(target) in result.stderr and "Traceback" not in result.stderr
+        with pytest.raises(ModelError, match="livecheck models download"):
+            ModelStore.open(target)
