@@ -37,7 +37,7 @@ from models import MANIFEST, ModelStore
 from models.download import DownloadError, fetch, source_url
 from models.loader import check_file, sha256_of
 from models.manifest import DOWNLOADS, Download, spec
-from models.minifasnet_onnx import convert_bytes
+from models.minifasnet_onnx import ConversionError, convert_bytes
 from models.torch_checkpoint import LEGACY_MAGIC, CheckpointError, _StateDictUnpickler, load_state_dict
 from scoring.antispoof import AntiSpoofModel
 from scoring.landmarks import StreamLandmarker
@@ -429,3 +429,14 @@ def test_zip_checkpoint_reads_like_the_legacy_one(models_dir: Path) -> None:
         assert rebuilt[name].dtype == legacy[name].dtype and np.array_equal(rebuilt[name], legacy[name]), name
     assert legacy["module.conv1.conv.weight"].shape == (32, 3, 3, 3)
     assert legacy["module.conv1.bn.num_batches_tracked"].dtype == np.int64
+
+
+def test_a_checkpoint_of_the_other_architecture_is_refused(models_dir: Path) -> None:
+    v1se = (models_dir / "source" / "4_0_0_80x80_MiniFASNetV1SE.pth").read_bytes()
+    with pytest.raises(ConversionError, match="se_module"):
+        convert_bytes(v1se, "2.7_80x80_MiniFASNetV2.pth")  # V1SE weights named as V2: extra SE tensors
+    v2 = (models_dir / "source" / "2.7_80x80_MiniFASNetV2.pth").read_bytes()
+    with pytest.raises(ConversionError):
+        convert_bytes(v2, "4_0_0_80x80_MiniFASNetV1SE.pth")
+    with pytest.raises(ConversionError, match="unknown MiniFASNet variant"):
+        convert_bytes(v2, "model.pth")
