@@ -9,7 +9,7 @@ only a hint and the decoder measures the rate from the decoded timestamps instea
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import av
@@ -95,8 +95,26 @@ class VideoInfo:
 class DecodedFrame:
     frame_no: int  # index in the decoded stream
     timestamp_ms: int  # from the container's presentation time, never from a client clock
-    rgb: np.ndarray
+    rgb: np.ndarray  # upright (display rotation applied), at analysis size
     scale: float  # analyzed pixels / original pixels
+    source: av.VideoFrame | None = field(default=None, compare=False, repr=False)  # for full_rgb(), on demand
+    quarter_turns: int = 0  # counter-clockwise quarter turns that make the coded picture upright
+
+    def full_rgb(self) -> np.ndarray:
+        """The upright frame at source resolution (converted only for the frame a caller returns)."""
+        if self.source is None:
+            return self.rgb
+        return upright(self.source.to_ndarray(format="rgb24"), self.quarter_turns)
+
+
+def quarter_turns(rotation_deg: float) -> int:
+    """Counter-clockwise quarter turns for a display matrix's rotation (PyAV `frame.rotation`, degrees CCW).
+    Phones record the sensor's landscape picture and tag it (-)90: without the turn the face lies on its side."""
+    return int(round(rotation_deg / 90)) % 4
+
+
+def upright(rgb: np.ndarray, turns: int) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def _open(data: bytes) -> av.container.InputContainer:
@@ -247,9 +265,10 @@ class VideoReader:
                 next_ms = max(next_ms + step_ms, ts_ms + step_ms * 0.5)
                 if frame.width != self.info.width or frame.height != self.info.height:
                     width, height, scale = analysis_size(frame.width, frame.height, max_side)
-                rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+                turns = quarter_turns(frame.rotation)
+                rgb = upright(frame.to_ndarray(format="rgb24", width=width, height=height), turns)
                 emitted += 1
-                yield DecodedFrame(index, int(round(ts_ms)), rgb, scale)
+                yield DecodedFrame(index, int(round(ts_ms)), rgb, scale, frame, turns)
         except av.FFmpegError as exc:
             ctx = stream.codec_context  # a frame refused for its size fails as a decoding error: say which
             if ctx.width > 0 and ctx.height > 0:
