@@ -15,7 +15,7 @@ from scoring.analyzer import FrameAnalyzer, StageTimer
 from scoring.embedding import align_face, cosine
 from scoring.errors import InputError
 from scoring.match import MatchResult
-from scoring.media import VideoReader, decode_image, sniff
+from scoring.media import DecodedFrame, VideoReader, decode_image, sniff
 from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.orientation import rotate, upright_turn
@@ -214,6 +214,7 @@ class LivenessEngine:
         c = _Collected()
         last_slot = last_id_slot = -1
         prev_thumb = None
+        best_frame: DecodedFrame | None = None
         frames = reader.frames(settings.analysis_fps, settings.analysis_max_side)
         while True:
             t0 = time.perf_counter()
@@ -243,6 +244,7 @@ class LivenessEngine:
                 c.liveness_obs.append(obs)
                 if c.best is None or face.quality.score > c.best[0].face.quality.score:  # type: ignore[union-attr]
                     c.best = (obs, frame.rgb)
+                    best_frame = frame
             id_slot = int(frame.timestamp_ms // id_slot_ms) if id_slot_ms else len(c.aligned)
             if id_slot > last_id_slot and len(c.aligned) < settings.identity_samples:
                 last_id_slot = id_slot
@@ -250,6 +252,8 @@ class LivenessEngine:
                 c.aligned.append(align_face(frame.rgb, face.landmarks))
                 timer.add("embedding", time.perf_counter() - t1)
         c.analyzed = len(c.observations)
+        if best_frame is not None:
+            c.best_full_rgb = best_frame.full_rgb()  # source resolution, upright; converted once, while the decoder is open
         return c
 
     def _decide(
@@ -307,7 +311,8 @@ class LivenessEngine:
             index = next(i for i, o in enumerate(c.liveness_obs) if o is obs)
             best = BestFace(
                 frame_no=obs.frame_no, timestamp_s=obs.timestamp_ms / 1000, bbox=face.bbox.scaled(1 / c.scale),
-                quality=face.quality, liveness=scores[index], frame_rgb=rgb, face_rgb=align_face(rgb, face.landmarks),
+                quality=face.quality, liveness=scores[index], frame_rgb=c.best_full_rgb if c.best_full_rgb is not None else rgb,
+                face_rgb=align_face(rgb, face.landmarks),
             )
             if reference is not None:
                 t0 = time.perf_counter()
@@ -348,6 +353,7 @@ class _Collected:
         self.thumbs: list[np.ndarray] = []  # 32x32 grey face thumbnails of the usable frames, for loop detection
         self.thumb_times_ms: list[int] = []
         self.best: tuple[FrameObservation, np.ndarray] | None = None
+        self.best_full_rgb: np.ndarray | None = None  # the best frame at source resolution (bbox is in its pixels)
         self.decoded = 0
         self.analyzed = 0
         self.scale = 1.0
