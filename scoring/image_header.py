@@ -25,6 +25,10 @@ class ImageHeader:
     format: ImageFormat
     width: int
     height: int
+    # A JPEG that libjpeg decodes in one pass (sequential, first scan holding every component). Otherwise it
+    # keeps the whole picture's DCT coefficients (2 bytes per sample at FULL size) even when asked for a 1/8
+    # scale decode, so a reduced decode bounds nothing: a progressive 16000x16000 header costs ~750 MB.
+    single_pass: bool = True
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -33,6 +37,7 @@ JPEG_SOI = b"\xff\xd8"
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8}
 # Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).
 _JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_PROGRESSIVE = {0xC2, 0xC6, 0xCA, 0xCE}
 _JPEG_SOS, _JPEG_EOI = 0xDA, 0xD9
 
 
@@ -54,7 +59,10 @@ def read_header(data: bytes) -> ImageHeader | None:
     kind = image_format(data)
     if kind is None:
         return None
-    size = {ImageFormat.JPEG: _jpeg, ImageFormat.PNG: _png, ImageFormat.WEBP: _webp, ImageFormat.BMP: _bmp}[kind](data)
+    if kind == ImageFormat.JPEG:
+        frame = _jpeg(data)
+        return None if frame is None else ImageHeader(kind, frame[0], frame[1], frame[2])
+    size = {ImageFormat.PNG: _png, ImageFormat.WEBP: _webp, ImageFormat.BMP: _bmp}[kind](data)
     if size is None:
         return None
     return ImageHeader(kind, *size)
@@ -64,11 +72,13 @@ def _u16be(data: bytes, at: int) -> int:
     return int.from_bytes(data[at : at + 2], "big")
 
 
-def _jpeg(data: bytes) -> tuple[int, int] | None:
-    """Walks the markers as libjpeg does: after each segment, bytes up to the next 0xFF are skipped (libjpeg
-    warns and goes on), any number of 0xFF fill bytes may precede a marker, and 0xFF00 is not a marker."""
+def _jpeg(data: bytes) -> tuple[int, int, bool] | None:
+    """(width, height, single_pass). Walks the markers as libjpeg does: after each segment, bytes up to the next
+    0xFF are skipped (libjpeg warns and goes on), any number of 0xFF fill bytes may precede a marker, and 0xFF00
+    is not a marker. The first SOFn gives the size; the first SOS says whether the decode is single-pass."""
     i = 2
     n = len(data)
+    frame: tuple[int, int, int, bool] | None = None  # width, height, components, progressive
     while i < n:
         while i < n and data[i] != 0xFF:  # garbage between segments
             i += 1
@@ -80,22 +90,28 @@ def _jpeg(data: bytes) -> tuple[int, int] | None:
         i += 1
         if marker == 0x00 or marker in _JPEG_STANDALONE:
             continue
-        if marker in (_JPEG_SOS, _JPEG_EOI):
+        if marker == _JPEG_EOI:
+            break
+        if marker == _JPEG_SOS and frame is None:
             return None  # no frame header before the scan: the decoder fails too
         if i + 2 > n:
-            return None
+            break
         length = _u16be(data, i)
         if length < 2:
-            return None
-        if marker in _JPEG_SOF:
-            if length < 8 or i + 7 > n:
+            break
+        if marker == _JPEG_SOS:
+            assert frame is not None
+            scan_components = data[i + 2] if i + 2 < n else 0
+            return frame[0], frame[1], not frame[3] and scan_components == frame[2]
+        if marker in _JPEG_SOF and frame is None:
+            if length < 8 or i + 7 >= n:
                 return None
             height, width = _u16be(data, i + 3), _u16be(data, i + 5)
             if width == 0 or height == 0:  # height 0 means "given later by a DNL marker": not allowed here
                 return None
-            return width, height
+            frame = (width, height, data[i + 7], marker in _JPEG_PROGRESSIVE)
         i += length
-    return None
+    return None if frame is None else (frame[0], frame[1], False)  # no scan seen: assume the costly kind
 
 
 def _png(data: bytes) -> tuple[int, int] | None:
