@@ -177,8 +177,12 @@ def check_frame_size(width: int, height: int, limits: MediaLimits) -> None:
 
 
 def max_frame_pixels(limits: MediaLimits) -> int:
-    """The most pixels a frame within the resolution rule can have: the decoder refuses to allocate more."""
-    return limits.video_width_px * limits.video_height_px
+    """The most pixels a frame within the resolution rule can have: the decoder refuses to allocate more. FFmpeg
+    counts the width rounded up to its stride alignment (up to 64), so a portrait 1080x1920 frame is checked as
+    1088x1920: the short side gets that headroom (check_frame_size still applies the exact rule to every frame)."""
+    long_side = max(limits.video_width_px, limits.video_height_px)
+    short_side = min(limits.video_width_px, limits.video_height_px)
+    return long_side * (short_side + 64)
 
 
 def check_limits(info: VideoInfo, limits: MediaLimits) -> None:

@@ -29,6 +29,7 @@ from webapp.auth import KeyRing, RateLimiter
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.lifecycle import Lifecycle
+from webapp.errors import install_app as install_errors
 from webapp.metrics import Metrics
 from webapp.uploads import MemoryRequest
 from webapp.workers import WorkerPool
@@ -94,6 +95,17 @@ def _check(config: ServiceConfig) -> None:
     key, iv = config.server.silent_aes_key, config.server.silent_aes_iv
     if key and (len(key.encode()) != 32 or len(iv.encode()) != 12):
         raise ConfigError(["server.silent-aes-key / silent-aes-iv: need a 32-character key and a 12-character IV"])
+    server = config.server
+    timeouts = {"request-timeout-s": server.request_timeout_s, "queue-wait-s": server.queue_wait_s,
+                "body-timeout-s": server.body_timeout_s, "read-timeout-s": server.read_timeout_s,
+                "keep-alive-timeout-s": server.keep_alive_timeout_s}
+    problems = [f"server.{name}: must be > 0" for name, value in timeouts.items() if not value > 0]
+    if server.read_timeout_s <= server.request_timeout_s:
+        # Hypercorn closes a connection whose client sent nothing for read-timeout-s, even while its request is
+        # being analyzed: the analysis must be answered (or refused with 503) before that.
+        problems.append("server.read-timeout-s: must be longer than server.request-timeout-s")
+    if problems:
+        raise ConfigError(problems)
 
 
 def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:
@@ -102,15 +114,17 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     app.request_class = MemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = config.server.max_body_bytes
-    app.config["BODY_TIMEOUT"] = config.server.request_timeout_s
+    app.config["BODY_TIMEOUT"] = config.server.body_timeout_s
     app.config["RESPONSE_TIMEOUT"] = config.server.request_timeout_s
     _check(config)
     owns_engine = engine is None
     if engine is None:
-        engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers)
+        engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers,
+                                     live_landmarkers=config.realtime.max_sessions)
     store = open_store(config.store.url)
     app.extensions[EXTENSION] = Services(
-        config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue),
+        config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue, queue_wait_s=config.server.queue_wait_s,
+                                                    job_timeout_s=config.server.request_timeout_s),
         metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(store, config.server.detection_ttl_s),
         facia_limiter=RateLimiter(store, config.server.facia_rate_limit_per_minute), store=store, owns_engine=owns_engine,
     )
@@ -139,19 +153,7 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
             services(app).metrics.request(endpoint, request.method, response.status_code, time.perf_counter() - started)
         return response
 
-    @app.errorhandler(Exception)
-    async def _unexpected(exc: Exception) -> Response:
-        from werkzeug.exceptions import HTTPException
-
-        if isinstance(exc, HTTPException):
-            response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})
-            response.status_code = exc.code or 500
-            return response
-        log.exception("unexpected error in %s %s", request.method, request.path)
-        response = jsonify({"error": {"code": "internal", "message": "Internal error.",
-                                      "request_id": getattr(g, "request_id", None)}})
-        response.status_code = 500
-        return response
+    install_errors(app)
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

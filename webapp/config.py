@@ -7,6 +7,7 @@ underscores are interchangeable. Every bad key or value is reported at start, al
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import types
@@ -18,6 +19,9 @@ from typing import Any, Mapping
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.store import check_store_url
 from scoring.settings import ActionSettings, EngineSettings, MediaLimits
+from webapp import findface_ini
+
+log = logging.getLogger("livecheck.config")
 
 
 class ConfigError(Exception):
@@ -206,17 +210,32 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """TOML, or FindFace's own `key: value` file (findface-liveness-api.ini) as it is (webapp.findface_ini)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    if str(path).endswith(".ini") or findface_ini.looks_like_ini(text):
+        try:
+            found = findface_ini.parse(text, str(path))
+        except ValueError as exc:
+            raise ConfigError([str(exc)]) from None
+        for warning in found.warnings:
+            log.warning("%s: %s", path, warning)
+        return found.data
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServiceConfig:
     """Defaults < file < environment < explicit overrides (CLI flags). Raises ConfigError listing every problem."""
     problems: list[str] = []
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError([f"{path}: file not found"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        data = _read_file(path)
     shaped = _reshape(data)
     env = _reshape(_from_env(os.environ if environ is None else environ))
     shaped = _merge(_merge(shaped, env), {k: v for k, v in overrides.items() if v is not None})
