@@ -16,7 +16,7 @@ import pytest
 from servers import REDIS_SERVER, Redis
 
 from realtime.status import InvalidTransition, SessionStatus
-from realtime.store import FallbackStep, SessionRecord, SessionStore, StoreError, lost_sessions, open_store, update
+from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store, total, update
 
 BACKENDS = ["sqlite", "memory", "redis"]
 
@@ -65,7 +65,8 @@ def record(session_id: str = "s1", ttl_s: float = 60.0, **changes) -> SessionRec
 
 async def test_create_get_round_trip(store_url, opened):
     store = opened(store_url)
-    original = record(fallback=(FallbackStep("nod", 1000, 5000),), result={"alive": False, "reasons": ["x"]})
+    original = record(fallback={"actions": ["nod"], "marks_ms": [2000, 5500], "issued_ms": [2100]},
+                      status_token_hash="cd" * 32, result={"alive": False, "reasons": ["x"], "best_face": {"bbox": [1, 2]}})
     await store.create(original)
     got = await store.get("s1")
     assert got == original
@@ -129,11 +130,11 @@ async def test_entries_are_purged_by_their_ttl(store_url, opened):
     now = time.time()
     await store.create(record("short", purge_at=now + 0.4))
     await store.create(record("long"))
-    assert (await store.counts())[SessionStatus.CREATED] == 2
+    assert total(await store.counts(), SessionStatus.CREATED) == 2
     await asyncio.sleep(0.6)
     await store.purge()
     assert await store.get("short") is None and await store.get("long") is not None
-    assert (await store.counts())[SessionStatus.CREATED] == 1
+    assert total(await store.counts(), SessionStatus.CREATED) == 1
 
 
 async def test_in_progress_and_counts_follow_the_status(store_url, opened):
@@ -144,8 +145,11 @@ async def test_in_progress_and_counts_follow_the_status(store_url, opened):
         await update(store, name, lambda r: r.bump(status=SessionStatus.IN_PROGRESS, node_id="n1"))
     await update(store, "b", lambda r: r.bump(status=SessionStatus.SUCCEEDED))
     assert [r.id for r in await store.in_progress()] == ["a"]
+    await store.create(record("demo-1", tenant="demo"))
     counts = await store.counts()
-    assert (counts[SessionStatus.CREATED], counts[SessionStatus.IN_PROGRESS], counts[SessionStatus.SUCCEEDED]) == (1, 1, 1)
+    mine = [counts[("integrator", s)] for s in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED)]
+    assert mine == [1, 1, 1] and counts[("demo", SessionStatus.CREATED)] == 1 and counts[("demo", SessionStatus.FAILED)] == 0
+    assert total(counts, SessionStatus.CREATED) == 2
 
 
 async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened):

@@ -35,8 +35,8 @@ class SessionStore(Protocol):
     async def in_progress(self) -> list[SessionRecord]:
         """Every IN_PROGRESS session, whichever node claimed it (for the node-lost and timeout sweeps)."""
 
-    async def counts(self) -> dict[SessionStatus, int]:
-        """Sessions kept, by status."""
+    async def counts(self) -> dict[tuple[str, SessionStatus], int]:
+        """Sessions kept, by (tenant, status): every status of every tenant seen, zeros included."""
 
     async def purge(self) -> int:
         """Drops every entry past its TTL (a no-op where the backend expires them itself)."""
@@ -79,6 +79,11 @@ async def update(store: SessionStore, session_id: str,
         if await store.swap(current, new):
             return new
     raise StoreError(f"session {session_id}: too many concurrent writes")
+
+
+def total(counts: dict[tuple[str, SessionStatus], int], status: SessionStatus) -> int:
+    """Sessions in `status`, whichever tenant created them."""
+    return sum(n for (_, s), n in counts.items() if s == status)
 
 
 async def lost_sessions(store: SessionStore) -> list[SessionRecord]:

@@ -12,18 +12,6 @@ from realtime.status import SessionStatus
 
 
 @dataclass(frozen=True)
-class FallbackStep:
-    """Recording fallback: `action` must be performed within [start_ms, end_ms] of the recording's start."""
-
-    action: str
-    start_ms: int
-    end_ms: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"action": self.action, "start_ms": self.start_ms, "end_ms": self.end_ms}
-
-
-@dataclass(frozen=True)
 class SessionRecord:
     id: str
     token_hash: str  # sha256 hex of the one-time client token (the token itself is never stored)
@@ -34,14 +22,18 @@ class SessionRecord:
     allowed_origins: tuple[str, ...] = ()
     audit_images: bool = False
     owner: str | None = None  # opaque id of the integrator that created it
+    tenant: str = "integrator"  # realtime.modes.Tenant
+    recording_fallback: bool = False  # the integrator allows the recording fallback
+    status_token_hash: str | None = None  # demo sessions: sha256 hex of the token the demo page reads the status with
     reference: bytes | None = field(default=None, repr=False)  # float32 embedding of the reference photo
     reference_given: bool = False
     status: SessionStatus = SessionStatus.CREATED
     node_id: str | None = None  # the node that claimed it: runs its peer or judges its recording
     started_at: float | None = None
     decided_at: float | None = None
-    fallback: tuple[FallbackStep, ...] | None = None  # the recording fallback's schedule, once asked for
-    recording_used: bool = False
+    fallback: dict[str, Any] | None = None  # the recording fallback's plan (realtime.fallback), once started
+    recording_used: bool = False  # an upload was accepted for judging (a session runs once)
+    frames_seen: bool = False  # the live check analyzed a frame: the recording fallback can no longer take over
     stalled: str | None = None  # the live connection ended before any frame was analyzed: why
     result: dict[str, Any] | None = None
     version: int = 0  # bumped by every write; a write based on an older version loses (compare-and-set)
@@ -66,8 +58,6 @@ class SessionRecord:
         data["status"] = SessionStatus(data["status"])
         if data["reference"] is not None:
             data["reference"] = base64.b64decode(data["reference"])
-        if data["fallback"] is not None:
-            data["fallback"] = tuple(FallbackStep(**step) for step in data["fallback"])
         return cls(**data)
 
     def bump(self, **changes: Any) -> SessionRecord:

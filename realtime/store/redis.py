@@ -23,6 +23,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', ARGV[2], 'body', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[6])
 return 1
 """
 
@@ -33,6 +35,8 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', ARGV[3], 'body', ARGV[
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[6])
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+redis.call('ZREM', KEYS[4], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
 return 1
 """
 
@@ -77,14 +81,21 @@ class RedisStore:
 
     @staticmethod
     def _index(status: SessionStatus) -> str:
+        """Every session in `status` (for the sweeps)."""
         return f"{PREFIX}status:{status}"
+
+    @staticmethod
+    def _tenant_index(tenant: str, status: SessionStatus) -> str:
+        """Sessions of one tenant in `status` (for the counts)."""
+        return f"{PREFIX}count:{tenant}:{status}"
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
     async def create(self, record: SessionRecord) -> None:
         created = await self._create(
-            keys=[self._key(record.id), self._index(record.status)],
-            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id])
+            keys=[self._key(record.id), self._index(record.status), self._tenant_index(record.tenant, record.status),
+                  f"{PREFIX}tenants"],
+            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id, record.tenant])
         if not created:
             raise ValueError(f"session {record.id} exists")
 
@@ -94,7 +105,8 @@ class RedisStore:
 
     async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
         done = await self._swap(
-            keys=[self._key(old.id), self._index(old.status), self._index(new.status)],
+            keys=[self._key(old.id), self._index(old.status), self._index(new.status),
+                  self._tenant_index(old.tenant, old.status), self._tenant_index(new.tenant, new.status)],
             args=[old.version, new.version, str(new.status), new.to_json(), _ms(new.purge_at), old.id])
         return bool(done)
 
@@ -117,14 +129,16 @@ class RedisStore:
         records = [SessionRecord.from_json(b) for b in bodies if b is not None]
         return [r for r in records if r.status == SessionStatus.IN_PROGRESS]
 
-    async def counts(self) -> dict[SessionStatus, int]:
+    async def counts(self) -> dict[tuple[str, SessionStatus], int]:
         now = _ms(self._clock())
+        tenants = sorted(t.decode() for t in await self._redis.smembers(f"{PREFIX}tenants"))
+        keys = [(t, status) for t in tenants for status in SessionStatus]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for status in SessionStatus:
-                pipe.zremrangebyscore(self._index(status), "-inf", now)
-                pipe.zcard(self._index(status))
+            for tenant, status in keys:
+                pipe.zremrangebyscore(self._tenant_index(tenant, status), "-inf", now)
+                pipe.zcard(self._tenant_index(tenant, status))
             replies = await pipe.execute()
-        return {status: int(replies[2 * i + 1]) for i, status in enumerate(SessionStatus)}
+        return {key: int(replies[2 * i + 1]) for i, key in enumerate(keys)}
 
     async def purge(self) -> int:
         return 0  # keys expire by themselves (PEXPIREAT); indexes are pruned when read

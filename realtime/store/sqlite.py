@@ -20,7 +20,8 @@ T = TypeVar("T")
 MEMORY = ":memory:"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, version INTEGER NOT NULL, purge_at REAL NOT NULL, body TEXT NOT NULL);
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL, purge_at REAL NOT NULL,
+    body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_status ON sessions (status);
 CREATE INDEX IF NOT EXISTS sessions_purge ON sessions (purge_at);
 CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, alive_until REAL NOT NULL);
@@ -66,8 +67,9 @@ class SqliteStore:
 
     async def create(self, record: SessionRecord) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO sessions (id, status, version, purge_at, body) VALUES (?, ?, ?, ?, ?)",
-                         (record.id, str(record.status), record.version, record.purge_at, record.to_json()))
+            conn.execute("INSERT INTO sessions (id, tenant, status, version, purge_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                         (record.id, record.tenant, str(record.status), record.version, record.purge_at,
+                          record.to_json()))
         await self._run(run)
 
     async def get(self, session_id: str) -> SessionRecord | None:
@@ -93,12 +95,14 @@ class SqliteStore:
             return [str(r[0]) for r in rows]
         return [SessionRecord.from_json(body) for body in await self._run(run)]
 
-    async def counts(self) -> dict[SessionStatus, int]:
-        def run(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            return conn.execute("SELECT status, COUNT(*) FROM sessions WHERE purge_at > ? GROUP BY status",
-                                (self._clock(),)).fetchall()
-        found = dict(await self._run(run))
-        return {status: int(found.get(str(status), 0)) for status in SessionStatus}
+    async def counts(self) -> dict[tuple[str, SessionStatus], int]:
+        def run(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+            return conn.execute("SELECT tenant, status, COUNT(*) FROM sessions WHERE purge_at > ? "
+                                "GROUP BY tenant, status", (self._clock(),)).fetchall()
+        rows = await self._run(run)
+        found = {(str(t), str(s)): int(n) for t, s, n in rows}
+        tenants = {t for t, _ in found}
+        return {(t, status): found.get((t, str(status)), 0) for t in tenants for status in SessionStatus}
 
     async def purge(self) -> int:
         def run(conn: sqlite3.Connection) -> int:
