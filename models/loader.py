@@ -111,8 +111,12 @@ def install_models(source: Path, target: Path) -> list[str]:
         destination = target / item.filename
         if check_file(target, item) is not None:
             tmp = destination.with_suffix(destination.suffix + ".part")
-            shutil.copyfile(source / item.filename, tmp)
-            os.replace(tmp, destination)
+            try:
+                shutil.copyfile(source / item.filename, tmp)
+                os.replace(tmp, destination)
+            except BaseException:  # a failed or interrupted copy leaves nothing behind
+                tmp.unlink(missing_ok=True)
+                raise
         installed.append(item.filename)
     if problems:
         raise ModelError("\n".join(problems + [f"Source directory: {source}"]))

@@ -12,8 +12,10 @@ is deterministic; the manifest pins its sha256 as a Variant, and the tests hold 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import onnx
@@ -44,10 +46,10 @@ class Architecture:
     blocks: tuple[tuple[str, int], ...] = (("conv_3", 4), ("conv_4", 6), ("conv_5", 2))
 
 
-ARCHITECTURES: dict[str, Architecture] = {
+ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType({
     "MiniFASNetV2": Architecture("MiniFASNetV2", se=False, first_value_id=548),
     "MiniFASNetV1SE": Architecture("MiniFASNetV1SE", se=True, first_value_id=608),
-}
+})
 
 
 def _scope(path: str) -> str:

@@ -14,8 +14,10 @@ import pickle
 import struct
 import zipfile
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO, Any
 
 import numpy as np
@@ -24,7 +26,7 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
 # torch.<Name>Storage -> element dtype (little-endian; both formats store raw native bytes, written on x86/ARM).
-_STORAGE_DTYPES: dict[str, np.dtype] = {
+_STORAGE_DTYPES: Mapping[str, np.dtype] = MappingProxyType({
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -34,7 +36,7 @@ _STORAGE_DTYPES: dict[str, np.dtype] = {
     "CharStorage": np.dtype("i1"),
     "ByteStorage": np.dtype("u1"),
     "BoolStorage": np.dtype("?"),
-}
+})
 
 
 class CheckpointError(ValueError):
@@ -83,12 +85,12 @@ def _rebuild_parameter(data: object, requires_grad: object = False, backward_hoo
     return data
 
 
-_ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
+_ALLOWED_GLOBALS: Mapping[tuple[str, str], object] = MappingProxyType({
     ("collections", "OrderedDict"): OrderedDict,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
-}
+})
 
 
 class _StateDictUnpickler(pickle.Unpickler):

@@ -34,7 +34,7 @@ import pytest
 from onnx import numpy_helper
 
 from models import MANIFEST, ModelStore
-from models.download import DownloadError, fetch, source_url
+from models.download import TerminalProgress, fetch, source_url
 from models.loader import check_file, sha256_of
 from models.manifest import DOWNLOADS, Download, spec
 from models.minifasnet_onnx import ConversionError, convert_bytes
@@ -163,6 +163,10 @@ def test_download_convert_verify_into_an_empty_directory(mirror: MirrorServer, t
 
     verify = livecheck("models", "verify", "--models", str(target), mirror_url=None)
     assert verify.returncode == 0, verify.stderr
+    for key, _ in PAIRS:  # verify shows what is actually there
+        item = spec(key)
+        line = next(line for line in verify.stdout.splitlines() if item.filename in line)
+        assert item.variants[0].sha256[:16] in line and "converted" in line
 
     # Once installed, nothing is fetched again.
     before = len(mirror.requests)
@@ -440,3 +444,26 @@ def test_a_checkpoint_of_the_other_architecture_is_refused(models_dir: Path) -> 
         convert_bytes(v2, "4_0_0_80x80_MiniFASNetV1SE.pth")
     with pytest.raises(ConversionError, match="unknown MiniFASNet variant"):
         convert_bytes(v2, "model.pth")
+
+
+class _FakeTerminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    for tty in (True, False):
+        stream = _FakeTerminal(tty)
+        bar = TerminalProgress("face_landmarker.task", 4_000_000, stream)
+        bar(1_000_000)
+        bar(4_000_000)
+        if tty:
+            assert "face_landmarker.task" in stream.getvalue() and "4.0/4.0 MB" in stream.getvalue()
+            assert "#" * 30 in stream.getvalue() and stream.getvalue().endswith("\n")
+        else:
+            assert stream.getvalue() == ""  # logs and pipes stay clean
+

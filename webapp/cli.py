@@ -22,7 +22,7 @@ def _quiet_native_logs() -> None:
 def cmd_models(args: argparse.Namespace) -> int:
     from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
     from models.download import DOWNLOADS, TerminalProgress, download_models, source_url
-    from models.loader import has_no_models, install_models
+    from models.loader import has_no_models, install_models, sha256_of
 
     if args.models_command == "sources":
         rows = [{"file": d.file, "url": source_url(d), "sha256": d.sha256} for d in DOWNLOADS]
@@ -60,7 +60,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_ERROR
     for item in MANIFEST:
-        print(f"ok  {item.filename:45s} {item.sha256[:16]}…  {item.licence}")
+        actual = sha256_of(store.directory / item.filename)
+        how = next((f" ({v.how})" for v in item.variants if v.sha256 == actual), "")
+        print(f"ok  {item.filename:45s} {actual[:16]}…  {item.licence}{how}")
     print(f"all {len(MANIFEST)} models verified in {store.directory}")
     return 0
 
