@@ -1,0 +1,102 @@
+"""Huawei FRS LiveDetect drop-in: the document's example requests (huawei-frs-live-detect.txt) adapted to local
+clips, its field table (action_time is a string; 8 MB "after Base64 encoding"; 1-15 s; no fps or resolution
+limit), and the same answer for the same request whatever ran before or alongside it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+
+import numpy as np
+import pytest
+from api_support import KEY
+from quart.datastructures import FileStorage
+
+from mediagen import decode_frames, encode_video, read_rgb
+
+URL = "/v2/0b9e2a3d/live-detect"
+TOKEN = {"X-Auth-Token": KEY}  # the document's header
+# d12 (MEDIA.md): turns one way at ~1.5 s, the other at 3.0-3.5 s, opens the mouth at 4.5-5.0 s.
+D12_ACTIONS, D12_TIMES = "1,2,4", "1000-2500,2500-4200,4200-6500"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+async def error_code(response) -> str:  # type: ignore[no-untyped-def]
+    body = await response.get_json()
+    assert set(body) == {"error_code", "error_msg"}, body
+    return body["error_code"]
+
+
+async def test_example_1_base64_with_action_time(client, media_bytes):
+    """Method 1 of the document: JSON video_base64 + actions + action_time; the success example's shape."""
+    body = {"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": D12_ACTIONS, "action_time": D12_TIMES}
+    r = await client.post(URL, json=body, headers={**TOKEN, "Content-Type": "application/json"})
+    assert r.status_code == 200
+    reply = await r.get_json()
+    assert set(reply) == {"video-result", "warning-list"} and reply["warning-list"] == []
+    result = reply["video-result"]
+    assert set(result) == {"alive", "actions", "picture"} and result["alive"] is True
+    assert [a["action"] for a in result["actions"]] == [1, 2, 4]
+    assert all(set(a) == {"action", "confidence"} and 0 <= a["confidence"] <= 1 for a in result["actions"])
+
+
+async def test_example_2_multipart_video_file_portrait(client, media_bytes):
+    """Method 2 (multipart video_file) with a portrait phone clip: no FRS.0704, and picture is the whole frame at
+    source resolution (704x1216)."""
+    files = {"video_file": FileStorage(io.BytesIO(media_bytes("videos/mt_yongen.mp4")), "v.mp4", content_type="video/mp4")}
+    r = await client.post(URL, form={"actions": "4"}, files=files, headers=TOKEN)
+    assert r.status_code == 200, await r.get_data(as_text=True)
+    picture = read_rgb(base64.b64decode((await r.get_json())["video-result"]["picture"]))
+    assert picture.shape[:2] == (1216, 704)
+
+
+async def test_no_fps_or_resolution_limit(client, media_bytes):
+    """The document only recommends 10-30 fps and sets no resolution limit: 60 fps and 1080x1920 are analyzed."""
+    frames, _ = decode_frames(media_bytes("videos/d18.mp4"), 0.0, 3.0)
+    fast = encode_video([f for f in frames for _ in range(2)], fps=60.0)
+    r = await client.post(URL, json={"video_base64": b64(fast), "actions": "4"}, headers=TOKEN)
+    assert r.status_code == 200, await r.get_data(as_text=True)
+    portrait = encode_video([np.full((1920, 1080, 3), 90, np.uint8)] * 30, fps=25.0)  # 1.2 s, no face
+    r = await client.post(URL, json={"video_base64": b64(portrait), "actions": "4"}, headers=TOKEN)
+    assert r.status_code == 200 and (await r.get_json())["video-result"]["alive"] is False
+
+
+@pytest.mark.parametrize("action_time", [
+    ["1000-3000"],  # a JSON array: the document types it String
+    [[1000, 3000]],
+    1000,
+    "1000-x",
+    "1000",
+    "3000-1000",
+])
+async def test_malformed_action_time_is_frs_0011(client, media_bytes, action_time):
+    body = {"video_base64": b64(media_bytes("videos/d0.mp4")), "actions": "4", "action_time": action_time}
+    r = await client.post(URL, json=body, headers=TOKEN)
+    assert r.status_code == 400 and await error_code(r) == "FRS.0011"
+
+
+async def test_8_mb_applies_to_the_base64_text(client):
+    """"The video size after Base64 encoding cannot exceed 8 MB": 6.1 MB of video is 8.1 MB of base64 (refused
+    before decoding), while a 7 MB video_file is under its own 8 MB and gets as far as parsing."""
+    r = await client.post(URL, json={"video_base64": b64(os.urandom(6_400_000)), "actions": "1"}, headers=TOKEN)
+    assert r.status_code == 400 and await error_code(r) == "FRS.0702"
+    files = {"video_file": FileStorage(io.BytesIO(os.urandom(7_000_000)), "v.mp4", content_type="video/mp4")}
+    r = await client.post(URL, form={"actions": "1"}, files=files, headers=TOKEN)
+    assert r.status_code == 400 and await error_code(r) == "FRS.0701"  # not a video, but not too large either
+
+
+async def test_same_request_same_answer_concurrently_and_after_another_clip(client, media_bytes):
+    """One request sent alone, then after another clip, then 3x at once: byte-identical bodies."""
+    body = {"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": D12_ACTIONS, "action_time": D12_TIMES}
+    first = await client.post(URL, json=body, headers=TOKEN)
+    other = await client.post(URL, json={"video_base64": b64(media_bytes("videos/mt_yongen.mp4")), "actions": "1,4"}, headers=TOKEN)
+    assert other.status_code == 200
+    replies = await asyncio.gather(*(client.post(URL, json=body, headers=TOKEN) for _ in range(3)))
+    bodies = [await r.get_data() for r in (first, *replies)]
+    assert all(r.status_code == 200 for r in (first, *replies))
+    assert len(set(bodies)) == 1, [b[:200] for b in bodies]
