@@ -22,6 +22,12 @@ MODELS_DIR = _shared("LIVECHECK_MODELS", "models")
 MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's apps get their own default session store (sessions and counters never leak between tests)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return MODELS_DIR

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 # name -> {labels: value}; a feature's live figures (the session registry's, say), read at each scrape
 LabeledGauges = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -52,15 +52,28 @@ class Metrics:
         self._stages: dict[tuple[tuple[str, str], ...], _Histogram] = {}
         self._busy = 0
         self._gauge_sources: dict[str, Callable[[], LabeledGauges]] = {}
+        self._refreshers: dict[str, Callable[[], Awaitable[None]]] = {}
 
-    def add_gauges(self, name: str, source: Callable[[], LabeledGauges]) -> None:
-        """`source()` is called at each scrape (on the event loop) for labelled gauges."""
+    def add_gauges(self, name: str, source: Callable[[], LabeledGauges],
+                   refresh: Callable[[], Awaitable[None]] | None = None) -> None:
+        """`source()` is called at each scrape (on the event loop) for labelled gauges; `refresh()`, when given,
+        is awaited first (figures read from the session store, say)."""
         with self._lock:
             self._gauge_sources[name] = source
+            if refresh is not None:
+                self._refreshers[name] = refresh
 
     def remove_gauges(self, name: str) -> None:
         with self._lock:
             self._gauge_sources.pop(name, None)
+            self._refreshers.pop(name, None)
+
+    async def refresh(self) -> None:
+        """Awaits every gauge source's refresh (before a scrape renders)."""
+        with self._lock:
+            refreshers = list(self._refreshers.values())
+        for refresh in refreshers:
+            await refresh()
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ async def metrics() -> Response:
     from webapp.app import services
 
     svc = services()
+    await svc.metrics.refresh()
     text = svc.metrics.render({
         "livecheck_workers": svc.pool.workers,
         "livecheck_requests_in_flight": svc.pool.in_flight,
