@@ -9,9 +9,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Variant:
     """Other exact bytes the loader accepts for the same model: the MiniFASNet ONNX files as models.minifasnet_onnx
-    builds them from the upstream `.pth`. Same graph, names, size and layout as the reference torch export; in ~14%
-    of the folded Conv+BatchNorm channels the scale differs by 1 ulp (ours is the correctly rounded float32), so the
-    bytes differ; logits agree within 3e-6 on real face crops (tests/test_models_download.py)."""
+    builds them from the upstream `.pth`. Same graph, names, size and layout as the reference torch export; but its
+    exporter's sqrt was only faithful (< 1 ulp), ours correctly rounded, so in ~14% of the folded Conv+BatchNorm
+    channels the scale differs by 1 ulp and the bytes differ. Logits agree within 3e-6 on real face crops
+    (tests/test_models_download.py)."""
 
     sha256: str
     size: int

@@ -4,9 +4,10 @@ The graph is the one `torch.onnx.export` (opset 13, eval mode, dynamic batch `N`
 the manifest: every Conv+BatchNorm pair folded into one Conv (the order of operations of torch's eval-peephole
 pass), PReLU slopes as [C,1,1], the Linear layers as MatMul with transposed weights, the last BatchNorm1d kept.
 Node names, value names (including the exporter's numeric ids, which depend only on the architecture), initializer
-order and model metadata are reproduced too. The one difference: our folded scale is the correctly rounded float32
-g / sqrt(var + eps), the reference export's is 1 ulp off in ~14% of channels, so the bytes differ there. The output
-is deterministic; the manifest pins its sha256 as a Variant, and the tests hold its logits to the reference's.
+order and model metadata are reproduced too. The one difference: the reference exporter's float32 sqrt was
+faithful (error < 1 ulp) where numpy's is correctly rounded, so in ~14% of channels its folded scale
+g / sqrt(var + eps) is the other float32 neighbour and the bytes differ there. The output is deterministic; the
+manifest pins its sha256 as a Variant, and the tests hold its logits to the reference's.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType({
 })
 
 
-def _scope(path: str) -> str:
+def node_scope(path: str) -> str:
     """The exporter's node-name scope for a module path: `conv_3.model.0.conv` -> `/conv_3/model/model.0/conv`."""
     parts: list[str] = []
     for part in path.split("."):
@@ -126,7 +127,7 @@ class _Builder:
     def conv_block(self, x: str, path: str, channels: int, kernel: int, stride: int, pad: int,
                    linear: bool = False) -> tuple[str, int]:
         """Conv_block (conv, bn, prelu) or Linear_block (conv, bn); returns the output and its channel count."""
-        scope = _scope(path)
+        scope = node_scope(path)
         out = self._conv_bn(x, f"{scope}/conv", self._conv_weight(path, kernel), f"{path}.bn", stride, pad, channels)
         if not linear:
             out = self.prelu(out, f"{scope}/prelu", f"{path}.prelu.weight")
@@ -142,7 +143,7 @@ class _Builder:
         out, c = self.conv_block(x, f"{path}.conv", channels, 1, 1, 0)
         out, c = self.conv_block(out, f"{path}.conv_dw", c, 3, stride, 1)
         out, c = self.conv_block(out, f"{path}.project", c, 1, 1, 0, linear=True)
-        scope = _scope(path)
+        scope = node_scope(path)
         if residual and se:
             out = self.se_module(out, f"{path}.se_module", c)
         if residual:
@@ -152,7 +153,7 @@ class _Builder:
         return out, c
 
     def se_module(self, x: str, path: str, channels: int) -> str:
-        scope = _scope(path)
+        scope = node_scope(path)
         pooled = self.add("GlobalAveragePool", f"{scope}/avg_pool/GlobalAveragePool", [x])
         fc1 = self.take(f"{path}.fc1.weight").astype(np.float32)
         out = self._conv_bn(pooled, f"{scope}/fc1", fc1, f"{path}.bn1", 1, 0, channels)
