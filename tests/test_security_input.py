@@ -453,3 +453,24 @@ def test_resolution_switch_is_refused_by_the_server(server: Server, resolution_s
     growth = server.peak_mb() - base
     print(f"server peak memory growth for the 64x64 -> 7680x4320 stream: {growth:.0f} MB")
     assert growth < 200
+
+
+def test_requests_that_cannot_get_a_worker_in_time_get_503_not_a_silent_close(models_dir: Path, media: Path) -> None:
+    """One worker, a 0.5 s bound on waiting for it, and four clips at once (each takes seconds to analyze): the
+    first is served, the ones that could not start in time get 503 + Retry-After; every connection is answered."""
+    clip = cut_clip((media / "videos" / "d0.mp4").read_bytes(), 0.0, 8.0, size=(480, 480))
+    proc = Server({"LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": "1", "LIVECHECK_SERVER__QUEUE": "4",
+                   "LIVECHECK_SERVER__QUEUE_WAIT_S": "0.5"}, models_dir=models_dir)
+    try:
+        proc.wait_ready()
+        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"}
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(pool.map(lambda _: proc.request("POST", "/v1/video-liveness", clip, headers, timeout=60),
+                                    range(4)))
+    finally:
+        proc.stop()
+    statuses = sorted(r.status for r in replies)
+    assert 0 not in statuses, [r.error for r in replies]
+    assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
+    assert all(int(r.headers["retry-after"]) >= 1 for r in replies if r.status == 503)
+    assert set(statuses) <= {200, 503}
