@@ -43,7 +43,7 @@ class CheckpointError(ValueError):
     """The file is not a plain state dict (corrupt, truncated, or carrying something other than tensors)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _StorageType:
     """What `torch.FloatStorage` & co. unpickle to: only the element type is needed."""
 
@@ -51,14 +51,14 @@ class _StorageType:
     dtype: np.dtype
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _StorageRef:
     key: str
     dtype: np.dtype
     numel: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _TensorRef:
     """A tensor as the pickle describes it; materialised once the storages' bytes are read."""
 

@@ -498,3 +498,16 @@ def test_the_only_difference_from_the_reference_is_how_its_sqrt_rounded(models_d
                 other_neighbour += 1
         print(f"{key}: {other_neighbour} of {ours_rounded + other_neighbour} channels use the other neighbour")
         assert 0 < other_neighbour < (ours_rounded + other_neighbour) / 4
+
+
+def test_a_pickle_cannot_alter_the_allowed_builders(models_dir: Path) -> None:
+    """BUILD on an allowed global (torch.FloatStorage) would rewrite the shared allow-list entry: refused."""
+    def text(value: str) -> bytes:
+        return b"X" + struct.pack("<I", len(value)) + value.encode()
+
+    payload = b"\x80\x02ctorch\nFloatStorage\n}" + text("dtype") + text("object") + b"sb."
+    for data in (payload, _legacy_checkpoint(payload)):
+        with pytest.raises(CheckpointError):
+            load_state_dict(data)
+    state = load_state_dict(models_dir / "source" / "2.7_80x80_MiniFASNetV2.pth")
+    assert state["module.conv1.conv.weight"].dtype == np.float32
