@@ -40,12 +40,13 @@ async def test_exact_error_bodies(client, media_bytes):
         assert (r.status_code, await r.get_json()) == (status, expected), body.get("selfie_image", "")[:30]
 
 
-async def test_request_limit_per_key(engine):
+async def test_request_limit_per_key(engine, media_bytes):
     client = CheckedClient(make_app(engine, facia_rate_limit_per_minute=2))
-    statuses = [(await client.post("/liveness", json={"hash_id": KEY})).status_code for _ in range(2)]
-    assert statuses == [400, 400]  # under the limit: the missing image is reported
-    r = await client.post("/liveness", json={"hash_id": KEY})
-    assert r.status_code == 429 and await r.get_json() == LIMIT_REACHED
+    selfie = {"hash_id": KEY, "selfie_image": uri(media_bytes("images/image_F1.jpg"))}
+    statuses = [(await client.post("/liveness", json=selfie)).status_code for _ in range(2)]
+    assert statuses == [201, 201]
+    r = await client.post("/liveness", json=selfie)
+    assert r.status_code == 429 and await r.get_json() == LIMIT_REACHED and r.headers["Retry-After"]
 
 
 async def test_status_check(client):

@@ -2,7 +2,11 @@
 
 hash_id is the credential: it must be one of the configured API keys (Bearer also works). Error bodies are
 Facia's exact ones; statuses for them are not in its document, so: 400 image errors, 401 credentials,
-429 request limit, 413 body too large, 503 busy.
+429 request limit (with Retry-After), 413 body too large, 503 busy.
+
+The per-key request limit is the document's "Demo Limit Reached": off by default on a self-hosted server
+(`server.facia-rate-limit-per-minute = 0`); when on, only accepted requests count (a refused or malformed one
+does not). A valid photo over the pixel limit (a 24 MP phone JPEG) is downscaled while decoding, not refused.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ CORRUPT_IMAGE = {"error": "Invalid or corrupt selfie image. Images must be in PN
 INVALID_CREDENTIALS = {"message": "Invalid credentials"}
 LIMIT_REACHED = {"message": "Your request limit has been reached."}
 MISSING = "missing_image"
+RETRY_AFTER_S = 60  # the limit's one-minute window: by then every request counted against it has left it
 
 
 def render(failure: Failure) -> tuple[object, int]:
@@ -57,8 +62,6 @@ async def liveness() -> Response:
     body = await json_object(request)
     hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
     key = require_key(svc.keys, request, hash_id)
-    if not await svc.facia_limiter.allow(key):
-        raise ApiError(RATE_LIMITED, "request limit reached", 429)
     selfie = body.get("selfie_image")
     if not isinstance(selfie, str) or not selfie.strip():
         raise ApiError(MISSING, "")
@@ -70,6 +73,12 @@ async def liveness() -> Response:
         raise ApiError(codes.CORRUPT_MEDIA, "") from None
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "")
+    if not await svc.facia_limiter.allow(key):  # counted once the request is accepted
+        body, status = render(Failure(RATE_LIMITED, "request limit reached", 429))
+        limited = jsonify(body)
+        limited.status_code = status
+        limited.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return limited
     verdict = await analyze(svc, ENDPOINT, image, kind="image")
     score = round(verdict.best_face.liveness, 6) if verdict.best_face else 0.0
     response = jsonify({"liveness_result": {"is_live": int(verdict.alive), "liveness_score": score}, "message": "Success"})
