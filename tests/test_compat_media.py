@@ -13,6 +13,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from api_support import AUTH
 
 from conftest import MEDIA_DIR, MODELS_DIR, ROOT
 from mediagen import decode_frames
@@ -114,3 +115,11 @@ def test_portrait_clip_passes_livecheck_analyze():
 def test_default_limits_are_1920_and_1080():
     limits = EngineSettings().limits
     assert (limits.video_width_px, limits.video_height_px) == (1920, 1080)
+
+
+async def test_portrait_clip_passes_the_native_endpoint(client, yongen):
+    """The other video endpoints are covered in test_compat_findface/huawei/silent; here livecheck's own."""
+    r = await client.post("/v1/analyze", data=yongen, headers={**AUTH, "Content-Type": "video/mp4"})
+    assert r.status_code == 200, await r.get_data(as_text=True)
+    body = await r.get_json()
+    assert body["frames"]["with_face"] > 0 and body["best_face"]["bbox"]["bottom"] <= 1216
