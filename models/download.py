@@ -86,8 +86,10 @@ class TerminalProgress:
         self.stream.flush()
 
 
-def _write_atomically(destination: Path, chunks: Callable[[Callable[[bytes], None]], None]) -> str:
-    """Streams bytes into `.NAME.partial`, renames it into place, returns the sha256; removes it on any failure."""
+def _install_stream(destination: Path, chunks: Callable[[Callable[[bytes], None]], None],
+                    check: Callable[[str], None]) -> None:
+    """Streams bytes into `.NAME.partial` while hashing them, lets `check` refuse the sha256, then renames the file
+    into place. On any failure, KeyboardInterrupt included, the partial file is removed: nothing half-done remains."""
     partial = destination.with_name(f".{destination.name}.partial")
     digest = hashlib.sha256()
     try:
@@ -97,8 +99,9 @@ def _write_atomically(destination: Path, chunks: Callable[[Callable[[bytes], Non
                 out.write(chunk)
 
             chunks(sink)
-        return digest.hexdigest()
-    except BaseException:  # including KeyboardInterrupt: never leave a half file behind
+        check(digest.hexdigest())
+        os.replace(partial, destination)
+    except BaseException:
         partial.unlink(missing_ok=True)
         raise
 
@@ -106,42 +109,46 @@ def _write_atomically(destination: Path, chunks: Callable[[Callable[[bytes], Non
 def fetch(url: str, destination: Path, sha256: str, size: int, label: str,
           progress: Progress | None = None) -> None:
     """Downloads `url` to `destination` only if it has exactly `size` bytes with `sha256`."""
-    partial = destination.with_name(f".{destination.name}.partial")
 
     def stream(sink: Callable[[bytes], None]) -> None:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        received = 0
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                while chunk := response.read(CHUNK):
-                    received += len(chunk)
-                    if received > size:
-                        raise DownloadError(f"{label}: {url} sent more than the expected {size} bytes; nothing installed")
-                    sink(chunk)
-                    if progress:
-                        progress(received)
+            response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             raise DownloadError(f"{label}: HTTP {exc.code} {exc.reason} from {url}; nothing installed") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            if received:  # the connection dropped mid-transfer
-                raise DownloadError(
-                    f"{label}: transfer from {url} interrupted after {received} of {size} bytes "
-                    f"({_reason(exc)}); nothing installed, run the command again"
-                ) from None
             raise DownloadError(f"{label}: {_offline_hint(url, _reason(exc))}") from None
+        received = 0
+        with response:
+            while True:
+                try:
+                    chunk = response.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:  # the connection dropped mid-transfer
+                    raise DownloadError(
+                        f"{label}: transfer from {url} interrupted after {received} of {size} bytes "
+                        f"({_reason(exc)}); nothing installed, run the command again"
+                    ) from None
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > size:
+                    raise DownloadError(f"{label}: {url} sent more than the expected {size} bytes; nothing installed")
+                sink(chunk)
+                if progress:
+                    progress(received)
         if received != size:
             raise DownloadError(
                 f"{label}: transfer from {url} interrupted after {received} of {size} bytes (connection closed); "
                 "nothing installed, run the command again"
             )
 
-    actual = _write_atomically(destination, stream)
-    if actual != sha256:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{label}: corrupt download from {url}: sha256 {actual}, expected {sha256}; nothing installed"
-        )
-    os.replace(partial, destination)
+    def check(actual: str) -> None:
+        if actual != sha256:
+            raise DownloadError(
+                f"{label}: corrupt download from {url}: sha256 {actual}, expected {sha256}; nothing installed"
+            )
+
+    _install_stream(destination, stream, check)
 
 
 def _reason(exc: BaseException) -> str:
@@ -164,9 +171,7 @@ def _install_converted(download: Download, item: ModelSpec, staging: Path, targe
             f"{item.filename}: converted from {download.file} with sha256 {actual}, which the manifest does not pin "
             f"(expected {item.sha256} or {', '.join(v.sha256 for v in item.variants)}); nothing installed"
         )
-    destination = target / item.filename
-    _write_atomically(destination, lambda sink: sink(onnx_bytes))
-    os.replace(destination.with_name(f".{destination.name}.partial"), destination)
+    _install_stream(target / item.filename, lambda sink: sink(onnx_bytes), lambda _sha256: None)
 
 
 def download_for(key: str) -> Download:

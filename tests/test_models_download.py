@@ -511,3 +511,12 @@ def test_a_pickle_cannot_alter_the_allowed_builders(models_dir: Path) -> None:
             load_state_dict(data)
     state = load_state_dict(models_dir / "source" / "2.7_80x80_MiniFASNetV2.pth")
     assert state["module.conv1.conv.weight"].dtype == np.float32
+
+
+def test_a_missing_file_on_the_server_is_named_with_its_url(mirror: MirrorServer, tmp_path: Path) -> None:
+    target = tmp_path / "models"
+    result = livecheck("models", "download", "--dir", str(target), mirror_url=f"{mirror.url}/elsewhere")
+    assert result.returncode == 2
+    first = next(d for d in DOWNLOADS if d.provides == MANIFEST[0].key)
+    assert "HTTP 404" in result.stderr and source_url(first, mirror=f"{mirror.url}/elsewhere") in result.stderr
+    assert "Traceback" not in result.stderr and not any(target.iterdir())
