@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from api_support import CheckedClient, make_config
 
+from conftest import MODELS_DIR, ROOT
 from mediagen import decode_frames, encode_video, read_rgb
 from webapp.app import create_app
 from webapp.config import load_config
@@ -140,3 +147,34 @@ def test_require_key_from_env():
     assert load_config(None, {}).findface.require_key is True
     assert load_config(None, {"LIVECHECK_FINDFACE__REQUIRE_KEY": "false"}).findface.require_key is False
     assert load_config(None, {"LIVECHECK_SILENT__REQUIRE_KEY": "false"}).silent.require_key is False
+
+
+def _start_up_line(env_extra: dict[str, str], store: Path) -> str:
+    """The line `livecheck serve` prints once it is ready; the server is stopped right after."""
+    env = {**os.environ, "LIVECHECK_MODELS": str(MODELS_DIR), "LIVECHECK_API_KEYS": "k", "GLOG_minloglevel": "2",
+           "LIVECHECK_STORE__URL": f"sqlite:///{store}", **env_extra}
+    process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", "127.0.0.1:0"], cwd=ROOT,
+                               env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stderr.readline() if process.stderr else ""
+            if "serving on" in line:
+                return line
+            if not line and process.poll() is not None:
+                break
+        raise AssertionError("livecheck serve printed no start-up line")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_start_up_line_says_when_an_api_takes_calls_without_a_key(tmp_path):
+    assert "WITHOUT API KEY" not in _start_up_line({}, tmp_path / "a.db")
+    line = _start_up_line({"LIVECHECK_FINDFACE__REQUIRE_KEY": "false", "LIVECHECK_SILENT__REQUIRE_KEY": "false"},
+                          tmp_path / "b.db")
+    assert "WITHOUT API KEY: findface, silent" in line, line
