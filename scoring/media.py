@@ -37,7 +37,7 @@ VIDEO_MAGIC: tuple[tuple[int, bytes, str], ...] = (
 DEMUXERS = frozenset({"mov", "matroska", "avi", "flv", "asf", "mpegts", "h264", "hevc"})
 # Decoders a camera, phone or browser recording uses; anything else (FFmpeg has hundreds) is refused unopened.
 VIDEO_CODECS = frozenset({
-    "h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h263", "flv1", "mjpeg", "mpeg1video", "mpeg2video",
+    "h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h261", "h263", "flv1", "mjpeg", "mpeg1video", "mpeg2video",
     "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "theora", "rawvideo",
 })
 # Nested opens (a demuxer asking for another file or URL) go through this list, which names no protocol.
