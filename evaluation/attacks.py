@@ -7,7 +7,12 @@ Each generator imitates what reaches the camera in one kind of attack, without k
   recapture blur, hand shake);
 - still_injection: one live frame repeated, as a virtual camera injecting a photo would;
 - replay_fast / replay_loop: a live recording injected played twice as fast, or its first second looped;
-- splice: the first half of one person's clip followed by the second half of another person's.
+- splice: the first half of one person's clip followed by the second half of another person's;
+- held_photo: a live frame (no print artefacts) held in a shaking hand: rigid in-plane motion;
+- tilted_photo: a live frame on a sheet rotated back and forth in 3D in front of the camera (perspective warp);
+- bent_photo: the sheet bent around a vertical axis by an amount that changes over time (cylindrical warp);
+- still_noise: one live frame with fresh sensor noise in every frame and a slow exposure flicker;
+- replay_tilted: a live clip shown on a screen that is moved in 3D (perspective warp of the screen).
 """
 
 from __future__ import annotations
@@ -230,7 +235,9 @@ def _moire(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return (g1 * g2).astype(np.float32)
 
 
-def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
+def _screen_layers(clip: Clip, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """The phone showing each frame of `clip` (screen gamma, tint, moire, drifting glare, black bezel), and its
+    alpha mask; layers are (h*0.78 + bezel) x (w*0.78 + bezel) float RGB."""
     w, h = clip.size
     screen_w = int(w * 0.78) // 2 * 2
     screen_h = int(h * 0.78) // 2 * 2
@@ -240,17 +247,12 @@ def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
     moire_strength = rng.uniform(0.06, 0.1)
     gamma = rng.uniform(0.75, 0.85)  # screens shown to a camera look brighter and flatter in the mids
     tint = np.array([rng.uniform(0.9, 0.96), 1.0, rng.uniform(1.04, 1.1)], dtype=np.float32)  # cold backlight
-    alpha = np.zeros((layer_h, layer_w), dtype=np.float32)
-    cv2.rectangle(alpha, (0, 0), (layer_w - 1, layer_h - 1), 1.0, -1)
+    alpha = np.ones((layer_h, layer_w), dtype=np.float32)
     ys, xs = np.mgrid[0:screen_h, 0:screen_w].astype(np.float32)
     gx, gy = rng.uniform(0.2, 0.8) * screen_w, rng.uniform(0.1, 0.5) * screen_h
     glare_sigma = rng.uniform(0.15, 0.3) * screen_w
-    background = _background(rng, w, h)
-    poses = _shake(rng, len(clip.frames), clip.fps, rotate_deg=rng.uniform(0.8, 2.0), shift_px=w * 0.008)
-    offset = ((w - layer_w) / 2, (h - layer_h) / 2)
-    center = (layer_w / 2, layer_h / 2)
-    frames = []
-    for i, (rgb, pose) in enumerate(zip(clip.frames, poses)):
+    layers = []
+    for i, rgb in enumerate(clip.frames):
         shown = cv2.resize(rgb, (screen_w, screen_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         shown = np.clip(shown ** gamma * tint, 0, 1) * (1 - moire_strength * moire)[..., None]
         drift = 0.03 * screen_w * math.sin(i / clip.fps)
@@ -258,8 +260,169 @@ def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
         shown = np.clip(shown + 0.3 * glare[..., None], 0, 1) * 255
         layer = np.full((layer_h, layer_w, 3), 18.0, dtype=np.float32)  # black phone bezel
         layer[bezel : bezel + screen_h, bezel : bezel + screen_w] = shown
-        frames.append(_camera(rng, _composite(background, layer, alpha, pose, center, offset), 1.1, 2.0))
+        layers.append(layer)
+    return layers, alpha
+
+
+def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
+    w, h = clip.size
+    layers, alpha = _screen_layers(clip, rng)
+    layer_h, layer_w = alpha.shape
+    background = _background(rng, w, h)
+    poses = _shake(rng, len(clip.frames), clip.fps, rotate_deg=rng.uniform(0.8, 2.0), shift_px=w * 0.008)
+    offset = ((w - layer_w) / 2, (h - layer_h) / 2)
+    center = (layer_w / 2, layer_h / 2)
+    frames = [_camera(rng, _composite(background, layer, alpha, pose, center, offset), 1.1, 2.0)
+              for layer, pose in zip(layers, poses)]
     return Clip(frames, clip.fps)
+
+
+# -- flat pictures moved in 3D ------------------------------------------------------------------------------
+
+FOCAL_OF_WIDTH = 0.8  # a webcam's focal length in units of the image width (about 64 degrees across)
+
+
+def _tilt_angles(rng: np.random.Generator, n: int, fps: float, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """Per frame (yaw, pitch, roll) in degrees: a sheet turned back and forth by hand, each axis its own rhythm."""
+    t = np.arange(n) / fps
+    freq = rng.uniform(0.35, 0.7, size=3)
+    phase = rng.uniform(0, 2 * np.pi, size=3)
+    yaw = yaw_deg * np.sin(2 * np.pi * freq[0] * t + phase[0])
+    pitch = pitch_deg * np.sin(2 * np.pi * freq[1] * t + phase[1])
+    roll = 3.0 * np.sin(2 * np.pi * freq[2] * t + phase[2])
+    return np.stack([yaw, pitch, roll], axis=1)
+
+
+def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    y, p, r = np.deg2rad([yaw_deg, pitch_deg, roll_deg])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def _perspective(scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, angles: tuple[float, float, float],
+                 fill: float, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Pastes `layer` as a flat rectangle rotated by `angles` (yaw, pitch, roll) about its centre, at the distance
+    where it spans `fill` of the frame's width head-on, seen by a pinhole camera (FOCAL_OF_WIDTH)."""
+    h, w = scene.shape[:2]
+    lh, lw = alpha.shape
+    focal = FOCAL_OF_WIDTH * w
+    distance = focal * lw / (fill * w)
+    corners = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], dtype=np.float64)
+    local = np.c_[corners - (lw / 2, lh / 2), np.zeros(4)] @ _rotation(*angles).T
+    z = local[:, 2] + distance
+    projected = np.c_[focal * local[:, 0] / z + w / 2 + shift[0], focal * local[:, 1] / z + h / 2 + shift[1]]
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), projected.astype(np.float32))
+    warped = cv2.warpPerspective(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(alpha, matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    return scene * (1 - mask) + warped * mask
+
+
+def _bent(scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, bend_deg: float, yaw_deg: float, fill: float) -> np.ndarray:
+    """Pastes `layer` as a sheet bent around its vertical centre line: the arc it spans is `bend_deg` (> 0 edges
+    away from the camera, < 0 towards it), and the whole sheet is turned by `yaw_deg`. Inverse-mapped per column:
+    a column's depth depends only on where it lies along the arc."""
+    h, w = scene.shape[:2]
+    lh, lw = alpha.shape
+    focal = FOCAL_OF_WIDTH * w
+    distance = focal * lw / (fill * w)
+    arc = np.linspace(-lw / 2, lw / 2, 2048)
+    if abs(bend_deg) < 1e-3:
+        x3, z3 = arc, np.zeros_like(arc)
+    else:
+        radius = lw / np.deg2rad(abs(bend_deg))
+        x3 = radius * np.sin(arc / radius)
+        z3 = np.sign(bend_deg) * radius * (1 - np.cos(arc / radius))
+    yaw = np.deg2rad(yaw_deg)
+    xr, zr = x3 * np.cos(yaw) + z3 * np.sin(yaw), -x3 * np.sin(yaw) + z3 * np.cos(yaw) + distance
+    column = focal * xr / zr + w / 2
+    order = np.argsort(column)
+    xs = np.arange(w, dtype=np.float64)
+    u = np.interp(xs, column[order], arc[order], left=np.nan, right=np.nan)
+    depth = np.interp(xs, column[order], zr[order])
+    ys = np.arange(h, dtype=np.float64)[:, None]
+    map_x = np.broadcast_to(u + lw / 2, (h, w)).astype(np.float32)
+    map_y = ((ys - h / 2) * depth[None, :] / focal + lh / 2).astype(np.float32)
+    map_x = np.where(np.isnan(map_x), -1, map_x).astype(np.float32)
+    warped = cv2.remap(layer, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    mask = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+    return scene * (1 - mask) + warped * mask
+
+
+def _sheet(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A live frame as an unprinted sheet with a thin white margin (a photo print or a paper held up)."""
+    h, w = frame.shape[:2]
+    margin = max(4, w // 40)
+    sheet = np.full((h + 2 * margin, w + 2 * margin, 3), 235.0, dtype=np.float32)
+    sheet[margin : margin + h, margin : margin + w] = frame
+    return sheet, np.ones(sheet.shape[:2], dtype=np.float32)
+
+
+def held_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+    """The live frame itself (no paper look, so a frame model may take it for live) in a hand that sways and
+    trembles in the image plane, close enough to the camera that the face fills it as a live one would."""
+    h, w = frame.shape[:2]
+    layer, alpha = _sheet(frame)
+    fit = 1.05 * w / layer.shape[1]
+    layer = cv2.resize(layer, None, fx=fit, fy=fit)
+    alpha = cv2.resize(alpha, (layer.shape[1], layer.shape[0]))
+    background = _background(rng, w, h)
+    n = int(round(seconds * fps))
+    poses = _shake(rng, n, fps, rotate_deg=rng.uniform(3.0, 6.0), shift_px=w * 0.03)
+    offset = ((w - layer.shape[1]) / 2, (h - layer.shape[0]) / 2)
+    center = (layer.shape[1] / 2, layer.shape[0] / 2)
+    return Clip([_camera(rng, _composite(background, layer, alpha, pose, center, offset), 0.6, 2.0) for pose in poses], fps)
+
+
+def tilted_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0, fps: float = STILL_FPS) -> Clip:
+    """The live frame on a sheet turned back and forth in 3D (up to ~20 degrees either way about the vertical
+    axis, ~12 about the horizontal): the face's apparent pose changes as a real head's would, its shape flatly."""
+    h, w = frame.shape[:2]
+    layer, alpha = _sheet(frame)
+    background = _background(rng, w, h)
+    n = int(round(seconds * fps))
+    angles = _tilt_angles(rng, n, fps, yaw_deg=rng.uniform(16, 22), pitch_deg=rng.uniform(8, 14))
+    shake = _shake(rng, n, fps, rotate_deg=0.0, shift_px=w * 0.01)
+    return Clip([
+        _camera(rng, _perspective(background, layer, alpha, tuple(a), 0.95, (dx, dy)), 0.6, 2.0)
+        for a, (_, dx, dy, _) in zip(angles, shake)
+    ], fps)
+
+
+def bent_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0, fps: float = STILL_FPS) -> Clip:
+    """The live frame on a sheet bent and unbent around its vertical centre line (arc up to ~70 degrees, both
+    ways) while turned a little: not a homography between frames, but still a surface without a nose."""
+    h, w = frame.shape[:2]
+    layer, alpha = _sheet(frame)
+    background = _background(rng, w, h)
+    n = int(round(seconds * fps))
+    t = np.arange(n) / fps
+    bend_amp, freq, phase = rng.uniform(50, 75), rng.uniform(0.4, 0.7), rng.uniform(0, 2 * np.pi)
+    bends = bend_amp * np.sin(2 * np.pi * freq * t + phase)
+    yaws = _tilt_angles(rng, n, fps, yaw_deg=rng.uniform(6, 12), pitch_deg=0.0)[:, 0]
+    return Clip([_camera(rng, _bent(background, layer, alpha, b, y, 0.95), 0.6, 2.0) for b, y in zip(bends, yaws)], fps)
+
+
+def still_noise(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+    """One frame injected by a virtual camera that adds what a real sensor would: fresh noise in every frame
+    (sigma 2-5) and a slow exposure flicker (+-2-4 %), so no two frames are the same."""
+    n = int(round(seconds * fps))
+    t = np.arange(n) / fps
+    gain = 1 + rng.uniform(0.02, 0.04) * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t) + rng.normal(0, 0.004, size=n)
+    sigma = rng.uniform(2.0, 5.0)
+    base = frame.astype(np.float32)
+    return Clip([_camera(rng, base * g, 0.0, sigma) for g in gain], fps)
+
+
+def replay_tilted(clip: Clip, rng: np.random.Generator) -> Clip:
+    """A live clip on a phone screen that is turned back and forth in 3D in front of the camera."""
+    w, h = clip.size
+    layers, alpha = _screen_layers(clip, rng)
+    background = _background(rng, w, h)
+    angles = _tilt_angles(rng, len(layers), clip.fps, yaw_deg=rng.uniform(12, 20), pitch_deg=rng.uniform(6, 12))
+    return Clip([_camera(rng, _perspective(background, layer, alpha, tuple(a), 0.9), 1.1, 2.0)
+                 for layer, a in zip(layers, angles)], clip.fps)
 
 
 def still_injection(frame: np.ndarray, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
@@ -292,7 +455,12 @@ def splice(first: Clip, second: Clip) -> Clip:
     return Clip(head + tail, first.fps)
 
 
-ATTACK_TYPES = ("print_photo", "screen_replay", "still_injection", "replay_fast", "replay_loop", "splice")
+ATTACK_TYPES = (
+    "print_photo", "screen_replay", "still_injection", "replay_fast", "replay_loop", "splice",
+    "held_photo", "tilted_photo", "bent_photo", "still_noise", "replay_tilted",
+)
+STILL_ATTACKS = {"print_photo": print_photo, "held_photo": held_photo, "tilted_photo": tilted_photo,
+                 "bent_photo": bent_photo, "still_noise": still_noise}
 
 
 @dataclass(frozen=True)
@@ -321,12 +489,14 @@ class AttackSpec:
 def generate(spec: AttackSpec, live_dir: Path, rng: np.random.Generator) -> Clip:
     source = live_dir / spec.source
     video: Callable[[Path], Clip] = lambda p: read_video(p, spec.max_seconds)  # noqa: E731
-    if spec.attack_type == "print_photo":
-        return print_photo(read_frame(source, spec.at_s), rng)
+    if spec.attack_type in STILL_ATTACKS:
+        return STILL_ATTACKS[spec.attack_type](read_frame(source, spec.at_s), rng)
     if spec.attack_type == "still_injection":
         return still_injection(read_frame(source, spec.at_s))
     if spec.attack_type == "screen_replay":
         return screen_replay(video(source), rng)
+    if spec.attack_type == "replay_tilted":
+        return replay_tilted(video(source), rng)
     if spec.attack_type == "replay_fast":
         return replay_fast(read_video(source, spec.max_seconds * 2))
     if spec.attack_type == "replay_loop":
@@ -341,9 +511,10 @@ def default_specs(live_dir: Path) -> list[AttackSpec]:
     files = sorted(p for p in live_dir.rglob("*") if p.is_file())
     videos = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    specs = [AttackSpec(kind, image) for image in images for kind in ("print_photo", "still_injection")]
+    stills = ("print_photo", "still_injection", *[k for k in STILL_ATTACKS if k != "print_photo"])
+    specs = [AttackSpec(kind, image) for image in images for kind in stills]
     for v in videos:
-        specs += [AttackSpec(kind, v) for kind in ("print_photo", "still_injection", "screen_replay", "replay_fast", "replay_loop")]
+        specs += [AttackSpec(kind, v) for kind in (*stills, "screen_replay", "replay_tilted", "replay_fast", "replay_loop")]
     specs += [AttackSpec("splice", a, b) for a, b in zip(videos, videos[1:])]
     return specs
 

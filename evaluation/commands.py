@@ -49,14 +49,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         settings = config.engine if args.threshold is None else replace(config.engine, liveness_threshold=args.threshold)
         workers = max(1, args.workers)
-        engine = LivenessEngine.load(settings, args.models or config.models_dir, landmarkers=workers)
+        engine = None if args.live else LivenessEngine.load(settings, args.models or config.models_dir, landmarkers=workers)
     except (DatasetError, ConfigError, ModelError, ValueError, OSError) as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    try:
-        results = run(engine, items, workers, ProgressBar(len(items)))
-    finally:
-        engine.close()
+    if engine is None:
+        from evaluation.live_runner import camera_items, run_live
+
+        items, stills = camera_items(items)
+        if stills:
+            print(f"--live: {len(stills)} stills skipped (a still is not a camera feed): "
+                  + ", ".join(i.name for i in stills), file=sys.stderr)
+        try:
+            results = run_live(items, args.models or config.models_dir, args.live_actions, ProgressBar(len(items)))
+        except RuntimeError as exc:
+            print(f"livecheck: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        try:
+            results = run(engine, items, workers, ProgressBar(len(items)))
+        finally:
+            engine.close()
     evaluation = evaluate(results, settings.liveness_threshold)
     out_dir = Path(args.out) if args.out else labels_path(Path(args.dataset)).parent / "report"
     md, png = write_report(evaluation, out_dir)
@@ -73,6 +86,10 @@ def add_subcommands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     evaluate.add_argument("--out", help="report folder (default: DATASET/report)")
     evaluate.add_argument("--models", help="models directory")
     evaluate.add_argument("--config", help="TOML config file")
+    evaluate.add_argument("--live", action="store_true", help="stream every video item through a real live session "
+                          "(a local server, the Python WebRTC client; loopback only): pictures and live clips passively, "
+                          "recordings (loop, splice, replay) against a random challenge")
+    evaluate.add_argument("--live-actions", type=int, default=2, help="actions in the challenge recordings get (default 2)")
     evaluate.set_defaults(func=cmd_eval)
 
     attacks = sub.add_parser("make-attacks", help="generate labelled attack clips from live media")

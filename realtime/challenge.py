@@ -14,12 +14,11 @@ import numpy as np
 
 from realtime import protocol as p
 from realtime.settings import RealtimeSettings
-from realtime.stillness import StillnessCheck
 from scoring.actions import ACTIONS, ActionDetector, Baseline, event_confidence, threshold_for
-from scoring.embedding import cosine
+from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack, face_thumbnail
 from scoring.observation import FaceObservation, FrameObservation
+from scoring.reasons import Reason
 from scoring.settings import EngineSettings
-from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS, STATIC_VIDEO
 
 # Reasons specific to live checks (besides scoring.verdict's).
 TIMEOUT = "timeout"
@@ -85,6 +84,7 @@ class ChallengeOutcome:
     audit_frames: list[np.ndarray]
     frames_analyzed: int
     duration_ms: int
+    evidence: EvidenceReport | None = None  # the cross-frame measures behind static_video / flat_face / looped_video
 
     @property
     def alive(self) -> bool:
@@ -126,14 +126,16 @@ class ChallengeSession:
         self._results: list[ActionOutcome] = []
         self._detector: ActionDetector | None = None
         self._liveness: list[float] = []
-        self._embeddings: list[np.ndarray] = []
-        self._identity_min: float | None = None
+        self._identity = IdentityTrack()
         self._last_embed_ms = -10**9
         self._best: BestFrame | None = None
         self._audit: list[np.ndarray] = []
         self._frames = 0
         self._decide_since: int | None = None
-        self._stillness = StillnessCheck()
+        # Cross-frame evidence (flat_face, static_video, looped_video), the same module recorded clips use.
+        self._evidence = EvidenceTracker(engine.evidence)
+        self._evidence_report: EvidenceReport | None = None
+        self._evidence_at_ms = -10**9
         self._last_yaw: float | None = None
         self._first_face_ms: int | None = None
 
@@ -147,7 +149,7 @@ class ChallengeSession:
         and SFace is the most expensive model per frame."""
         return (
             self.phase in (p.CHALLENGE, p.DECIDING)
-            and len(self._embeddings) < self.engine.identity_samples
+            and len(self._identity.embeddings) < self.engine.identity_samples
             and now_ms - self._last_embed_ms >= self.settings.identity_interval_ms
             and self._near_start_pose(self._last_yaw)
         )
@@ -184,7 +186,8 @@ class ChallengeSession:
         if self.phase == p.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
             return self._expire_action(now_ms)
         if self.phase == p.DECIDING and self._decide_since is not None:
-            if now_ms - self._decide_since > self.settings.decide_timeout_ms:
+            limit = self.settings.passive_timeout_ms if not self.actions else self.settings.decide_timeout_ms
+            if now_ms - self._decide_since > limit:
                 return self._decide(now_ms)
         return []
 
@@ -204,7 +207,7 @@ class ChallengeSession:
         elif self.phase == p.CHALLENGE:
             out += self._challenge(obs, now_ms)
         elif self.phase == p.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames \
-                and self._watched_ms(now_ms) >= self.settings.min_watch_ms:
+                and self._watched_ms(now_ms) >= self.settings.min_watch_ms and self._convinced(now_ms):
             out += self._decide(now_ms)
         out += self.tick(now_ms)
         return out
@@ -212,7 +215,7 @@ class ChallengeSession:
     # -- phases --------------------------------------------------------------------------------------------------
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
-        self._stillness.add(face)
+        self._evidence.add(face, now_ms, face_thumbnail(rgb, face) if rgb is not None else None)
         self._last_yaw = face.pose.yaw
         if self._first_face_ms is None:
             self._first_face_ms = now_ms
@@ -223,13 +226,9 @@ class ChallengeSession:
         if face.embedding is not None and self._near_start_pose(face.pose.yaw):
             # identity is compared in the starting pose faces only: SFace similarity drops with the head turned
             self._last_embed_ms = now_ms
-            if self._embeddings:
-                similarity = cosine(self._embeddings[0], face.embedding)
-                self._identity_min = similarity if self._identity_min is None else min(self._identity_min, similarity)
-                if similarity < self.engine.identity_threshold:
-                    out += self._finish([FACE_CHANGED], now_ms)
-                    return
-            self._embeddings.append(face.embedding)
+            similarity = self._identity.add(face.embedding)
+            if similarity is not None and similarity < self.engine.identity_threshold:
+                out += self._finish([Reason.FACE_CHANGED], now_ms)
 
     def _positioning_code(self, obs: FrameObservation) -> str:
         face = obs.face
@@ -340,18 +339,32 @@ class ChallengeSession:
             return self._action_done(now_ms)
         threshold = threshold_for(current.action, self.engine.actions)
         current.confidence = min(0.49, event_confidence(min(detector.best_peak, threshold * 0.99), threshold))
-        return [p.Feedback(p.TOO_SLOW), *self._finish([ACTIONS_FAILED], now_ms)]
+        return [p.Feedback(p.TOO_SLOW), *self._finish([Reason.ACTIONS_FAILED], now_ms)]
+
+    def _report(self, now_ms: int) -> EvidenceReport:
+        """The evidence, recomputed at most every evidence_interval_ms (it compares many frame pairs)."""
+        if self._evidence_report is None or now_ms - self._evidence_at_ms >= self.settings.evidence_interval_ms:
+            self._evidence_report = self._evidence.report()
+            self._evidence_at_ms = now_ms
+        return self._evidence_report
+
+    def _convinced(self, now_ms: int) -> bool:
+        """Whether the decision can be made now. After actions: yes (the actions were the evidence to wait for).
+        Passive (no actions): only once the frames show a live 3D face - parallax, an expression, non-planar
+        micro-movement - or when passive_timeout_ms has passed (tick decides then, with the reason)."""
+        return bool(self.actions) or self._report(now_ms).has_evidence
 
     def _decide(self, now_ms: int) -> list[p.ServerMessage]:
         reasons: list[str] = []
         if len(self._liveness) < self.settings.min_liveness_frames or self._average() < self.engine.liveness_threshold:
-            reasons.append(LOW_LIVENESS)
-        if self._identity_min is not None and self._identity_min < self.engine.identity_threshold:
-            reasons.append(FACE_CHANGED)
+            reasons.append(Reason.LOW_LIVENESS)
+        minimum = self._identity.min_similarity
+        if minimum is not None and minimum < self.engine.identity_threshold:
+            reasons.append(Reason.FACE_CHANGED)
         if not all(r.passed for r in self._results) or len(self._results) < len(self.actions):
-            reasons.append(ACTIONS_FAILED)
-        if self._stillness.is_static():
-            reasons.append(STATIC_VIDEO)  # a still photo or a frozen replay: no action needed to tell
+            reasons.append(Reason.ACTIONS_FAILED)
+        self._evidence_report = self._evidence.report()  # fresh, with every frame seen
+        reasons += [r for r in self._evidence_report.reasons if r not in reasons]
         return self._finish(reasons, now_ms)
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -370,15 +383,16 @@ class ChallengeSession:
         return [p.Feedback(code)]
 
     def _finish(self, reasons: list[str], now_ms: int) -> list[p.ServerMessage]:
-        if self._liveness and self._average() < self.engine.liveness_threshold and LOW_LIVENESS not in reasons:
-            reasons = [*reasons, LOW_LIVENESS]
+        if self._liveness and self._average() < self.engine.liveness_threshold and Reason.LOW_LIVENESS not in reasons:
+            reasons = [*reasons, Reason.LOW_LIVENESS]
         status = "FAILED" if reasons else "SUCCEEDED"
         self.phase = p.DONE
         self._detector = None
         self.outcome = ChallengeOutcome(
             status=status, reasons=reasons, actions=list(self._results), average_liveness=self._average(),
-            liveness_frames=len(self._liveness), identity_min_cosine=self._identity_min, best=self._best,
+            liveness_frames=len(self._liveness), identity_min_cosine=self._identity.min_similarity, best=self._best,
             audit_frames=self._audit[:4], frames_analyzed=self._frames,
             duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
+            evidence=self._evidence_report,
         )
         return [p.State(p.DONE), p.Result(status)]

@@ -34,6 +34,9 @@ class RealtimeSettings:
     min_liveness_frames: int = 5  # anti-spoof samples needed before a decision
     min_watch_ms: int = 2500  # a face is watched at least this long before a decision (static check)
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
+    # Passive checks (action-count 0) watch until the frames show a live 3D face (scoring.evidence) or this passes.
+    passive_timeout_ms: int = 10000
+    evidence_interval_ms: int = 1000  # how often a passive check recomputes the evidence while it waits
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
     connect_timeout_s: float = 15.0  # an answered offer that delivers no frame by then frees its slot and landmarker

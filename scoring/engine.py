@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
 from models import ModelStore
@@ -20,9 +19,10 @@ from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.orientation import rotate, upright_turn
 from scoring.settings import EngineSettings
+from scoring.evidence import EvidenceTracker, IdentityTrack, face_thumbnail
 from scoring.verdict import (
-    ACTIONS_FAILED, FACE_CHANGED, LOOPED_VIDEO, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE,
-    SHORT_TIME, STATIC_VIDEO, TOO_FEW_FRAMES, BestFace, Verdict, is_static, loop_lag_seconds,
+    ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE,
+    SHORT_TIME, TOO_FEW_FRAMES, BestFace, Verdict,
 )
 
 
@@ -53,14 +53,6 @@ class AnalysisOptions:
                     raise InputError(errors.INVALID_ACTIONS, f"Invalid action window {start}-{end} ms.")
         if self.nod_threshold_deg is not None and not 1 <= self.nod_threshold_deg <= 90:
             raise InputError(errors.INVALID_ACTIONS, "nod_threshold must be within 1..90 degrees.")
-
-
-def thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
-    b = face.bbox
-    patch = rgb[b.top : b.bottom, b.left : b.right]
-    if patch.size == 0:
-        return np.zeros((32, 32), dtype=np.float32)
-    return cv2.cvtColor(cv2.resize(patch, (32, 32), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -211,9 +203,8 @@ class LivenessEngine:
         duration_ms = info.duration_s * 1000
         slot_ms = duration_ms / settings.max_decoded_frames if duration_ms > 0 else 0.0
         id_slot_ms = duration_ms / settings.identity_samples if duration_ms > 0 else 0.0
-        c = _Collected()
+        c = _Collected(EvidenceTracker(settings.evidence))
         last_slot = last_id_slot = -1
-        prev_thumb = None
         best_frame: DecodedFrame | None = None
         frames = reader.frames(settings.analysis_fps, settings.analysis_max_side)
         while True:
@@ -229,12 +220,9 @@ class LivenessEngine:
             face = obs.face
             if face is None or face.quality.face_ratio < settings.min_face_ratio * 0.5:
                 continue
-            thumb = thumbnail(frame.rgb, face)
-            c.thumbs.append(thumb)
-            c.thumb_times_ms.append(frame.timestamp_ms)
-            if prev_thumb is not None:
-                c.thumb_diffs.append(float(np.abs(thumb - prev_thumb).mean()))
-            prev_thumb = thumb
+            t1 = time.perf_counter()
+            c.evidence.add(face, frame.timestamp_ms, face_thumbnail(frame.rgb, face))
+            timer.add("evidence", time.perf_counter() - t1)
             slot = int(frame.timestamp_ms // slot_ms) if slot_ms else len(c.liveness_obs)
             if slot > last_slot and len(c.liveness_obs) < settings.max_decoded_frames:
                 last_slot = slot
@@ -286,15 +274,17 @@ class LivenessEngine:
         min_seconds = settings.min_video_seconds if options.min_seconds is None else options.min_seconds
         if duration_s < min_seconds:
             reasons.append(SHORT_TIME)
-        if with_face and is_static(c.thumb_diffs, with_face):
-            reasons.append(STATIC_VIDEO)  # a still is the degenerate loop: reported as static only
-        elif loop_lag_seconds(c.thumbs, c.thumb_times_ms) is not None:
-            reasons.append(LOOPED_VIDEO)
-        identity_min = None
-        if len(embeddings) >= 2:
-            identity_min = min(cosine(embeddings[i], embeddings[j]) for i in range(len(embeddings)) for j in range(i + 1, len(embeddings)))
-            if identity_min < settings.identity_threshold:
-                reasons.append(FACE_CHANGED)
+        t0 = time.perf_counter()
+        evidence = c.evidence.report() if with_face else None
+        timer.add("evidence", time.perf_counter() - t0)
+        if evidence is not None:
+            reasons.extend(evidence.reasons)  # static_video, flat_face, looped_video (scoring.evidence)
+        identity = IdentityTrack()
+        for vector in embeddings:
+            identity.add(vector)
+        identity_min = identity.min_similarity
+        if identity_min is not None and identity_min < settings.identity_threshold:
+            reasons.append(FACE_CHANGED)
         if scores and average < settings.liveness_threshold:
             reasons.append(LOW_LIVENESS)
         windows = list(options.action_windows_ms) if options.action_windows_ms else None
@@ -327,7 +317,7 @@ class LivenessEngine:
             kind="video", alive=alive, average_liveness=average, reasons=reasons, best_face=best, actions=actions,
             match=match, frames_decoded=c.decoded, frames_analyzed=c.analyzed, frames_with_face=len(with_face),
             liveness_frames=len(scores), duration_s=duration_s, identity_min_cosine=identity_min,
-            timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
+            timings_ms={k: v * 1000 for k, v in timer.seconds.items()}, evidence=evidence,
         )
 
     def _reference_embedding(self, options: AnalysisOptions, timer: StageTimer) -> np.ndarray | None:
@@ -344,14 +334,12 @@ class LivenessEngine:
 class _Collected:
     """What one pass over a clip gathers before the verdict."""
 
-    def __init__(self) -> None:
+    def __init__(self, evidence: EvidenceTracker) -> None:
+        self.evidence = evidence  # cross-frame evidence: stillness, flatness, loop (scoring.evidence)
         self.observations: list[FrameObservation] = []
         self.liveness_obs: list[FrameObservation] = []
         self.crops: list[list[np.ndarray]] = []
         self.aligned: list[np.ndarray] = []
-        self.thumb_diffs: list[float] = []
-        self.thumbs: list[np.ndarray] = []  # 32x32 grey face thumbnails of the usable frames, for loop detection
-        self.thumb_times_ms: list[int] = []
         self.best: tuple[FrameObservation, np.ndarray] | None = None
         self.best_full_rgb: np.ndarray | None = None  # the best frame at source resolution (bbox is in its pixels)
         self.decoded = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from scoring.evidence import EvidenceLimits
+
 # Bounds on decoding cost for an API whose own document sets no frame-rate or resolution limit (Huawei FRS, silent
 # verification): what phones record (4K UHD, slow motion up to 120 fps) passes; larger is refused as a resource limit.
 DECODE_MAX_LONG_SIDE_PX = 3840
@@ -68,6 +70,7 @@ class EngineSettings:
     landmarker_wait_s: float = 10.0  # longest wait for a free face landmarker before 'busy' (never unbounded)
     limits: MediaLimits = field(default_factory=MediaLimits)
     actions: ActionSettings = field(default_factory=ActionSettings)
+    evidence: EvidenceLimits = field(default_factory=EvidenceLimits)  # cross-frame checks (scoring.evidence)
 
     def __post_init__(self) -> None:
         if self.mf_selector not in ("reject", "biggest"):

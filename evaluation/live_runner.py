@@ -1,0 +1,165 @@
+"""`livecheck eval DATASET --live`: every item streamed through a real live session, measured like the offline path.
+
+A `livecheck serve` process is started on 127.0.0.1 (its own API key, a throwaway session store, ICE on
+loopback); each video item is played in real time by the Python WebRTC client (realtime.client) as a camera
+would, the server decides, and the integrator's view (`GET /v1/sessions/{id}`) is the item's result.
+
+Live items and pictures or screens are checked passively (no actions): that is what evidence across frames must
+decide. Recordings (`RECORDING_TYPES`: a loop, a splice, a replay) get a random challenge of `live_actions`
+actions, the defence the server times. Stills cannot be a camera feed and are skipped (reported as such).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import httpx
+
+from evaluation.attacks import IMAGE_SUFFIXES
+from evaluation.dataset import LabeledItem
+from evaluation.metrics import LIVE
+from evaluation.runner import ItemResult, ProgressBar
+
+RECORDING_TYPES = frozenset({"replay_fast", "replay_loop", "splice"})
+MAX_SIDE = 640  # what a webcam sends
+START_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    api_key: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(models_dir: str | None, check_timeout_s: float = 40.0) -> Iterator[LiveServer]:
+    """A `livecheck serve` subprocess on a free loopback port, stopped (and its store deleted) on exit."""
+    api_key = secrets.token_urlsafe(24)
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="livecheck-eval-") as tmp:
+        config = Path(tmp) / "livecheck.toml"
+        config.write_text(
+            f'api-keys = ["{api_key}"]\n[server]\ndemo = false\n'
+            f'[realtime]\nice-host-addresses = ["127.0.0.1"]\ncheck-timeout-s = {check_timeout_s}\nmax-sessions = 2\n'
+            f'[store]\nurl = "sqlite:///{tmp}/sessions.db"\n',
+            encoding="utf-8",
+        )
+        env = {**os.environ, "XDG_DATA_HOME": tmp}
+        if models_dir:
+            env["LIVECHECK_MODELS"] = models_dir
+        command = [sys.executable, "-m", "webapp.cli", "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
+        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"livecheck serve exited with {process.returncode}: "
+                                       + (Path(tmp) / "server.log").read_text(errors="replace")[-2000:])
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("livecheck serve did not become ready")
+                time.sleep(0.3)
+            yield LiveServer(url, api_key)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+def _frames(path: Path) -> tuple[list, float]:
+    import av  # noqa: PLC0415 - PyAV is heavy; only the live runner reads clips this way
+
+    from realtime.client import read_clip  # noqa: PLC0415
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    size = (int(width * scale) // 2 * 2, int(height * scale) // 2 * 2)
+    return read_clip(str(path), size=size, max_seconds=30.0)
+
+
+async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, timeout_s: float) -> ItemResult:
+    """One item through one live session; never raises (a failure is the item's error)."""
+    from realtime.client import FramesTrack, LiveClient  # noqa: PLC0415 - aiortc loads only for --live
+
+    started = time.perf_counter()
+    actions = live_actions if item.attack_type in RECORDING_TYPES else 0
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    client: LiveClient | None = None
+    try:
+        frames, fps = await asyncio.to_thread(_frames, item.path)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+            created = await http.post("/v1/sessions", json={"action_count": actions}, headers=headers)
+            created.raise_for_status()
+            session = created.json()
+            token = session["client_token"]
+
+            async def offer(sdp: str) -> dict[str, str]:
+                answer = await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
+                                         headers={"Authorization": f"Bearer {token}"})
+                answer.raise_for_status()
+                return answer.json()  # type: ignore[no-any-return]
+
+            client = LiveClient(FramesTrack(frames, fps, lead_s=0.5))
+            await client.connect(offer)
+            await client.wait_result(timeout_s)
+            decided = await http.get(f"/v1/sessions/{session['session_id']}", headers=headers)
+            decided.raise_for_status()
+            body = decided.json()
+    except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
+        return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+    finally:
+        if client is not None:
+            await client.close()
+    result = body.get("result") or {}
+    return ItemResult(
+        item, body.get("status") == "SUCCEEDED", float(result.get("average_liveness") or 0.0),
+        tuple(str(r) for r in result.get("reasons") or ()), None, time.perf_counter() - started,
+    )
+
+
+def camera_items(items: Sequence[LabeledItem]) -> tuple[list[LabeledItem], list[LabeledItem]]:
+    """(videos, stills): a still cannot be a camera feed, so the live path measures videos only."""
+    stills = [i for i in items if i.path.suffix.lower() in IMAGE_SUFFIXES]
+    return [i for i in items if i not in stills], stills
+
+
+def run_live(items: Sequence[LabeledItem], models_dir: str | None, live_actions: int = 2,
+             progress: ProgressBar | None = None) -> list[ItemResult]:
+    """Every item in order, one session at a time (each plays in real time; two at once would only share the CPU)."""
+    results: list[ItemResult] = []
+    with live_server(models_dir) as server:
+        for item in items:
+            result = asyncio.run(check_item(server, item, live_actions, timeout_s=60.0))
+            results.append(result)
+            if progress:
+                progress.step(item.name)
+    return results

@@ -1,0 +1,141 @@
+"""scoring.evidence on synthetic faces (no models): a 3D head turning shows parallax, a flat picture of it moved the
+same way does not; a still is static; exact repeats and loops are caught; thinning keeps the whole clip covered."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scoring.evidence import (
+    TRACE_POINTS, EvidenceLimits, EvidenceTracker, IdentityTrack, anchor_pairs, loop_lag_seconds, pair_residuals,
+)
+from scoring.observation import BBox, Expression, FaceObservation, HeadPose, Quality
+from scoring.reasons import Reason
+
+pytestmark = pytest.mark.unit
+FACE_W = 200.0
+
+
+def head_points(rng: np.random.Generator) -> np.ndarray:
+    """478 points on a head-like surface (face widths): an ellipsoid cap, the nose standing out at the centre."""
+    x = rng.uniform(-0.5, 0.5, 478)
+    y = rng.uniform(-0.65, 0.65, 478)
+    inside = np.clip(1 - (x / 0.5) ** 2 - (y / 0.65) ** 2, 0, 1)
+    z = 0.45 * np.sqrt(inside) + 0.25 * np.exp(-((x / 0.1) ** 2 + (y / 0.15) ** 2))
+    return np.stack([x, y, z], axis=1)
+
+
+def rotate(points: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    y, p = math.radians(yaw_deg), math.radians(pitch_deg)
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    return points @ (rx @ ry).T
+
+
+def project(points: np.ndarray, distance: float = 3.0, focal: float = 600.0) -> np.ndarray:
+    z = points[:, 2] + distance
+    return np.stack([focal * points[:, 0] / z * distance / 3 + 320, focal * points[:, 1] / z * distance / 3 + 240], axis=1)
+
+
+def face(pixels: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, blink: float = 0.1) -> FaceObservation:
+    landmarks = np.c_[pixels, np.zeros(len(pixels))].astype(np.float32)
+    x0, y0 = pixels.min(axis=0)
+    x1, y1 = pixels.max(axis=0)
+    return FaceObservation(
+        bbox=BBox(int(x0), int(y0), int(x1), int(y1)), landmarks=landmarks, pose=HeadPose(yaw, pitch, 0.0),
+        expression=Expression(blink, 0.05, 0.0), quality=Quality(0.3, 0.5, 0.5, True, 0.5),
+    )
+
+
+def turning(flat: bool, noise: float = 0.0008, seconds: float = 3.0) -> EvidenceTracker:
+    """A head (or a flat picture of it) turned +-15 degrees back and forth, 15 frames a second."""
+    rng = np.random.default_rng(3)
+    head = head_points(rng)
+    if flat:
+        head = head * np.array([1.0, 1.0, 0.0])
+    tracker = EvidenceTracker()
+    for k in range(int(seconds * 15)):
+        yaw = 15 * math.sin(2 * math.pi * 0.5 * k / 15)
+        pitch = 6 * math.sin(2 * math.pi * 0.3 * k / 15)
+        pixels = project(rotate(head, yaw, pitch)) * FACE_W / 600 * 3 + rng.normal(0, noise * FACE_W, (478, 2))
+        tracker.add(face(pixels, yaw, pitch), int(k * 1000 / 15))  # the landmarker reads the same pose either way
+    return tracker
+
+
+def test_homography_residual_is_zero_for_a_plane_and_not_for_a_head() -> None:
+    rng = np.random.default_rng(0)
+    head = head_points(rng)
+    flat = head * np.array([1.0, 1.0, 0.0])
+    frames = np.stack([project(rotate(p, yaw, 0))[TRACE_POINTS] / FACE_W for p in (flat, head) for yaw in (0.0, 20.0)])
+    residual, motion = pair_residuals(frames, np.array([0, 2]), np.array([1, 3]))
+    assert residual[0] < 1e-6  # a plane seen from two angles: one homography
+    assert residual[1] > 0.01  # the nose and the cheeks move differently
+    assert motion[0] > 0.005 and motion[1] > 0.005  # the picture did move
+
+
+def test_anchor_pairs_include_the_pose_extremes_and_no_self_pairs() -> None:
+    poses = np.array([[0, 0], [10, 0], [-12, 1], [0, 8], [1, -7], [2, 2]], dtype=float)
+    i, j = anchor_pairs(poses, anchors=4)
+    assert not np.any(i == j)
+    assert {1, 2, 3, 4} <= set(i.tolist())
+
+
+def test_a_turning_head_shows_parallax_and_its_flat_picture_is_flat_face() -> None:
+    live = turning(flat=False).report()
+    assert "parallax" in live.evidence and not live.reasons, live
+    flat = turning(flat=True).report()
+    assert flat.reasons == (Reason.FLAT_FACE,), flat
+    assert flat.parallax is not None and live.parallax is not None and flat.parallax * 3 < live.parallax
+
+
+def test_a_still_with_noise_is_static_and_exact_repeats_are_caught_by_thumbnails() -> None:
+    rng = np.random.default_rng(5)
+    pixels = project(head_points(rng)) * FACE_W / 600 * 3
+    noisy = EvidenceTracker()
+    for k in range(45):
+        noisy.add(face(pixels + rng.normal(0, 0.0003 * FACE_W, pixels.shape)), k * 66)
+    report = noisy.report()
+    assert report.reasons == (Reason.STATIC_VIDEO,) and report.deformation < EvidenceLimits().micro_min
+    frozen = EvidenceTracker()
+    thumb = rng.uniform(0, 255, (32, 32)).astype(np.float32)
+    for k in range(45):
+        frozen.add(face(pixels + rng.normal(0, 0.01 * FACE_W, pixels.shape)), k * 66, thumb)
+    assert frozen.report().reasons == (Reason.STATIC_VIDEO,)  # identical pixels outweigh jittery landmarks
+
+
+def test_a_blink_is_evidence_even_when_nothing_else_moves() -> None:
+    rng = np.random.default_rng(6)
+    pixels = project(head_points(rng)) * FACE_W / 600 * 3
+    tracker = EvidenceTracker()
+    for k in range(45):
+        blink = 0.8 if 20 <= k < 28 else 0.1
+        tracker.add(face(pixels + rng.normal(0, 0.0003 * FACE_W, pixels.shape), blink=blink), k * 66)
+    report = tracker.report()
+    assert "expression" in report.evidence and not report.reasons, report
+
+
+def test_a_loop_is_found_at_its_lag() -> None:
+    rng = np.random.default_rng(7)
+    period = [rng.uniform(0, 255, (32, 32)) for _ in range(15)]
+    thumbs = [period[k % 15] + rng.normal(0, 0.5, (32, 32)) for k in range(60)]
+    assert loop_lag_seconds(thumbs, [k * 66.7 for k in range(60)]) == pytest.approx(1.0, abs=0.1)
+    walk = np.cumsum(rng.normal(0, 3, (60, 32, 32)), axis=0)
+    assert loop_lag_seconds(list(walk), [k * 66.7 for k in range(60)]) is None
+
+
+def test_thinning_keeps_the_whole_clip_covered() -> None:
+    tracker = turning(flat=False, seconds=30.0)  # 450 faces offered, at most `window` kept
+    assert len(tracker) <= EvidenceLimits().window
+    report = tracker.report()
+    assert report.frames == len(tracker) and "parallax" in report.evidence
+
+
+def test_identity_track_keeps_the_lowest_similarity() -> None:
+    track = IdentityTrack()
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    assert track.add(a) is None
+    assert track.add(a) == pytest.approx(1.0)
+    assert track.add(b) == pytest.approx(0.0)
+    assert track.min_similarity == pytest.approx(0.0)
