@@ -89,7 +89,10 @@ class WorkerPool:
             self._admitted -= 1
 
     def _timed(self, fn: Callable[..., T], args: tuple[object, ...], on_start: Callable[[], object]) -> T:
-        on_start()
+        try:
+            on_start()
+        except RuntimeError:  # the event loop is gone (shutdown): nobody waits for the start any more
+            pass
         started = time.perf_counter()
         try:
             return fn(*args)
