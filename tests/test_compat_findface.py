@@ -3,6 +3,7 @@ its configuration file read as it is, and its limits (video-fps 30, 1920/1080 on
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_support import CheckedClient, make_config
+from api_support import AUTH, CheckedClient, make_app, make_config
 
 from conftest import MODELS_DIR, ROOT
 from mediagen import decode_frames, encode_video, read_rgb
@@ -178,3 +179,15 @@ def test_start_up_line_says_when_an_api_takes_calls_without_a_key(tmp_path):
     line = _start_up_line({"LIVECHECK_FINDFACE__REQUIRE_KEY": "false", "LIVECHECK_SILENT__REQUIRE_KEY": "false"},
                           tmp_path / "b.db")
     assert "WITHOUT API KEY: findface, silent" in line, line
+
+
+async def test_detection_id_lives_for_detection_ttl_s(engine, media_bytes):
+    """docs/api.md: a detection can be fetched for server.detection-ttl-s after the request, then 404."""
+    client = CheckedClient(make_app(engine, detection_ttl_s=1.5))
+    r = await client.post("/v1/video-liveness?return_detection=true", data=media_bytes("videos/d0.mp4"),
+                          headers={**AUTH, "Content-Type": "video/mp4"})
+    detection_id = (await r.get_json())["best_face"]["detection_id"]
+    assert (await client.get(f"/v1/detections/{detection_id}", headers=AUTH)).status_code == 200
+    await asyncio.sleep(2.0)
+    gone = await client.get(f"/v1/detections/{detection_id}", headers=AUTH)
+    assert gone.status_code == 404 and (await gone.get_json())["code"] == "NOT_FOUND"
