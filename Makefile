@@ -9,6 +9,8 @@ SHARED ?= $(abspath ../shared)
 export LIVECHECK_MODELS ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models)
 export LIVECHECK_MEDIA ?= $(SHARED)/media
 PYTEST_ARGS ?=
+PORT ?= 8000
+# `make run` listens on 127.0.0.1 only: the keyless demo page (on by default) never faces a network.
 
 .PHONY: install install-test run test chromium servers bench
 
@@ -23,7 +25,7 @@ install: $(BIN)/livecheck
 # No model file found at all (exit 3): download them once from their upstream sources, pinned by sha256.
 run: install
 	@$(BIN)/livecheck models verify || { test $$? -eq 3 && $(BIN)/livecheck models download; }
-	$(BIN)/livecheck serve
+	$(BIN)/livecheck serve --listen 127.0.0.1:$(PORT)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

@@ -4,8 +4,8 @@ Why: a schedule revealed at once lets any clip with the right movements be cut (
 pre-recorded clip be uploaded straight away. Here the client starts recording and says so (`start`); from then on
 the server's clock is the recording's clock (clip time t = server time start + t). Prompt i is due at a
 server-drawn, random moment and is only revealed when the client asks for it (not before it is due); the action
-must start between when the server issued it (+ `min_reaction_ms`) and when the next prompt becomes due. The
-recording must arrive by the end of the schedule plus a small margin, and it cannot be longer than the time that
+must start between when the server issued it (+ `min_reaction_ms`) and when the next prompt becomes due, and the
+clip must not turn, nod or open the mouth before the first prompt was issued. The recording must arrive by the end of the schedule plus a small margin, and it cannot be longer than the time that
 passed since the recording started. A clip recorded before the session knows neither the random order nor the
 random times; what no server can rule out is a clip edited after each prompt was seen (docs/protocol.md).
 """
@@ -21,6 +21,9 @@ from realtime.errors import SessionError
 from realtime.settings import RealtimeSettings
 
 UNREACHABLE_WINDOW_MS = (10**9, 10**9 + 1)  # for a prompt never issued (or issued after its window closed)
+# Movements a user asked to hold still in the oval does not make before the first prompt (blinks and smiles are
+# left out: people do both unasked). A clip that makes one before it was prompted is not following the prompts.
+PROBED_BEFORE_PROMPT = ("turn_left", "turn_right", "nod", "open_mouth")
 
 
 class FallbackCode(StrEnum):
@@ -32,6 +35,7 @@ class FallbackCode(StrEnum):
     NO_MORE_PROMPTS = "no_more_prompts"
     DEADLINE_PASSED = "recording_deadline_passed"  # the upload arrived after the schedule's end + margin
     TIMELINE = "recording_timeline"  # the clip is longer than the time since the recording started
+    MOVED_BEFORE_PROMPT = "moved_before_prompt"  # a head turn, nod or open mouth before the first prompt was issued
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,13 @@ class FallbackPlan:
             start, end = self.issued_ms[index] + self.timing.min_reaction_ms, self.marks_ms[index + 1]
             out.append((start, end) if start < end else UNREACHABLE_WINDOW_MS)
         return tuple(out)
+
+    def probes(self) -> tuple[tuple[str, tuple[int, int]], ...]:
+        """(action, window) pairs that must NOT be found: any of PROBED_BEFORE_PROMPT between the recording's
+        start and the first prompt's issue (none when nothing was prompted)."""
+        if not self.issued_ms or self.issued_ms[0] <= 0:
+            return ()
+        return tuple((action, (0, self.issued_ms[0])) for action in PROBED_BEFORE_PROMPT)
 
     def check_deadline(self, now: float) -> None:
         if self.elapsed_ms(now) > self.upload_by_ms:

@@ -34,7 +34,7 @@ from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError, Overloaded
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
-from scoring.verdict import Verdict
+from scoring.verdict import ACTIONS_FAILED, Verdict
 
 __all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "LiveSession"]
 
@@ -167,8 +167,11 @@ class SessionRegistry:
             "live": sum(1 for s in sessions if s.running),
             "peers": sum(1 for s in sessions if s.peer is not None),
             "landmarkers": sum(1 for s in sessions if s.landmarker is not None),
-            "open": sum(1 for s in sessions if s.status in (CREATED, IN_PROGRESS)),
         }
+
+    def open_count(self, tenant: Tenant) -> int:
+        """Sessions of `tenant` created and not yet decided or expired."""
+        return sum(1 for s in self._sessions.values() if s.tenant == tenant and s.status in (CREATED, IN_PROGRESS))
 
     def gauges(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
         """Prometheus gauges by tenant: sessions held by status, running live checks, peers, landmarkers."""
@@ -197,7 +200,7 @@ class SessionRegistry:
     def create_demo(self, client: str, allowed_origin: str) -> tuple[LiveSession, str, str]:
         """A session for the keyless demo page, from the demo's own quota (`client`: the caller's address).
         Returns the session, its client token and the token the page reads the status with."""
-        self.demo_quota.admit(client, self.counts(Tenant.DEMO)["open"], self.clock())
+        self.demo_quota.admit(client, self.open_count(Tenant.DEMO), self.clock())
         options = SessionOptions(allowed_origins=(allowed_origin,), ttl_s=self.settings.demo_ttl_s)
         session, token = self._create(options, None, Tenant.DEMO)
         status_token = secrets.token_urlsafe(24)
@@ -289,12 +292,12 @@ class SessionRegistry:
         """Exchanges SDP for a session: returns the answer. The offer is validated, the token checked and the
         tenant's cap applied before a slot, a landmarker or a peer connection is taken."""
         session = self._claim(session_id, token)  # checks only: nothing changes until the offer is found usable
-        validate_offer(sdp, kind)
         if session.tenant == Tenant.DEMO:
             self.demo_quota.check_live(self.counts(Tenant.DEMO)["live"])
         elif self.counts(Tenant.INTEGRATOR)["live"] >= self.settings.max_sessions:
             raise SessionError("too_many_sessions", "Too many live checks are running; try again shortly.", 503,
                                retry_after_s=5)
+        validate_offer(sdp, kind)
         session.token_used = True
         session.status = IN_PROGRESS
         session.started_at = self.clock()
@@ -497,7 +500,10 @@ class SessionRegistry:
         if not data:  # judged like any unusable recording: the session ends FAILED
             self._fail_recording(session, "empty_recording")
             raise SessionError("empty_recording", "The recording is empty.", 400)
-        options = AnalysisOptions(actions=session.actions, action_windows_ms=plan.windows_ms() or None)
+        # the probes come first (a probe found fails the check); then the prompted actions in their windows
+        probes = plan.probes()
+        options = AnalysisOptions(actions=tuple(a for a, _ in probes) + session.actions,
+                                  action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None)
         try:
             if run is None:
                 loop = asyncio.get_running_loop()
@@ -512,7 +518,8 @@ class SessionRegistry:
             raise
         extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
         loop = asyncio.get_running_loop()
-        session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict, extra)
+        session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict,
+                                                    len(probes), extra)
         session.status = SUCCEEDED if session.result["alive"] else FAILED
         session.decided_at = self.clock()
         return session
@@ -521,8 +528,16 @@ class SessionRegistry:
         session.result = failed_result(SessionMode.RECORDING, [code])
         session.status, session.decided_at = FAILED, self.clock()
 
-    def _recording_result(self, session: LiveSession, verdict: Verdict, extra: list[str]) -> dict[str, Any]:
-        reasons = list(verdict.reasons) + extra
+    def _recording_result(self, session: LiveSession, verdict: Verdict, probes: int, extra: list[str]) -> dict[str, Any]:
+        """The integrator's result of a recording; the first `probes` action results are the movements that must
+        not have happened before the first prompt (any found -> moved_before_prompt)."""
+        actions = verdict.actions[probes:]
+        reasons = [r for r in verdict.reasons if r != ACTIONS_FAILED]
+        if not all(a.passed for a in actions):
+            reasons.append(ACTIONS_FAILED)
+        if any(a.passed for a in verdict.actions[:probes]):
+            reasons.append(FallbackCode.MOVED_BEFORE_PROMPT.value)
+        reasons += extra
         match = None
         best = None
         if verdict.best_face is not None:
@@ -534,13 +549,13 @@ class SessionRegistry:
                 match = MatchResult.from_cosine(cosine(session.reference, vector), self.engine.settings.match_threshold)
                 if not match.same_person:
                     reasons.append("face_mismatch")
-        confidence = min([verdict.average_liveness] + [a.confidence for a in verdict.actions]) if verdict.liveness_frames else 0.0
+        confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
         return {
-            "alive": verdict.alive and not reasons,
+            "alive": not reasons,
             "confidence": round(confidence, 4),
             "average_liveness": round(verdict.average_liveness, 4),
             "liveness_frames": verdict.liveness_frames,
-            "actions": [a.to_dict() for a in verdict.actions],
+            "actions": [a.to_dict() for a in actions],
             "best_face": best,
             "audit_images": [base64.b64encode(encode_jpeg(verdict.best_face.frame_rgb, 80)).decode()]
             if session.audit_images and verdict.best_face is not None else [],

@@ -120,7 +120,8 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     owns_engine = engine is None
     if engine is None:
         engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers,
-                                     live_landmarkers=config.realtime.max_sessions)
+                                     live_landmarkers=config.realtime.max_sessions
+                                     + (config.realtime.demo_max_live if config.server.demo else 0))  # demo: its own share
     store = open_store(config.store.url)
     app.extensions[EXTENSION] = Services(
         config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue, queue_wait_s=config.server.queue_wait_s,
