@@ -106,7 +106,7 @@ async def test_wrong_method_answers_in_findface_shape(client, method):
     r = await client.open("/v1/video-liveness", method)
     assert r.status_code == 405
     body = await r.get_json()
-    assert set(body) == {"code", "desc"} and body["code"] == "METHOD_NOT_ALLOWED"
+    assert set(body) == {"code", "desc"} and body["code"] == "METHOD_NOT_ALLOWED" and r.headers["Allow"] == "POST"
 
 
 async def test_document_limits_portrait_passes_and_fps_over_30_refused(client, media_bytes):

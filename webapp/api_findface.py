@@ -76,4 +76,8 @@ async def detection(detection_id: str) -> Response:
 async def wrong_method(detection_id: str | None = None) -> Response:
     """FindFace clients parse {"code", "desc"} on every error, a wrong method included."""
     allowed = "GET" if detection_id is not None else "POST"
-    raise ApiError(METHOD_NOT_ALLOWED, f"{request.method} is not allowed here; use {allowed}.", 405)
+    body, status = render(Failure(METHOD_NOT_ALLOWED, f"{request.method} is not allowed here; use {allowed}.", 405))
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Allow"] = allowed
+    return response
