@@ -149,7 +149,7 @@ def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
 
 def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
         server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
-    created = server.create_session(actions=["turn_left", "open_mouth"])
+    created = server.create_session(actions=["turn_left", "open_mouth"], recording_fallback=True)
     page = launch(cameras["d12"], loopback=False)
     open_widget(page, created["widget_url"])
     page.locator("#lc-camera").click()
@@ -163,9 +163,20 @@ def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
     page.wait_for_selector("#livecheck[data-screen='result']", timeout=90_000)
     body = server.wait_decided(created["session_id"])
     assert body["status"] in ("SUCCEEDED", "FAILED"), body
-    assert body["result"]["mode"] == "recording"
+    assert body["result"]["mode"] == "recording" and body["result"]["assurance"] == "low"
     shown = page.locator("#livecheck").get_attribute("data-result")
     assert shown == ("passed" if body["status"] == "SUCCEEDED" else "failed")
+
+
+def test_webrtc_blocked_without_the_fallback_says_so_and_claims_nothing(
+        server: Server, cameras: dict[str, Y4mInfo], launch: Any) -> None:
+    created = server.create_session(actions=["turn_left"])  # recording_fallback not allowed (the default)
+    page = launch(cameras["d12"], loopback=False)
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-error='webrtc_failed']", timeout=30_000)
+    assert page.locator("#lc-heading").inner_text() == "We couldn't connect"
+    assert server.session(created["session_id"])["status"] == "CREATED"
 
 
 def _host_page(host_origin: str, server: Server, widget_url: str) -> str:
@@ -232,11 +243,11 @@ def test_expired_and_used_sessions_say_so(server: Server, launch: Any) -> None:
     page.wait_for_selector("#livecheck[data-error='session_expired']")
     assert page.get_by_role("button", name="Start a new check").is_visible()
 
-    created = server.create_session(actions=["turn_left"])
+    created = server.create_session(actions=["turn_left"], recording_fallback=True)
     import httpx
 
-    claimed = httpx.get(f"{server.base}/v1/sessions/{created['session_id']}/fallback",
-                        headers={"Authorization": f"Bearer {created['client_token']}"})
+    claimed = httpx.post(f"{server.base}/v1/sessions/{created['session_id']}/fallback",
+                         headers={"Authorization": f"Bearer {created['client_token']}"})
     assert claimed.status_code == 200
     page.goto(created["widget_url"])
     page.wait_for_selector("#livecheck[data-error='session_used']")

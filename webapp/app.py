@@ -104,6 +104,11 @@ def _check(config: ServiceConfig) -> None:
         # Hypercorn closes a connection whose client sent nothing for read-timeout-s, even while its request is
         # being analyzed: the analysis must be answered (or refused with 503) before that.
         problems.append("server.read-timeout-s: must be longer than server.request-timeout-s")
+    live = config.realtime
+    for name, low, high in (("fallback-lead", live.fallback_lead_min_ms, live.fallback_lead_max_ms),
+                            ("fallback-gap", live.fallback_gap_min_ms, live.fallback_gap_max_ms)):
+        if not 0 < low <= high:
+            problems.append(f"realtime.{name}-min-ms / -max-ms: need 0 < min <= max")
     if problems:
         raise ConfigError(problems)
 
