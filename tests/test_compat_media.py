@@ -13,7 +13,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from api_support import AUTH
+from api_support import AUTH, CheckedClient
+from session_support import FallbackClient, ShiftedClock
 
 from conftest import MEDIA_DIR, MODELS_DIR, ROOT
 from mediagen import decode_frames
@@ -21,6 +22,9 @@ from scoring import errors
 from scoring.errors import InputError
 from scoring.media import VideoReader, check_frame_size
 from scoring.settings import EngineSettings, MediaLimits
+from webapp.app import create_app
+from webapp.config import load_config
+from webapp.sessions import registry
 
 # A phone stores the sensor's picture and a display matrix; PyAV's set_display_rotation takes the turn counter-
 # clockwise that makes it upright. The stored picture is the upright one turned the other way (np.rot90 by -k).
@@ -123,3 +127,34 @@ async def test_portrait_clip_passes_the_native_endpoint(client, yongen):
     assert r.status_code == 200, await r.get_data(as_text=True)
     body = await r.get_json()
     assert body["frames"]["with_face"] > 0 and body["best_face"]["bbox"]["bottom"] <= 1216
+
+
+@pytest.fixture
+async def sessions_client(engine):
+    """As in test_sessions_api: the app running (session registry), with a clock the test moves."""
+    config = load_config(None, {}, api_keys="k")
+    app = create_app(config, engine=engine)
+    async with app.test_app() as test_app:
+        checked = CheckedClient(app)
+        checked.client = test_app.test_client()
+        checked.clock = ShiftedClock()
+        registry(app).clock = checked.clock
+        yield checked
+
+
+async def test_portrait_clip_passes_the_recording_fallback(sessions_client, yongen):
+    """The session recording endpoint (the last video endpoint) analyzes the portrait clip too."""
+    created = await sessions_client.post("/v1/sessions", json={"action_count": 0, "recording_fallback": True},
+                                         headers={"Authorization": "Bearer k"})
+    assert created.status_code == 201
+    fallback = FallbackClient(sessions_client, await created.get_json(), sessions_client.clock)
+    await fallback.follow()
+    sessions_client.clock.advance(1.0)
+    done = await fallback.upload(yongen)
+    assert done.status_code == 200, await done.get_data(as_text=True)
+    read = await sessions_client.get(f"/v1/sessions/{(await created.get_json())['session_id']}",
+                                     headers={"Authorization": "Bearer k"})
+    result = (await read.get_json())["result"]
+    # Analyzed (the 10.7 s clip does not fit the session's prompt schedule, so it is judged recording_timeline).
+    assert result["frames_analyzed"] > 0 and result["best_face"]["bbox"]["bottom"] <= 1216, result
+    assert "resolution_too_high" not in json.dumps(result)
