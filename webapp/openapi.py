@@ -117,14 +117,15 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")],
                 "requestBody": {"content": {"video/*": {}}},
                 "responses": {"200": reply("result", FINDFACE_RESULT), **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503)},
-            }},
+            }, **{m: {"summary": "Wrong method: 405 in FindFace's error shape.", "responses": errors(FINDFACE_ERROR, 405)}
+                  for m in ("get", "put", "patch", "delete")}},
             "/v1/detections/{detection_id}": {"get": {
                 "summary": "A best face kept by return_detection, until it expires.", "security": bearer,
                 "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
                 "responses": {"200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
                               **errors(FINDFACE_ERROR, 401, 404)},
             }, **{m: {"summary": "Wrong method: 405 in FindFace's error shape.", "responses": errors(FINDFACE_ERROR, 405)}
-                  for m in ("get", "put", "patch", "delete")}},
+                  for m in ("post", "put", "patch", "delete")}},
             "/v2/{project_id}/live-detect": {"post": {
                 "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
                 "security": bearer + [{"X-Auth-Token": []}],
@@ -133,8 +134,7 @@ def document() -> dict[str, Any]:
                     "application/json": {"schema": obj({"actions": STR}, {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM})},
                     "multipart/form-data": {"schema": obj({"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR})}}},
                 "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
-            }, **{m: {"summary": "Wrong method: 405 in FindFace's error shape.", "responses": errors(FINDFACE_ERROR, 405)}
-                  for m in ("post", "put", "patch", "delete")}},
+            }},
             "/liveness": {"post": {
                 "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
                 "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
