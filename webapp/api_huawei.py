@@ -16,6 +16,7 @@ from quart import Blueprint, Response, jsonify, request
 from scoring import actions as scoring_actions
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
+from scoring.reasons import Reason
 from scoring.verdict import SHORT_TIME
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
@@ -53,8 +54,12 @@ ERROR_CODES: dict[str, tuple[str, int, str]] = {
     errors.BUSY: ("FRS.0503", 503, "The service is busy; retry later."),
 }
 # Reason codes reported in warning-list when a video is judged not alive.
-WARNING_CODES = {"no_face": 1, "multiple_faces": 2, "short_time": 3, "static_video": 4, "face_changed": 5,
-                 "low_liveness": 6, "actions_failed": 7, "too_few_frames": 8, "looped_video": 9}
+# Huawei's own warning numbers are not in its document; these are livecheck's, stable once given.
+WARNING_CODES: dict[Reason, int] = {
+    Reason.NO_FACE: 1, Reason.MULTIPLE_FACES: 2, Reason.SHORT_TIME: 3, Reason.STATIC_VIDEO: 4, Reason.FACE_CHANGED: 5,
+    Reason.LOW_LIVENESS: 6, Reason.ACTIONS_FAILED: 7, Reason.TOO_FEW_FRAMES: 8, Reason.LOOPED_VIDEO: 9,
+    Reason.FLAT_FACE: 10,
+}
 
 
 def render(failure: Failure) -> tuple[object, int]:
