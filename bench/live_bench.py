@@ -82,7 +82,7 @@ async def run_round(engine: LivenessEngine, conn: Connection, n: int, seconds: f
     loop = asyncio.get_running_loop()
     sessions, creds = [], []
     for _ in range(n):
-        session, token = registry.create(SessionOptions(actions=("nod",)))  # the clip never nods: runs to the deadline
+        session, token = await registry.create(SessionOptions(actions=("nod",)))  # the clip never nods: runs to the deadline
         sessions.append(session)
         creds.append((session.id, token))
     cpu0, wall0 = cpu_seconds(), time.monotonic()
@@ -100,8 +100,9 @@ async def run_round(engine: LivenessEngine, conn: Connection, n: int, seconds: f
         if registry.counts()["peers"] == 0:
             break
         await asyncio.sleep(0.05)
+    found = [registry.pipeline_stats(s.id) for s in sessions]
     await registry.close()
-    stats = [s.stats for s in sessions if s.stats is not None]
+    stats = [s for s in found if s is not None]
     latencies = np.concatenate([np.array(s.latencies_ms) for s in stats]) if stats else np.array([0.0])
     fps = [s.analyzed_fps for s in stats] or [0.0]
     frames = sum(s.frames_analyzed for s in stats)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from realtime.errors import SessionError
 from realtime.settings import RealtimeSettings
@@ -68,7 +69,7 @@ class FallbackPrompt:
 @dataclass
 class FallbackPlan:
     actions: tuple[str, ...]
-    started_at: float  # server monotonic clock, when the client said the recording started
+    started_at: float  # server wall clock (every node compares it), when the client said the recording started
     marks_ms: tuple[int, ...]  # marks[i]: prompt i is due; marks[-1]: the recording ends
     timing: FallbackTiming
     issued_ms: list[int] = field(default_factory=list)
@@ -81,6 +82,19 @@ class FallbackPlan:
         if not actions:  # passive only: record for a lead and one gap
             marks = marks[1:]
         return cls(actions, started_at, tuple(marks), timing)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the session store: whichever node serves the next step reads the plan from there."""
+        return {"actions": list(self.actions), "started_at": self.started_at, "marks_ms": list(self.marks_ms),
+                "timing": asdict(self.timing), "issued_ms": list(self.issued_ms)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FallbackPlan":
+        t = data["timing"]
+        timing = FallbackTiming(tuple(t["lead_ms"]), tuple(t["gap_ms"]), int(t["early_ms"]), int(t["min_reaction_ms"]),
+                                int(t["upload_margin_ms"]), int(t["timeline_slack_ms"]))  # type: ignore[arg-type]
+        return cls(tuple(data["actions"]), float(data["started_at"]), tuple(data["marks_ms"]), timing,
+                   [int(x) for x in data["issued_ms"]])
 
     # -- clock ---------------------------------------------------------------------------------------------------
 

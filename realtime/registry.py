@@ -1,48 +1,60 @@
-"""The session registry: owns every live-check session, its one-time client token, its peer connection and its
-landmarker. One object per server (no module state); it sweeps expired sessions and caps concurrent live checks
-(integrators' and the demo's apart: realtime/quota.py). Sessions are found by id or by token hash in O(1).
+"""The session registry: sessions live in the session store (realtime/store), so any node creates and reads any
+session; this node holds only what cannot be shared: the peer connections and landmarkers of the live checks it
+runs. One object per server process (no module state).
+
+* A session is claimed with one compare-and-set in the store: of several nodes offered the same session, exactly
+  one wins (the others answer token_used). The winner runs the peer and writes the result to the store.
+* Caps: this node's own (`max-sessions`, the demo's apart: realtime/quota.py) and the cluster's
+  (`[store] max-live-checks`).
+* The sweep (every heartbeat): this node's heartbeat; deadlines of its own checks; and, for the whole cluster,
+  sessions whose node stopped heart-beating (FAILED `node_lost`), stalled connections and late recordings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import hashlib
 import hmac
 import random
 import secrets
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from models.manifest import MANIFEST
 from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeOutcome, ChallengeSession, draw_actions
 from realtime.errors import SessionError, not_found
 from realtime.fallback import FallbackCode, FallbackPlan, FallbackPrompt, FallbackTiming
-from realtime.modes import ASSURANCE, SessionMode, Tenant
+from realtime.modes import SessionMode, Tenant
 from realtime.offer import validate_offer
 from realtime.peer import LivePeer, PipelineStats
 from realtime.quota import DemoLimits, DemoQuota
-from realtime.settings import RealtimeSettings
+from realtime.results import ResultInputs, failed_result, live_result, recording_result
+from realtime.settings import RealtimeSettings, StoreSettings
+from realtime.status import NODE_LOST, SessionStatus
+from realtime.store import SessionRecord, SessionStore, lost_sessions, open_store, total, update
 from scoring.actions import ACTIONS
-from scoring.embedding import align_face, cosine
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError, Overloaded
-from scoring.imaging import encode_jpeg
-from scoring.match import MatchResult
-from scoring.verdict import ACTIONS_FAILED, Verdict
 
-__all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "LiveSession"]
+__all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "SessionRecord", "SessionStatus"]
 
-CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = "CREATED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "EXPIRED"
-STATUSES = (CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED)
+CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = (SessionStatus.CREATED, SessionStatus.IN_PROGRESS,
+                                                      SessionStatus.SUCCEEDED, SessionStatus.FAILED,
+                                                      SessionStatus.EXPIRED)
 MAX_ACTIONS = 6
 MAX_TTL_S = 3600.0
-RESULT_RETENTION_S = 3600.0  # a decided session's result stays fetchable this long
+TOKEN_ITEM = "token"  # store item: client token hash -> session id
+PURGE_EVERY_S = 60.0
+RECENT_STATS = 256
+
+
+def token_used() -> SessionError:
+    return SessionError("token_used", "This session's token was already used; a session runs once.", 409)
 
 
 @dataclass(frozen=True)
@@ -58,65 +70,35 @@ class SessionOptions:
 
 
 @dataclass
-class LiveSession:
-    id: str
-    token_hash: bytes
-    actions: tuple[str, ...]
-    created_at: float  # monotonic
-    expires_at: float  # monotonic; a session not started by then is EXPIRED
-    expires_at_wall: float
-    allowed_origins: tuple[str, ...]
-    audit_images: bool
-    owner: str | None = None
-    tenant: Tenant = Tenant.INTEGRATOR
-    recording_fallback: bool = False
-    status_token_hash: bytes | None = None  # demo sessions: the page's key to read the status
-    reference: np.ndarray | None = field(default=None, repr=False)
-    reference_given: bool = False
-    status: str = CREATED
-    token_used: bool = False
-    started_at: float | None = None
-    decided_at: float | None = None
+class LocalCheck:
+    """What only the node running a live check holds: its peer connection and landmarker."""
+
+    record: SessionRecord  # as claimed (actions, audit images, reference)
     peer: LivePeer | None = None
     landmarker: object | None = None
-    fallback: FallbackPlan | None = None
-    recording_used: bool = False
-    result: dict[str, Any] | None = None
+    stats: PipelineStats | None = None
     ending: bool = False
-    stalled: str | None = None  # the peer ended before any frame was analyzed: why (the fallback may still run)
-    stats: PipelineStats | None = None  # frame pipeline figures of the live check, for metrics and the benchmark
+    frames_recorded: bool = False  # frames_seen was written to the store
 
     @property
-    def mode(self) -> SessionMode:
-        return SessionMode.RECORDING if self.fallback is not None else SessionMode.LIVE
-
-    @property
-    def running(self) -> bool:
-        """A live check holding (or about to hold) a slot: started over WebRTC and not stalled."""
-        return self.status == IN_PROGRESS and self.stalled is None and self.fallback is None
-
-    def public(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"session_id": self.id, "status": self.status, "expires_at": int(self.expires_at_wall)}
-        if self.result is not None:
-            out["result"] = self.result
-        return out
+    def tenant(self) -> Tenant:
+        return Tenant(self.record.tenant)
 
 
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_matches(token: str | None, digest: bytes | None) -> bool:
+def token_matches(token: str | None, digest: str | None) -> bool:
     return bool(token) and digest is not None and hmac.compare_digest(hash_token(token or ""), digest)
 
 
-def model_versions() -> dict[str, str]:
-    return {m.key: f"{m.filename}@sha256:{m.sha256[:12]}" for m in MANIFEST}
+def mode_of(record: SessionRecord) -> SessionMode:
+    return SessionMode.RECORDING if record.fallback is not None else SessionMode.LIVE
 
 
-def failed_result(mode: SessionMode, reasons: list[str]) -> dict[str, Any]:
-    return {"alive": False, "reasons": reasons, "mode": mode.value, "assurance": ASSURANCE[mode].value,
-            "model_versions": model_versions()}
+def reference_of(record: SessionRecord) -> np.ndarray | None:
+    return None if record.reference is None else np.frombuffer(record.reference, dtype=np.float32)
 
 
 class SessionRegistry:
@@ -124,24 +106,36 @@ class SessionRegistry:
         self,
         engine: LivenessEngine,
         settings: RealtimeSettings,
+        store: SessionStore | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        wall: Callable[[], float] = time.time,
+        cluster: StoreSettings | None = None,
+        node_id: str | None = None,
+        clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
+        """`store` None: a private in-memory store (one process, for tests). `clock` is wall time: several
+        processes and machines compare the times it stamps."""
         self.engine = engine
         self.settings = settings
+        self.cluster = cluster or StoreSettings()
+        self._owns_store = store is None
+        self.store: SessionStore = store if store is not None else open_store("sqlite:///:memory:")
+        self.node_id = node_id or f"node-{secrets.token_hex(4)}"
         self.clock = clock
-        self.wall = wall
         self.rng = rng or secrets.SystemRandom()  # fallback timing: unpredictable by default
         self.executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions + settings.demo_max_live),
                                            thread_name_prefix="live")
         self.demo_quota = DemoQuota(DemoLimits(settings.demo_max_open, settings.demo_max_live,
                                                settings.demo_per_client_per_minute))
-        self._sessions: dict[str, LiveSession] = {}
-        self._by_token: dict[bytes, str] = {}
+        self._local: dict[str, LocalCheck] = {}
+        self._demo_open: dict[str, float] = {}  # demo sessions created here -> when they stop counting as open
+        self._judging = 0  # recordings being judged here
+        self._pending: dict[Tenant, int] = {t: 0 for t in Tenant}  # offers past the cap check, not yet claimed
+        self._recent_stats: OrderedDict[str, PipelineStats] = OrderedDict()  # of checks that ended here (bounded)
+        self._status_counts: dict[tuple[str, SessionStatus], int] = {}  # the store's, refreshed by the sweep
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
+        self._last_purge = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -153,77 +147,98 @@ class SessionRegistry:
         self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
-        for session in list(self._sessions.values()):
-            if session.peer is not None:
-                await self._end(session, ["server_shutdown"])
+        for local in list(self._local.values()):
+            if local.peer is not None:
+                await self._end(local, ["server_shutdown"])
         self.executor.shutdown(wait=True)
+        if self._owns_store:
+            await self.store.close()
+
+    def busy(self) -> int:
+        """Live checks and recordings this node is running (what a graceful shutdown waits for)."""
+        return len(self._local) + self._judging
 
     def counts(self, tenant: Tenant | None = None) -> dict[str, int]:
-        """For tests, caps and metrics: sessions known, checks running, open peer connections, landmarkers held
-        (of one tenant, or of all)."""
-        sessions = [s for s in self._sessions.values() if tenant is None or s.tenant == tenant]
+        """This node's checks running, open peer connections and landmarkers held (of one tenant, or of all)."""
+        checks = [c for c in self._local.values() if tenant is None or c.tenant == tenant]
+        pending = sum(n for t, n in self._pending.items() if tenant is None or t == tenant)
         return {
-            "sessions": len(sessions),
-            "live": sum(1 for s in sessions if s.running),
-            "peers": sum(1 for s in sessions if s.peer is not None),
-            "landmarkers": sum(1 for s in sessions if s.landmarker is not None),
+            "live": sum(1 for c in checks if not c.ending) + pending,
+            "peers": sum(1 for c in checks if c.peer is not None),
+            "landmarkers": sum(1 for c in checks if c.landmarker is not None),
         }
 
+    def pipeline_stats(self, session_id: str) -> PipelineStats | None:
+        """Frame pipeline figures of a live check this node ran (running, or among the last RECENT_STATS ended)."""
+        local = self._local.get(session_id)
+        if local is not None and local.peer is not None:
+            return local.peer.stats
+        return self._recent_stats.get(session_id)
+
     def open_count(self, tenant: Tenant) -> int:
-        """Sessions of `tenant` created and not yet decided or expired."""
-        return sum(1 for s in self._sessions.values() if s.tenant == tenant and s.status in (CREATED, IN_PROGRESS))
+        """Demo sessions created here and not yet past their ttl or decided here (the demo's quota is per node)."""
+        now = self.clock()
+        for session_id in [s for s, until in self._demo_open.items() if until <= now]:
+            del self._demo_open[session_id]
+        return len(self._demo_open) if tenant == Tenant.DEMO else 0
+
+    async def refresh_counts(self) -> None:
+        """Reads the store's session counts for the gauges (a scrape awaits this; the sweep also refreshes)."""
+        self._status_counts = await self.store.counts()
 
     def gauges(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-        """Prometheus gauges by tenant: sessions held by status, running live checks, peers, landmarkers."""
-        by_status: dict[tuple[tuple[str, str], ...], float] = {}
+        """Prometheus gauges: sessions in the store by status (the whole cluster, refreshed by the sweep), and
+        this node's running live checks, peers and landmarkers by tenant."""
+        by_status = {(("tenant", t.value), ("status", str(s))): float(self._status_counts.get((t.value, s), 0))
+                     for t in Tenant for s in SessionStatus}
         live: dict[tuple[tuple[str, str], ...], float] = {}
         peers: dict[tuple[tuple[str, str], ...], float] = {}
         landmarkers: dict[tuple[tuple[str, str], ...], float] = {}
         for tenant in Tenant:
             counts = self.counts(tenant)
             label = (("tenant", tenant.value),)
-            for status in STATUSES:
-                by_status[label + (("status", status),)] = 0
             live[label], peers[label], landmarkers[label] = counts["live"], counts["peers"], counts["landmarkers"]
-        for session in self._sessions.values():
-            by_status[(("tenant", session.tenant.value), ("status", session.status))] += 1
         return {"livecheck_sessions": by_status, "livecheck_live_checks": live, "livecheck_live_peers": peers,
                 "livecheck_live_landmarkers": landmarkers}
 
     # -- integrator side -----------------------------------------------------------------------------------------
 
-    def create(self, options: SessionOptions, reference: np.ndarray | None = None) -> tuple[LiveSession, str]:
+    async def create(self, options: SessionOptions, reference: np.ndarray | None = None) -> tuple[SessionRecord, str]:
         """Returns the session and its client token (shown once; only its hash is kept). The reference photo's
         embedding is computed by the caller off the event loop (`embed_reference`)."""
-        return self._create(options, reference, Tenant.INTEGRATOR)
+        return await self._create(options, reference, Tenant.INTEGRATOR)
 
-    def create_demo(self, client: str, allowed_origin: str) -> tuple[LiveSession, str, str]:
+    async def create_demo(self, client: str, allowed_origin: str) -> tuple[SessionRecord, str, str]:
         """A session for the keyless demo page, from the demo's own quota (`client`: the caller's address).
         Returns the session, its client token and the token the page reads the status with."""
         self.demo_quota.admit(client, self.open_count(Tenant.DEMO), self.clock())
-        options = SessionOptions(allowed_origins=(allowed_origin,), ttl_s=self.settings.demo_ttl_s)
-        session, token = self._create(options, None, Tenant.DEMO)
         status_token = secrets.token_urlsafe(24)
-        session.status_token_hash = hash_token(status_token)
+        options = SessionOptions(allowed_origins=(allowed_origin,), ttl_s=self.settings.demo_ttl_s)
+        session, token = await self._create(options, None, Tenant.DEMO, hash_token(status_token))
+        self._demo_open[session.id] = session.expires_at + self.settings.check_timeout_s
         return session, token, status_token
 
-    def _create(self, options: SessionOptions, reference: np.ndarray | None, tenant: Tenant) -> tuple[LiveSession, str]:
+    async def _create(self, options: SessionOptions, reference: np.ndarray | None, tenant: Tenant,
+                      status_token_hash: str | None = None) -> tuple[SessionRecord, str]:
         actions = self._choose_actions(options)
         ttl = self.settings.session_ttl_s if options.ttl_s is None else options.ttl_s
         if not 1 <= ttl <= MAX_TTL_S:
             raise SessionError("invalid_ttl", f"ttl must be within 1..{int(MAX_TTL_S)} seconds.", 400)
         token = secrets.token_urlsafe(32)
         now = self.clock()
-        session = LiveSession(
+        # kept until its ttl, a whole check and the result's retention have passed (a decision moves it on)
+        purge_at = now + ttl + self.settings.check_timeout_s + self.cluster.result_retention_s
+        record = SessionRecord(
             id=secrets.token_urlsafe(16), token_hash=hash_token(token), actions=actions, created_at=now,
-            expires_at=now + ttl, expires_at_wall=self.wall() + ttl, allowed_origins=tuple(options.allowed_origins),
-            audit_images=options.audit_images, owner=options.owner, tenant=tenant,
-            recording_fallback=options.recording_fallback, reference=reference,
+            expires_at=now + ttl, purge_at=purge_at, allowed_origins=tuple(options.allowed_origins),
+            audit_images=options.audit_images, owner=options.owner, tenant=tenant.value,
+            recording_fallback=options.recording_fallback, status_token_hash=status_token_hash,
+            reference=None if reference is None else np.asarray(reference, dtype=np.float32).tobytes(),
             reference_given=options.reference_photo is not None,
         )
-        self._sessions[session.id] = session
-        self._by_token[session.token_hash] = session.id
-        return session, token
+        await self.store.create(record)
+        await self.store.put_item(TOKEN_ITEM, record.token_hash, {"id": record.id}, purge_at - now)
+        return record, token
 
     def embed_reference(self, photo: bytes) -> np.ndarray:
         """Blocking (run it in a worker): the reference photo's embedding, or a clear error."""
@@ -243,75 +258,106 @@ class SessionRegistry:
             raise SessionError("invalid_actions", f"action_count must be within 0..{MAX_ACTIONS}.", 400)
         return draw_actions(count)
 
-    def get(self, session_id: str, owner: str | None = None) -> LiveSession:
-        """One dict lookup. With `owner` (an integrator reading), a session another integrator created, and any
-        demo session, is answered as not found."""
-        session = self._sessions.get(session_id)
+    async def get(self, session_id: str, owner: str | None = None) -> SessionRecord:
+        """With `owner` (an integrator reading), a session another integrator created, and any demo session, is
+        answered as not found."""
+        session = await self.store.get(session_id)
         if session is None:
             raise not_found()
         if owner is not None and (session.tenant == Tenant.DEMO or (session.owner is not None and session.owner != owner)):
             raise not_found()
-        self._expire_if_due(session, self.clock())
-        return session
+        return await self._expire_if_due(session)
 
-    def get_demo(self, session_id: str, status_token: str | None) -> LiveSession:
+    async def get_demo(self, session_id: str, status_token: str | None) -> SessionRecord:
         """A demo session for the demo page that created it (its status token); anything else is not found."""
-        session = self._sessions.get(session_id)
+        session = await self.store.get(session_id)
         if session is None or session.tenant != Tenant.DEMO or not token_matches(status_token, session.status_token_hash):
             raise not_found()
-        self._expire_if_due(session, self.clock())
-        return session
+        return await self._expire_if_due(session)
 
-    def find_by_token(self, token: str) -> LiveSession:
-        """The session a client token belongs to (one dict lookup by the token's hash)."""
-        session_id = self._by_token.get(hash_token(token))
-        if session_id is None or session_id not in self._sessions:
+    async def find_by_token(self, token: str) -> SessionRecord:
+        """The session a client token belongs to (one store lookup by the token's hash)."""
+        found = await self.store.get_item(TOKEN_ITEM, hash_token(token))
+        if found is None:
             raise not_found()
-        return self.get(session_id)
+        return await self.get(str(found["id"]))
 
-    def _expire_if_due(self, session: LiveSession, now: float) -> None:
-        if session.status == CREATED and now >= session.expires_at:
-            session.status = EXPIRED
-            session.decided_at = now
-            session.reference = None
+    async def _expire_if_due(self, session: SessionRecord) -> SessionRecord:
+        if session.status != CREATED or self.clock() < session.expires_at:
+            return session
+        now = self.clock()
+        expired = await update(self.store, session.id, lambda r: r.bump(
+            status=EXPIRED, decided_at=now, reference=None,
+            purge_at=now + self.cluster.result_retention_s) if r.status == CREATED else None)
+        if expired is None:
+            raise not_found()
+        self._demo_open.pop(session.id, None)
+        return expired
 
     # -- client side ---------------------------------------------------------------------------------------------
 
-    def _claim(self, session_id: str, token: str | None) -> LiveSession:
+    async def _claimable(self, session_id: str, token: str | None) -> SessionRecord:
         """Checks the one-time token and the session's state (nothing is changed here)."""
-        session = self.get(session_id)
+        session = await self.get(session_id)
         if not token_matches(token, session.token_hash):
             raise SessionError("invalid_token", "The client token is wrong.", 403)
         if session.status == EXPIRED:
             raise SessionError("session_expired", "The session expired before it started.", 410)
-        if session.token_used or session.status != CREATED:
-            raise SessionError("token_used", "This session's token was already used; a session runs once.", 409)
+        if session.status != CREATED:
+            raise token_used()
         return session
 
-    async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:
-        """Exchanges SDP for a session: returns the answer. The offer is validated, the token checked and the
-        tenant's cap applied before a slot, a landmarker or a peer connection is taken."""
-        session = self._claim(session_id, token)  # checks only: nothing changes until the offer is found usable
-        if session.tenant == Tenant.DEMO:
+    def _claim_change(self, **changes: Any) -> Callable[[SessionRecord], SessionRecord]:
+        """CREATED -> IN_PROGRESS by this node; a session another node (or request) claimed first is token_used."""
+        def change(current: SessionRecord) -> SessionRecord:
+            if current.status != CREATED or self.clock() >= current.expires_at:
+                raise token_used()
+            return current.bump(status=IN_PROGRESS, node_id=self.node_id, started_at=self.clock(), **changes)
+        return change
+
+    def _check_node_cap(self, tenant: Tenant) -> None:
+        """This node's cap (the demo's apart). Checked and reserved with no await in between."""
+        if tenant == Tenant.DEMO:
             self.demo_quota.check_live(self.counts(Tenant.DEMO)["live"])
         elif self.counts(Tenant.INTEGRATOR)["live"] >= self.settings.max_sessions:
             raise SessionError("too_many_sessions", "Too many live checks are running; try again shortly.", 503,
                                retry_after_s=5)
-        validate_offer(sdp, kind)
-        session.token_used = True
-        session.status = IN_PROGRESS
-        session.started_at = self.clock()
+
+    async def _check_cluster_cap(self) -> None:
+        if self.cluster.max_live_checks > 0:
+            running = total(await self.store.counts(), IN_PROGRESS)
+            if running >= self.cluster.max_live_checks:
+                raise SessionError("too_many_sessions", "Too many checks are running in the cluster; try again "
+                                   "shortly.", 503, retry_after_s=5)
+
+    async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:
+        """Exchanges SDP for a session: returns the answer. The offer is validated, the token checked and the
+        caps applied before the session is claimed and a landmarker or a peer connection is taken."""
+        session = await self._claimable(session_id, token)
+        tenant = Tenant(session.tenant)
+        self._check_node_cap(tenant)
+        self._pending[tenant] += 1  # holds the slot until the local check is registered
+        try:
+            await self._check_cluster_cap()
+            validate_offer(sdp, kind)
+            claimed = await update(self.store, session_id, self._claim_change())
+            if claimed is None:
+                raise not_found()
+            local = LocalCheck(claimed)
+            self._local[session_id] = local
+        finally:
+            self._pending[tenant] -= 1
         loop = asyncio.get_running_loop()
         try:
             analyzer, landmarker = await loop.run_in_executor(self.executor, self.engine.stream_analyzer)
-            session.landmarker = landmarker
-            challenge = ChallengeSession(session.actions, self.settings, self.engine.settings,
-                                         keep_audit_frames=session.audit_images)
-            session.peer = LivePeer(self.settings, challenge, analyzer, self.executor,
-                                    functools.partial(self._peer_finished, session), self.clock)
-            answer = await session.peer.answer(sdp, kind)
+            local.landmarker = landmarker
+            challenge = ChallengeSession(claimed.actions, self.settings, self.engine.settings,
+                                         keep_audit_frames=claimed.audit_images)
+            local.peer = LivePeer(self.settings, challenge, analyzer, self.executor,
+                                  functools.partial(self._peer_finished, local), time.monotonic)
+            answer = await local.peer.answer(sdp, kind)
         except Exception as exc:
-            await self._end(session, ["invalid_offer"])
+            await self._end(local, ["invalid_offer"])
             if isinstance(exc, SessionError):
                 raise
             if isinstance(exc, Overloaded):  # the live landmarker pool stayed full past its bounded wait
@@ -319,50 +365,72 @@ class SessionRegistry:
             raise SessionError("invalid_offer", f"The SDP offer could not be used: {exc}", 400) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
-    async def _peer_finished(self, session: LiveSession, peer: LivePeer) -> None:
-        if session.peer is peer:
-            await self._end(session, None)
+    async def _peer_finished(self, local: LocalCheck, peer: LivePeer) -> None:
+        if local.peer is peer:
+            await self._end(local, None)
 
-    async def _end(self, session: LiveSession, reasons: list[str] | None) -> None:
+    def _ours(self, record: SessionRecord) -> bool:
+        """Still this node's live check (not taken over by the fallback on another node, not decided)."""
+        return record.status == IN_PROGRESS and record.node_id == self.node_id and record.fallback is None
+
+    async def _end(self, local: LocalCheck, reasons: list[str] | None) -> None:
         """Decides (if not yet), then closes the peer connection and releases the landmarker. Safe to call twice.
 
-        The decision is recorded before the connection is closed: closing waits for the result message to reach the
-        browser, and an integrator polling the session must never see IN_PROGRESS after the widget showed a result."""
-        if session.ending:
+        The decision is written to the store before the connection is closed: closing waits for the result
+        message to reach the browser, and an integrator polling the session (on any node) must never see
+        IN_PROGRESS after the widget showed a result."""
+        if local.ending:
             return
-        session.ending = True
-        peer = session.peer
-        if peer is not None and reasons is None and peer.stats.frames_analyzed == 0 and self._lost_in_transport(peer):
-            # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
-            # recording fallback can still run; the sweep fails it with this reason if nothing follows
-            outcome = peer.challenge.outcome
-            session.stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else DISCONNECTED
-            await self._drop_peer(session)
-            session.ending = False
-            return
-        if peer is not None:
-            outcome = peer.challenge.outcome
-            if outcome is None:
-                peer.challenge.cancel((reasons or [DISCONNECTED])[0], peer._now_ms())
+        local.ending = True
+        session_id = local.record.id
+        peer = local.peer
+        try:
+            if peer is not None and reasons is None and peer.stats.frames_analyzed == 0 and self._lost_in_transport(peer):
+                # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
+                # recording fallback can still run; the sweep fails it with this reason if nothing follows
                 outcome = peer.challenge.outcome
-            session.stats = peer.stats
-            if outcome is not None and session.result is None:
-                try:
-                    session.result = await asyncio.get_running_loop().run_in_executor(
-                        self.executor, self._live_result, session, outcome)
-                except Exception:
-                    session.result = failed_result(SessionMode.LIVE, ["internal_error"])
-                session.status = SUCCEEDED if outcome.alive and session.result.get("alive") else FAILED
-            session.decided_at = self.clock()
-            await peer.close()
-            session.peer = None
-        elif session.result is None and session.status == IN_PROGRESS:
-            session.result = failed_result(session.mode, reasons or ["internal_error"])
-            session.status = FAILED
-        landmarker, session.landmarker = session.landmarker, None
-        if landmarker is not None:
-            self.engine.release(landmarker)
-        session.decided_at = session.decided_at or self.clock()
+                stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else DISCONNECTED
+                await update(self.store, session_id,
+                             lambda r: r.bump(stalled=stalled) if self._ours(r) and not r.frames_seen else None)
+                await self._drop_peer(local)
+                return
+            result: dict[str, Any] | None = None
+            if peer is not None:
+                outcome = peer.challenge.outcome
+                if outcome is None:
+                    peer.challenge.cancel((reasons or [DISCONNECTED])[0], peer._now_ms())
+                    outcome = peer.challenge.outcome
+                local.stats = peer.stats
+                if outcome is not None:
+                    try:
+                        result = await asyncio.get_running_loop().run_in_executor(
+                            self.executor, self._live_result, local.record, outcome)
+                    except Exception:
+                        result = failed_result(SessionMode.LIVE, ["internal_error"])
+                    passed = bool(outcome.alive and result.get("alive"))
+                    await self._decide(session_id, SUCCEEDED if passed else FAILED, result, self._ours)
+            if result is None:
+                await self._decide(session_id, FAILED, failed_result(SessionMode.LIVE, reasons or ["internal_error"]),
+                                   self._ours)
+            if peer is not None:
+                await peer.close()
+                local.peer = None
+            await self._release(local)
+        finally:
+            self._local.pop(session_id, None)
+            if local.stats is not None:
+                self._recent_stats[session_id] = local.stats
+                while len(self._recent_stats) > RECENT_STATS:
+                    self._recent_stats.popitem(last=False)
+
+    async def _decide(self, session_id: str, status: SessionStatus, result: dict[str, Any],
+                      allowed: Callable[[SessionRecord], bool]) -> SessionRecord | None:
+        """Writes the decision unless `allowed(current)` says the session is no longer this caller's to decide."""
+        now = self.clock()
+        self._demo_open.pop(session_id, None)
+        return await update(self.store, session_id, lambda r: r.bump(
+            status=status, result=result, decided_at=now, reference=None, stalled=None,
+            purge_at=now + self.cluster.result_retention_s) if allowed(r) else None)
 
     @staticmethod
     def _lost_in_transport(peer: LivePeer) -> bool:
@@ -371,232 +439,226 @@ class SessionRegistry:
         outcome = peer.challenge.outcome
         return outcome is None or not outcome.reasons or outcome.reasons[0] in (DISCONNECTED, STREAM_ENDED)
 
-    async def _drop_peer(self, session: LiveSession) -> None:
+    async def _drop_peer(self, local: LocalCheck) -> None:
         """Closes the peer connection and frees the landmarker without deciding anything."""
-        peer, session.peer = session.peer, None
+        peer, local.peer = local.peer, None
         if peer is not None:
             await peer.close()
-            session.stats = peer.stats
-        landmarker, session.landmarker = session.landmarker, None
+            local.stats = peer.stats
+        await self._release(local)
+
+    async def _release(self, local: LocalCheck) -> None:
+        landmarker, local.landmarker = local.landmarker, None
         if landmarker is not None:
             self.engine.release(landmarker)
 
     # -- results -------------------------------------------------------------------------------------------------
 
-    def _live_result(self, session: LiveSession, outcome: ChallengeOutcome) -> dict[str, Any]:
+    def _inputs(self, record: SessionRecord) -> ResultInputs:
+        return ResultInputs(audit_images=record.audit_images, reference=reference_of(record))
+
+    def _live_result(self, record: SessionRecord, outcome: ChallengeOutcome) -> dict[str, Any]:
         """Blocking: the integrator's full result of a live check (embedding for the match, JPEG encoding)."""
-        reasons = list(outcome.reasons)
-        match = None
-        best = None
-        images: list[str] = []
-        if outcome.best is not None and outcome.best.observation.face is not None:
-            face = outcome.best.observation.face
-            aligned = align_face(outcome.best.rgb, face.landmarks)
-            best = {"timestamp_s": round(outcome.best.observation.timestamp_ms / 1000, 3), "bbox": face.bbox.to_dict(),
-                    "quality": face.quality.to_dict(), "liveness": round(float(face.liveness or 0.0), 4)}
-            if session.audit_images:
-                best["image_jpeg_b64"] = base64.b64encode(encode_jpeg(aligned, 90)).decode()
-            if session.reference is not None:
-                similarity = cosine(session.reference, self.engine.models.embedder.embed_aligned(aligned))
-                match = MatchResult.from_cosine(similarity, self.engine.settings.match_threshold)
-        if session.audit_images:
-            images = [base64.b64encode(encode_jpeg(f, 80)).decode() for f in outcome.audit_frames[:4]]
-        if match is not None and not match.same_person:
-            reasons.append("face_mismatch")
-        alive = outcome.alive and not reasons
-        return {
-            "alive": alive,
-            "confidence": round(outcome.confidence, 4),
-            "average_liveness": round(outcome.average_liveness, 4),
-            "liveness_frames": outcome.liveness_frames,
-            "actions": [a.to_dict() for a in outcome.actions],
-            "best_face": best,
-            "audit_images": images,
-            "match": match.to_dict() if match else None,
-            "reasons": reasons,
-            "identity_min_cosine": None if outcome.identity_min_cosine is None else round(outcome.identity_min_cosine, 4),
-            "frames_analyzed": outcome.frames_analyzed,
-            "duration_s": round(outcome.duration_ms / 1000, 3),
-            "mode": SessionMode.LIVE.value,
-            "assurance": ASSURANCE[SessionMode.LIVE].value,
-            "model_versions": model_versions(),
-        }
+        return live_result(self.engine, self._inputs(record), outcome)
 
     # -- recording fallback (no WebRTC in the browser; realtime/fallback.py) -----------------------------------------
 
-    @staticmethod
-    def _frames_analyzed(session: LiveSession) -> int:
-        stats = session.peer.stats if session.peer is not None else session.stats
-        return 0 if stats is None else stats.frames_analyzed
-
-    def _fallback_session(self, session_id: str, token: str | None) -> LiveSession:
-        session = self.get(session_id)
+    async def _fallback_session(self, session_id: str, token: str | None) -> SessionRecord:
+        session = await self.get(session_id)
         if not token_matches(token, session.token_hash):
             raise SessionError("invalid_token", "The client token is wrong.", 403)
         if not session.recording_fallback:
             raise SessionError(FallbackCode.NOT_ALLOWED, "This session does not allow the recording fallback.", 403)
         return session
 
+    def _plan(self, session: SessionRecord) -> FallbackPlan:
+        if session.fallback is None:
+            raise SessionError(FallbackCode.NOT_STARTED, "Start the recording first.", 409)
+        return FallbackPlan.from_dict(session.fallback)
+
     async def start_recording(self, session_id: str, token: str | None) -> FallbackPlan:
         """The client started recording: from now on the server's clock is the clip's clock. Claims the session
         (the offer is then refused with token_used) and draws the random prompt times; nothing about the actions
         is revealed. Asking again returns the same plan. Also allowed after an offer whose connection never
-        delivered a frame; once live frames were analyzed it is refused (token_used)."""
-        session = self._fallback_session(session_id, token)
+        delivered a frame (on whichever node ran it); once live frames were analyzed it is refused (token_used)."""
+        session = await self._fallback_session(session_id, token)
         if session.fallback is not None and session.status == IN_PROGRESS and not session.recording_used:
-            return session.fallback
-        if session.status == IN_PROGRESS and session.fallback is None and not session.ending \
-                and self._frames_analyzed(session) == 0:
-            session.ending = True  # no decision from the peer while it is dropped
-            await self._drop_peer(session)
-            session.ending = False
-            if self._frames_analyzed(session) > 0:  # a frame slipped through while closing: the live check counts
-                await self._end(session, [DISCONNECTED])
-                raise SessionError("token_used", "This session's token was already used; a session runs once.", 409)
-            session.stalled = None
+            return self._plan(session)
+        now = self.clock()
+        plan = FallbackPlan.draw(session.actions, FallbackTiming.from_settings(self.settings), now, self.rng)
+        if session.status == IN_PROGRESS and session.fallback is None:
+            local = self._local.get(session_id)
+            if local is not None:  # the live attempt runs here: drop it unless it already analyzed a frame
+                if local.ending or (local.peer is not None and local.peer.stats.frames_analyzed > 0):
+                    raise token_used()
+                local.ending = True  # no decision from the peer while it is dropped
+                await self._drop_peer(local)
+                self._local.pop(session_id, None)
+                if local.stats is not None and local.stats.frames_analyzed > 0:
+                    # a frame slipped through while closing: the live check counts
+                    await self._decide(session_id, FAILED, failed_result(SessionMode.LIVE, [DISCONNECTED]), self._ours)
+                    raise token_used()
+
+            def take_over(current: SessionRecord) -> SessionRecord:
+                # the live attempt (here or on another node) never analyzed a frame: the fallback takes over
+                if current.status != IN_PROGRESS or current.fallback is not None or current.frames_seen:
+                    raise token_used()
+                return current.bump(fallback=plan.to_dict(), node_id=self.node_id, stalled=None, started_at=now)
+            taken = await update(self.store, session_id, take_over)
         else:
-            session = self._claim(session_id, token)
+            await self._claimable(session_id, token)
+            taken = await update(self.store, session_id, self._claim_change(fallback=plan.to_dict()))
+        if taken is None:
+            raise not_found()
+        return self._plan(taken)
+
+    async def fallback_state(self, session_id: str, token: str | None) -> tuple[FallbackPlan, float]:
+        return self._plan(await self._fallback_session(session_id, token)), self.clock()
+
+    async def next_prompt(self, session_id: str, token: str | None) -> tuple[FallbackPrompt, FallbackPlan, float]:
+        """Issues the next prompt once it is due; the store keeps the time it was issued (any node may serve the
+        next request)."""
+        await self._fallback_session(session_id, token)
         now = self.clock()
-        session.fallback = FallbackPlan.draw(session.actions, FallbackTiming.from_settings(self.settings), now, self.rng)
-        session.token_used = True
-        session.status = IN_PROGRESS
-        session.started_at = now
-        return session.fallback
+        issued: list[tuple[FallbackPrompt, FallbackPlan]] = []
 
-    def fallback_state(self, session_id: str, token: str | None) -> tuple[FallbackPlan, float]:
-        session = self._fallback_session(session_id, token)
-        if session.fallback is None:
-            raise SessionError(FallbackCode.NOT_STARTED, "Start the recording first.", 409)
-        return session.fallback, self.clock()
+        def issue(current: SessionRecord) -> SessionRecord:
+            plan = self._plan(current)
+            if current.recording_used or current.status != IN_PROGRESS:
+                raise SessionError("token_used", "A session runs once; its recording was already judged.", 409)
+            prompt = plan.issue(now)
+            issued[:] = [(prompt, plan)]
+            return current.bump(fallback=plan.to_dict())
 
-    def next_prompt(self, session_id: str, token: str | None) -> tuple[FallbackPrompt, FallbackPlan, float]:
-        """Issues the next prompt once it is due; the server keeps the time it issued it."""
-        session = self._fallback_session(session_id, token)
-        if session.fallback is None:
-            raise SessionError(FallbackCode.NOT_STARTED, "Start the recording first.", 409)
-        if session.recording_used or session.status != IN_PROGRESS:
-            raise SessionError("token_used", "A session runs once; its recording was already judged.", 409)
-        now = self.clock()
-        return session.fallback.issue(now), session.fallback, now
+        if await update(self.store, session_id, issue) is None:
+            raise not_found()
+        prompt, plan = issued[0]
+        return prompt, plan, now
 
-    async def decide_recording(self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None) -> LiveSession:
+    async def decide_recording(self, session_id: str, token: str | None, data: bytes,
+                               run: Callable[..., Any] | None = None) -> SessionRecord:
         """Judges the uploaded recording with the same engine rules, each action inside the window the server
         timed (mapped to clip time by the recording's start), and finishes the session. Refused after the
         deadline; failed when the clip is longer than the time since the recording started. `run(fn, *args)` runs
-        blocking work (default: our executor)."""
+        blocking work (default: our executor). The upload that claims the recording (compare-and-set) is the one
+        judged; this node is then the session's node (a crash here leaves it node_lost, not IN_PROGRESS)."""
         received = self.clock()
-        session = self._fallback_session(session_id, token)
+        session = await self._fallback_session(session_id, token)
         if session.recording_used or session.status not in (CREATED, IN_PROGRESS):
             raise SessionError("token_used", "A session runs once; its recording was already judged.", 409)
-        plan = session.fallback
-        if plan is None:
-            raise SessionError(FallbackCode.NOT_STARTED, "Start the recording first.", 409)
-        session.recording_used = True
-        try:
-            plan.check_deadline(received)
-        except SessionError as exc:
-            self._fail_recording(session, exc.code)
-            raise
-        if not data:  # judged like any unusable recording: the session ends FAILED
-            self._fail_recording(session, "empty_recording")
-            raise SessionError("empty_recording", "The recording is empty.", 400)
-        # the probes come first (a probe found fails the check); then the prompted actions in their windows
-        probes = plan.probes()
-        options = AnalysisOptions(actions=tuple(a for a, _ in probes) + session.actions,
-                                  action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None)
-        try:
-            if run is None:
-                loop = asyncio.get_running_loop()
-                verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
-            else:
-                verdict = await run(self.engine.analyze, data, options)
-        except InputError as exc:  # a broken recording fails the session with the input's code (no retry)
-            self._fail_recording(session, exc.code)
-            raise
-        except Exception:  # not the recording's fault (server busy, say): the client may send it again
-            session.recording_used = False
-            raise
-        extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
-        loop = asyncio.get_running_loop()
-        session.result = await loop.run_in_executor(self.executor, self._recording_result, session, verdict,
-                                                    len(probes), extra)
-        session.status = SUCCEEDED if session.result["alive"] else FAILED
-        session.decided_at = self.clock()
-        return session
+        self._plan(session)
 
-    def _fail_recording(self, session: LiveSession, code: str) -> None:
-        session.result = failed_result(SessionMode.RECORDING, [code])
-        session.status, session.decided_at = FAILED, self.clock()
+        def claim(current: SessionRecord) -> SessionRecord:
+            if current.recording_used or current.status != IN_PROGRESS or current.fallback is None:
+                raise SessionError("token_used", "A session runs once; its recording was already judged.", 409)
+            return current.bump(recording_used=True, node_id=self.node_id)
 
-    def _recording_result(self, session: LiveSession, verdict: Verdict, probes: int, extra: list[str]) -> dict[str, Any]:
-        """The integrator's result of a recording; the first `probes` action results are the movements that must
-        not have happened before the first prompt (any found -> moved_before_prompt)."""
-        actions = verdict.actions[probes:]
-        reasons = [r for r in verdict.reasons if r != ACTIONS_FAILED]
-        if not all(a.passed for a in actions):
-            reasons.append(ACTIONS_FAILED)
-        if any(a.passed for a in verdict.actions[:probes]):
-            reasons.append(FallbackCode.MOVED_BEFORE_PROMPT.value)
-        reasons += extra
-        match = None
-        best = None
-        if verdict.best_face is not None:
-            best = verdict.best_face.to_dict()
-            if session.audit_images:
-                best["image_jpeg_b64"] = base64.b64encode(encode_jpeg(verdict.best_face.face_rgb, 90)).decode()
-            if session.reference is not None:
-                vector = self.engine.models.embedder.embed_aligned(verdict.best_face.face_rgb)
-                match = MatchResult.from_cosine(cosine(session.reference, vector), self.engine.settings.match_threshold)
-                if not match.same_person:
-                    reasons.append("face_mismatch")
-        confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
-        return {
-            "alive": not reasons,
-            "confidence": round(confidence, 4),
-            "average_liveness": round(verdict.average_liveness, 4),
-            "liveness_frames": verdict.liveness_frames,
-            "actions": [a.to_dict() for a in actions],
-            "best_face": best,
-            "audit_images": [base64.b64encode(encode_jpeg(verdict.best_face.frame_rgb, 80)).decode()]
-            if session.audit_images and verdict.best_face is not None else [],
-            "match": match.to_dict() if match else None,
-            "reasons": reasons,
-            "identity_min_cosine": None if verdict.identity_min_cosine is None else round(verdict.identity_min_cosine, 4),
-            "frames_analyzed": verdict.frames_analyzed,
-            "duration_s": round(verdict.duration_s, 3),
-            "mode": SessionMode.RECORDING.value,
-            "assurance": ASSURANCE[SessionMode.RECORDING].value,
-            "model_versions": model_versions(),
-        }
+        self._judging += 1
+        try:
+            session = await update(self.store, session_id, claim) or session
+            plan = self._plan(session)
+            try:
+                plan.check_deadline(received)
+            except SessionError as exc:
+                await self._fail_recording(session_id, exc.code)
+                raise
+            if not data:  # judged like any unusable recording: the session ends FAILED
+                await self._fail_recording(session_id, "empty_recording")
+                raise SessionError("empty_recording", "The recording is empty.", 400)
+            # the probes come first (a probe found fails the check); then the prompted actions in their windows
+            probes = plan.probes()
+            options = AnalysisOptions(actions=tuple(a for a, _ in probes) + session.actions,
+                                      action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None)
+            try:
+                if run is None:
+                    loop = asyncio.get_running_loop()
+                    verdict = await loop.run_in_executor(self.executor, self.engine.analyze, data, options)
+                else:
+                    verdict = await run(self.engine.analyze, data, options)
+            except InputError as exc:  # a broken recording fails the session with the input's code (no retry)
+                await self._fail_recording(session_id, exc.code)
+                raise
+            except Exception:  # not the recording's fault (server busy, say): the client may send it again
+                await update(self.store, session_id, lambda r: r.bump(recording_used=False)
+                             if r.status == IN_PROGRESS and r.recording_used else None)
+                raise
+            extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(
+                self.executor, recording_result, self.engine, self._inputs(session), verdict, len(probes), extra)
+            decided = await self._decide(session_id, SUCCEEDED if result["alive"] else FAILED, result,
+                                         lambda r: r.status == IN_PROGRESS)
+            return decided or await self.get(session_id)
+        finally:
+            self._judging -= 1
+
+    async def _fail_recording(self, session_id: str, code: str) -> None:
+        await self._decide(session_id, FAILED, failed_result(SessionMode.RECORDING, [code]),
+                           lambda r: r.status == IN_PROGRESS)
 
     # -- housekeeping --------------------------------------------------------------------------------------------
 
-    def sweep(self) -> None:
-        """Marks unstarted sessions past their TTL EXPIRED and forgets decided ones after the retention time."""
-        now = self.clock()
-        for session in list(self._sessions.values()):
-            self._expire_if_due(session, now)
-            if session.decided_at is not None and session.peer is None and now - session.decided_at > RESULT_RETENTION_S:
-                del self._sessions[session.id]
-                self._by_token.pop(session.token_hash, None)
-
     async def _sweep_forever(self) -> None:
         while not self._closed:
-            await asyncio.sleep(1.0)
-            self.sweep()
-            await self._enforce_deadlines(self.clock())
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store may be briefly unreachable: try again at the next beat
+                pass
+            await asyncio.sleep(self.cluster.heartbeat_s)
 
-    async def _enforce_deadlines(self, now: float) -> None:
+    async def sweep(self) -> None:
+        """One beat: this node's heartbeat, its own checks' deadlines, then the cluster's lost and late sessions."""
+        await self.store.beat(self.node_id, self.cluster.node_lost_s)
+        now = self.clock()
+        await self._sweep_local(now)
+        await self._sweep_cluster(now)
+        self._status_counts = await self.store.counts()
+        if now - self._last_purge > PURGE_EVERY_S:
+            self._last_purge = now
+            await self.store.purge()
+
+    async def _sweep_local(self, now: float) -> None:
         """A connection that delivers no frame frees its slot and landmarker after connect_timeout_s (the session
-        stays open for the fallback); a check past check_timeout_s + 10 s fails; a fallback whose recording did
-        not arrive by its deadline fails."""
-        for session in list(self._sessions.values()):
-            if session.status != IN_PROGRESS or session.started_at is None or session.ending:
+        stays open for the fallback); a check past check_timeout_s + 10 s fails; a check taken over by the
+        fallback (on another node) is dropped; the first analyzed frame is written to the store."""
+        for local in list(self._local.values()):
+            if local.ending or local.peer is None:
                 continue
-            peer, plan = session.peer, session.fallback
-            if peer is not None and peer.stats.frames_received == 0 and now - session.started_at > self.settings.connect_timeout_s:
-                await self._end(session, None)
-            elif plan is not None and not session.recording_used and plan.elapsed_ms(now) > plan.upload_by_ms:
-                self._fail_recording(session, FallbackCode.DEADLINE_PASSED.value)
-            elif plan is None and now - session.started_at > self.settings.check_timeout_s + 10:
-                await self._end(session, [session.stalled or "timeout"])
+            current = await self.store.get(local.record.id)
+            if current is None or not self._ours(current):
+                local.ending = True
+                await self._drop_peer(local)
+                self._local.pop(local.record.id, None)
+                continue
+            peer, started = local.peer, current.started_at or now
+            if peer.stats.frames_analyzed > 0 and not local.frames_recorded:
+                marked = await update(self.store, current.id,
+                                      lambda r: r.bump(frames_seen=True) if self._ours(r) else None)
+                local.frames_recorded = marked is not None and marked.frames_seen
+            if peer.stats.frames_received == 0 and now - started > self.settings.connect_timeout_s:
+                await self._end(local, None)
+            elif now - started > self.settings.check_timeout_s + 10:
+                await self._end(local, ["timeout"])
+
+    async def _sweep_cluster(self, now: float) -> None:
+        """Any node decides these, whichever node claimed them: a lapsed heartbeat fails its sessions
+        `node_lost`; a stalled connection nobody took over fails with its reason; a recording that did not arrive
+        by its deadline fails."""
+        for record in await lost_sessions(self.store):
+            lost_node = record.node_id
+            await self._decide(record.id, FAILED, failed_result(mode_of(record), [NODE_LOST]),
+                               lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)
+        for record in await self.store.in_progress():
+            if record.id in self._local or record.started_at is None:
+                continue
+            if record.fallback is not None:
+                plan = FallbackPlan.from_dict(record.fallback)
+                if not record.recording_used and plan.elapsed_ms(now) > plan.upload_by_ms:
+                    await self._decide(record.id, FAILED, failed_result(SessionMode.RECORDING,
+                                       [FallbackCode.DEADLINE_PASSED.value]),
+                                       lambda r, v=record.version: r.version == v)
+            elif record.stalled is not None and now - record.started_at > self.settings.check_timeout_s + 10:
+                await self._decide(record.id, FAILED, failed_result(SessionMode.LIVE, [record.stalled]),
+                                   lambda r, v=record.version: r.version == v)

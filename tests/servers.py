@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+MODELS = os.environ.get("LIVECHECK_MODELS") or str(ROOT.parent / "shared" / "models")  # as tests/conftest.py
 REDIS_SERVER = shutil.which("redis-server")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
@@ -137,6 +138,7 @@ def start_node(workdir: Path, name: str, store_url: str, api_key: str, *, extra_
         "LIVECHECK_API_KEYS": api_key,
         "LIVECHECK_LISTEN": f"127.0.0.1:{port}",
         "LIVECHECK_STORE__URL": store_url,
+        "LIVECHECK_MODELS": MODELS,
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
         "LIVECHECK_SERVER__WORKERS": "1",
         "LIVECHECK_SERVER__LANDMARKERS": "2",

@@ -10,13 +10,14 @@ from typing import Any
 
 
 class ShiftedClock:
-    """time.monotonic() plus an offset the test advances: the server's clock jumps, nothing sleeps."""
+    """time.time() plus an offset the test advances: the server's clock jumps, nothing sleeps. (Wall time, like
+    the registry's: the session store compares the times it stamps across processes.)"""
 
     def __init__(self) -> None:
         self.offset = 0.0
 
     def __call__(self) -> float:
-        return time.monotonic() + self.offset
+        return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
         self.offset += max(0.0, seconds)

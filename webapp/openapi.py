@@ -172,7 +172,7 @@ def document() -> dict[str, Any]:
                 "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
                            "whose connection never delivered a frame). Only with recording_fallback: true at create.",
                 "parameters": [SESSION_ID],
-                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410)},
+                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410, 503)},
             }, "get": {
                 "summary": "Where the recording stands on the server's clock; reveals no prompt.",
                 "parameters": [SESSION_ID],

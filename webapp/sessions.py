@@ -16,6 +16,7 @@ from webapp import errors
 from webapp.app import services
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
+from webapp.lifecycle import DRAINING
 from webapp.origins import normalize_origin
 from webapp.signing import key_id, result_claims, sign
 from webapp.uploads import json_object
@@ -28,15 +29,25 @@ MAX_ORIGINS = 16
 
 
 def registry(app: Quart | None = None) -> SessionRegistry:
-    """The app's one session registry, created when serving starts (or on first use) in the serving loop."""
+    """The app's one session registry, created when serving starts (or on first use) in the serving loop. It keeps
+    sessions in the app's session store, as this process's node (heartbeat, claims)."""
     svc = services(app)
     found = svc.extras.get(REGISTRY)
     if found is None:
-        found = SessionRegistry(svc.engine, svc.config.realtime)
+        found = SessionRegistry(svc.engine, svc.config.realtime, svc.store, cluster=svc.config.store,
+                                node_id=svc.lifecycle.node_id)
         found.start()
         svc.extras[REGISTRY] = found
-        svc.metrics.add_gauges(REGISTRY, found.gauges)
+        svc.metrics.add_gauges(REGISTRY, found.gauges, found.refresh_counts)
+        svc.lifecycle.add_probe(found.busy)
     return found  # type: ignore[no-any-return]
+
+
+def _not_draining() -> None:
+    """New checks go to other nodes while this one shuts down (running ones and their uploads finish)."""
+    if services().lifecycle.draining:
+        raise SessionError(DRAINING, "This server is shutting down; try again (another node will answer).", 503,
+                           retry_after_s=1)
 
 
 @blueprint.before_app_serving
@@ -130,13 +141,13 @@ async def create_session() -> Any:
     reference = None
     if options.reference_photo is not None:
         reference = await svc.pool.run(reg.embed_reference, options.reference_photo)
-    session, token = reg.create(options, reference)
+    session, token = await reg.create(options, reference)
     base = (svc.config.server.public_url or request.host_url).rstrip("/")
     response = jsonify({
         "session_id": session.id,
         "client_token": token,
         "widget_url": f"{base}/widget/{session.id}#token={token}",
-        "expires_at": int(session.expires_at_wall),
+        "expires_at": int(session.expires_at),
         "status": session.status,
     })
     response.status_code = 201
@@ -147,7 +158,7 @@ async def create_session() -> Any:
 @blueprint.get("/v1/sessions/<session_id>")
 async def get_session(session_id: str) -> Any:
     api_key = require_key(services().keys, request)
-    view = registry().get(session_id, owner=key_id(api_key)).public()
+    view = (await registry().get(session_id, owner=key_id(api_key))).public()
     if "result" in view:
         view["signed_result"] = sign(result_claims(view), api_key)
     response = jsonify(view)
@@ -157,6 +168,7 @@ async def get_session(session_id: str) -> Any:
 
 @blueprint.post("/v1/sessions/<session_id>/offer")
 async def offer(session_id: str) -> Any:
+    _not_draining()
     body = await _json()
     sdp, kind = body.get("sdp"), body.get("type", "offer")
     if not isinstance(sdp, str) or not isinstance(kind, str):
@@ -173,6 +185,7 @@ def _fallback_view(session_id: str, plan: FallbackPlan, now: float) -> dict[str,
 async def fallback_start(session_id: str) -> Any:
     """The client started recording (claims the session, like an offer); says when to ask for the first prompt.
     Only for sessions created with recording_fallback: true."""
+    _not_draining()
     reg = registry()
     plan = await reg.start_recording(session_id, _client_token())
     return jsonify(_fallback_view(session_id, plan, reg.clock()))
@@ -181,14 +194,14 @@ async def fallback_start(session_id: str) -> Any:
 @blueprint.get("/v1/sessions/<session_id>/fallback")
 async def fallback_state(session_id: str) -> Any:
     """Where the recording stands on the server's clock (to resynchronise a client); reveals no new prompt."""
-    plan, now = registry().fallback_state(session_id, _client_token())
+    plan, now = await registry().fallback_state(session_id, _client_token())
     return jsonify(_fallback_view(session_id, plan, now))
 
 
 @blueprint.post("/v1/sessions/<session_id>/fallback/next")
 async def fallback_next(session_id: str) -> Any:
     """The next prompt, once it is due (409 prompt_not_due + Retry-After before); the server keeps its time."""
-    prompt, plan, now = registry().next_prompt(session_id, _client_token())
+    prompt, plan, now = await registry().next_prompt(session_id, _client_token())
     return jsonify({**_fallback_view(session_id, plan, now), "action": prompt.action, "index": prompt.index,
                     "deadline_ms": max(0, prompt.ends_ms - prompt.issued_ms)})
 

@@ -88,7 +88,7 @@ async def widget_page(session_id: str) -> Response:
     problem = ""
     recording_fallback = False
     try:
-        session = _registry().get(session_id)
+        session = await _registry().get(session_id)
         origins = safe_origins(session.allowed_origins)
         recording_fallback = session.recording_fallback
         if session.status == EXPIRED:
@@ -157,7 +157,7 @@ async def demo_create() -> Response:
     if request.headers.get("Origin", "").rstrip("/") != origin:
         return _json_error("origin_not_allowed", "The demo creates sessions for its own page only.", 403)
     try:
-        session, token, status_token = _registry().create_demo(request.remote_addr or "unknown", origin)
+        session, token, status_token = await _registry().create_demo(request.remote_addr or "unknown", origin)
     except SessionError as exc:
         return session_error_response(exc)
     response = jsonify({"session_id": session.id, "widget_url": f"{origin}/widget/{session.id}#token={token}",
@@ -174,7 +174,7 @@ async def demo_status(session_id: str) -> Response:
     if not same_origin_request():
         return _json_error("origin_not_allowed", "Demo endpoints answer their own page only.", 403)
     try:
-        session = _registry().get_demo(session_id, bearer_token(request))
+        session = await _registry().get_demo(session_id, bearer_token(request))
     except SessionError as exc:
         return session_error_response(exc)
     response = jsonify({"session_id": session.id, "status": session.status})

@@ -1,0 +1,125 @@
+"""The integrator's result of a session, built the same way for a live check and a recording: what was decided,
+why, the best face (and the audit images only when asked for), the match with the reference photo, the models.
+
+Blocking (embedding, JPEG encoding): run these on a worker thread."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from models.manifest import MANIFEST
+from realtime.challenge import ChallengeOutcome
+from realtime.fallback import FallbackCode
+from realtime.modes import ASSURANCE, SessionMode
+from scoring.embedding import align_face, cosine
+from scoring.engine import LivenessEngine
+from scoring.imaging import encode_jpeg
+from scoring.match import MatchResult
+from scoring.verdict import ACTIONS_FAILED, Verdict
+
+FACE_MISMATCH = "face_mismatch"
+
+
+@dataclass(frozen=True)
+class ResultInputs:
+    """What a session asked for that shapes its result."""
+
+    audit_images: bool
+    reference: np.ndarray | None  # embedding of the reference photo
+
+
+def model_versions() -> dict[str, str]:
+    return {m.key: f"{m.filename}@sha256:{m.sha256[:12]}" for m in MANIFEST}
+
+
+def failed_result(mode: SessionMode, reasons: list[str]) -> dict[str, Any]:
+    """A session that ended without a judgement (a refused upload, a lost node, a timeout)."""
+    return {"alive": False, "reasons": reasons, "mode": mode.value, "assurance": ASSURANCE[mode].value,
+            "model_versions": model_versions()}
+
+
+def _b64_jpeg(rgb: np.ndarray, quality: int) -> str:
+    return base64.b64encode(encode_jpeg(rgb, quality)).decode()
+
+
+def _match(engine: LivenessEngine, inputs: ResultInputs, aligned: np.ndarray) -> MatchResult | None:
+    if inputs.reference is None:
+        return None
+    similarity = cosine(inputs.reference, engine.models.embedder.embed_aligned(aligned))
+    return MatchResult.from_cosine(similarity, engine.settings.match_threshold)
+
+
+def _common(mode: SessionMode, reasons: list[str], match: MatchResult | None) -> dict[str, Any]:
+    return {"match": match.to_dict() if match else None, "reasons": reasons, "mode": mode.value,
+            "assurance": ASSURANCE[mode].value, "model_versions": model_versions()}
+
+
+def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: ChallengeOutcome) -> dict[str, Any]:
+    reasons = list(outcome.reasons)
+    match = None
+    best = None
+    if outcome.best is not None and outcome.best.observation.face is not None:
+        face = outcome.best.observation.face
+        aligned = align_face(outcome.best.rgb, face.landmarks)
+        best = {"timestamp_s": round(outcome.best.observation.timestamp_ms / 1000, 3), "bbox": face.bbox.to_dict(),
+                "quality": face.quality.to_dict(), "liveness": round(float(face.liveness or 0.0), 4)}
+        if inputs.audit_images:
+            best["image_jpeg_b64"] = _b64_jpeg(aligned, 90)
+        match = _match(engine, inputs, aligned)
+    images = [_b64_jpeg(f, 80) for f in outcome.audit_frames[:4]] if inputs.audit_images else []
+    if match is not None and not match.same_person:
+        reasons.append(FACE_MISMATCH)
+    return {
+        "alive": outcome.alive and not reasons,
+        "confidence": round(outcome.confidence, 4),
+        "average_liveness": round(outcome.average_liveness, 4),
+        "liveness_frames": outcome.liveness_frames,
+        "actions": [a.to_dict() for a in outcome.actions],
+        "best_face": best,
+        "audit_images": images,
+        "identity_min_cosine": None if outcome.identity_min_cosine is None else round(outcome.identity_min_cosine, 4),
+        "frames_analyzed": outcome.frames_analyzed,
+        "duration_s": round(outcome.duration_ms / 1000, 3),
+        **_common(SessionMode.LIVE, reasons, match),
+    }
+
+
+def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verdict, probes: int,
+                     extra: list[str]) -> dict[str, Any]:
+    """The first `probes` action results are the movements that must not have happened before the first prompt
+    (any found -> moved_before_prompt); `extra`: reasons the fallback's own checks added (the clip's timeline)."""
+    actions = verdict.actions[probes:]
+    reasons = [r for r in verdict.reasons if r != ACTIONS_FAILED]
+    if not all(a.passed for a in actions):
+        reasons.append(ACTIONS_FAILED)
+    if any(a.passed for a in verdict.actions[:probes]):
+        reasons.append(FallbackCode.MOVED_BEFORE_PROMPT.value)
+    reasons += extra
+    match = None
+    best = None
+    if verdict.best_face is not None:
+        best = verdict.best_face.to_dict()
+        if inputs.audit_images:
+            best["image_jpeg_b64"] = _b64_jpeg(verdict.best_face.face_rgb, 90)
+        match = _match(engine, inputs, verdict.best_face.face_rgb)
+        if match is not None and not match.same_person:
+            reasons.append(FACE_MISMATCH)
+    confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
+    return {
+        "alive": not reasons,
+        "confidence": round(confidence, 4),
+        "average_liveness": round(verdict.average_liveness, 4),
+        "liveness_frames": verdict.liveness_frames,
+        "actions": [a.to_dict() for a in actions],
+        "best_face": best,
+        "audit_images": [_b64_jpeg(verdict.best_face.frame_rgb, 80)]
+        if inputs.audit_images and verdict.best_face is not None else [],
+        "identity_min_cosine": None if verdict.identity_min_cosine is None else round(verdict.identity_min_cosine, 4),
+        "frames_analyzed": verdict.frames_analyzed,
+        "duration_s": round(verdict.duration_s, 3),
+        **_common(SessionMode.RECORDING, reasons, match),
+    }

@@ -1,0 +1,200 @@
+"""Several `livecheck serve` nodes sharing one session store, against real servers: Debian's redis-server on a
+loopback port, real node processes, real WebRTC from the Python client. Run in the loopback-only namespace:
+    unshare -n sh -c 'ip link set lo up && .venv/bin/python -m pytest -q tests/test_cluster.py'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from servers import REDIS_SERVER, Node, Redis, start_node, stop
+
+from realtime.client import FramesTrack, LiveClient, read_clip
+from webapp.signing import verify
+
+pytestmark = pytest.mark.webrtc
+KEY = "cluster-test-key"
+D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
+FAST = {"LIVECHECK_STORE__HEARTBEAT_S": "0.5", "LIVECHECK_STORE__NODE_LOST_S": "3"}
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    server = Redis.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nodes")
+
+
+@pytest.fixture(scope="module")
+def pair(redis: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
+    """Nodes A and B on one Redis."""
+    a = start_node(workdir, "a", redis.url, KEY, extra_env=FAST)
+    b = start_node(workdir, "b", redis.url, KEY, extra_env=FAST)
+    yield a, b
+    for node in (a, b):
+        stop(node.process)
+
+
+@pytest.fixture(scope="module")
+def d12(media: Path) -> tuple[list[Any], float]:
+    return read_clip(str(media / "videos" / "d12.mp4"))
+
+
+def offer_to(node: Node, session: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """The SDP exchange of the Python client, through `node`'s HTTP offer endpoint."""
+    async def post(sdp: str) -> dict[str, str]:
+        async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
+            res = await client.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
+                                    headers={"Authorization": f"Bearer {session['client_token']}"})
+        assert res.status_code == 200, res.text
+        return res.json()  # type: ignore[no-any-return]
+    return post
+
+
+def assert_signed(view: dict[str, Any]) -> dict[str, Any]:
+    claims = verify(view["signed_result"], KEY)
+    canonical = json.dumps(view["result"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert claims["sub"] == view["session_id"] and claims["status"] == view["status"]
+    assert claims["result_sha256"] == hashlib.sha256(canonical).hexdigest()
+    return claims
+
+
+async def run_live(node: Node, session: dict[str, Any], frames: list[Any], fps: float, timeout: float = 60) -> str:
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        await client.connect(offer_to(node, session))
+        run = await client.wait_result(timeout)
+    finally:
+        await client.close()
+    return str(run.status)
+
+
+async def test_session_created_on_a_is_checked_on_b_and_read_from_a(pair, d12):
+    a, b = pair
+    frames, fps = d12
+    session = a.create_session(actions=D12_ACTIONS)
+    assert b.session(session["session_id"])["status"] == "CREATED"  # any node reads any session
+    shown = await run_live(b, session, frames, fps)
+    view = a.wait_status(session["session_id"], ("SUCCEEDED", "FAILED"))
+    # what B's client was shown is what A reads: B decided, wrote the result to Redis, A serves it signed
+    assert view["status"] == shown and view["result"]["mode"] == "live", view
+    assert [x["action"] for x in view["result"]["actions"]] == D12_ACTIONS
+    assert assert_signed(view)["alive"] is (shown == "SUCCEEDED")
+    assert assert_signed(b.session(session["session_id"]))["result_sha256"] == assert_signed(view)["result_sha256"]
+
+
+async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(pair, d12):
+    a, b = pair
+    frames, fps = d12
+    session = a.create_session(actions=["nod"])
+    clients = [LiveClient(FramesTrack(frames[:30], fps)) for _ in range(10)]
+    offers = []
+    for client in clients:
+        offer = await client.pc.createOffer()
+        await client.pc.setLocalDescription(offer)
+        offers.append(client.pc.localDescription.sdp)
+
+    async def send(i: int, sdp: str) -> httpx.Response:
+        node = (a, b)[i % 2]
+        async with httpx.AsyncClient(base_url=node.base, timeout=30) as http:
+            return await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
+                                   headers={"Authorization": f"Bearer {session['client_token']}"})
+
+    try:
+        replies = await asyncio.gather(*(send(i, sdp) for i, sdp in enumerate(offers)))
+    finally:
+        for client in clients:
+            await client.close()
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses == [200] + [409] * 9, [(r.status_code, r.text[:120]) for r in replies]
+    assert all(r.json()["error"]["code"] == "token_used" for r in replies if r.status_code == 409)
+    assert a.session(session["session_id"])["status"] == "IN_PROGRESS"
+
+
+async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis, pair, workdir, d12):
+    a, _ = pair
+    frames, fps = d12
+    doomed = start_node(workdir, "doomed", redis.url, KEY, extra_env=FAST)
+    session = a.create_session(actions=["nod"])  # d12 never nods: the check runs until it is killed
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        await client.connect(offer_to(doomed, session))
+        await asyncio.wait_for(client.prompted.wait(), 30)
+        assert a.session(session["session_id"])["status"] == "IN_PROGRESS"
+        os.killpg(doomed.process.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        view = await asyncio.to_thread(a.wait_status, session["session_id"], ("SUCCEEDED", "FAILED"), 20)
+        took = time.monotonic() - killed_at
+    finally:
+        await client.close()
+        stop(doomed.process)
+    assert view["status"] == "FAILED" and view["result"]["reasons"] == ["node_lost"], view
+    assert took < 15, took
+    assert_signed(view)
+
+
+async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis, pair, workdir, d12):
+    a, _ = pair
+    frames, fps = d12
+    leaving = start_node(workdir, "leaving", redis.url, KEY, extra_env=FAST)
+    session = a.create_session(actions=D12_ACTIONS)
+    other = a.create_session()
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    readiness: list[int] = []
+    try:
+        await client.connect(offer_to(leaving, session))
+        await asyncio.wait_for(client.prompted.wait(), 30)
+        leaving.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        async with httpx.AsyncClient(base_url=leaving.base, timeout=5) as http:
+            readiness.append((await http.get("/readyz")).status_code)
+            refused = await http.post(f"/v1/sessions/{a.create_session()['session_id']}/offer",
+                                      json={"sdp": "v=0", "type": "offer"})
+        run = await client.wait_result(60)
+    finally:
+        await client.close()
+    code = await asyncio.to_thread(leaving.process.wait, 60)
+    assert readiness == [503]
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "server_draining"
+    view = a.wait_status(session["session_id"], ("SUCCEEDED", "FAILED"))
+    # the check ran to its own decision (all three actions judged), not cut short by the shutdown
+    assert run.status == view["status"] and "server_shutdown" not in view["result"]["reasons"], view["result"]
+    assert [x["action"] for x in view["result"]["actions"]] == D12_ACTIONS
+    assert view["result"]["frames_analyzed"] > 0 and view["result"]["duration_s"] > 3
+    assert code == 0, leaving.tail()
+
+
+async def test_sqlite_result_survives_a_restart_with_its_signature(workdir, d12):
+    frames, fps = d12
+    url = f"sqlite:///{workdir / 'restart' / 'livecheck.db'}"
+    node = start_node(workdir, "sqlite-1", url, KEY)
+    try:
+        session = node.create_session(actions=D12_ACTIONS)
+        shown = await run_live(node, session, frames, fps)
+        before = node.wait_status(session["session_id"], ("SUCCEEDED", "FAILED"))
+        assert before["status"] == shown
+    finally:
+        assert stop(node.process) == 0
+    again = start_node(workdir, "sqlite-2", url, KEY)
+    try:
+        after = again.session(session["session_id"])
+    finally:
+        stop(again.process)
+    assert after["status"] == before["status"] and after["result"] == before["result"]
+    assert assert_signed(after)["result_sha256"] == assert_signed(before)["result_sha256"]
