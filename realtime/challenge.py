@@ -15,7 +15,7 @@ import numpy as np
 from realtime import protocol as p
 from realtime.settings import RealtimeSettings
 from scoring.actions import ACTIONS, ActionDetector, Baseline, event_confidence, threshold_for
-from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack, face_thumbnail
+from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason
 from scoring.settings import EngineSettings
@@ -215,7 +215,7 @@ class ChallengeSession:
     # -- phases --------------------------------------------------------------------------------------------------
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
-        self._evidence.add(face, now_ms, face_thumbnail(rgb, face) if rgb is not None else None)
+        self._evidence.add(face, now_ms, rgb)
         self._last_yaw = face.pose.yaw
         if self._first_face_ms is None:
             self._first_face_ms = now_ms
@@ -351,8 +351,17 @@ class ChallengeSession:
     def _convinced(self, now_ms: int) -> bool:
         """Whether the decision can be made now. After actions: yes (the actions were the evidence to wait for).
         Passive (no actions): only once the frames show a live 3D face - parallax, an expression, non-planar
-        micro-movement - or when passive_timeout_ms has passed (tick decides then, with the reason)."""
-        return bool(self.actions) or self._report(now_ms).has_evidence
+        micro-movement (after passive_micro_watch_ms) - or when passive_timeout_ms has passed (tick decides then,
+        with the reason)."""
+        if self.actions:
+            return True
+        report = self._report(now_ms)
+        if not report.has_evidence:
+            return False
+        # Non-planar micro-movement alone is the weakest evidence (a gently moved picture can reach it before it
+        # travels far): it counts only after a longer watch, when a moved picture has shown its planar travel.
+        strong = [e for e in report.evidence if e != "micro_motion"]
+        return bool(strong) or self._watched_ms(now_ms) >= self.settings.passive_micro_watch_ms
 
     def _decide(self, now_ms: int) -> list[p.ServerMessage]:
         reasons: list[str] = []

@@ -36,6 +36,7 @@ class RealtimeSettings:
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
     # Passive checks (action-count 0) watch until the frames show a live 3D face (scoring.evidence) or this passes.
     passive_timeout_ms: int = 10000
+    passive_micro_watch_ms: int = 5000  # micro-movement alone convinces a passive check only after this long
     evidence_interval_ms: int = 1000  # how often a passive check recomputes the evidence while it waits
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)

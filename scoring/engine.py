@@ -19,7 +19,7 @@ from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.orientation import rotate, upright_turn
 from scoring.settings import EngineSettings
-from scoring.evidence import EvidenceTracker, IdentityTrack, face_thumbnail
+from scoring.evidence import EvidenceTracker, IdentityTrack
 from scoring.verdict import (
     ACTIONS_FAILED, FACE_CHANGED, LOW_LIVENESS, MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE,
     SHORT_TIME, TOO_FEW_FRAMES, BestFace, Verdict,
@@ -221,7 +221,7 @@ class LivenessEngine:
             if face is None or face.quality.face_ratio < settings.min_face_ratio * 0.5:
                 continue
             t1 = time.perf_counter()
-            c.evidence.add(face, frame.timestamp_ms, face_thumbnail(frame.rgb, face))
+            c.evidence.add(face, frame.timestamp_ms, frame.rgb)
             timer.add("evidence", time.perf_counter() - t1)
             slot = int(frame.timestamp_ms // slot_ms) if slot_ms else len(c.liveness_obs)
             if slot > last_slot and len(c.liveness_obs) < settings.max_decoded_frames:

@@ -1,25 +1,26 @@
 """Evidence across frames: what a sequence of faces says that no single frame can. One module for recorded clips
 (scoring.engine) and live checks (realtime.challenge) alike.
 
-- **Flat or 3D.** Landmarks of a flat picture, however it is shaken, tilted or slightly bent, map from one frame
-  to another by a homography; a real head that turns or nods shows parallax (nose tip, chin and face contour move
-  relative to each other) that no homography explains. For pairs of frames whose pose differs by at least
-  `parallax_pose_deg` the median landmark residual after the best homography (relative to the face width) is the
-  parallax; a face that moved like that without it is `flat_face`.
-- **Moved like a picture.** A face that travels across the image (planar motion) with no parallax, no expression
-  and no deformation beyond what the landmarker's own noise under motion makes is `flat_face` too: a photo in a
-  shaking hand.
-- **Still.** A face held still shows micro-movement that is not planar (talking, breathing, the eyes) above the
-  noise floor of a picture; a still, or a still with sensor noise and flicker, stays below it: `static_video`.
-  Exactly repeated frames (a virtual camera showing one picture) are caught from face thumbnails as well.
+- **Flat or 3D.** A flat picture, however it is shaken, tilted or slightly bent, moves in the image by a
+  homography; a real head that turns or nods shows parallax (nose, cheeks and face contour move relative to each
+  other) that no homography explains. Landmarks cannot measure this: the landmark model has a 3D face prior and
+  "sees" a tilted picture as a turned head, so its points on a tilted photo deviate from a homography almost as
+  much as a real head's. Pixels cannot lie about it: corner features tracked (pyramidal Lucas-Kanade) on the face
+  between two frames ~1/3 s apart whose pose differs by `parallax_pose_deg` fit a homography to sub-pixel accuracy
+  on a picture and not on a head. The median residual (face widths) over such pairs is the parallax; a face that
+  turned without it is `flat_face`.
+- **Evidence of a live face**: that parallax, or an expression change (blink, jaw or smile level, smoothed over
+  `smooth_frames`, changing by `expression_min`). A face that shows neither fails: `flat_face` when it travelled
+  across the image (a picture in a hand), `static_video` when it did not (a still, a still with noise).
+  Exactly repeated frames (a virtual camera showing one picture) are `static_video` from face thumbnails.
 - **Loop.** A recording played over and over returns to the same pixels at one lag: `looped_video`.
-- **Expression.** A blink, an open mouth or a smile that changes the smoothed blendshape level by
-  `expression_min` is evidence of a live face whatever else the clip shows.
 - **Identity.** `IdentityTrack` keeps the lowest similarity between sampled embeddings: `face_changed`.
 
 Every threshold was measured over all live clips in ../shared/media and every generated attack; the script
 `evaluation/evidence_margins.py` prints them, docs/verdict.md gives the margins. What evidence cannot stop: a
-recording of a live person injected as a camera has real 3D motion; only a challenge the server times can.
+recording of a live person injected as a camera has real 3D motion and expressions; only a challenge the server
+times can (actions). What it costs: a live face that neither turns nor changes expression for the whole clip
+(no blink either) is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ import numpy as np
 from scoring.observation import FaceObservation
 from scoring.reasons import Reason
 
+FACE_OVAL = np.array([
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
+    150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+])
 # A spread of landmarks at different depths: face contour, nose ridge and tip, eye corners and lids, lips.
 TRACE_POINTS = np.array([
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
@@ -57,20 +62,21 @@ def face_thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
 class EvidenceLimits:
     """Thresholds (docs/verdict.md "Evidence across frames"; printed by evaluation/evidence_margins.py)."""
 
-    parallax_pose_deg: float = 6.0  # pose difference of a pair at which a real head shows parallax
-    parallax_min: float = 0.016  # median residual / face width over such pairs that a real head reaches
-    min_parallax_pairs: int = 3
-    motion_min: float = 0.045  # p90 planar motion / face width above which the face "travelled"
-    moving_deformation_min: float = 0.009  # p90 residual a live face shows while it travels (lower: a moved picture)
-    micro_min: float = 0.0028  # p90 residual / face width a live face held still exceeds (a still stays below)
-    expression_min: float = 0.4  # change of the smoothed blink, jaw or smile level that proves an expression
-    smooth_frames: int = 5  # median filter over this many samples before expression ranges are taken
+    parallax_lag_ms: int = 333  # pixel tracks compare a face with the one this long before
+    parallax_pose_deg: float = 3.0  # ... when their yaw or pitch differ by this much
+    parallax_min: float = 0.008  # median track residual after the best homography / face width: a head's parallax
+    min_parallax_pairs: int = 3  # turned pairs needed before flatness is judged
+    track_side_px: int = 480  # frames are tracked at this long side (grey)
+    min_track_face_px: int = 64  # a narrower face cannot show parallax reliably: its turns count as unproven
+    motion_min: float = 0.045  # p90 landmark travel / face width above which a face "travelled" (flat_face)
+    expression_min: float = 0.3  # change of the smoothed blink, jaw or smile level that proves an expression
+    smooth_frames: int = 5  # median filter over this many traced faces before expression ranges are taken
     repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
     repeat_share: float = 0.9  # ... and this share of consecutive repeats is a frozen picture
     min_frames: int = 10  # fewer traced faces than this: no opinion
-    sample_ms: int = 100  # faces closer in time than this are not traced again (pairs are all against all)
+    sample_ms: int = 100  # faces closer in time than this are not traced (nor tracked) again
     window: int = 80  # traced faces kept; when full, every other one is dropped and the interval doubles
-    anchors: int = 10  # frames every traced face is compared with (pose extremes and evenly spread ones)
+    anchors: int = 10  # frames every traced face is compared with for the travel measure
     loop_window: int = 450  # face thumbnails kept for the loop check (the newest; 30 s at 15 fps)
     # Loop: at one lag of at least loop_min_lag_ms most face thumbnails match an earlier one more closely than
     # consecutive frames match each other. RMS differences (0..255) of 32x32 grey thumbnails.
@@ -85,15 +91,15 @@ class EvidenceReport:
     """The measures and what they mean. `reasons` are verdict reasons; `evidence` says what showed a live face."""
 
     frames: int
-    parallax: float | None  # median residual over pairs whose pose differs enough; None without such pairs
+    parallax: float | None  # median pixel-track residual over turned pairs; None with fewer than min pairs
     parallax_pairs: int
-    motion: float  # p90 planar motion / face width
-    deformation: float  # p90 non-planar residual / face width
+    motion: float  # p90 landmark travel / face width
+    deformation: float  # p90 landmark residual after a homography / face width (for information: see above)
     expression: float  # largest smoothed change of blink, jaw or smile
     pose_range_deg: float
     repeated_share: float  # share of consecutive thumbnails that repeat exactly (codec noise aside)
     loop_lag_s: float | None
-    evidence: tuple[str, ...]  # parallax | expression | micro_motion | moving_deformation
+    evidence: tuple[str, ...]  # parallax | expression
     reasons: tuple[Reason, ...]
 
     @property
@@ -124,35 +130,55 @@ class _Trace:
     expression: tuple[float, float, float]  # blink, jaw, smile
 
 
+@dataclass
+class _Frame:
+    """A traced frame kept briefly for pixel tracking: grey at track scale, the face outline at that scale."""
+
+    t_ms: int
+    grey: np.ndarray
+    outline: np.ndarray  # (N, 2) face-oval landmarks, pixels at track scale
+    width: float  # face width at track scale
+    pose: tuple[float, float]
+
+
 class EvidenceTracker:
-    """Collects a few numbers per face (never frames) and reports the evidence. Not thread-safe."""
+    """Collects a few numbers per face (never whole frames beyond the last `parallax_lag_ms`) and reports the
+    evidence. Not thread-safe: one tracker per clip or session."""
 
     def __init__(self, limits: EvidenceLimits = EvidenceLimits()) -> None:
         self.limits = limits
         self._traces: list[_Trace] = []
         self._sample_ms = limits.sample_ms
+        self._recent: deque[_Frame] = deque()
+        self._parallax: list[float] = []  # track residuals of turned pairs
+        self._unproven_turns = 0  # turned pairs whose face was too small (or too bare) to track
         self._thumbs: deque[np.ndarray] = deque(maxlen=limits.loop_window)
-        self._thumb_ms: deque[int] = deque(maxlen=self._thumbs.maxlen)
+        self._thumb_ms: deque[int] = deque(maxlen=limits.loop_window)
         self._repeats = 0
         self._thumb_pairs = 0
-        self._expression_range = np.zeros(3)  # over everything seen, not just the window
         self._smoothing: deque[tuple[float, float, float]] = deque(maxlen=limits.smooth_frames)
         self._smoothed_min = np.full(3, np.inf)
         self._smoothed_max = np.full(3, -np.inf)
         self._last_ms: int | None = None
+        self._last_track_ms: int | None = None
 
     def __len__(self) -> int:
         return len(self._traces)
 
-    def add(self, face: FaceObservation, t_ms: int, thumb: np.ndarray | None = None) -> None:
-        """One analyzed face at `t_ms` (the media's or the server's clock); `thumb` a 32x32 grey face patch."""
-        if thumb is not None:
+    def add(self, face: FaceObservation, t_ms: int, rgb: np.ndarray | None = None) -> None:
+        """One analyzed face at `t_ms` (the media's or the server's clock) in the frame `rgb` it was found in
+        (without the frame only the landmark measures are kept: no repeat, loop or parallax check)."""
+        if rgb is not None:
+            thumb = face_thumbnail(rgb, face)
             if self._thumbs:
                 self._thumb_pairs += 1
                 if float(np.abs(thumb - self._thumbs[-1]).mean()) < self.limits.repeat_pixel_diff:
                     self._repeats += 1
             self._thumbs.append(thumb)
             self._thumb_ms.append(t_ms)
+            if self._last_track_ms is None or t_ms - self._last_track_ms >= self.limits.sample_ms:
+                self._last_track_ms = t_ms
+                self._track(rgb, face, t_ms)
         if self._last_ms is not None and t_ms - self._last_ms < self._sample_ms:
             return
         self._last_ms = t_ms
@@ -163,12 +189,32 @@ class EvidenceTracker:
         width = max(1.0, float(face.bbox.width))
         points = face.landmarks[TRACE_POINTS, :2].astype(np.float64) / width
         e = face.expression
-        self._traces.append(_Trace(t_ms, points, (face.pose.yaw, face.pose.pitch), (e.blink, e.mouth_open, e.smile)))
+        pose = (face.pose.yaw, face.pose.pitch)
+        self._traces.append(_Trace(t_ms, points, pose, (e.blink, e.mouth_open, e.smile)))
         self._smoothing.append((e.blink, e.mouth_open, e.smile))
         if len(self._smoothing) == self._smoothing.maxlen:
             level = np.median(np.array(self._smoothing), axis=0)
             self._smoothed_min = np.minimum(self._smoothed_min, level)
             self._smoothed_max = np.maximum(self._smoothed_max, level)
+
+    def _track(self, rgb: np.ndarray, face: FaceObservation, t_ms: int) -> None:
+        """Pixel parallax against the kept frame ~parallax_lag_ms old, when the pose changed enough since."""
+        lim = self.limits
+        height, width = rgb.shape[:2]
+        scale = min(1.0, lim.track_side_px / max(height, width))
+        pose = (face.pose.yaw, face.pose.pitch)
+        frame = _Frame(t_ms, _grey(rgb, scale), face.landmarks[FACE_OVAL, :2] * scale, face.bbox.width * scale, pose)
+        while self._recent and t_ms - self._recent[0].t_ms > lim.parallax_lag_ms * 1.5:
+            self._recent.popleft()
+        old = next((f for f in self._recent if t_ms - f.t_ms <= lim.parallax_lag_ms), None)
+        self._recent.append(frame)
+        if old is None or max(abs(old.pose[0] - pose[0]), abs(old.pose[1] - pose[1])) < lim.parallax_pose_deg:
+            return
+        residual = track_residual(old.grey, frame.grey, old.outline, old.width) if old.width >= lim.min_track_face_px else None
+        if residual is None:
+            self._unproven_turns += 1
+        else:
+            self._parallax.append(residual)
 
     def report(self) -> EvidenceReport:
         lim = self.limits
@@ -177,16 +223,15 @@ class EvidenceTracker:
         repeated = self._repeats / self._thumb_pairs if self._thumb_pairs else 0.0
         expression = float(np.max(self._smoothed_max - self._smoothed_min)) if np.isfinite(self._smoothed_max).all() else 0.0
         loop = loop_lag_seconds(list(self._thumbs), list(self._thumb_ms), lim)
+        pairs = len(self._parallax)
+        parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
         if n < lim.min_frames:
             reasons: tuple[Reason, ...] = (Reason.STATIC_VIDEO,) if self._thumb_pairs >= 3 and repeated >= lim.repeat_share else ()
-            return EvidenceReport(n, None, 0, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
+            return EvidenceReport(n, parallax, pairs, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
         poses = np.array([t.pose for t in traces])
         i, j = anchor_pairs(poses, lim.anchors)
         residual, motion = pair_residuals(np.stack([t.points for t in traces]), i, j)
-        pose_diff = np.abs(poses[i] - poses[j]).max(axis=1)
         pose_range = float(max(np.ptp(poses[:, 0]), np.ptp(poses[:, 1])))
-        turned = pose_diff >= lim.parallax_pose_deg
-        parallax = float(np.median(residual[turned])) if turned.sum() >= lim.min_parallax_pairs else None
         motion_p90 = float(np.percentile(motion, 90))
         deformation = float(np.percentile(residual, 90))
 
@@ -195,25 +240,55 @@ class EvidenceTracker:
             evidence.append("parallax")
         if expression >= lim.expression_min:
             evidence.append("expression")
-        travelled = motion_p90 >= lim.motion_min
-        if travelled and deformation >= lim.moving_deformation_min:
-            evidence.append("moving_deformation")
-        if not travelled and deformation >= lim.micro_min:
-            evidence.append("micro_motion")
-
         found: list[Reason] = []
         if repeated >= lim.repeat_share:
             found.append(Reason.STATIC_VIDEO)  # frozen pixels: nothing else matters
         elif parallax is not None and parallax < lim.parallax_min:
-            found.append(Reason.FLAT_FACE)  # the pose changed and the shape did not: a picture turned
+            found.append(Reason.FLAT_FACE)  # the pose changed and the pixels moved as a plane: a picture turned
+        elif parallax is None and self._unproven_turns >= lim.min_parallax_pairs:
+            # It turned where no parallax could be measured: an expression read off a turning face proves nothing
+            # (a tilted picture's blendshapes change with the perspective).
+            found.append(Reason.FLAT_FACE)
         elif not evidence:
-            found.append(Reason.FLAT_FACE if travelled else Reason.STATIC_VIDEO)
+            found.append(Reason.FLAT_FACE if motion_p90 >= lim.motion_min else Reason.STATIC_VIDEO)
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
         return EvidenceReport(
-            n, parallax, int(turned.sum()), motion_p90, deformation, expression, pose_range, repeated, loop,
-            tuple(evidence), tuple(found),
+            n, parallax, pairs, motion_p90, deformation, expression, pose_range, repeated, loop, tuple(evidence), tuple(found),
         )
+
+
+def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return grey
+
+
+def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, face_width: float,
+                   max_points: int = 150) -> float | None:
+    """Median distance (face widths) between corner features inside the face outline tracked from `before` to
+    `after` (forward-backward checked) and where the best least-squares homography puts them; None with too few
+    tracks. A plane's tracks fit a homography to sub-pixel accuracy; a turning head's do not (parallax: the
+    outline moves against the nose, the far cheek is foreshortened)."""
+    h, w = before.shape[:2]
+    mask = np.zeros((h, w), dtype=np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(outline).astype(np.int32)), 255)
+    corners = cv2.goodFeaturesToTrack(before, max_points, 0.01, max(2, int(face_width) // 50), mask=mask)
+    if corners is None or len(corners) < 20:
+        return None
+    window = (15, 15)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, corners, None, winSize=window, maxLevel=3)
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=3)
+    good = (status.ravel() == 1) & (status_back.ravel() == 1) & (np.linalg.norm(back - corners, axis=2).ravel() < 0.5)
+    src, dst = corners[good].reshape(-1, 2), moved[good].reshape(-1, 2)
+    if len(src) < 20:
+        return None
+    homography, _ = cv2.findHomography(src, dst, 0)
+    if homography is None:
+        return None
+    mapped = cv2.perspectiveTransform(src[None].astype(np.float64), homography)[0]
+    return float(np.median(np.linalg.norm(mapped - dst, axis=1)) / max(1.0, face_width))
 
 
 def _normalise(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
