@@ -130,10 +130,11 @@ async def stateless() -> Response:
         raise ApiError(codes.INPUT_TOO_LARGE, f"The image is larger than {limits.image_size} bytes.")
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
-    await svc.pool.run(decode_image, image, limits)  # the photo's size/format errors (2003/2005) before the video
     auto_rotate = _flag(fields, "auto_rotate")
     known_embedding = None
-    if _flag(fields, "check_quality"):
+    if not _flag(fields, "check_quality"):
+        await svc.pool.run(decode_image, image, limits)  # the photo's size/format errors (2003/2005) before the video
+    else:  # photo_face decodes the photo first: the same errors
         photo = await svc.pool.run(svc.engine.photo_face, image, auto_rotate)
         if photo is None:
             raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
