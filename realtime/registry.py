@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import hashlib
 import hmac
 import random
@@ -43,6 +44,7 @@ from scoring.errors import InputError, Overloaded
 
 __all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "SessionRecord", "SessionStatus"]
 
+log = logging.getLogger("livecheck")
 CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = (SessionStatus.CREATED, SessionStatus.IN_PROGRESS,
                                                       SessionStatus.SUCCEEDED, SessionStatus.FAILED,
                                                       SessionStatus.EXPIRED)
@@ -604,8 +606,8 @@ class SessionRegistry:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the store may be briefly unreachable: try again at the next beat
-                pass
+            except Exception as exc:  # the store may be briefly unreachable: try again at the next beat
+                log.warning("session sweep on node %s failed: %s", self.node_id, exc)
             await asyncio.sleep(self.cluster.heartbeat_s)
 
     async def sweep(self) -> None:

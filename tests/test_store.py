@@ -229,3 +229,21 @@ def test_store_url_is_configured_typed_and_checked_at_start():
         load_config(None, {"LIVECHECK_STORE__URL": "memcached://x", "LIVECHECK_STORE__HEARTBEAT_S": "9"})
     assert any(p.startswith("store.url:") for p in bad.value.problems)
     assert any(p.startswith("store.heartbeat-s:") for p in bad.value.problems)
+
+
+async def test_an_unreachable_store_is_a_503_not_a_500(engine):
+    """Redis down: integrator calls answer 503 store_unavailable (+ Retry-After) and /readyz says not ready, so a
+    load balancer stops sending this node work; nothing hangs (connect timeout)."""
+    from api_support import CheckedClient
+    from servers import free_port
+
+    from webapp.app import create_app
+    from webapp.config import load_config
+
+    config = load_config(None, {}, api_keys="k", store={"url": f"redis://127.0.0.1:{free_port()}/0"})
+    client = CheckedClient(create_app(config, engine=engine))
+    created = await client.post("/v1/sessions", json={}, headers={"Authorization": "Bearer k"})
+    assert created.status_code == 503 and created.headers["Retry-After"]
+    assert (await created.get_json())["error"]["code"] == "store_unavailable"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503 and (await ready.get_json())["store"] is False

@@ -23,7 +23,7 @@ from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, g, jsonify, request
 
-from realtime.store import SessionStore, open_store
+from realtime.store import SessionStore, StoreError, open_store
 from scoring.engine import LivenessEngine
 from webapp.auth import KeyRing, RateLimiter
 from webapp.config import ConfigError, ServiceConfig
@@ -160,6 +160,16 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         return response
 
     install_errors(app)
+
+    @app.errorhandler(StoreError)
+    async def _store_unavailable(exc: StoreError) -> Response:
+        """The session store (Redis, the SQLite file) cannot be reached: a server-side outage, answered 503."""
+        log.error("session store unavailable in %s %s: %s", request.method, request.path, exc)
+        response = jsonify({"error": {"code": StoreError.code, "message": "The session store is unavailable; "
+                                      "try again shortly.", "request_id": getattr(g, "request_id", None)}})
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify
 
+from realtime.store import StoreError
+
 blueprint = Blueprint("ops", __name__)
 
 
@@ -19,10 +21,15 @@ async def readyz() -> Response:
     svc = services()
     loaded = svc.engine.models is not None
     draining = svc.lifecycle.draining  # SIGTERM: the load balancer must stop sending this node work at once
-    status = "draining" if draining else "ready" if loaded else "loading"
-    response = jsonify({"status": status, "models": loaded, "node": svc.lifecycle.node_id,
+    try:
+        await svc.store.ping()
+        store_ok = True
+    except StoreError:
+        store_ok = False
+    status = "draining" if draining else "store_unavailable" if not store_ok else "ready" if loaded else "loading"
+    response = jsonify({"status": status, "models": loaded, "store": store_ok, "node": svc.lifecycle.node_id,
                         "workers": svc.pool.workers, "in_flight": svc.pool.in_flight})
-    response.status_code = 200 if loaded and not draining else 503
+    response.status_code = 200 if loaded and store_ok and not draining else 503
     return response
 
 

@@ -60,6 +60,7 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
           + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""), file=sys.stderr)
 
     lifecycle = services(app).lifecycle
+    print(f"livecheck: node {lifecycle.node_id}, session store {services(app).store.url}", file=sys.stderr)
 
     async def run() -> None:
         stop = asyncio.Event()

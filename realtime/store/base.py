@@ -17,7 +17,10 @@ MAX_RETRIES = 64
 
 
 class StoreError(Exception):
-    """The store cannot be used (bad URL, server unreachable, lost races beyond reason)."""
+    """The store cannot be used (bad URL, server unreachable, lost races beyond reason): the service answers 503
+    `store_unavailable`, and /readyz 503."""
+
+    code = "store_unavailable"
 
 
 class SessionStore(Protocol):
@@ -57,6 +60,9 @@ class SessionStore(Protocol):
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         """Sliding-window counter shared by every node: records one hit and returns True while fewer than
         `limit` were recorded in the last window_s seconds; otherwise records nothing and returns False."""
+
+    async def ping(self) -> None:
+        """Raises StoreError when the store cannot be reached."""
 
     async def close(self) -> None: ...
 

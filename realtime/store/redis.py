@@ -5,18 +5,22 @@ purge time, pruned as they are read."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from realtime.status import SessionStatus
+from realtime.store.base import StoreError
 from realtime.store.records import SessionRecord
 
 PREFIX = "livecheck:"
+T = TypeVar("T")
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -50,6 +54,17 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 1
 """
+
+
+def _guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Redis down or timing out is the store being unavailable (503 store_unavailable), never a 500."""
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except RedisError as exc:
+            raise StoreError(f"session store unavailable: {type(exc).__name__}: {exc}") from exc
+    return call
 
 
 def _ms(seconds: float) -> int:
@@ -91,6 +106,7 @@ class RedisStore:
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
+    @_guarded
     async def create(self, record: SessionRecord) -> None:
         created = await self._create(
             keys=[self._key(record.id), self._index(record.status), self._tenant_index(record.tenant, record.status),
@@ -99,10 +115,12 @@ class RedisStore:
         if not created:
             raise ValueError(f"session {record.id} exists")
 
+    @_guarded
     async def get(self, session_id: str) -> SessionRecord | None:
         body = await self._redis.hget(self._key(session_id), "body")
         return None if body is None else SessionRecord.from_json(body)
 
+    @_guarded
     async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
         done = await self._swap(
             keys=[self._key(old.id), self._index(old.status), self._index(new.status),
@@ -118,6 +136,7 @@ class RedisStore:
             _, members = await pipe.execute()
         return [m.decode() for m in members]
 
+    @_guarded
     async def in_progress(self) -> list[SessionRecord]:
         members = await self._members(SessionStatus.IN_PROGRESS)
         if not members:
@@ -129,6 +148,7 @@ class RedisStore:
         records = [SessionRecord.from_json(b) for b in bodies if b is not None]
         return [r for r in records if r.status == SessionStatus.IN_PROGRESS]
 
+    @_guarded
     async def counts(self) -> dict[tuple[str, SessionStatus], int]:
         now = _ms(self._clock())
         tenants = sorted(t.decode() for t in await self._redis.smembers(f"{PREFIX}tenants"))
@@ -145,9 +165,11 @@ class RedisStore:
 
     # -- nodes ---------------------------------------------------------------------------------------------------
 
+    @_guarded
     async def beat(self, node_id: str, ttl_s: float) -> None:
         await self._redis.set(f"{PREFIX}node:{node_id}", "1", px=max(1, _ms(ttl_s)))
 
+    @_guarded
     async def alive(self, node_ids: set[str]) -> set[str]:
         """Decided by the keys' TTL on the Redis server: the nodes' clocks do not need to agree."""
         ordered = sorted(node_ids)
@@ -161,6 +183,7 @@ class RedisStore:
 
     # -- items and counters --------------------------------------------------------------------------------------
 
+    @_guarded
     async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
         index = f"{PREFIX}items:{kind}"
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -168,10 +191,12 @@ class RedisStore:
             pipe.zadd(index, {key: _ms(self._clock() + ttl_s)})
             await pipe.execute()
 
+    @_guarded
     async def get_item(self, kind: str, key: str) -> dict[str, Any] | None:
         body = await self._redis.get(f"{PREFIX}item:{kind}:{key}")
         return None if body is None else dict(json.loads(body))
 
+    @_guarded
     async def count_items(self, kind: str) -> int:
         index = f"{PREFIX}items:{kind}"
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -180,11 +205,13 @@ class RedisStore:
             _, count = await pipe.execute()
         return int(count)
 
+    @_guarded
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         """Times come from the Redis server (TIME), so nodes with skewed clocks share one window."""
         allowed = await self._hit(keys=[f"{PREFIX}hits:{key}"], args=[limit, _ms(window_s), secrets.token_hex(8)])
         return bool(allowed)
 
+    @_guarded
     async def ping(self) -> None:
         await self._redis.ping()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from realtime.status import SessionStatus
+from realtime.store.base import StoreError
 from realtime.store.records import SessionRecord
 
 T = TypeVar("T")
@@ -58,7 +59,10 @@ class SqliteStore:
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         with self._lock:
-            return fn(self._connection(), *args)
+            try:
+                return fn(self._connection(), *args)
+            except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, unreadable file
+                raise StoreError(f"session store unavailable: {exc}") from exc
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(self._call, fn, *args)
@@ -171,6 +175,9 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
         return await self._run(run)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
         """Closes the connection; the next call opens it again (an app may be served more than once in tests)."""
