@@ -198,3 +198,93 @@ async def test_sqlite_result_survives_a_restart_with_its_signature(workdir, d12)
         stop(again.process)
     assert after["status"] == before["status"] and after["result"] == before["result"]
     assert assert_signed(after)["result_sha256"] == assert_signed(before)["result_sha256"]
+
+
+# -- two nodes in one process, sharing one SQLite file (what `serve --processes 2` does) --------------------------
+
+
+async def test_the_cluster_wide_cap_counts_checks_on_every_node(engine, d12, tmp_path):
+    """[store] max-live-checks = 1: a check running on node A makes node B refuse the next offer, though B's own
+    cap (max-sessions 2) has room."""
+    from realtime.errors import SessionError
+    from realtime.registry import SessionOptions, SessionRegistry
+    from realtime.settings import RealtimeSettings, StoreSettings
+    from realtime.store import open_store
+
+    frames, fps = d12
+    url = f"sqlite:///{tmp_path / 'livecheck.db'}"
+    settings = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2)
+    cluster = StoreSettings(max_live_checks=1)
+    a = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="a")
+    b = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="b")
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        first, token = await a.create(SessionOptions(actions=("nod",)))
+        await client.connect(lambda sdp: a.offer(first.id, token, sdp))
+        second, second_token = await b.create(SessionOptions(actions=("nod",)))
+        live, sdp = await _offer_sdp(frames[:1], fps)
+        try:
+            with pytest.raises(SessionError) as refused:
+                await b.offer(second.id, second_token, sdp)
+        finally:
+            await live.close()
+        assert (refused.value.code, refused.value.status) == ("too_many_sessions", 503)
+        assert b.counts()["live"] == 0 and (await b.get(second.id)).status == "CREATED"  # nothing was taken
+    finally:
+        await client.close()
+        for reg in (a, b):
+            await reg.close()
+            await reg.store.close()
+
+
+async def _offer_sdp(frames: list[Any], fps: float) -> tuple[LiveClient, str]:
+    from realtime.peer import offer_host_addresses
+
+    live = LiveClient(FramesTrack(frames, fps))
+    offer = await live.pc.createOffer()
+    offer_host_addresses(live.pc, ("127.0.0.1",))
+    await live.pc.setLocalDescription(offer)
+    return live, live.pc.localDescription.sdp
+
+
+async def test_each_step_of_a_recording_fallback_may_go_to_another_node(engine, media_bytes, tmp_path):
+    """Start on A, the prompt from B, the state from A, the upload to B: the plan (with the time each prompt was
+    issued) lives in the store, so the nodes agree; a second upload, to A, is token_used."""
+    from dataclasses import replace
+
+    from session_support import ShiftedClock
+
+    from webapp.app import create_app
+    from webapp.config import load_config
+    from webapp.sessions import registry
+
+    config = load_config(None, {}, api_keys=KEY, store={"url": f"sqlite:///{tmp_path / 'livecheck.db'}"})
+    config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",)))
+    apps = [create_app(config, engine=engine) for _ in range(2)]
+    clock = ShiftedClock()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    async with apps[0].test_app() as app_a, apps[1].test_app() as app_b:
+        a, b = app_a.test_client(), app_b.test_client()
+        for app in apps:
+            registry(app).clock = clock
+        assert registry(apps[0]).node_id != registry(apps[1]).node_id
+        body = await (await a.post("/v1/sessions", json={"actions": ["nod"], "recording_fallback": True},
+                                   headers=auth)).get_json()
+        token = {"Authorization": f"Bearer {body['client_token']}"}
+        fallback = f"/v1/sessions/{body['session_id']}/fallback"
+        start = await (await a.post(fallback, headers=token)).get_json()
+        clock.advance(start["next_prompt_ms"] / 1000 + 0.1)
+        prompt = await b.post(f"{fallback}/next", headers=token)
+        assert prompt.status_code == 200 and (await prompt.get_json())["action"] == "nod"
+        state = await (await a.get(fallback, headers=token)).get_json()
+        assert state["issued"] == 1 and state["stop_at_ms"] is not None
+        clock.advance((state["stop_at_ms"] - state["elapsed_ms"]) / 1000 + 0.5)
+        with clock.stopped():
+            done = await b.post(f"/v1/sessions/{body['session_id']}/recording", data=media_bytes("videos/d12.mp4"),
+                                headers={**token, "Content-Type": "video/mp4"})
+        assert done.status_code == 200, await done.get_json()
+        again = await a.post(f"/v1/sessions/{body['session_id']}/recording", data=b"x", headers=token)
+        assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
+        view = await (await a.get(f"/v1/sessions/{body['session_id']}", headers=auth)).get_json()
+        assert view["status"] == (await done.get_json())["status"] and view["result"]["mode"] == "recording"
+        assert [x["action"] for x in view["result"]["actions"]] == ["nod"]  # judged against the prompt B issued
