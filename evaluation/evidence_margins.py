@@ -104,9 +104,10 @@ def print_report(rows: list[Measured], limits: EvidenceLimits) -> None:
                   [r.report.parallax for r in live if r.report.parallax is not None] or [float("nan")], limits.parallax_min,
                   f"parallax_min (pixel-track residual of pairs {limits.parallax_lag_ms} ms apart whose pose differs >= "
                   f"{limits.parallax_pose_deg:g} deg: flat attacks below, live clips above)"))
-    print(_margin([r.report.expression for r in flat if r.report.parallax is None or r.report.parallax >= limits.parallax_min],
+    decided_by_expression = [r for r in flat if r.report.parallax is None and r.report.unproven_turns < limits.min_parallax_pairs]
+    print(_margin([r.report.expression for r in decided_by_expression],
                   [r.report.expression for r in live if "parallax" not in r.report.evidence], limits.expression_min,
-                  "expression_min (flat attacks not already flat_face below; live clips without parallax above)"))
+                  "expression_min (flat attacks that no turn test judged below; live clips without parallax above)"))
     no_evidence = [r for r in flat if not r.report.evidence]
     print(_margin([r.report.motion for r in no_evidence if r.kind in ("still_noise", "still_injection")],
                   [r.report.motion for r in no_evidence if r.kind in ("held_photo", "print_photo", "tilted_photo", "bent_photo")],

@@ -350,18 +350,9 @@ class ChallengeSession:
 
     def _convinced(self, now_ms: int) -> bool:
         """Whether the decision can be made now. After actions: yes (the actions were the evidence to wait for).
-        Passive (no actions): only once the frames show a live 3D face - parallax, an expression, non-planar
-        micro-movement (after passive_micro_watch_ms) - or when passive_timeout_ms has passed (tick decides then,
-        with the reason)."""
-        if self.actions:
-            return True
-        report = self._report(now_ms)
-        if not report.has_evidence:
-            return False
-        # Non-planar micro-movement alone is the weakest evidence (a gently moved picture can reach it before it
-        # travels far): it counts only after a longer watch, when a moved picture has shown its planar travel.
-        strong = [e for e in report.evidence if e != "micro_motion"]
-        return bool(strong) or self._watched_ms(now_ms) >= self.settings.passive_micro_watch_ms
+        Passive (no actions): only once the frames show a live 3D face - parallax or an expression change
+        - or when passive_timeout_ms has passed (tick decides then, with the reason)."""
+        return bool(self.actions) or self._report(now_ms).has_evidence
 
     def _decide(self, now_ms: int) -> list[p.ServerMessage]:
         reasons: list[str] = []

@@ -84,6 +84,7 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
         "identity_min_cosine": None if outcome.identity_min_cosine is None else round(outcome.identity_min_cosine, 4),
         "frames_analyzed": outcome.frames_analyzed,
         "duration_s": round(outcome.duration_ms / 1000, 3),
+        "evidence": outcome.evidence.to_dict() if outcome.evidence else None,  # cross-frame measures (docs/verdict.md)
         **_common(SessionMode.LIVE, reasons, match),
     }
 
@@ -121,5 +122,6 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
         "identity_min_cosine": None if verdict.identity_min_cosine is None else round(verdict.identity_min_cosine, 4),
         "frames_analyzed": verdict.frames_analyzed,
         "duration_s": round(verdict.duration_s, 3),
+        "evidence": verdict.evidence.to_dict() if verdict.evidence else None,
         **_common(SessionMode.RECORDING, reasons, match),
     }

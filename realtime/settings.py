@@ -25,7 +25,7 @@ class RealtimeSettings:
     min_face_ratio: float = 0.18
     max_face_ratio: float = 0.8
     oval_center_tolerance: float = 0.2  # |centre - 0.5| in frame fractions (x; y gets 1.25x)
-    max_frontal_deg: float = 25.0  # a face turned further is asked to look straight (the baseline is frontal)
+    max_frontal_deg: float = 35.0  # a face turned further is asked to look straight (mt_yongen holds pitch 26-31)
     min_brightness: float = 0.18
     max_brightness: float = 0.92
     steady_shift: float = 0.06  # bbox centre movement between analyzed frames / face width
@@ -35,8 +35,7 @@ class RealtimeSettings:
     min_watch_ms: int = 2500  # a face is watched at least this long before a decision (static check)
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
     # Passive checks (action-count 0) watch until the frames show a live 3D face (scoring.evidence) or this passes.
-    passive_timeout_ms: int = 10000
-    passive_micro_watch_ms: int = 5000  # micro-movement alone convinces a passive check only after this long
+    passive_timeout_ms: int = 20000
     evidence_interval_ms: int = 1000  # how often a passive check recomputes the evidence while it waits
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)

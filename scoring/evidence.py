@@ -93,6 +93,7 @@ class EvidenceReport:
     frames: int
     parallax: float | None  # median pixel-track residual over turned pairs; None with fewer than min pairs
     parallax_pairs: int
+    unproven_turns: int  # turned pairs whose face was too small or too bare to track
     motion: float  # p90 landmark travel / face width
     deformation: float  # p90 landmark residual after a homography / face width (for information: see above)
     expression: float  # largest smoothed change of blink, jaw or smile
@@ -111,6 +112,7 @@ class EvidenceReport:
             "frames": self.frames,
             "parallax": None if self.parallax is None else round(self.parallax, 5),
             "parallax_pairs": self.parallax_pairs,
+            "unproven_turns": self.unproven_turns,
             "motion": round(self.motion, 5),
             "deformation": round(self.deformation, 5),
             "expression": round(self.expression, 4),
@@ -227,7 +229,7 @@ class EvidenceTracker:
         parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
         if n < lim.min_frames:
             reasons: tuple[Reason, ...] = (Reason.STATIC_VIDEO,) if self._thumb_pairs >= 3 and repeated >= lim.repeat_share else ()
-            return EvidenceReport(n, parallax, pairs, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
+            return EvidenceReport(n, parallax, pairs, self._unproven_turns, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
         poses = np.array([t.pose for t in traces])
         i, j = anchor_pairs(poses, lim.anchors)
         residual, motion = pair_residuals(np.stack([t.points for t in traces]), i, j)
@@ -254,7 +256,8 @@ class EvidenceTracker:
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
         return EvidenceReport(
-            n, parallax, pairs, motion_p90, deformation, expression, pose_range, repeated, loop, tuple(evidence), tuple(found),
+            n, parallax, pairs, self._unproven_turns, motion_p90, deformation, expression, pose_range, repeated, loop,
+            tuple(evidence), tuple(found),
         )
 
 
