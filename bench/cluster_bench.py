@@ -124,7 +124,7 @@ def main() -> int:
                                      "LIVECHECK_REALTIME__MAX_SESSIONS": str(args.live)})
         try:
             time.sleep(3.0 if processes > 1 else 0.5)  # the second process may still be loading models
-            row = {"rest_rps": rest_rps(node.base, args.rest_requests),
+            row = {"rest_rps": rest_rps(node.base, args.rest_requests),  # session create+read pairs per second
                    "video_rps": video_rps(node.base, args.video_requests, clips)}
             row.update(asyncio.run(live_sustained(node.base, args.live, args.live_seconds, frames, fps)))
         finally:

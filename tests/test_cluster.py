@@ -11,20 +11,29 @@ import json
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 from servers import REDIS_SERVER, Node, Redis, start_node, stop
+from session_support import ShiftedClock
 
 from realtime.client import FramesTrack, LiveClient, read_clip
+from realtime.errors import SessionError
+from realtime.peer import offer_host_addresses
+from realtime.registry import SessionOptions, SessionRegistry
+from realtime.settings import RealtimeSettings, StoreSettings
+from realtime.store import open_store
+from webapp.app import create_app
+from webapp.config import load_config
+from webapp.sessions import registry
 from webapp.signing import verify
 
 pytestmark = pytest.mark.webrtc
 KEY = "cluster-test-key"
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
-FAST = {"LIVECHECK_STORE__HEARTBEAT_S": "0.5", "LIVECHECK_STORE__NODE_LOST_S": "3"}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +53,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pair(redis: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
     """Nodes A and B on one Redis."""
-    a = start_node(workdir, "a", redis.url, KEY, extra_env=FAST)
-    b = start_node(workdir, "b", redis.url, KEY, extra_env=FAST)
+    a = start_node(workdir, "a", redis.url, KEY)
+    b = start_node(workdir, "b", redis.url, KEY)
     yield a, b
     for node in (a, b):
         stop(node.process)
@@ -130,7 +139,7 @@ async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(pair
 async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis, pair, workdir, d12):
     a, _ = pair
     frames, fps = d12
-    doomed = start_node(workdir, "doomed", redis.url, KEY, extra_env=FAST)
+    doomed = start_node(workdir, "doomed", redis.url, KEY)
     session = a.create_session(actions=["nod"])  # d12 never nods: the check runs until it is killed
     client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
     try:
@@ -152,7 +161,7 @@ async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis
 async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis, pair, workdir, d12):
     a, _ = pair
     frames, fps = d12
-    leaving = start_node(workdir, "leaving", redis.url, KEY, extra_env=FAST)
+    leaving = start_node(workdir, "leaving", redis.url, KEY)
     session = a.create_session(actions=D12_ACTIONS)
     other = a.create_session()
     client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
@@ -206,11 +215,6 @@ async def test_sqlite_result_survives_a_restart_with_its_signature(workdir, d12)
 async def test_the_cluster_wide_cap_counts_checks_on_every_node(engine, d12, tmp_path):
     """[store] max-live-checks = 1: a check running on node A makes node B refuse the next offer, though B's own
     cap (max-sessions 2) has room."""
-    from realtime.errors import SessionError
-    from realtime.registry import SessionOptions, SessionRegistry
-    from realtime.settings import RealtimeSettings, StoreSettings
-    from realtime.store import open_store
-
     frames, fps = d12
     url = f"sqlite:///{tmp_path / 'livecheck.db'}"
     settings = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2)
@@ -238,8 +242,6 @@ async def test_the_cluster_wide_cap_counts_checks_on_every_node(engine, d12, tmp
 
 
 async def _offer_sdp(frames: list[Any], fps: float) -> tuple[LiveClient, str]:
-    from realtime.peer import offer_host_addresses
-
     live = LiveClient(FramesTrack(frames, fps))
     offer = await live.pc.createOffer()
     offer_host_addresses(live.pc, ("127.0.0.1",))
@@ -250,14 +252,6 @@ async def _offer_sdp(frames: list[Any], fps: float) -> tuple[LiveClient, str]:
 async def test_each_step_of_a_recording_fallback_may_go_to_another_node(engine, media_bytes, tmp_path):
     """Start on A, the prompt from B, the state from A, the upload to B: the plan (with the time each prompt was
     issued) lives in the store, so the nodes agree; a second upload, to A, is token_used."""
-    from dataclasses import replace
-
-    from session_support import ShiftedClock
-
-    from webapp.app import create_app
-    from webapp.config import load_config
-    from webapp.sessions import registry
-
     config = load_config(None, {}, api_keys=KEY, store={"url": f"sqlite:///{tmp_path / 'livecheck.db'}"})
     config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",)))
     apps = [create_app(config, engine=engine) for _ in range(2)]
@@ -288,3 +282,26 @@ async def test_each_step_of_a_recording_fallback_may_go_to_another_node(engine, 
         view = await (await a.get(f"/v1/sessions/{body['session_id']}", headers=auth)).get_json()
         assert view["status"] == (await done.get_json())["status"] and view["result"]["mode"] == "recording"
         assert [x["action"] for x in view["result"]["actions"]] == ["nod"]  # judged against the prompt B issued
+
+
+def test_processes_2_shares_one_port_and_one_store_and_drains_on_sigterm(workdir):
+    """`serve --processes 2`: two nodes answer on one port (two node ids behind it), a session created through one
+    is read through the other, and SIGTERM to the parent drains both and exits 0."""
+    url = f"sqlite:///{workdir / 'processes' / 'livecheck.db'}"
+    node = start_node(workdir, "processes-2", url, KEY, args=("--processes", "2"))
+    try:
+        seen: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while len(seen) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=node.base, timeout=10) as fresh:  # a new connection each time
+                ready = fresh.get("/readyz").json()
+            if ready["status"] == "ready":
+                seen.setdefault(ready["node"], ready["node"])
+            time.sleep(0.1)
+        assert len(seen) == 2, seen
+        created = node.create_session()
+        for _ in range(6):  # new connections land on either process: each reads the session
+            assert node.session(created["session_id"])["status"] == "CREATED"
+    finally:
+        code = stop(node.process, 60)
+    assert code == 0, node.tail()
