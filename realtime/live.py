@@ -1,0 +1,251 @@
+"""The live checks this node runs: their peer connections and landmarkers, which never leave the process (the
+session itself, and the result, live in the store: realtime/book.py).
+
+A check is decided here and the decision written to the store before its connection closes. It is decided only
+while the session is still this node's (`SessionBook.ours`): a check taken over by the recording fallback, or
+failed `node_lost` by another node while this one was paused, is dropped without a word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from realtime.book import SessionBook, reference_of, token_used
+from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeOutcome, ChallengeSession
+from realtime.errors import SessionError
+from realtime.modes import SessionMode, Tenant
+from realtime.peer import LivePeer, PipelineStats
+from realtime.results import ResultInputs, failed_result, live_result
+from realtime.settings import RealtimeSettings
+from realtime.status import SessionStatus
+from realtime.store import SessionRecord, update
+from scoring.engine import LivenessEngine
+from scoring.errors import Overloaded
+
+RECENT_STATS = 256
+
+
+@dataclass
+class LocalCheck:
+    """What only the node running a live check holds: its peer connection and landmarker."""
+
+    record: SessionRecord  # as claimed (actions, audit images, reference)
+    peer: LivePeer | None = None
+    landmarker: object | None = None
+    stats: PipelineStats | None = None
+    ending: bool = False
+    frames_recorded: bool = False  # frames_seen was written to the store
+
+    @property
+    def tenant(self) -> Tenant:
+        return Tenant(self.record.tenant)
+
+
+def result_inputs(record: SessionRecord) -> ResultInputs:
+    return ResultInputs(audit_images=record.audit_images, reference=reference_of(record))
+
+
+class LiveChecks:
+    def __init__(self, engine: LivenessEngine, settings: RealtimeSettings, book: SessionBook,
+                 executor: ThreadPoolExecutor) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.book = book
+        self.executor = executor
+        self._local: dict[str, LocalCheck] = {}
+        self._pending: dict[Tenant, int] = {t: 0 for t in Tenant}  # offers past the cap check, not yet claimed
+        self._recent_stats: OrderedDict[str, PipelineStats] = OrderedDict()  # of checks that ended here (bounded)
+
+    # -- figures -------------------------------------------------------------------------------------------------
+
+    def counts(self, tenant: Tenant | None = None) -> dict[str, int]:
+        """Checks running here (being set up included), open peer connections, landmarkers held."""
+        checks = [c for c in self._local.values() if tenant is None or c.tenant == tenant]
+        pending = sum(n for t, n in self._pending.items() if tenant is None or t == tenant)
+        return {
+            "live": sum(1 for c in checks if not c.ending) + pending,
+            "peers": sum(1 for c in checks if c.peer is not None),
+            "landmarkers": sum(1 for c in checks if c.landmarker is not None),
+        }
+
+    def running(self) -> int:
+        return len(self._local)
+
+    def holds(self, session_id: str) -> bool:
+        return session_id in self._local
+
+    def pipeline_stats(self, session_id: str) -> PipelineStats | None:
+        """Frame pipeline figures of a live check run here (running, or among the last RECENT_STATS ended)."""
+        local = self._local.get(session_id)
+        if local is not None and local.peer is not None:
+            return local.peer.stats
+        return self._recent_stats.get(session_id)
+
+    # -- one check -----------------------------------------------------------------------------------------------
+
+    def reserve(self, tenant: Tenant) -> None:
+        """Holds a slot of `tenant` from the cap check until `start` registers the check (or `unreserve`)."""
+        self._pending[tenant] += 1
+
+    def unreserve(self, tenant: Tenant) -> None:
+        self._pending[tenant] -= 1
+
+    async def start(self, claimed: SessionRecord, sdp: str, kind: str) -> dict[str, str]:
+        """Runs the claimed session's check here: a landmarker, the challenge, the peer connection; the answer."""
+        local = LocalCheck(claimed)
+        self._local[claimed.id] = local
+        loop = asyncio.get_running_loop()
+        try:
+            analyzer, landmarker = await loop.run_in_executor(self.executor, self.engine.stream_analyzer)
+            local.landmarker = landmarker
+            challenge = ChallengeSession(claimed.actions, self.settings, self.engine.settings,
+                                         keep_audit_frames=claimed.audit_images)
+            local.peer = LivePeer(self.settings, challenge, analyzer, self.executor,
+                                  functools.partial(self._peer_finished, local), time.monotonic)
+            answer = await local.peer.answer(sdp, kind)
+        except Exception as exc:
+            await self.end(local, ["invalid_offer"])
+            if isinstance(exc, SessionError):
+                raise
+            if isinstance(exc, Overloaded):  # the live landmarker pool stayed full past its bounded wait
+                raise SessionError("too_many_sessions", exc.message, 503) from None
+            raise SessionError("invalid_offer", f"The SDP offer could not be used: {exc}", 400) from None
+        return {"sdp": answer.sdp, "type": answer.type}
+
+    async def _peer_finished(self, local: LocalCheck, peer: LivePeer) -> None:
+        if local.peer is peer:
+            await self.end(local, None)
+
+    async def end(self, local: LocalCheck, reasons: list[str] | None) -> None:
+        """Decides (if not yet), then closes the peer connection and releases the landmarker. Safe to call twice.
+
+        The decision is written to the store before the connection is closed: closing waits for the result
+        message to reach the browser, and an integrator polling the session (on any node) must never see
+        IN_PROGRESS after the widget showed a result."""
+        if local.ending:
+            return
+        local.ending = True
+        session_id = local.record.id
+        peer = local.peer
+        ours = self.book.ours
+        try:
+            if peer is not None and reasons is None and peer.stats.frames_analyzed == 0 and self._lost_in_transport(peer):
+                # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
+                # recording fallback can still run; the sweep fails it with this reason if nothing follows
+                outcome = peer.challenge.outcome
+                stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else DISCONNECTED
+                await update(self.book.store, session_id,
+                             lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None)
+                await self._drop_peer(local)
+                return
+            result: dict[str, Any] | None = None
+            if peer is not None:
+                outcome = peer.challenge.outcome
+                if outcome is None:
+                    peer.challenge.cancel((reasons or [DISCONNECTED])[0], peer._now_ms())
+                    outcome = peer.challenge.outcome
+                local.stats = peer.stats
+                if outcome is not None:
+                    try:
+                        result = await asyncio.get_running_loop().run_in_executor(
+                            self.executor, self._live_result, local.record, outcome)
+                    except Exception:
+                        result = failed_result(SessionMode.LIVE, ["internal_error"])
+                    passed = bool(outcome.alive and result.get("alive"))
+                    status = SessionStatus.SUCCEEDED if passed else SessionStatus.FAILED
+                    await self.book.decide(session_id, status, result, ours)
+            if result is None:
+                await self.book.decide(session_id, SessionStatus.FAILED,
+                                       failed_result(SessionMode.LIVE, reasons or ["internal_error"]), ours)
+            if peer is not None:
+                await peer.close()
+                local.peer = None
+            self._release(local)
+        finally:
+            self._forget(local)
+
+    def _forget(self, local: LocalCheck) -> None:
+        self._local.pop(local.record.id, None)
+        if local.stats is not None:
+            self._recent_stats[local.record.id] = local.stats
+            while len(self._recent_stats) > RECENT_STATS:
+                self._recent_stats.popitem(last=False)
+
+    @staticmethod
+    def _lost_in_transport(peer: LivePeer) -> bool:
+        """True when the check ended because the connection or the camera track went away, not by the user's
+        cancel or an error: only then may the recording fallback take over the unused session."""
+        outcome = peer.challenge.outcome
+        return outcome is None or not outcome.reasons or outcome.reasons[0] in (DISCONNECTED, STREAM_ENDED)
+
+    async def _drop_peer(self, local: LocalCheck) -> None:
+        """Closes the peer connection and frees the landmarker without deciding anything."""
+        peer, local.peer = local.peer, None
+        if peer is not None:
+            await peer.close()
+            local.stats = peer.stats
+        self._release(local)
+
+    def _release(self, local: LocalCheck) -> None:
+        landmarker, local.landmarker = local.landmarker, None
+        if landmarker is not None:
+            self.engine.release(landmarker)
+
+    def _live_result(self, record: SessionRecord, outcome: ChallengeOutcome) -> dict[str, Any]:
+        """Blocking: the integrator's full result of a live check (embedding for the match, JPEG encoding)."""
+        return live_result(self.engine, result_inputs(record), outcome)
+
+    async def yield_to_fallback(self, session_id: str) -> None:
+        """The recording fallback takes over a session whose live attempt runs here: the attempt is dropped
+        unless it already analyzed a frame (then the live check counts: token_used)."""
+        local = self._local.get(session_id)
+        if local is None:
+            return
+        if local.ending or (local.peer is not None and local.peer.stats.frames_analyzed > 0):
+            raise token_used()
+        local.ending = True  # no decision from the peer while it is dropped
+        await self._drop_peer(local)
+        self._forget(local)
+        if local.stats is not None and local.stats.frames_analyzed > 0:
+            # a frame slipped through while closing: the live check counts
+            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(SessionMode.LIVE, [DISCONNECTED]),
+                                   self.book.ours)
+            raise token_used()
+
+    # -- housekeeping --------------------------------------------------------------------------------------------
+
+    async def sweep(self, now: float) -> None:
+        """A connection that delivers no frame frees its slot and landmarker after connect_timeout_s (the session
+        stays open for the fallback); a check past check_timeout_s + 10 s fails; a check taken over by the
+        fallback (on another node), or decided by another node, is dropped; the first analyzed frame is written
+        to the store."""
+        ours = self.book.ours
+        for local in list(self._local.values()):
+            if local.ending or local.peer is None:
+                continue
+            current = await self.book.store.get(local.record.id)
+            if current is None or not ours(current):
+                local.ending = True
+                await self._drop_peer(local)
+                self._forget(local)
+                continue
+            peer, started = local.peer, current.started_at or now
+            if peer.stats.frames_analyzed > 0 and not local.frames_recorded:
+                marked = await update(self.book.store, current.id,
+                                      lambda r: r.bump(frames_seen=True) if ours(r) else None)
+                local.frames_recorded = marked is not None and marked.frames_seen
+            if peer.stats.frames_received == 0 and now - started > self.settings.connect_timeout_s:
+                await self.end(local, None)
+            elif now - started > self.settings.check_timeout_s + 10:
+                await self.end(local, ["timeout"])
+
+    async def close(self) -> None:
+        for local in list(self._local.values()):
+            if local.peer is not None:
+                await self.end(local, ["server_shutdown"])
