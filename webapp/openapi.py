@@ -6,6 +6,8 @@ from typing import Any
 
 from quart import Blueprint, Response, jsonify
 
+from realtime.status import SessionStatus
+
 blueprint = Blueprint("openapi", __name__)
 
 NUM = {"type": "number"}
@@ -55,7 +57,7 @@ SILENT_RESULT = obj({"code": {"const": 1000}, "passed": BOOL, "liveness_score": 
                      "image_timestamp": NUM, "base64_image": STR, "base64_face_image": STR})
 FLAG = {"in": "query", "schema": {"type": "boolean", "default": False}}
 ACTION_NAME = {"enum": ["turn_left", "turn_right", "nod", "blink", "open_mouth", "smile"]}
-SESSION_STATUS = {"enum": ["CREATED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "EXPIRED"]}
+SESSION_STATUS = {"enum": [status.value for status in SessionStatus]}  # realtime/status.py, the one vocabulary
 NULLABLE_NUM = {"oneOf": [{"type": "null"}, NUM]}
 NULLABLE_INT = {"oneOf": [{"type": "null"}, INT]}
 SESSION_OPTIONS = {"type": "object", "properties": {
