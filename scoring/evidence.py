@@ -64,7 +64,8 @@ class EvidenceLimits:
 
     parallax_lag_ms: int = 333  # pixel tracks compare a face with the one this long before
     parallax_pose_deg: float = 3.0  # ... when their yaw or pitch differ by this much
-    parallax_min: float = 0.008  # median track residual after the best homography / face width: a head's parallax
+    parallax_min: float = 0.0075  # median track residual after the best homography / face width: a head's parallax
+    track_ms: int = 150  # pixel tracks are computed at most this often (they cost ~2-5 ms each)
     min_parallax_pairs: int = 3  # turned pairs needed before flatness is judged
     track_side_px: int = 480  # frames are tracked at this long side (grey)
     min_track_face_px: int = 64  # a narrower face cannot show parallax reliably: its turns count as unproven
@@ -74,7 +75,7 @@ class EvidenceLimits:
     repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
     repeat_share: float = 0.9  # ... and this share of consecutive repeats is a frozen picture
     min_frames: int = 10  # fewer traced faces than this: no opinion
-    sample_ms: int = 100  # faces closer in time than this are not traced (nor tracked) again
+    sample_ms: int = 100  # faces closer in time than this are not traced again
     window: int = 80  # traced faces kept; when full, every other one is dropped and the interval doubles
     anchors: int = 10  # frames every traced face is compared with for the travel measure
     loop_window: int = 450  # face thumbnails kept for the loop check (the newest; 30 s at 15 fps)
@@ -178,7 +179,7 @@ class EvidenceTracker:
                     self._repeats += 1
             self._thumbs.append(thumb)
             self._thumb_ms.append(t_ms)
-            if self._last_track_ms is None or t_ms - self._last_track_ms >= self.limits.sample_ms:
+            if self._last_track_ms is None or t_ms - self._last_track_ms >= self.limits.track_ms:
                 self._last_track_ms = t_ms
                 self._track(rgb, face, t_ms)
         if self._last_ms is not None and t_ms - self._last_ms < self._sample_ms:
@@ -274,9 +275,16 @@ def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, f
     `after` (forward-backward checked) and where the best least-squares homography puts them; None with too few
     tracks. A plane's tracks fit a homography to sub-pixel accuracy; a turning head's do not (parallax: the
     outline moves against the nose, the far cheek is foreshortened)."""
+    # Only the face's neighbourhood is searched and tracked (a quarter of a face width around its outline).
     h, w = before.shape[:2]
-    mask = np.zeros((h, w), dtype=np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(outline).astype(np.int32)), 255)
+    pad = face_width * 0.25
+    x0, y0 = (max(0, int(v - pad)) for v in outline.min(axis=0))
+    x1, y1 = min(w, int(outline[:, 0].max() + pad)), min(h, int(outline[:, 1].max() + pad))
+    before, after = before[y0:y1, x0:x1], after[y0:y1, x0:x1]
+    if before.size == 0:
+        return None
+    mask = np.zeros(before.shape[:2], dtype=np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(outline - (x0, y0)).astype(np.int32)), 255)
     corners = cv2.goodFeaturesToTrack(before, max_points, 0.01, max(2, int(face_width) // 50), mask=mask)
     if corners is None or len(corners) < 20:
         return None
