@@ -117,7 +117,7 @@ class SessionRegistry:
         return len(self._demo_open) if tenant == Tenant.DEMO else 0
 
     async def refresh_counts(self) -> None:
-        """Reads the store's session counts for the gauges (a scrape awaits this; the sweep also refreshes)."""
+        """Reads the store's session counts for the gauges (a scrape awaits this)."""
         self._status_counts = await self.store.counts()
 
     def gauges(self) -> Gauges:
@@ -234,7 +234,6 @@ class SessionRegistry:
         now = self.clock()
         await self.live.sweep(now)
         await self._sweep_cluster(now)
-        self._status_counts = await self.store.counts()
         if now - self._last_purge > PURGE_EVERY_S:
             self._last_purge = now
             await self.store.purge()

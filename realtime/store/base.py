@@ -39,7 +39,8 @@ class SessionStore(Protocol):
         """Every IN_PROGRESS session, whichever node claimed it (for the node-lost and timeout sweeps)."""
 
     async def counts(self) -> dict[tuple[str, SessionStatus], int]:
-        """Sessions kept, by (tenant, status): every status of every tenant seen, zeros included."""
+        """Sessions kept, by (tenant, status): every status of every tenant seen, zeros included. Entries past
+        their TTL may count until the backend drops them (purge)."""
 
     async def purge(self) -> int:
         """Drops every entry past its TTL (a no-op where the backend expires them itself)."""
