@@ -305,3 +305,38 @@ def test_processes_2_shares_one_port_and_one_store_and_drains_on_sigterm(workdir
     finally:
         code = stop(node.process, 60)
     assert code == 0, node.tail()
+
+
+async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12, tmp_path):
+    """Node A runs a check but stops heart-beating (paused: its sweep never runs); node B fails the session
+    node_lost. When A's check then ends, A's own decision is discarded: a decided session never changes."""
+    frames, fps = d12
+    url = f"sqlite:///{tmp_path / 'livecheck.db'}"
+    settings = RealtimeSettings(ice_host_addresses=("127.0.0.1",))
+    cluster = StoreSettings(heartbeat_s=0.2, node_lost_s=0.6)
+    a = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="a")  # never start()ed
+    b = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="b")
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        await a.store.beat("a", cluster.node_lost_s)  # A's one and only heartbeat
+        session, token = await a.create(SessionOptions(actions=("nod",)))
+        await client.connect(lambda sdp: a.offer(session.id, token, sdp))
+        await asyncio.wait_for(client.prompted.wait(), 30)
+        assert (await b.get(session.id)).status == "IN_PROGRESS"
+        await asyncio.sleep(cluster.node_lost_s + 0.2)
+        await b.sweep()
+        lost = await b.get(session.id)
+        assert lost.status == "FAILED" and lost.result["reasons"] == ["node_lost"]
+        await client.close()  # A's check ends now: it decides, too late
+        for _ in range(200):
+            if a.counts()["peers"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert a.counts()["peers"] == 0
+        after = await b.get(session.id)
+        assert (after.status, after.result, after.version) == (lost.status, lost.result, lost.version)
+    finally:
+        await client.close()
+        for reg in (a, b):
+            await reg.close()
+            await reg.store.close()
