@@ -131,19 +131,32 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
             client = LiveClient(FramesTrack(frames, fps, lead_s=0.5))
             await client.connect(offer)
             await client.wait_result(timeout_s)
-            decided = await http.get(f"/v1/sessions/{session['session_id']}", headers=headers)
-            decided.raise_for_status()
-            body = decided.json()
+            body = await _decided(http, session["session_id"], headers)
     except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
         return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
     finally:
         if client is not None:
             await client.close()
     result = body.get("result") or {}
+    if body.get("status") not in ("SUCCEEDED", "FAILED"):
+        return ItemResult(item, False, 0.0, (), f"not decided: {body.get('status')}", time.perf_counter() - started)
     return ItemResult(
         item, body.get("status") == "SUCCEEDED", float(result.get("average_liveness") or 0.0),
         tuple(str(r) for r in result.get("reasons") or ()), None, time.perf_counter() - started,
     )
+
+
+async def _decided(http: httpx.AsyncClient, session_id: str, headers: dict[str, str], wait_s: float = 15.0) -> dict:
+    """The session as the integrator reads it, once decided: the node running the check writes the result to the
+    store right after telling the browser, so the first read may still say IN_PROGRESS."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        response = await http.get(f"/v1/sessions/{session_id}", headers=headers)
+        response.raise_for_status()
+        body: dict = response.json()
+        if body.get("status") in ("SUCCEEDED", "FAILED", "EXPIRED") or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.2)
 
 
 def camera_items(items: Sequence[LabeledItem]) -> tuple[list[LabeledItem], list[LabeledItem]]:
