@@ -119,9 +119,10 @@ async def test_transitions_are_checked(store_url, opened):
     await update(store, "s1", lambda r: r.bump(status=SessionStatus.IN_PROGRESS))
     done = await update(store, "s1", lambda r: r.bump(status=SessionStatus.FAILED, result={"alive": False}))
     assert done is not None and done.status == SessionStatus.FAILED
-    for later in (SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED, SessionStatus.CREATED):
-        with pytest.raises(InvalidTransition):
-            await update(store, "s1", lambda r, s=later: r.bump(status=s))
+    for later in (SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED, SessionStatus.CREATED, SessionStatus.FAILED):
+        with pytest.raises(InvalidTransition):  # FAILED again with another result: a decision is final too
+            await update(store, "s1", lambda r, s=later: r.bump(status=s, result={"alive": True}))
+    assert (await store.get("s1")).result == {"alive": False}
     assert await update(store, "missing", lambda r: r.bump()) is None
 
 

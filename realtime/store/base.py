@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
-from realtime.status import SessionStatus, check_transition
+from realtime.status import InvalidTransition, SessionStatus, check_transition
 from realtime.store.records import SessionRecord
 
 MAX_RETRIES = 64
@@ -80,6 +80,8 @@ async def update(store: SessionStore, session_id: str,
         new = change(current)
         if new is None:
             return current
+        if current.status.decided:  # a decided session never changes (its signed result is final)
+            raise InvalidTransition(current.status, new.status)
         check_transition(current.status, new.status)
         if new.version != current.version + 1:
             new = replace(new, version=current.version + 1)
