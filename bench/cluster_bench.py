@@ -73,7 +73,7 @@ async def live_sustained(base: str, concurrent: int, seconds: float, frames: lis
             while time.monotonic() < deadline:
                 session = (await http.post("/v1/sessions", json={"actions": ["turn_left", "turn_right"]})).json()
 
-                async def post(sdp: str) -> dict[str, str]:
+                async def post(sdp: str, session: dict[str, Any] = session) -> dict[str, str]:
                     res = await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
                                           headers={"Authorization": f"Bearer {session['client_token']}"})
                     if res.status_code != 200:
@@ -84,7 +84,7 @@ async def live_sustained(base: str, concurrent: int, seconds: float, frames: lis
                 try:
                     await client.connect(post)
                     await client.wait_result(60)
-                except (RuntimeError, asyncio.TimeoutError):
+                except (RuntimeError, TimeoutError):
                     done["refused"] += 1
                     await asyncio.sleep(1.0)
                     continue

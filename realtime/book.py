@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import random
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from realtime.book import SessionBook, token_matches, token_used
 from realtime.errors import SessionError, not_found

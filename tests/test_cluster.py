@@ -13,7 +13,8 @@ import signal
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -173,7 +174,7 @@ async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis, pair, w
         await asyncio.sleep(0.3)
         async with httpx.AsyncClient(base_url=leaving.base, timeout=5) as http:
             readiness.append((await http.get("/readyz")).status_code)
-            refused = await http.post(f"/v1/sessions/{a.create_session()['session_id']}/offer",
+            refused = await http.post(f"/v1/sessions/{other['session_id']}/offer",
                                       json={"sdp": "v=0", "type": "offer"})
         run = await client.wait_result(60)
     finally:

@@ -9,7 +9,7 @@ import stat
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 import pytest

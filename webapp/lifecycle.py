@@ -13,7 +13,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 DRAINING = "server_draining"  # stable error code of work refused while the node shuts down
 

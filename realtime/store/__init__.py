@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from realtime.store.base import SessionStore, StoreError, lost_sessions, total, update
 from realtime.store.records import SessionRecord

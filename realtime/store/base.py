@@ -8,7 +8,8 @@ SQLite (one machine, several processes) and Redis (several machines). See docs/d
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable
 
 from realtime.status import InvalidTransition, SessionStatus, check_transition
 from realtime.store.records import SessionRecord

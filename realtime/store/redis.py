@@ -9,7 +9,8 @@ import functools
 import json
 import secrets
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis

@@ -11,7 +11,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable
 
 from realtime.status import SessionStatus
 from realtime.store.base import StoreError
