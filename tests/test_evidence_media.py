@@ -95,9 +95,13 @@ async def _passive(engine, frames: list[np.ndarray], fps: float):
 
 
 @pytest.mark.webrtc
-@pytest.mark.parametrize("name", ["mt_sun", "mt_yongen"])
-async def test_still_live_speakers_pass_a_passive_live_check(engine, media: Path, name: str) -> None:
-    frames, fps = attacks.read_video(media / "videos" / f"{name}.mp4", 20.0).frames, 25.0
+@pytest.mark.parametrize("name", ["mt_yongen", "d19"])
+async def test_live_clips_without_a_turn_pass_a_passive_live_check(engine, media: Path, name: str) -> None:
+    """Portrait mt_yongen (tilted up ~30 degrees, eyes half-closing) and d19 (smiles) show an expression. mt_sun
+    is not asserted here: she never blinks in 22 s and her smile drifts by 0.28-0.31 over WebRTC against the 0.30
+    threshold, so a passive live check passes her only some of the time (docs/verdict.md "What it costs")."""
+    clip = attacks.read_video(media / "videos" / f"{name}.mp4", 20.0)
+    frames, fps = clip.frames, clip.fps
     session, run = await _passive(engine, frames, fps)
     assert run.status == SUCCEEDED and session.status == SUCCEEDED, session.result
     assert session.result["reasons"] == []
