@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 # `make run` listens on 127.0.0.1 only: the keyless demo page (on by default) never faces a network.
 
-.PHONY: install install-test run test chromium servers bench
+.PHONY: install install-test run test check chromium servers bench
 
 $(BIN)/livecheck: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ $(BIN)/livecheck: pyproject.toml
 	@touch $@
 
 install: $(BIN)/livecheck
+
+$(BIN)/mypy: $(BIN)/livecheck
+	$(BIN)/pip install -q -e '.[test,check]'
+	@touch $@
+
+# The inner loop, run first by .ci/run: lint, types, and the `unit` tier (no models, no network, no root; ~20 s).
+# `ruff format --check` is not run yet: formatting the whole tree at once would rewrite every file in flight.
+check: $(BIN)/mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m unit -W error::DeprecationWarning -W error::PendingDeprecationWarning
 
 # No model file found at all (exit 3): download them once from their upstream sources, pinned by sha256.
 run: install

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import av
 import cv2
@@ -151,7 +151,7 @@ def _shake(rng: np.random.Generator, n: int, fps: float, rotate_deg: float, shif
     freq = rng.uniform(0.3, 0.7, size=4)
 
     def tremor(amplitude: float) -> np.ndarray:
-        walk = np.cumsum(rng.normal(0, 1, size=n))
+        walk: np.ndarray = np.cumsum(rng.normal(0, 1, size=n))
         walk = cv2.GaussianBlur(walk.reshape(1, -1).astype(np.float32), (0, 0), 2).ravel()
         walk -= walk.mean()
         return amplitude * walk / (np.abs(walk).max() + 1e-6)
@@ -169,7 +169,7 @@ def _composite(scene: np.ndarray, layer: np.ndarray, mask: np.ndarray, pose: tup
     angle, dx, dy, scale = pose
     h, w = scene.shape[:2]
     matrix = cv2.getRotationMatrix2D(center, angle, scale)
-    matrix[:, 2] += (offset[0] + dx, offset[1] + dy)
+    matrix[:, 2] += (offset[0] + dx, offset[1] + dy)  # type: ignore[arg-type]  # cv2 stubs type it as integer
     warped = cv2.warpAffine(layer, matrix, (w, h), flags=cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
     return scene * (1 - alpha) + warped * alpha

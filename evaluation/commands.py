@@ -78,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_subcommands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = sub.add_parser("eval", help="measure APCER/BPCER/ACER on a labelled dataset folder (labels.csv)")
     evaluate.add_argument("dataset", metavar="DATASET", help="folder with labels.csv (or the CSV itself)")
     evaluate.add_argument("--threshold", type=float, help="liveness threshold (default: the configured one)")

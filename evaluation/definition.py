@@ -19,7 +19,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from evaluation.attacks import AttackSpec, default_specs, live_media, make_attacks
 from evaluation.dataset import DatasetError, LabeledItem, write_labels

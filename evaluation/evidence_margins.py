@@ -16,7 +16,6 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 
 from evaluation import attacks
 from scoring.engine import AnalysisOptions, LivenessEngine

@@ -22,13 +22,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 
 from evaluation.attacks import IMAGE_SUFFIXES
 from evaluation.dataset import LabeledItem
-from evaluation.metrics import LIVE
 from evaluation.runner import ItemResult, ProgressBar
 
 RECORDING_TYPES = frozenset({"replay_fast", "replay_loop", "splice"})

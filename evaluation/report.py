@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from typing import Sequence
+from collections.abc import Sequence
 
 from evaluation.metrics import LIVE, DetPoint, Rates, Scored, attack_types, det_curve, rates, threshold_for_bpcer
 from evaluation.runner import ItemResult
@@ -85,11 +85,11 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         "| target BPCER | threshold | BPCER | " + " | ".join(f"APCER {t}" for t in sorted(at.apcer)) + " | ACER |",
         "|---|---:|---:|" + "---:|" * len(at.apcer) + "---:|",
     ]
-    for target, t, r in ev.at_target:
+    for target, threshold, r in ev.at_target:
         if r is None:
-            lines.append(f"| {_pct(target)} | {_thr(t)} | - |" + " - |" * len(at.apcer) + " - |")
+            lines.append(f"| {_pct(target)} | {_thr(threshold)} | - |" + " - |" * len(at.apcer) + " - |")
         else:
-            lines.append(f"| {_pct(target)} | {_thr(t)} | {_pct(r.bpcer)} | "
+            lines.append(f"| {_pct(target)} | {_thr(threshold)} | {_pct(r.bpcer)} | "
                          + " | ".join(_pct(r.apcer[k]) for k in sorted(r.apcer)) + f" | {_pct(r.acer)} |")
     lines += ["", "## Misclassified items", ""]
     if ev.misclassified:
@@ -139,13 +139,14 @@ def plot(ev: Evaluation, path: Path) -> None:
         ax.legend(fontsize=7, loc="upper center")
     det_ax = flat[len(types)]
     ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99]
-    for attack_type in [*types, None]:
-        points: list[DetPoint] = det_curve(scored, attack_type)
+    curves: list[str | None] = [*types, None]
+    for curve in curves:
+        points: list[DetPoint] = det_curve(scored, curve)
         if not points:
             continue
-        style = {"color": "black", "linewidth": 2.2} if attack_type is None else {"linewidth": 1.2, "marker": ".", "alpha": 0.8}
+        style = {"color": "black", "linewidth": 2.2} if curve is None else {"linewidth": 1.2, "marker": ".", "alpha": 0.8}
         det_ax.step([_deviate(p.apcer) for p in points], [_deviate(p.bpcer) for p in points], where="post",
-                    label=attack_type or "all attacks", **style)
+                    label=curve or "all attacks", **style)
     op = ev.at_threshold
     if op.bpcer is not None and op.max_apcer is not None:
         pooled = [s for s in scored if s.label != LIVE]

@@ -7,7 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence, TextIO
+from typing import TextIO
+from collections.abc import Sequence
 
 from evaluation.dataset import LabeledItem
 from evaluation.metrics import LIVE, Scored

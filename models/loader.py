@@ -76,7 +76,7 @@ class ModelStore:
     _verified: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, explicit: str | os.PathLike[str] | None = None) -> "ModelStore":
+    def open(cls, explicit: str | os.PathLike[str] | None = None) -> ModelStore:
         store = cls(resolve_models_dir(explicit))
         store.verify()
         return store

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import onnx
@@ -89,7 +90,7 @@ class _Builder:
         self.used.add(key)
         return value
 
-    def add(self, op: str, name: str, inputs: list[str], output: str | None = None, **attrs: object) -> str:
+    def add(self, op: str, name: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
         output = output or f"{name}_output_0"
         node = helper.make_node(op, inputs, [output], name=name, **attrs)
         self.nodes.append(node)

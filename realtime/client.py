@@ -7,7 +7,7 @@ import asyncio
 import fractions
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import av
 import numpy as np

@@ -49,7 +49,7 @@ class FallbackTiming:
     timeline_slack_ms: int
 
     @classmethod
-    def from_settings(cls, s: RealtimeSettings) -> "FallbackTiming":
+    def from_settings(cls, s: RealtimeSettings) -> FallbackTiming:
         return cls((s.fallback_lead_min_ms, s.fallback_lead_max_ms), (s.fallback_gap_min_ms, s.fallback_gap_max_ms),
                    s.fallback_early_ms, s.min_reaction_ms, int(s.fallback_upload_margin_s * 1000),
                    s.fallback_timeline_slack_ms)
@@ -75,7 +75,7 @@ class FallbackPlan:
     issued_ms: list[int] = field(default_factory=list)
 
     @classmethod
-    def draw(cls, actions: tuple[str, ...], timing: FallbackTiming, started_at: float, rng: random.Random) -> "FallbackPlan":
+    def draw(cls, actions: tuple[str, ...], timing: FallbackTiming, started_at: float, rng: random.Random) -> FallbackPlan:
         marks = [rng.randint(*timing.lead_ms)]
         for _ in range(max(1, len(actions))):
             marks.append(marks[-1] + rng.randint(*timing.gap_ms))
@@ -89,7 +89,7 @@ class FallbackPlan:
                 "timing": asdict(self.timing), "issued_ms": list(self.issued_ms)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FallbackPlan":
+    def from_dict(cls, data: dict[str, Any]) -> FallbackPlan:
         t = data["timing"]
         timing = FallbackTiming(tuple(t["lead_ms"]), tuple(t["gap_ms"]), int(t["early_ms"]), int(t["min_reaction_ms"]),
                                 int(t["upload_margin_ms"]), int(t["timeline_slack_ms"]))  # type: ignore[arg-type]

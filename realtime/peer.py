@@ -12,7 +12,8 @@ import logging
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -44,7 +45,7 @@ def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> Non
     setLocalDescription."""
     if not addresses:
         return
-    transports = getattr(pc, "_RTCPeerConnection__iceTransports")
+    transports = getattr(pc, "_RTCPeerConnection__iceTransports")  # noqa: B009 - aiortc private, untyped on purpose
     for transport in transports:
         connection = transport.iceGatherer._connection
         if getattr(connection, "_livecheck_hosts", None) is not None:
@@ -91,7 +92,7 @@ class LivePeer:
         challenge: ChallengeSession,
         analyzer: FrameAnalyzer,
         executor: Executor,
-        on_finished: Callable[["LivePeer"], Awaitable[None]],
+        on_finished: Callable[[LivePeer], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -176,7 +177,7 @@ class LivePeer:
             while not self._finished:
                 try:
                     await asyncio.wait_for(self._fresh.wait(), timeout=0.25)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._send(self.challenge.tick(self._now_ms()))
                     if self.challenge.done:
                         break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.settings import ActionSettings
@@ -26,7 +26,7 @@ class Baseline:
     smile: float
 
     @classmethod
-    def from_faces(cls, faces: Sequence[FaceObservation]) -> "Baseline":
+    def from_faces(cls, faces: Sequence[FaceObservation]) -> Baseline:
         if not faces:
             return cls(0.0, 0.0, 0.0, 0.0, 0.0)
         med = statistics.median

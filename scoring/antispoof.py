@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 
 from scoring.observation import BBox
 from scoring.onnx_session import create_session
@@ -18,7 +19,7 @@ INPUT_SIZE = 80
 @dataclass(frozen=True)
 class _Member:
     scale: float
-    session: object
+    session: ort.InferenceSession
 
 
 def crop_box(bbox: BBox, scale: float, width: int, height: int) -> tuple[int, int, int, int]:

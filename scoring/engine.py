@@ -74,7 +74,7 @@ class LivenessEngine:
 
     @classmethod
     def load(cls, settings: EngineSettings, models_dir: str | None = None, *, landmarkers: int = 8,
-             live_landmarkers: int = 8, prewarm: int = 1) -> "LivenessEngine":
+             live_landmarkers: int = 8, prewarm: int = 1) -> LivenessEngine:
         store = ModelStore.open(models_dir)
         return cls(settings, ModelSet.load(store, threads=settings.inference_threads, landmarkers=landmarkers,
                                            live_landmarkers=live_landmarkers, prewarm=prewarm))
@@ -198,7 +198,7 @@ class LivenessEngine:
             reader.close()
         return self._decide(collected, reader.decoded_seconds, settings, options, reference, timer, started)
 
-    def _collect(self, reader: VideoReader, analyzer: FrameAnalyzer, settings: EngineSettings, timer: StageTimer) -> "_Collected":
+    def _collect(self, reader: VideoReader, analyzer: FrameAnalyzer, settings: EngineSettings, timer: StageTimer) -> _Collected:
         info = reader.info
         duration_ms = info.duration_s * 1000
         slot_ms = duration_ms / settings.max_decoded_frames if duration_ms > 0 else 0.0
@@ -245,7 +245,7 @@ class LivenessEngine:
         return c
 
     def _decide(
-        self, c: "_Collected", decoded_seconds: float, settings: EngineSettings, options: AnalysisOptions,
+        self, c: _Collected, decoded_seconds: float, settings: EngineSettings, options: AnalysisOptions,
         reference: np.ndarray | None, timer: StageTimer, started: float,
     ) -> Verdict:
         antispoof, embedder = self.models.antispoof, self.models.embedder

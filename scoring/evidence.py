@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -289,8 +289,8 @@ def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, f
     if corners is None or len(corners) < 20:
         return None
     window = (15, 15)
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, corners, None, winSize=window, maxLevel=3)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=3)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, corners, None, winSize=window, maxLevel=3)  # type: ignore[call-overload]
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(after, before, moved, None, winSize=window, maxLevel=3)  # type: ignore[call-overload]
     good = (status.ravel() == 1) & (status_back.ravel() == 1) & (np.linalg.norm(back - corners, axis=2).ravel() < 0.5)
     src, dst = corners[good].reshape(-1, 2), moved[good].reshape(-1, 2)
     if len(src) < 20:

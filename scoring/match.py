@@ -30,7 +30,7 @@ class MatchResult:
     threshold: float
 
     @classmethod
-    def from_cosine(cls, cosine: float, threshold: float) -> "MatchResult":
+    def from_cosine(cls, cosine: float, threshold: float) -> MatchResult:
         return cls(cosine, verification_score(cosine, threshold), cosine >= threshold, threshold)
 
     def to_dict(self) -> dict[str, object]:

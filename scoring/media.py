@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 import cv2
@@ -297,7 +297,7 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -320,10 +320,11 @@ def decode_image(data: bytes, limits: MediaLimits) -> np.ndarray:
     reduction = 1
     if header.width * header.height > limits.image_pixels:
         # Only a single-pass JPEG decodes at reduced scale in reduced memory (see ImageHeader.single_pass).
-        reduction = jpeg_reduction(header.format, header.width, header.height, limits) if header.single_pass else None
-        if reduction is None:
+        reduced = jpeg_reduction(header.format, header.width, header.height, limits) if header.single_pass else None
+        if reduced is None:
             raise InputError(errors.RESOLUTION_TOO_HIGH,
                              f"Image is {header.width}x{header.height} pixels; the limit is {limits.image_pixels} pixels.")
+        reduction = reduced
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), JPEG_REDUCED_READS[reduction])
     if bgr is None:
         raise InputError(errors.CORRUPT_MEDIA, "The image is truncated or corrupt.")

@@ -25,7 +25,7 @@ class ModelSet:
 
     @classmethod
     def load(cls, store: ModelStore, *, threads: int = 1, landmarkers: int = 8, live_landmarkers: int = 8,
-             prewarm: int = 1) -> "ModelSet":
+             prewarm: int = 1) -> ModelSet:
         path = store.path("landmarker")
         pool = LandmarkerPool(path, max_size=landmarkers, name="upload")
         stills = LandmarkerPool(path, max_size=landmarkers, video=False, name="still")

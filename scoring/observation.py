@@ -28,7 +28,7 @@ class BBox:
     def area(self) -> int:
         return max(0, self.width) * max(0, self.height)
 
-    def scaled(self, factor: float) -> "BBox":
+    def scaled(self, factor: float) -> BBox:
         return BBox(*(int(round(v * factor)) for v in (self.left, self.top, self.right, self.bottom)))
 
     def to_dict(self) -> dict[str, int]:

@@ -26,7 +26,7 @@ class MediaLimits:
     image_size: int = 10 * 1024 * 1024  # bytes of an uploaded still
     image_pixels: int = 4096 * 4096  # decoded pixels of an uploaded still
 
-    def without_rate_and_resolution(self) -> "MediaLimits":
+    def without_rate_and_resolution(self) -> MediaLimits:
         """These limits for an API whose document sets no fps or resolution limit: only the decoding-cost bounds
         (DECODE_MAX_*) remain, or the configured limits where they are looser."""
         return replace(self, video_fps=max(self.video_fps, DECODE_MAX_FPS),

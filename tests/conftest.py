@@ -22,6 +22,23 @@ MODELS_DIR = _shared("LIVECHECK_MODELS", "models")
 MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
 
 
+TIERS = ("unit", "webrtc", "e2e")
+# Fixtures that load the real models or start a server on them: a `unit` test never asks for one.
+MODEL_FIXTURES = {"engine", "app", "client", "small_engine", "session_app", "server"}
+
+
+@pytest.hookimpl(trylast=True)  # after e2e/conftest.py marks its own tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test lands in one tier: unmarked tests are `models`; a `unit` test that asks for a model is an error."""
+    for item in items:
+        if item.get_closest_marker("unit") is not None:
+            heavy = MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            if heavy:
+                raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(heavy)}")
+        elif not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.models)
+
+
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's apps get their own default session store (sessions and counters never leak between tests)."""

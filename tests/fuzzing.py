@@ -18,7 +18,7 @@ import struct
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import av
 import cv2
@@ -135,7 +135,7 @@ class Seeds:
     sdp: str
 
     @classmethod
-    def build(cls, face_clip: bytes, face_jpeg: bytes) -> "Seeds":
+    def build(cls, face_clip: bytes, face_jpeg: bytes) -> Seeds:
         with av.open(io.BytesIO(face_clip)) as container:
             frames = []
             for frame in container.decode(video=0):

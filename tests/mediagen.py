@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import av
 import cv2

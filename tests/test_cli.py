@@ -88,6 +88,7 @@ def test_action_time_option(media: Path, models_dir: Path) -> None:
     assert action["passed"] is False and action["window_s"] == [2.5, 6.0]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("content", "code"),
     [(b"", "empty_input"), (b"\x01" + os.urandom(4095), "unsupported_media"), (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "corrupt_media")],
@@ -114,6 +115,7 @@ def test_truncated_video_exits_2(tmp_path: Path, media: Path, models_dir: Path) 
     assert "[corrupt_media]" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("args", "needle"),
     [(("--actions", "jump"), "invalid_actions"), (("--action-time", "100"), "bad action window"), (("--nod-threshold", "0"), "nod_threshold")],

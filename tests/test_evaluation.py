@@ -29,6 +29,7 @@ def _items() -> list[Scored]:
     return live + prints + replays
 
 
+@pytest.mark.unit
 def test_apcer_bpcer_acer_at_a_threshold() -> None:
     items = _items()
     assert bpcer(items, 0.6) == pytest.approx(3 / 10)
@@ -43,6 +44,7 @@ def test_apcer_bpcer_acer_at_a_threshold() -> None:
     assert apcer(items, "nonexistent", 0.6) is None
 
 
+@pytest.mark.unit
 def test_threshold_for_target_bpcer() -> None:
     items = _items()
     # 10 bona fide: 1 % allows no rejection -> the lowest live score; 10 % allows one; 20 % two.
@@ -58,6 +60,7 @@ def test_threshold_for_target_bpcer() -> None:
     assert threshold_for_bpcer(gated, 0.1) == 0.3
 
 
+@pytest.mark.unit
 def test_det_curve_runs_from_lax_to_strict() -> None:
     points = det_curve(_items(), "print")
     assert points[0].threshold == 0.0 and points[0].apcer == 1.0 and points[0].bpcer == 0.0
@@ -68,6 +71,7 @@ def test_det_curve_runs_from_lax_to_strict() -> None:
 
 # -- dataset file ---------------------------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_labels_round_trip_and_errors(tmp_path: Path) -> None:
     media = tmp_path / "media"
     media.mkdir()

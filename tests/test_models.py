@@ -122,6 +122,7 @@ def test_install_from_a_bad_source_copies_nothing_broken(models_dir: Path, tmp_p
     assert not (target / victim.filename).exists()
 
 
+@pytest.mark.unit
 def test_models_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVECHECK_MODELS", str(tmp_path / "env"))
     assert resolve_models_dir(tmp_path / "flag") == tmp_path / "flag"
@@ -131,6 +132,7 @@ def test_models_dir_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_models_dir(None) == tmp_path / "xdg" / "livecheck" / "models"
 
 
+@pytest.mark.unit
 def test_verify_with_no_model_at_all_says_how_to_get_them(tmp_path: Path) -> None:
     """Exit 3 (not 2) tells `make run` this is a fresh machine, so it downloads the models instead of stopping."""
     (tmp_path / "empty").mkdir()

@@ -374,6 +374,7 @@ class _Exploit:
         return os.system, (f"touch {self.marker}",)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("module,name", [
     ("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"), ("subprocess", "Popen"),
     ("torch", "load"), ("torch._utils", "_rebuild_from_type_v2"), ("collections", "defaultdict"),
@@ -392,6 +393,7 @@ def test_pickle_with_any_other_global_is_refused(module: str, name: str, tmp_pat
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.unit
 def test_state_dict_carrying_an_exploit_object_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     payload = pickle.dumps(OrderedDict([("conv1.conv.weight", _Exploit(marker))]), protocol=2)
@@ -455,6 +457,7 @@ class _FakeTerminal(io.StringIO):
         return self.tty
 
 
+@pytest.mark.unit
 def test_progress_bar_only_on_a_terminal() -> None:
     for tty in (True, False):
         stream = _FakeTerminal(tty)

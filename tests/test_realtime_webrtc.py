@@ -205,7 +205,7 @@ async def test_cancel_before_any_frame_is_decided_at_once_not_left_for_the_fallb
     reg = registry
     session, token = await reg.create(SessionOptions(actions=("turn_left",)))
     client = LiveClient(NoFramesTrack(frames[:1], fps))
-    cancel = f'{{"v":1,"type":"cancel"}}'
+    cancel = '{"v":1,"type":"cancel"}'
     client.channel.on("open", lambda: client.channel.send(cancel))  # after the client's own "ready"
     try:
         await client.connect(lambda sdp: reg.offer(session.id, token, sdp))

@@ -12,6 +12,8 @@ from scoring.actions import ActionDetector, Baseline, check_sequence
 from scoring.observation import BBox, Expression, FaceObservation, FrameObservation, HeadPose, Quality
 from scoring.settings import ActionSettings
 
+pytestmark = pytest.mark.unit
+
 STEP_MS = 66  # ~15 fps, the recorded-video analysis rate
 SETTINGS = ActionSettings()  # nod_threshold_deg 10, blink_threshold 0.35, min_event_seconds 0.06
 REST = Baseline(yaw=0.0, pitch=0.0, blink=0.0, mouth_open=0.0, smile=0.0)

@@ -124,6 +124,7 @@ def test_default_limits_reject_a_60fps_clip(engine, media_bytes) -> None:
     assert _code(lambda: engine.analyze(clip)) == errors.FPS_TOO_HIGH
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "options",
     [

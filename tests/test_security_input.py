@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -103,6 +103,7 @@ HEADER_FORMS = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("form", sorted(HEADER_FORMS))
 def test_header_size_matches_what_the_decoder_decodes(form: str) -> None:
     for width, height in ((37, 23), (64, 301)):
@@ -115,6 +116,7 @@ def test_header_size_matches_what_the_decoder_decodes(form: str) -> None:
         assert decode_image(data, LIMITS).shape[:2] == (height, width)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", sorted(BOMBS))
 def test_image_bombs_are_refused_from_the_header_without_decoding(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     data = BOMBS[name]()
@@ -131,6 +133,7 @@ def test_image_bombs_are_refused_from_the_header_without_decoding(name: str, mon
     assert caught.value.code == codes.RESOLUTION_TOO_HIGH
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n", b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IDAT" + bytes(8),
                                   b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\xff\xd8\xff\xda\x00\x08", b"BM" + bytes(12),
                                   b"RIFF\x00\x00\x00\x00WEBPVP8X"])
@@ -161,12 +164,14 @@ def test_playlists_open_no_file_and_tell_nothing(tmp_path: Path, monkeypatch: py
 # -- finding 5: codec-less streams, JSON ----------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_webm_with_an_unknown_codec_id_is_unsupported_media() -> None:
     with pytest.raises(InputError) as caught:
         preflight(unknown_codec_webm(), LIMITS)
     assert caught.value.code == codes.UNSUPPORTED_MEDIA
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("raw", [nested_json(100_000), nested_object(100_000), nested_json(33), b"\xff\xfe{\x00}\x00",
                                  b'{"a": "\xc3\x28"}', b'{"a": "\\ud800"}', b'{"\\udfff": 1}', b"[NaN]", b"[-Infinity]",
                                  b"[" + b"9" * 5000 + b"]"])
@@ -175,6 +180,7 @@ def test_safe_json_refuses(raw: bytes) -> None:
         loads(raw)
 
 
+@pytest.mark.unit
 def test_safe_json_accepts_what_the_apis_send() -> None:
     body = {"sdp": "v=0\r\n", "type": "offer", "n": [1, 2.5, None, True], "deep": json.loads(nested_json(31)),
             "name": "Ünïcode 😀"}
@@ -182,6 +188,7 @@ def test_safe_json_accepts_what_the_apis_send() -> None:
     assert loads(json.dumps(body, ensure_ascii=False).encode()) == body
 
 
+@pytest.mark.unit
 def test_data_channel_messages_with_deep_nesting_are_ignored() -> None:
     assert decode_client(b'{"v":1,"type":"ready","x":' + nested_json(2000) + b"}") is None
     assert decode_client(b'{"v":1,"type":"ready"}') is not None
@@ -195,6 +202,7 @@ def resolution_switch() -> bytes:
     return resolution_switch_h264()
 
 
+@pytest.mark.unit
 def test_a_stream_that_grows_mid_stream_is_refused(resolution_switch: bytes) -> None:
     reader = VideoReader(resolution_switch, LIMITS)
     assert (reader.info.width, reader.info.height) == (64, 64)  # the header says small
@@ -209,6 +217,7 @@ def test_a_stream_that_grows_mid_stream_is_refused(resolution_switch: bytes) -> 
 # -- finding 2: pools and bounded waits ----------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 async def test_a_job_waiting_for_a_worker_gives_up_with_busy() -> None:
     pool = WorkerPool(1, 2, queue_wait_s=0.3, job_timeout_s=30)
     gate = threading.Event()
@@ -227,6 +236,7 @@ async def test_a_job_waiting_for_a_worker_gives_up_with_busy() -> None:
         pool.close()
 
 
+@pytest.mark.unit
 async def test_a_job_past_its_deadline_is_answered_busy_and_keeps_its_slot() -> None:
     pool = WorkerPool(1, 0, queue_wait_s=5, job_timeout_s=0.3)
     gate = threading.Event()
@@ -291,6 +301,7 @@ async def test_an_upload_that_cannot_get_a_landmarker_in_time_gets_503_with_retr
     assert response.status_code == 200
 
 
+@pytest.mark.unit
 def test_server_timeouts_are_settings() -> None:
     config = make_config(read_timeout_s=120.0, keep_alive_timeout_s=7.0)
     hc = hypercorn_config(config)

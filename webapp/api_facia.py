@@ -65,7 +65,7 @@ async def liveness() -> Response:
     selfie = body.get("selfie_image")
     if not isinstance(selfie, str) or not selfie.strip():
         raise ApiError(MISSING, "")
-    if selfie.startswith("data:") and not selfie[5:].split(";")[0].lower() in ("image/jpeg", "image/jpg", "image/png"):
+    if selfie.startswith("data:") and selfie[5:].split(";")[0].lower() not in ("image/jpeg", "image/jpg", "image/png"):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "")
     try:
         image = decode_b64(selfie)
@@ -74,8 +74,8 @@ async def liveness() -> Response:
     if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n")):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "")
     if not await svc.facia_limiter.allow(key):  # counted once the request is accepted
-        body, status = render(Failure(RATE_LIMITED, "request limit reached", 429))
-        limited = jsonify(body)
+        payload, status = render(Failure(RATE_LIMITED, "request limit reached", 429))
+        limited = jsonify(payload)
         limited.status_code = status
         limited.headers["Retry-After"] = str(RETRY_AFTER_S)
         return limited

@@ -15,7 +15,7 @@ from webapp.analysis import analyze, b64, face_png, photo_jpeg
 from webapp.app import services
 from webapp.auth import require_key
 from webapp.errors import NOT_FOUND, ApiError, Failure
-from webapp.uploads import limit_body, require_type
+from webapp.uploads import body_bytes, limit_body, require_type
 
 blueprint = Blueprint("findface", __name__)
 ENDPOINT = "findface"
@@ -40,7 +40,7 @@ async def video_liveness() -> Response:
     require_key(svc.keys, request, required=svc.config.findface.require_key)
     limit_body(request, svc.config.engine.limits.video_size)
     require_type(request, "video/", "application/octet-stream")
-    data = await request.get_data()
+    data = await body_bytes(request)
     verdict = await analyze(svc, ENDPOINT, data, kind="video")
     best = None
     if verdict.best_face is not None:

@@ -149,6 +149,6 @@ async def live_detect(project_id: str) -> Response:
             "actions": [{"action": CODE_OF_ACTION[a.action], "confidence": round(a.confidence, 4)} for a in verdict.actions],
             "picture": b64(picture) if picture else "",
         },
-        "warning-list": [{"warningCode": WARNING_CODES.get(r, 99), "warningMsg": r} for r in verdict.reasons
+        "warning-list": [{"warningCode": WARNING_CODES[Reason(r)], "warningMsg": r} for r in verdict.reasons
                          if r in WARNING_CODES],
     })

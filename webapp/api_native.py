@@ -15,7 +15,7 @@ from webapp.analysis import analyze
 from webapp.app import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError
-from webapp.uploads import file_field, limit_body, require_type
+from webapp.uploads import body_bytes, file_field, limit_body, require_type
 
 blueprint = Blueprint("native", __name__)
 errors.install(blueprint)
@@ -59,7 +59,7 @@ async def analyze_media() -> Response:
         reference = await file_field(request, "reference")
         fields = {k: v for k, v in form.items()}
     else:
-        media = await request.get_data()
+        media = await body_bytes(request)
         reference = None
         fields = {k: v for k, v in request.args.items()}
     options = options_from(fields, reference)

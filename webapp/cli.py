@@ -77,7 +77,7 @@ def _format_verdict(result: dict[str, object]) -> str:
             f"best face: frame {best['frame_no']} at {best['timestamp_s']} s, bbox {best['bbox']}, "
             f"quality {best['quality']['score']}, liveness {best['liveness']}"
         )
-    for action in result.get("actions") or []:  # type: ignore[union-attr]
+    for action in result.get("actions") or []:  # type: ignore[attr-defined]
         span = f"{action['start_s']}-{action['end_s']} s" if action["passed"] else "not seen"
         lines.append(f"action {action['action']}: {'passed' if action['passed'] else 'FAILED'} "
                      f"(confidence {action['confidence']}, {span})")
@@ -86,7 +86,7 @@ def _format_verdict(result: dict[str, object]) -> str:
         lines.append(f"match: same_person={match['same_person']} score={match['score']} cosine={match['cosine']}")
     frames = result.get("frames")
     lines.append(f"frames: {frames}")
-    lines.append("time (ms): " + ", ".join(f"{k} {v}" for k, v in (result.get("timings_ms") or {}).items()))  # type: ignore[union-attr]
+    lines.append("time (ms): " + ", ".join(f"{k} {v}" for k, v in (result.get("timings_ms") or {}).items()))  # type: ignore[attr-defined]
     return "\n".join(lines)
 
 

@@ -14,7 +14,8 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.store import check_store_url
@@ -137,7 +138,7 @@ def _build(cls: type, values: Mapping[str, Any], path: str, problems: list[str])
             problems.append(f"{where}: unknown key")
             continue
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             if not isinstance(value, Mapping):
                 problems.append(f"{where}: expected a table")
                 continue
@@ -243,7 +244,7 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
     if problems:
         raise ConfigError(problems)
     try:
-        config.host_port
+        _ = config.host_port  # parses listen
     except ValueError:
         raise ConfigError([f"listen: expected HOST:PORT, got {config.listen!r}"]) from None
     store = config.store

@@ -8,7 +8,7 @@ their contract says otherwise (Huawei answers 400 for everything, for one).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import logging
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 # name -> {labels: value}; a feature's live figures (the session registry's, say), read at each scrape
 LabeledGauges = dict[str, dict[tuple[tuple[str, str], ...], float]]

@@ -101,7 +101,7 @@ def errors(schema: dict[str, Any], *statuses: int) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    bearer = [{"bearer": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "livecheck", "version": "1", "description": "Face liveness: native and seed-compatible APIs."},

@@ -62,6 +62,11 @@ def require_type(request: Request, *allowed_prefixes: str) -> str:
     return kind
 
 
+async def body_bytes(request: Request) -> bytes:
+    """The raw body (Quart's get_data with its defaults, spelled out so the type is bytes, not str | bytes)."""
+    return await request.get_data(cache=True, as_text=False, parse_form_data=False)
+
+
 async def json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
     """The body as a JSON object, or a 400 that says what is wrong with it. Every JSON body is read here:
     strict UTF-8, nesting and size bounded (scoring.safe_json), so no body can raise past the handler.
