@@ -81,6 +81,19 @@ def test_video_json_is_the_whole_verdict(media: Path, models_dir: Path) -> None:
     assert verdict["frames"]["liveness"] >= 10
 
 
+def test_quiet_by_default_native_log_lines_with_verbose(media: Path, models_dir: Path) -> None:
+    """MediaPipe/TFLite write INFO/WARNING lines from C++ on every model load; the CLI hides them unless asked."""
+    clip = str(media / "videos/d0.mp4")
+    quiet = analyze(clip, models=models_dir)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert "alive: True" in quiet.stdout
+    loud = analyze(clip, "--verbose", models=models_dir)
+    assert loud.returncode == 0
+    assert "XNNPACK" in loud.stderr  # the lines are still there for whoever asks
+    assert loud.stdout.splitlines()[0] == quiet.stdout.splitlines()[0]
+
+
 def test_action_time_option(media: Path, models_dir: Path) -> None:
     result = analyze(str(media / "videos/d12.mp4"), "--actions", "turn_left", "--action-time", "2500-6000", "--json", models=models_dir)
     assert result.returncode == 1

@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 EXIT_ALIVE, EXIT_NOT_ALIVE, EXIT_ERROR = 0, 1, 2
@@ -13,10 +15,40 @@ EXIT_NO_MODELS = 3  # `models verify` found not one model file: a fresh machine 
 EXIT_INTERRUPTED = 130
 
 
+# Commands that stay as loud as the libraries are: the server's log is the operator's.
+LOUD_COMMANDS = ("serve", "models")
+
+
 def _quiet_native_logs() -> None:
     # MediaPipe/TFLite print INFO lines to stderr from C++; keep the CLI's output readable.
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextmanager
+def _native_stderr_hidden() -> Iterator[None]:
+    """MediaPipe and TFLite log from C++ straight to file descriptor 2 (absl logging before InitGoogle, which no
+    environment variable reaches). While a command runs, fd 2 points at /dev/null; Python's own stderr (our
+    messages, tracebacks) keeps writing to the real one through a duplicate. `--verbose` skips all this."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    python_stderr = sys.stderr
+    # Only the process's own stderr writes to fd 2; a replaced one (pytest's capture) is left alone.
+    own = python_stderr is sys.__stderr__
+    if own:
+        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace",
+                          buffering=1)
+    try:
+        yield
+    finally:
+        if own:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -91,7 +123,6 @@ def _format_verdict(result: dict[str, object]) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    _quiet_native_logs()
     from models import ModelError
     from scoring.actions import parse_windows
     from scoring.engine import AnalysisOptions, LivenessEngine
@@ -185,13 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     from evaluation.commands import add_subcommands  # noqa: PLC0415 - eval, make-attacks
 
     add_subcommands(sub)
+    for name, command in sub.choices.items():
+        if name not in LOUD_COMMANDS:
+            command.add_argument("--verbose", action="store_true", help="show the MediaPipe/TFLite native log lines")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    if args.command in LOUD_COMMANDS or args.verbose:
+        return int(args.func(args))
+    _quiet_native_logs()
+    with _native_stderr_hidden():
+        return int(args.func(args))
 
 
 if __name__ == "__main__":
