@@ -38,12 +38,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from evaluation.dataset import DatasetError, labels_path, load_labels
-    from evaluation.report import evaluate, markdown, write_report
+    from evaluation.report import ReportError, evaluate, markdown, pyplot, write_report
     from evaluation.runner import ProgressBar, run
     from models import ModelError
     from scoring.engine import LivenessEngine
     from webapp.config import ConfigError, load_config
 
+    try:
+        pyplot()  # a missing optional dependency fails now, not after the whole run
+    except ReportError as exc:
+        print(f"livecheck: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         items = load_labels(Path(args.dataset))
         config = load_config(args.config)

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from collections.abc import Sequence
+from types import ModuleType
 
 from evaluation.metrics import LIVE, DetPoint, Rates, Scored, attack_types, det_curve, rates, threshold_for_bpcer
 from evaluation.runner import ItemResult
 
 BPCER_TARGETS = (0.01, 0.05)
 DET_CLIP = 0.005  # rates of 0 and 1 have no normal deviate; drawn at 0.5 % and 99.5 %
+NO_MATPLOTLIB = "the evaluation report's figure needs matplotlib: pip install 'livecheck[eval]'"
+
+
+class ReportError(RuntimeError):
+    """The report cannot be drawn (matplotlib, an optional dependency, is missing)."""
+
+
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the file-only Agg backend. matplotlib is the `eval` extra: only the report needs it, so
+    it is imported here, not with the package; `livecheck eval` calls this before it runs anything."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        import matplotlib
+    except ImportError:
+        raise ReportError(NO_MATPLOTLIB) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 @dataclass(frozen=True)
@@ -110,12 +130,7 @@ def _deviate(rate: float) -> float:
 
 
 def plot(ev: Evaluation, path: Path) -> None:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     scored = ev.scored
     types = attack_types(scored)
     panels = len(types) + 1

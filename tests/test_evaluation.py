@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import av
@@ -14,8 +15,9 @@ from evaluation.attacks import ATTACK_TYPES, AttackSpec, encoded_size, generate,
 from evaluation.dataset import DatasetError, LabeledItem, load_labels, write_labels
 from evaluation.definition import load_definition, materialise, resolve
 from evaluation.metrics import Scored, apcer, bpcer, det_curve, rates, threshold_for_bpcer
-from evaluation.report import evaluate, write_report
+from evaluation.report import ReportError, evaluate, pyplot, write_report
 from evaluation.runner import run
+from webapp.cli import main
 
 # -- metrics on hand-made scores ------------------------------------------------------------------------------
 
@@ -67,6 +69,18 @@ def test_det_curve_runs_from_lax_to_strict() -> None:
     assert points[-1].threshold > 1.0 and points[-1].apcer == 0.0 and points[-1].bpcer == 1.0
     assert all(a.apcer >= b.apcer and a.bpcer <= b.bpcer for a, b in zip(points, points[1:]))
     assert det_curve([Scored("live", "", 0.9, True)]) == []
+
+
+@pytest.mark.unit
+def test_eval_without_matplotlib_stops_before_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """matplotlib is the `eval` extra: without it `livecheck eval` says how to get it before it reads anything."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    with pytest.raises(ReportError, match=r"livecheck\[eval\]"):
+        pyplot()
+    assert main(["eval", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "livecheck[eval]" in err and "no labels file" not in err
 
 
 # -- dataset file ---------------------------------------------------------------------------------------------
