@@ -88,12 +88,12 @@ def _margin(low_side: list[float], high_side: list[float], threshold: float, wha
 
 
 def print_report(rows: list[Measured], limits: EvidenceLimits) -> None:
-    print(f"{'clip':34s} {'kind':15s} {'parallax':>9s} {'pairs':>5s} {'motion':>7s} {'deform':>7s} {'expr':>5s} {'pose':>5s} "
+    print(f"{'clip':34s} {'kind':15s} {'parallax':>9s} {'pairs':>5s} {'travel':>7s} {'deform':>7s} {'expr':>5s} {'pose':>5s} "
           f"{'repeat':>6s}  evidence / reasons")
     for r in rows:
         e = r.report
         par = "-" if e.parallax is None else f"{e.parallax:.4f}"
-        print(f"{r.name:34s} {r.kind:15s} {par:>9s} {e.parallax_pairs:5d} {e.motion:7.4f} {e.deformation:7.4f} "
+        print(f"{r.name:34s} {r.kind:15s} {par:>9s} {e.parallax_pairs:5d} {e.travel:7.4f} {e.deformation:7.4f} "
               f"{e.expression:5.2f} {e.pose_range_deg:5.1f} {e.repeated_share:6.2f}  "
               f"{','.join(e.evidence) or '-'} / {','.join(str(x) for x in e.reasons) or 'alive'}")
     live = [r for r in rows if r.kind == "live"]
@@ -108,9 +108,10 @@ def print_report(rows: list[Measured], limits: EvidenceLimits) -> None:
                   [r.report.expression for r in live if "parallax" not in r.report.evidence], limits.expression_min,
                   "expression_min (flat attacks that no turn test judged below; live clips without parallax above)"))
     no_evidence = [r for r in flat if not r.report.evidence]
-    print(_margin([r.report.motion for r in no_evidence if r.kind in ("still_noise", "still_injection")],
-                  [r.report.motion for r in no_evidence if r.kind in ("held_photo", "print_photo", "tilted_photo", "bent_photo")],
-                  limits.motion_min, "motion_min (names the reason only: stills below -> static_video, moved pictures above -> flat_face)"))
+    print(_margin([r.report.travel for r in no_evidence if r.kind in ("still_noise", "still_injection")],
+                  [r.report.travel for r in no_evidence if r.kind in ("held_photo", "print_photo", "tilted_photo")],
+                  limits.travel_min, "travel_min (names the reason only: stills below -> static_video, pictures moved by hand above -> flat_face; "
+                  "a bent photo barely travels and may be either)"))
     print("\nVerdict of the evidence alone:")
     for kind in ("live", *FLAT_TYPES, *REPLAY_TYPES):
         group = [r for r in rows if r.kind == kind]

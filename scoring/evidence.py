@@ -69,7 +69,7 @@ class EvidenceLimits:
     min_parallax_pairs: int = 3  # turned pairs needed before flatness is judged
     track_side_px: int = 480  # frames are tracked at this long side (grey)
     min_track_face_px: int = 64  # a narrower face cannot show parallax reliably: its turns count as unproven
-    motion_min: float = 0.045  # p90 landmark travel / face width above which a face "travelled" (flat_face)
+    travel_min: float = 0.01  # p90 image shift of the face region per parallax_lag_ms / face width: it "travelled"
     expression_min: float = 0.3  # change of the smoothed blink, jaw or smile level that proves an expression
     smooth_frames: int = 5  # median filter over this many traced faces before expression ranges are taken
     repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
@@ -95,7 +95,8 @@ class EvidenceReport:
     parallax: float | None  # median pixel-track residual over turned pairs; None with fewer than min pairs
     parallax_pairs: int
     unproven_turns: int  # turned pairs whose face was too small or too bare to track
-    motion: float  # p90 landmark travel / face width
+    motion: float  # p90 landmark travel / face width (for information: landmark jitter inflates it on small faces)
+    travel: float  # p90 image shift of the face region per parallax_lag_ms / face width (phase correlation)
     deformation: float  # p90 landmark residual after a homography / face width (for information: see above)
     expression: float  # largest smoothed change of blink, jaw or smile
     pose_range_deg: float
@@ -115,6 +116,7 @@ class EvidenceReport:
             "parallax_pairs": self.parallax_pairs,
             "unproven_turns": self.unproven_turns,
             "motion": round(self.motion, 5),
+            "travel": round(self.travel, 5),
             "deformation": round(self.deformation, 5),
             "expression": round(self.expression, 4),
             "pose_range_deg": round(self.pose_range_deg, 2),
@@ -155,6 +157,7 @@ class EvidenceTracker:
         self._recent: deque[_Frame] = deque()
         self._parallax: list[float] = []  # track residuals of turned pairs
         self._unproven_turns = 0  # turned pairs whose face was too small (or too bare) to track
+        self._shifts: list[float] = []  # how far the face region moved in the image between tracked frames
         self._thumbs: deque[np.ndarray] = deque(maxlen=limits.loop_window)
         self._thumb_ms: deque[int] = deque(maxlen=limits.loop_window)
         self._repeats = 0
@@ -211,7 +214,10 @@ class EvidenceTracker:
             self._recent.popleft()
         old = next((f for f in self._recent if t_ms - f.t_ms <= lim.parallax_lag_ms), None)
         self._recent.append(frame)
-        if old is None or max(abs(old.pose[0] - pose[0]), abs(old.pose[1] - pose[1])) < lim.parallax_pose_deg:
+        if old is None:
+            return
+        self._shifts.append(image_shift(old.grey, frame.grey, old.outline, old.width))
+        if max(abs(old.pose[0] - pose[0]), abs(old.pose[1] - pose[1])) < lim.parallax_pose_deg:
             return
         residual = track_residual(old.grey, frame.grey, old.outline, old.width) if old.width >= lim.min_track_face_px else None
         if residual is None:
@@ -230,12 +236,13 @@ class EvidenceTracker:
         parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
         if n < lim.min_frames:
             reasons: tuple[Reason, ...] = (Reason.STATIC_VIDEO,) if self._thumb_pairs >= 3 and repeated >= lim.repeat_share else ()
-            return EvidenceReport(n, parallax, pairs, self._unproven_turns, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
+            return EvidenceReport(n, parallax, pairs, self._unproven_turns, 0.0, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
         poses = np.array([t.pose for t in traces])
         i, j = anchor_pairs(poses, lim.anchors)
         residual, motion = pair_residuals(np.stack([t.points for t in traces]), i, j)
         pose_range = float(max(np.ptp(poses[:, 0]), np.ptp(poses[:, 1])))
         motion_p90 = float(np.percentile(motion, 90))
+        travel = float(np.percentile(self._shifts, 90)) if self._shifts else 0.0
         deformation = float(np.percentile(residual, 90))
 
         evidence: list[str] = []
@@ -253,11 +260,11 @@ class EvidenceTracker:
             # (a tilted picture's blendshapes change with the perspective).
             found.append(Reason.FLAT_FACE)
         elif not evidence:
-            found.append(Reason.FLAT_FACE if motion_p90 >= lim.motion_min else Reason.STATIC_VIDEO)
+            found.append(Reason.FLAT_FACE if travel >= lim.travel_min else Reason.STATIC_VIDEO)
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
         return EvidenceReport(
-            n, parallax, pairs, self._unproven_turns, motion_p90, deformation, expression, pose_range, repeated, loop,
+            n, parallax, pairs, self._unproven_turns, motion_p90, travel, deformation, expression, pose_range, repeated, loop,
             tuple(evidence), tuple(found),
         )
 
@@ -267,6 +274,21 @@ def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:
     if scale < 1.0:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return grey
+
+
+def image_shift(before: np.ndarray, after: np.ndarray, outline: np.ndarray, face_width: float) -> float:
+    """How far the face region moved between two grey frames (face widths): phase correlation of the same window
+    around the face in both, so sensor noise and exposure flicker (which do not move) read as ~0."""
+    h, w = before.shape[:2]
+    x0, y0 = (max(0, int(v)) for v in outline.min(axis=0))
+    x1, y1 = min(w, int(outline[:, 0].max())), min(h, int(outline[:, 1].max()))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return 0.0
+    a = before[y0:y1, x0:x1].astype(np.float32)
+    b = after[y0:y1, x0:x1].astype(np.float32)
+    window = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(a - a.mean(), b - b.mean(), window)
+    return float(np.hypot(dx, dy) / max(1.0, face_width))
 
 
 def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, face_width: float,

@@ -114,3 +114,25 @@ async def test_flat_attacks_fail_a_passive_live_check(engine, flat_clips, name: 
     session, run = await _passive(engine, clip.frames, clip.fps)
     assert run.status == FAILED and session.status == FAILED
     assert FLAT_REASONS & set(session.result["reasons"]), session.result["reasons"]
+
+
+@pytest.mark.parametrize("codec,container", [("libx264", "mp4"), ("libvpx", "webm")])
+@pytest.mark.parametrize("height", [360, 1080])
+def test_a_still_reencoded_by_a_codec_at_any_size_is_static(engine, media: Path, codec: str, container: str,
+                                                            height: int) -> None:
+    """A still with sensor noise and flicker, re-encoded (codec noise on top, as a virtual camera's stream):
+    at 360p and 1080p, H.264 and VP8, it stays `static_video`."""
+    import cv2  # noqa: PLC0415
+
+    from tests.mediagen import encode_video  # noqa: PLC0415
+
+    frame = attacks.read_frame(media / "videos" / "mt_sun.mp4", 10.0)
+    width = int(round(height * 4 / 3)) // 2 * 2
+    canvas = np.full((height, width, 3), 120, dtype=np.uint8)
+    face = cv2.resize(frame, (int(frame.shape[1] * height / frame.shape[0]) // 2 * 2, height))
+    x0 = (width - face.shape[1]) // 2
+    canvas[:, x0 : x0 + face.shape[1]] = face
+    clip = attacks.still_noise(canvas, attacks.rng_for(5, height), seconds=2.6)
+    data = encode_video(clip.frames, clip.fps, codec=codec, container=container)
+    verdict = engine.analyze_video(data, AnalysisOptions())
+    assert Reason.STATIC_VIDEO in verdict.reasons, (verdict.reasons, verdict.evidence)
