@@ -12,19 +12,26 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 # `make run` listens on 127.0.0.1 only: the keyless demo page (on by default) never faces a network.
 
-.PHONY: install install-test run test check chromium servers bench
+.PHONY: install install-test run test check lock chromium servers bench
 
-$(BIN)/livecheck: pyproject.toml
+# requirements.lock pins every package (as pip constraints): the same versions on every machine.
+$(BIN)/livecheck: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	@touch $@
 
 install: $(BIN)/livecheck
 
 $(BIN)/mypy: $(BIN)/livecheck
-	$(BIN)/pip install -q -e '.[test,check]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[test,check]'
 	@touch $@
+
+# After changing dependencies: installs what pyproject.toml asks for (no constraints) and pins the result.
+lock:
+	$(BIN)/pip install -q --upgrade -e '.[test,check]'
+	{ sed -n '1,2p' requirements.lock; $(BIN)/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 # The inner loop, run first by .ci/run: lint, types, and the `unit` tier (no models, no network, no root; ~20 s).
 # `ruff format --check` is not run yet: formatting the whole tree at once would rewrite every file in flight.
