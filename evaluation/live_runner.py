@@ -23,8 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import httpx
+import numpy as np
 
 from evaluation.attacks import IMAGE_SUFFIXES
 from evaluation.dataset import LabeledItem
@@ -92,7 +94,7 @@ def live_server(models_dir: str | None, check_timeout_s: float = 40.0) -> Iterat
             log.close()
 
 
-def _frames(path: Path) -> tuple[list, float]:
+def _frames(path: Path) -> tuple[list[np.ndarray], float]:
     import av  # noqa: PLC0415 - PyAV is heavy; only the live runner reads clips this way
 
     from realtime.client import read_clip  # noqa: PLC0415
@@ -145,14 +147,14 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
     )
 
 
-async def _decided(http: httpx.AsyncClient, session_id: str, headers: dict[str, str], wait_s: float = 15.0) -> dict:
+async def _decided(http: httpx.AsyncClient, session_id: str, headers: dict[str, str], wait_s: float = 15.0) -> dict[str, Any]:
     """The session as the integrator reads it, once decided: the node running the check writes the result to the
     store right after telling the browser, so the first read may still say IN_PROGRESS."""
     deadline = time.monotonic() + wait_s
     while True:
         response = await http.get(f"/v1/sessions/{session_id}", headers=headers)
         response.raise_for_status()
-        body: dict = response.json()
+        body: dict[str, Any] = response.json()
         if body.get("status") in ("SUCCEEDED", "FAILED", "EXPIRED") or time.monotonic() > deadline:
             return body
         await asyncio.sleep(0.2)

@@ -53,7 +53,8 @@ def _native_stderr_hidden() -> Iterator[None]:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
-    from models.download import DOWNLOADS, TerminalProgress, download_models, source_url
+    from models.download import TerminalProgress, download_models, source_url
+    from models.manifest import DOWNLOADS
     from models.loader import has_no_models, install_models, sha256_of
 
     if args.models_command == "sources":
