@@ -23,8 +23,10 @@ MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
 
 
 TIERS = ("unit", "webrtc", "e2e")
-# Fixtures that load the real models or start a server on them: a `unit` test never asks for one.
-MODEL_FIXTURES = {"engine", "app", "client", "small_engine", "session_app", "server"}
+# Fixtures that load the real models, read the shared files or start a server: a `unit` test never asks for one
+# (`make check` runs the unit tier on a machine without ../shared).
+MODEL_FIXTURES = {"engine", "app", "client", "small_engine", "session_app", "server", "models_dir", "media",
+                  "media_bytes"}
 
 
 @pytest.hookimpl(trylast=True)  # after e2e/conftest.py marks its own tests

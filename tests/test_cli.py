@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mediagen
@@ -133,8 +134,10 @@ def test_truncated_video_exits_2(tmp_path: Path, media: Path, models_dir: Path) 
     ("args", "needle"),
     [(("--actions", "jump"), "invalid_actions"), (("--action-time", "100"), "bad action window"), (("--nod-threshold", "0"), "nod_threshold")],
 )
-def test_bad_options_exit_2(media: Path, tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
-    result = analyze(str(media / "images/image_T1.jpg"), *args, models=tmp_path / "no-models")
+def test_bad_options_exit_2(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    photo = tmp_path / "grey.jpg"  # a valid JPEG: the options, not the file, are what is wrong
+    photo.write_bytes(mediagen.jpeg(np.full((240, 320, 3), 128, dtype=np.uint8)))
+    result = analyze(str(photo), *args, models=tmp_path / "no-models")
     assert result.returncode == 2
     assert needle in result.stderr and "Traceback" not in result.stderr
 
