@@ -52,6 +52,7 @@ async def test_return_detection_is_cached_then_fetchable(client, media_bytes):
     assert missing.status_code == 404 and (await missing.get_json())["code"] == "NOT_FOUND"
 
 
+@pytest.mark.unit
 async def test_detections_are_shared_through_the_store_and_expire(tmp_path):
     """Two nodes on one store: a detection put by one is fetched from the other until its TTL passes."""
     url = f"sqlite:///{tmp_path / 'livecheck.db'}"

@@ -181,6 +181,7 @@ async def test_check_quality(client, media_bytes, d0_frame, d0_photo):
         assert r.status_code == 200 and (await r.get_json())["code"] == 1000
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("true_turn", [0, 90, 180, 270])
 def test_upright_turn_from_roll_readings(true_turn):
     """scoring.orientation.upright_turn on the landmarker's measured behaviour: at a net turn of 0 roll reads ~0,

@@ -120,6 +120,7 @@ async def test_document_limits_portrait_passes_and_fps_over_30_refused(client, m
     assert r.status_code == 422 and (await r.get_json())["code"] == "FPS_TOO_HIGH"
 
 
+@pytest.mark.unit
 def test_document_ini_is_read_as_is(tmp_path, caplog):
     path = tmp_path / "findface-liveness-api.ini"
     path.write_text(DOC_INI)
@@ -137,6 +138,7 @@ def test_document_ini_is_read_as_is(tmp_path, caplog):
         assert sum(f": {key}:" in w for w in warned) == 1, (key, warned)
 
 
+@pytest.mark.unit
 def test_ini_with_an_unknown_key_is_still_an_error(tmp_path):
     path = tmp_path / "findface-liveness-api.ini"
     path.write_text(DOC_INI + "no-such-key: 1\n")
@@ -144,6 +146,7 @@ def test_ini_with_an_unknown_key_is_still_an_error(tmp_path):
         load_config(path, {})
 
 
+@pytest.mark.unit
 def test_require_key_from_env():
     assert load_config(None, {}).findface.require_key is True
     assert load_config(None, {"LIVECHECK_FINDFACE__REQUIRE_KEY": "false"}).findface.require_key is False

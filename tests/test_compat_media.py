@@ -61,6 +61,7 @@ def yongen_sideways(yongen) -> tuple[bytes, list[np.ndarray]]:
     return rotated_clip(frames, fps, -90), frames
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("width, height, ok", [
     (1920, 1080, True), (1080, 1920, True), (704, 1216, True), (1080, 1080, True),
     (1920, 1200, False), (1200, 1920, False), (2048, 1000, False), (1000, 2048, False),
@@ -116,6 +117,7 @@ def test_portrait_clip_passes_livecheck_analyze():
     assert verdict["best_face"]["bbox"]["bottom"] <= 1216 and verdict["best_face"]["bbox"]["right"] <= 704
 
 
+@pytest.mark.unit
 def test_default_limits_are_1920_and_1080():
     limits = EngineSettings().limits
     assert (limits.video_width_px, limits.video_height_px) == (1920, 1080)
