@@ -88,12 +88,12 @@ def _margin(low_side: list[float], high_side: list[float], threshold: float, wha
 
 
 def print_report(rows: list[Measured], limits: EvidenceLimits) -> None:
-    print(f"{'clip':34s} {'kind':15s} {'parallax':>9s} {'pairs':>5s} {'travel':>7s} {'deform':>7s} {'expr':>5s} {'pose':>5s} "
+    print(f"{'clip':34s} {'kind':15s} {'parallax':>9s} {'pairs':>5s} {'travel':>7s} {'turns?':>6s} {'expr':>5s} {'pose':>5s} "
           f"{'repeat':>6s}  evidence / reasons")
     for r in rows:
         e = r.report
         par = "-" if e.parallax is None else f"{e.parallax:.4f}"
-        print(f"{r.name:34s} {r.kind:15s} {par:>9s} {e.parallax_pairs:5d} {e.travel:7.4f} {e.deformation:7.4f} "
+        print(f"{r.name:34s} {r.kind:15s} {par:>9s} {e.parallax_pairs:5d} {e.travel:7.4f} {e.unproven_turns:6d} "
               f"{e.expression:5.2f} {e.pose_range_deg:5.1f} {e.repeated_share:6.2f}  "
               f"{','.join(e.evidence) or '-'} / {','.join(str(x) for x in e.reasons) or 'alive'}")
     live = [r for r in rows if r.kind == "live"]

@@ -39,14 +39,6 @@ FACE_OVAL = np.array([
     10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
     150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
 ])
-# A spread of landmarks at different depths: face contour, nose ridge and tip, eye corners and lids, lips.
-TRACE_POINTS = np.array([
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
-    150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,  # face oval
-    1, 2, 4, 5, 6, 19, 94, 168, 197, 195,  # nose
-    33, 133, 159, 145, 263, 362, 386, 374,  # eyes
-    61, 291, 0, 17, 13, 14, 78, 308,  # lips
-])
 
 
 def face_thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
@@ -75,9 +67,7 @@ class EvidenceLimits:
     repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
     repeat_share: float = 0.9  # ... and this share of consecutive repeats is a frozen picture
     min_frames: int = 10  # fewer traced faces than this: no opinion
-    sample_ms: int = 100  # faces closer in time than this are not traced again
-    window: int = 80  # traced faces kept; when full, every other one is dropped and the interval doubles
-    anchors: int = 10  # frames every traced face is compared with for the travel measure
+    sample_ms: int = 100  # faces closer in time than this are not sampled again (expression, pose range)
     loop_window: int = 450  # face thumbnails kept for the loop check (the newest; 30 s at 15 fps)
     # Loop: at one lag of at least loop_min_lag_ms most face thumbnails match an earlier one more closely than
     # consecutive frames match each other. RMS differences (0..255) of 32x32 grey thumbnails.
@@ -95,9 +85,7 @@ class EvidenceReport:
     parallax: float | None  # median pixel-track residual over turned pairs; None with fewer than min pairs
     parallax_pairs: int
     unproven_turns: int  # turned pairs whose face was too small or too bare to track
-    motion: float  # p90 landmark travel / face width (for information: landmark jitter inflates it on small faces)
     travel: float  # p90 image shift of the face region per parallax_lag_ms / face width (phase correlation)
-    deformation: float  # p90 landmark residual after a homography / face width (for information: see above)
     expression: float  # largest smoothed change of blink, jaw or smile
     pose_range_deg: float
     repeated_share: float  # share of consecutive thumbnails that repeat exactly (codec noise aside)
@@ -115,9 +103,7 @@ class EvidenceReport:
             "parallax": None if self.parallax is None else round(self.parallax, 5),
             "parallax_pairs": self.parallax_pairs,
             "unproven_turns": self.unproven_turns,
-            "motion": round(self.motion, 5),
             "travel": round(self.travel, 5),
-            "deformation": round(self.deformation, 5),
             "expression": round(self.expression, 4),
             "pose_range_deg": round(self.pose_range_deg, 2),
             "repeated_share": round(self.repeated_share, 4),
@@ -125,14 +111,6 @@ class EvidenceReport:
             "evidence": list(self.evidence),
             "reasons": [str(r) for r in self.reasons],
         }
-
-
-@dataclass
-class _Trace:
-    t_ms: int
-    points: np.ndarray  # (K, 2) float64, pixels / face width
-    pose: tuple[float, float]  # yaw, pitch
-    expression: tuple[float, float, float]  # blink, jaw, smile
 
 
 @dataclass
@@ -152,8 +130,9 @@ class EvidenceTracker:
 
     def __init__(self, limits: EvidenceLimits = EvidenceLimits()) -> None:
         self.limits = limits
-        self._traces: list[_Trace] = []
-        self._sample_ms = limits.sample_ms
+        self._samples = 0  # faces sampled (at most one per sample_ms)
+        self._pose_min = np.full(2, np.inf)
+        self._pose_max = np.full(2, -np.inf)
         self._recent: deque[_Frame] = deque()
         self._parallax: list[float] = []  # track residuals of turned pairs
         self._unproven_turns = 0  # turned pairs whose face was too small (or too bare) to track
@@ -169,11 +148,11 @@ class EvidenceTracker:
         self._last_track_ms: int | None = None
 
     def __len__(self) -> int:
-        return len(self._traces)
+        return self._samples
 
     def add(self, face: FaceObservation, t_ms: int, rgb: np.ndarray | None = None) -> None:
         """One analyzed face at `t_ms` (the media's or the server's clock) in the frame `rgb` it was found in
-        (without the frame only the landmark measures are kept: no repeat, loop or parallax check)."""
+        (without the frame only expression and pose are kept: no repeat, loop, travel or parallax check)."""
         if rgb is not None:
             thumb = face_thumbnail(rgb, face)
             if self._thumbs:
@@ -185,18 +164,13 @@ class EvidenceTracker:
             if self._last_track_ms is None or t_ms - self._last_track_ms >= self.limits.track_ms:
                 self._last_track_ms = t_ms
                 self._track(rgb, face, t_ms)
-        if self._last_ms is not None and t_ms - self._last_ms < self._sample_ms:
+        if self._last_ms is not None and t_ms - self._last_ms < self.limits.sample_ms:
             return
         self._last_ms = t_ms
-        if len(self._traces) >= self.limits.window:
-            # Thin out instead of forgetting: the whole clip or session stays covered at a bounded cost.
-            self._traces = self._traces[::2]
-            self._sample_ms *= 2
-        width = max(1.0, float(face.bbox.width))
-        points = face.landmarks[TRACE_POINTS, :2].astype(np.float64) / width
+        self._samples += 1
+        pose = np.array([face.pose.yaw, face.pose.pitch])
+        self._pose_min, self._pose_max = np.minimum(self._pose_min, pose), np.maximum(self._pose_max, pose)
         e = face.expression
-        pose = (face.pose.yaw, face.pose.pitch)
-        self._traces.append(_Trace(t_ms, points, pose, (e.blink, e.mouth_open, e.smile)))
         self._smoothing.append((e.blink, e.mouth_open, e.smile))
         if len(self._smoothing) == self._smoothing.maxlen:
             level = np.median(np.array(self._smoothing), axis=0)
@@ -227,30 +201,25 @@ class EvidenceTracker:
 
     def report(self) -> EvidenceReport:
         lim = self.limits
-        traces = self._traces
-        n = len(traces)
+        n = self._samples
         repeated = self._repeats / self._thumb_pairs if self._thumb_pairs else 0.0
         expression = float(np.max(self._smoothed_max - self._smoothed_min)) if np.isfinite(self._smoothed_max).all() else 0.0
         loop = loop_lag_seconds(list(self._thumbs), list(self._thumb_ms), lim)
         pairs = len(self._parallax)
         parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
-        if n < lim.min_frames:
-            reasons: tuple[Reason, ...] = (Reason.STATIC_VIDEO,) if self._thumb_pairs >= 3 and repeated >= lim.repeat_share else ()
-            return EvidenceReport(n, parallax, pairs, self._unproven_turns, 0.0, 0.0, 0.0, expression, 0.0, repeated, loop, (), reasons)
-        poses = np.array([t.pose for t in traces])
-        i, j = anchor_pairs(poses, lim.anchors)
-        residual, motion = pair_residuals(np.stack([t.points for t in traces]), i, j)
-        pose_range = float(max(np.ptp(poses[:, 0]), np.ptp(poses[:, 1])))
-        motion_p90 = float(np.percentile(motion, 90))
         travel = float(np.percentile(self._shifts, 90)) if self._shifts else 0.0
-        deformation = float(np.percentile(residual, 90))
-
+        pose_range = float(np.max(self._pose_max - self._pose_min)) if n else 0.0
         evidence: list[str] = []
+        found: list[Reason] = []
+        if n < lim.min_frames:
+            if self._thumb_pairs >= 3 and repeated >= lim.repeat_share:
+                found.append(Reason.STATIC_VIDEO)
+            return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated,
+                                  loop, (), tuple(found))
         if parallax is not None and parallax >= lim.parallax_min:
             evidence.append("parallax")
         if expression >= lim.expression_min:
             evidence.append("expression")
-        found: list[Reason] = []
         if repeated >= lim.repeat_share:
             found.append(Reason.STATIC_VIDEO)  # frozen pixels: nothing else matters
         elif parallax is not None and parallax < lim.parallax_min:
@@ -263,10 +232,8 @@ class EvidenceTracker:
             found.append(Reason.FLAT_FACE if travel >= lim.travel_min else Reason.STATIC_VIDEO)
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
-        return EvidenceReport(
-            n, parallax, pairs, self._unproven_turns, motion_p90, travel, deformation, expression, pose_range, repeated, loop,
-            tuple(evidence), tuple(found),
-        )
+        return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated, loop,
+                              tuple(evidence), tuple(found))
 
 
 def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -322,56 +289,6 @@ def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, f
         return None
     mapped = cv2.perspectiveTransform(src[None].astype(np.float64), homography)[0]
     return float(np.median(np.linalg.norm(mapped - dst, axis=1)) / max(1.0, face_width))
-
-
-def _normalise(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hartley normalisation per frame: (F, K, 2) -> normalised homogeneous points and the (F, 3, 3) transforms."""
-    centre = points.mean(axis=1, keepdims=True)
-    spread = np.sqrt(((points - centre) ** 2).sum(axis=2)).mean(axis=1)
-    scale = np.sqrt(2) / np.maximum(spread, 1e-9)
-    t = np.zeros((len(points), 3, 3))
-    t[:, 0, 0] = t[:, 1, 1] = scale
-    t[:, 0, 2] = -scale * centre[:, 0, 0]
-    t[:, 1, 2] = -scale * centre[:, 0, 1]
-    t[:, 2, 2] = 1.0
-    normalised = (points - centre) * scale[:, None, None]
-    return normalised, t
-
-
-def anchor_pairs(poses: np.ndarray, anchors: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (i, j), i != j: every frame against a few anchor frames - the extremes of yaw and pitch (where
-    parallax is largest) and frames evenly spread over the sequence. Bounded cost: anchors x frames pairs."""
-    f = len(poses)
-    chosen = {int(np.argmin(poses[:, 0])), int(np.argmax(poses[:, 0])), int(np.argmin(poses[:, 1])), int(np.argmax(poses[:, 1]))}
-    chosen |= {int(round(x)) for x in np.linspace(0, f - 1, max(2, anchors - len(chosen)))}
-    i, j = np.meshgrid(np.array(sorted(chosen)), np.arange(f), indexing="ij")
-    keep = i != j
-    return i[keep], j[keep]
-
-
-def pair_residuals(points: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each pair (i, j) of frames of `points` (F, K, 2; in face widths): the median distance between frame
-    j's points and frame i's mapped by the least-squares homography (DLT on Hartley-normalised points, all pairs
-    at once through their 9x9 normal equations), and the median distance frame i's points travel under it."""
-    k = points.shape[1]
-    norm, t = _normalise(points)
-    a, b = norm[i], norm[j]  # (P, K, 2)
-    x, y, u, v = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    rows1 = np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], axis=2)
-    rows2 = np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], axis=2)
-    design = np.concatenate([rows1, rows2], axis=1)  # (P, 2K, 9)
-    normal = np.matmul(design.transpose(0, 2, 1), design)
-    _, vectors = np.linalg.eigh(normal)
-    h_norm = vectors[:, :, 0].reshape(-1, 3, 3)  # eigenvector of the smallest eigenvalue
-    h = np.linalg.inv(t[j]) @ h_norm @ t[i]  # back to the frames' own coordinates
-    src = np.concatenate([points[i], np.ones((len(i), k, 1))], axis=2)
-    mapped = src @ h.transpose(0, 2, 1)
-    w = mapped[..., 2:3]
-    mapped = mapped[..., :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)
-    residual = np.median(np.linalg.norm(mapped - points[j], axis=2), axis=1)
-    motion = np.median(np.linalg.norm(mapped - points[i], axis=2), axis=1)
-    return residual, motion
 
 
 def loop_lag_seconds(thumbs: Sequence[np.ndarray], times_ms: Sequence[float], limits: EvidenceLimits = EvidenceLimits()) -> float | None:
