@@ -73,6 +73,8 @@ class EvidenceLimits:
     # consecutive frames match each other. RMS differences (0..255) of 32x32 grey thumbnails.
     loop_min_lag_ms: float = 500.0
     loop_min_frames: int = 10
+    loop_min_share: float = 0.5  # ... and the repeat covers at least this share of the frames (a camera test file
+    # that wraps around once at the end of a long check is not a looped recording; 1 s repeated for 3 s is)
     loop_max_rms: float = 2.3
     loop_max_adjacent_ratio: float = 0.95
 
@@ -308,7 +310,8 @@ def loop_lag_seconds(thumbs: Sequence[np.ndarray], times_ms: Sequence[float], li
         return None
     adjacent = float(np.median(np.diag(dist, 1)))
     limit = min(limits.loop_max_rms, limits.loop_max_adjacent_ratio * adjacent)
-    for lag in range(max(2, int(np.ceil(limits.loop_min_lag_ms / step_ms))), n - limits.loop_min_frames):
+    longest = n - max(limits.loop_min_frames, int(np.ceil(limits.loop_min_share * n)))
+    for lag in range(max(2, int(np.ceil(limits.loop_min_lag_ms / step_ms))), longest):
         count = n - lag - 1
         best = np.minimum(np.minimum(np.diag(dist, lag - 1)[:count], np.diag(dist, lag)[:count]), np.diag(dist, lag + 1)[:count])
         if float(np.median(best)) <= limit:

@@ -64,7 +64,10 @@ class Server:
         started = time.monotonic()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body or None, headers=dict(headers or {}))
+            try:
+                conn.request(method, path, body=body or None, headers=dict(headers or {}))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered before the whole body was sent (e.g. 413) and closed: read that answer
             response = conn.getresponse()
             data = response.read()
             return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data,

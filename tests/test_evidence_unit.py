@@ -155,3 +155,14 @@ def test_identity_track_keeps_the_lowest_similarity() -> None:
     assert track.add(a) == pytest.approx(1.0)
     assert track.add(b) == pytest.approx(0.0)
     assert track.min_similarity == pytest.approx(0.0)
+
+
+def test_a_stream_that_wraps_around_once_at_the_end_is_not_a_loop() -> None:
+    """A camera file played to its end and restarted for the last fifth of a check repeats only that fifth."""
+    rng = np.random.default_rng(9)
+    walk = list(np.cumsum(rng.normal(0, 3, (75, 32, 32)), axis=0))
+    stream = walk + walk[:18]
+    times = [k * 66.7 for k in range(len(stream))]
+    assert loop_lag_seconds(stream, times) is None
+    looped = walk[:15] * 4  # 1 s played four times
+    assert loop_lag_seconds(looped, times[: len(looped)]) == pytest.approx(1.0, abs=0.1)
