@@ -208,6 +208,28 @@ async def test_sqlite_survives_reopening_and_is_private(tmp_path: Path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
+async def test_sqlite_file_of_an_earlier_schema_is_started_afresh(tmp_path: Path):
+    """A data dir written by an earlier livecheck (here: a sessions table without `tenant`) must not leave the
+    server unready (`store_unavailable`) forever: its short-lived sessions are dropped and the schema recreated."""
+    import sqlite3
+
+    path = tmp_path / "livecheck.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL)")
+    old.execute("INSERT INTO sessions VALUES ('old', 'CREATED', '{}')")
+    old.commit()
+    old.close()
+    store = open_store(f"sqlite:///{path}")
+    await store.ping()
+    assert await store.get("old") is None
+    await store.create(record())
+    assert (await store.get("s1")) is not None
+    await store.close()
+    reopened = open_store(f"sqlite:///{path}")
+    assert (await reopened.get("s1")) is not None  # the current schema is kept, not dropped again
+    await reopened.close()
+
+
 @pytest.mark.parametrize("url", ["postgres://x/y", "sqlite:///relative/path.db", "sqlite://", "mysql:///x", "redis://"])
 def test_unknown_or_malformed_urls_are_refused(url):
     with pytest.raises(StoreError):

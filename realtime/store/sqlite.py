@@ -20,6 +20,8 @@ from realtime.store.records import SessionRecord
 
 T = TypeVar("T")
 MEMORY = ":memory:"
+SCHEMA_VERSION = 1  # PRAGMA user_version; raise it with every change to SCHEMA
+TABLES = ("sessions", "nodes", "items", "hits")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, tenant TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL, purge_at REAL NOT NULL,
@@ -33,6 +35,49 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, nonce TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS hits_key ON hits (key, at);
 """
+
+
+def _open(path: str, attempts: int = 100) -> sqlite3.Connection:
+    """A configured connection. Switching a file to WAL needs it to itself, and SQLite answers "database is
+    locked" at once (no busy wait) when another process is opening it at the same moment (`serve --processes N`
+    starting, two stores on one file): WAL is set only when the file is not in it yet, and the setup is retried."""
+    for attempt in range(attempts):
+        conn = sqlite3.connect(path, timeout=15.0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 15000")
+            if path != MEMORY:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            _ensure_schema(conn)
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+def _ensure_schema(conn: sqlite3.Connection) -> None:
+    """Creates the tables, or replaces them when the file holds another schema version (a file written by an
+    earlier livecheck). The store keeps only short-lived session metadata and results (result-retention-s), so a
+    file from another version is started afresh rather than migrated: sessions in it could not be served anyway."""
+    conn.execute("BEGIN IMMEDIATE")  # one process at a time, when several share the file
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version != SCHEMA_VERSION and existing & set(TABLES):
+            for table in TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class SqliteStore:
@@ -50,12 +95,7 @@ class SqliteStore:
             if self.path != MEMORY:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # results are private: owner only
-            conn = sqlite3.connect(self.path, timeout=15.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 15000")
-            if self.path != MEMORY:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(SCHEMA)
+            conn = _open(self.path)
             self._conn = conn
         return self._conn
 
