@@ -63,7 +63,7 @@ def reference_of(record: SessionRecord) -> np.ndarray | None:
 
 class SessionBook:
     def __init__(self, store: SessionStore, settings: RealtimeSettings, cluster: StoreSettings, node_id: str,
-                 clock: Callable[[], float], on_decided: Callable[[str], None] = lambda _: None) -> None:
+                 clock: Callable[[], float], on_decided: Callable[[str], object] = lambda _: None) -> None:
         self.store = store
         self.settings = settings
         self.cluster = cluster

@@ -172,4 +172,4 @@ class RecordingChecks:
         plan = FallbackPlan.from_dict(record.fallback)
         if plan.elapsed_ms(now) > plan.upload_by_ms:
             await self.book.decide(record.id, SessionStatus.FAILED, failed_result(
-                SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]), lambda r, v=record.version: r.version == v)
+                SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]), lambda r: r.version == record.version)

@@ -124,7 +124,7 @@ class SessionRegistry:
     def gauges(self) -> Gauges:
         """Prometheus gauges: sessions in the store by tenant and status (the whole cluster), and this node's
         running live checks, peers and landmarkers by tenant."""
-        by_status = {(("tenant", t.value), ("status", str(s))): float(self._status_counts.get((t.value, s), 0))
+        by_status: dict[tuple[tuple[str, str], ...], float] = {(("tenant", t.value), ("status", str(s))): float(self._status_counts.get((t.value, s), 0))
                      for t in Tenant for s in SessionStatus}
         live: dict[tuple[tuple[str, str], ...], float] = {}
         peers: dict[tuple[tuple[str, str], ...], float] = {}
@@ -246,7 +246,7 @@ class SessionRegistry:
         for record in await lost_sessions(self.store):
             lost_node = record.node_id
             await self.book.decide(record.id, FAILED, failed_result(mode_of(record), [NODE_LOST]),
-                                   lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)
+                                   lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)  # type: ignore[misc]
         for record in await self.store.in_progress():
             if self.live.holds(record.id) or record.started_at is None:
                 continue
@@ -254,4 +254,4 @@ class SessionRegistry:
                 await self.recording.sweep(record, now)
             elif record.stalled is not None and now - record.started_at > self.settings.check_timeout_s + 10:
                 await self.book.decide(record.id, FAILED, failed_result(SessionMode.LIVE, [record.stalled]),
-                                       lambda r, v=record.version: r.version == v)
+                                       lambda r, v=record.version: r.version == v)  # type: ignore[misc]

@@ -19,7 +19,7 @@ from webapp.errors import ApiError
 from webapp.lifecycle import DRAINING
 from webapp.origins import normalize_origin
 from webapp.signing import key_id, result_claims, sign
-from webapp.uploads import json_object
+from webapp.uploads import body_bytes, json_object
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
@@ -210,7 +210,7 @@ async def fallback_next(session_id: str) -> Any:
 async def recording(session_id: str) -> Any:
     """The recording of the fallback: raw video bytes (or multipart field `video`)."""
     files = await request.files
-    data = files["video"].read() if "video" in files else await request.get_data()
+    data = files["video"].read() if "video" in files else await body_bytes(request)
     svc = services()
     session = await registry().decide_recording(session_id, _client_token(), data, run=svc.pool.run)
     return jsonify({"session_id": session.id, "status": session.status})

@@ -9,8 +9,8 @@ import functools
 import json
 import secrets
 import time
-from typing import Any, TypeVar
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -22,6 +22,7 @@ from realtime.store.records import SessionRecord
 
 PREFIX = "livecheck:"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -57,10 +58,10 @@ return 1
 """
 
 
-def _guarded(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Redis down or timing out is the store being unavailable (503 store_unavailable), never a 500."""
     @functools.wraps(method)
-    async def call(*args: Any, **kwargs: Any) -> T:
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
         except RedisError as exc:
@@ -152,7 +153,7 @@ class RedisStore:
     @_guarded
     async def counts(self) -> dict[tuple[str, SessionStatus], int]:
         now = _ms(self._clock())
-        tenants = sorted(t.decode() for t in await self._redis.smembers(f"{PREFIX}tenants"))
+        tenants = sorted(t.decode() for t in await self._redis.smembers(f"{PREFIX}tenants"))  # type: ignore[union-attr]  # bytes: no decode_responses
         keys = [(t, status) for t in tenants for status in SessionStatus]
         async with self._redis.pipeline(transaction=False) as pipe:
             for tenant, status in keys:
