@@ -14,7 +14,8 @@ import numpy as np
 
 from realtime import protocol as p
 from realtime.settings import RealtimeSettings
-from scoring.actions import ACTIONS, ActionDetector, Baseline, event_confidence, threshold_for
+from realtime.status import SessionStatus
+from scoring.actions import ACTIONS, Action, ActionDetector, Baseline, event_confidence, threshold_for
 from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason
@@ -27,13 +28,13 @@ DISCONNECTED = "disconnected"
 POSITIONING_FAILED = "positioning_failed"
 STREAM_ENDED = "stream_ended"
 # Expression actions and the Baseline/Expression field they are measured on.
-EXPRESSION_FIELDS = {"blink": "blink", "open_mouth": "mouth_open", "smile": "smile"}
+EXPRESSION_FIELDS = {Action.BLINK: "blink", Action.OPEN_MOUTH: "mouth_open", Action.SMILE: "smile"}
 
 
-def draw_actions(count: int, pool: Sequence[str] = ACTIONS, rng: secrets.SystemRandom | None = None) -> tuple[str, ...]:
+def draw_actions(count: int, pool: Sequence[Action] = ACTIONS, rng: secrets.SystemRandom | None = None) -> tuple[Action, ...]:
     """`count` actions from `pool` drawn with a cryptographic RNG, never the same one twice in a row."""
     rng = rng or secrets.SystemRandom()
-    out: list[str] = []
+    out: list[Action] = []
     for _ in range(count):
         choices = [a for a in pool if not out or a != out[-1]] or list(pool)
         out.append(rng.choice(choices))
@@ -44,7 +45,7 @@ def draw_actions(count: int, pool: Sequence[str] = ACTIONS, rng: secrets.SystemR
 class ActionOutcome:
     """One prompted action. Times are ms on the server's clock since the session started."""
 
-    action: str
+    action: Action
     prompted_ms: int
     deadline_ms: int
     passed: bool = False
@@ -74,7 +75,7 @@ class BestFrame:
 class ChallengeOutcome:
     """What the state machine decided; scores stay server-side."""
 
-    status: str  # SUCCEEDED | FAILED
+    status: SessionStatus  # SUCCEEDED | FAILED
     reasons: list[str]
     actions: list[ActionOutcome]
     average_liveness: float
@@ -88,7 +89,7 @@ class ChallengeOutcome:
 
     @property
     def alive(self) -> bool:
-        return self.status == "SUCCEEDED"
+        return self.status == SessionStatus.SUCCEEDED
 
     @property
     def confidence(self) -> float:
@@ -111,14 +112,14 @@ class ChallengeSession:
         unknown = [a for a in actions if a not in ACTIONS]
         if unknown:
             raise ValueError(f"unknown actions: {unknown}")
-        self.actions = tuple(actions)
+        self.actions = tuple(Action(a) for a in actions)
         self.settings = settings
         self.engine = engine
         self.keep_audit_frames = keep_audit_frames
-        self.phase = p.WAITING
+        self.phase = p.Phase.WAITING
         self.started_ms: int | None = None
         self.outcome: ChallengeOutcome | None = None
-        self._feedback = ""
+        self._feedback: p.FeedbackCode | None = None
         self._steady_since: int | None = None
         self._steady_faces: list[FaceObservation] = []
         self._previous: FaceObservation | None = None
@@ -142,13 +143,13 @@ class ChallengeSession:
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
 
     def wants_liveness(self, frame_no: int) -> bool:
-        return self.phase in (p.POSITIONING, p.CHALLENGE, p.DECIDING) and frame_no % max(1, self.settings.antispoof_every) == 0
+        return self.phase in (p.Phase.POSITIONING, p.Phase.CHALLENGE, p.Phase.DECIDING) and frame_no % max(1, self.settings.antispoof_every) == 0
 
     def wants_embedding(self, now_ms: int) -> bool:
         """Only while the last face seen was near the starting pose: an embedding of a turned face is discarded,
         and SFace is the most expensive model per frame."""
         return (
-            self.phase in (p.CHALLENGE, p.DECIDING)
+            self.phase in (p.Phase.CHALLENGE, p.Phase.DECIDING)
             and len(self._identity.embeddings) < self.engine.identity_samples
             and now_ms - self._last_embed_ms >= self.settings.identity_interval_ms
             and self._near_start_pose(self._last_yaw)
@@ -165,11 +166,11 @@ class ChallengeSession:
     # -- events --------------------------------------------------------------------------------------------------
 
     def start(self, now_ms: int) -> list[p.ServerMessage]:
-        if self.phase != p.WAITING:
+        if self.phase != p.Phase.WAITING:
             return []
         self.started_ms = now_ms
-        self.phase = p.POSITIONING
-        return [p.State(p.POSITIONING)]
+        self.phase = p.Phase.POSITIONING
+        return [p.State(p.Phase.POSITIONING)]
 
     def cancel(self, reason: str, now_ms: int) -> list[p.ServerMessage]:
         if self.done:
@@ -180,12 +181,12 @@ class ChallengeSession:
         if self.done or self.started_ms is None:
             return []
         if now_ms - self.started_ms > self.settings.check_timeout_s * 1000:
-            return [p.Feedback(p.TOO_SLOW), *self._finish([TIMEOUT], now_ms)]
-        if self.phase == p.POSITIONING and now_ms - self.started_ms > self.settings.positioning_timeout_s * 1000:
+            return [p.Feedback(p.FeedbackCode.TOO_SLOW), *self._finish([TIMEOUT], now_ms)]
+        if self.phase == p.Phase.POSITIONING and now_ms - self.started_ms > self.settings.positioning_timeout_s * 1000:
             return self._finish([POSITIONING_FAILED], now_ms)
-        if self.phase == p.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
+        if self.phase == p.Phase.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
             return self._expire_action(now_ms)
-        if self.phase == p.DECIDING and self._decide_since is not None:
+        if self.phase == p.Phase.DECIDING and self._decide_since is not None:
             limit = self.settings.passive_timeout_ms if not self.actions else self.settings.decide_timeout_ms
             if now_ms - self._decide_since > limit:
                 return self._decide(now_ms)
@@ -193,7 +194,7 @@ class ChallengeSession:
 
     def observe(self, obs: FrameObservation, rgb: np.ndarray | None, now_ms: int) -> list[p.ServerMessage]:
         """One analyzed frame, stamped `now_ms` on arrival by the server."""
-        if self.done or self.phase == p.WAITING:
+        if self.done or self.phase == p.Phase.WAITING:
             return []
         self._frames += 1
         out: list[p.ServerMessage] = []
@@ -202,11 +203,11 @@ class ChallengeSession:
             self._collect(obs, face, rgb, now_ms, out)
             if self.done:
                 return out
-        if self.phase == p.POSITIONING:
+        if self.phase == p.Phase.POSITIONING:
             out += self._position(obs, now_ms)
-        elif self.phase == p.CHALLENGE:
+        elif self.phase == p.Phase.CHALLENGE:
             out += self._challenge(obs, now_ms)
-        elif self.phase == p.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames \
+        elif self.phase == p.Phase.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames \
                 and self._watched_ms(now_ms) >= self.settings.min_watch_ms and self._convinced(now_ms):
             out += self._decide(now_ms)
         out += self.tick(now_ms)
@@ -230,26 +231,26 @@ class ChallengeSession:
             if similarity is not None and similarity < self.engine.identity_threshold:
                 out += self._finish([Reason.FACE_CHANGED], now_ms)
 
-    def _positioning_code(self, obs: FrameObservation) -> str:
+    def _positioning_code(self, obs: FrameObservation) -> p.FeedbackCode:
         face = obs.face
         if face is None:
-            return p.MULTIPLE_FACES if obs.rejected == p.MULTIPLE_FACES else p.NO_FACE
+            return p.FeedbackCode.MULTIPLE_FACES if obs.rejected == Reason.MULTIPLE_FACES else p.FeedbackCode.NO_FACE
         q = face.quality
         s = self.settings
         if q.face_ratio < s.min_face_ratio:
-            return p.FACE_TOO_FAR
+            return p.FeedbackCode.FACE_TOO_FAR
         if q.face_ratio > s.max_face_ratio:
-            return p.FACE_TOO_CLOSE
+            return p.FeedbackCode.FACE_TOO_CLOSE
         cx = (face.bbox.left + face.bbox.right) / 2 / obs.width
         cy = (face.bbox.top + face.bbox.bottom) / 2 / obs.height
         if not q.inside or abs(cx - 0.5) > s.oval_center_tolerance or abs(cy - 0.5) > s.oval_center_tolerance * 1.25:
-            return p.MOVE_INTO_OVAL
+            return p.FeedbackCode.MOVE_INTO_OVAL
         if abs(face.pose.yaw) > s.max_frontal_deg or abs(face.pose.pitch) > s.max_frontal_deg:
-            return p.LOOK_STRAIGHT
+            return p.FeedbackCode.LOOK_STRAIGHT
         if q.brightness < s.min_brightness:
-            return p.TOO_DARK
+            return p.FeedbackCode.TOO_DARK
         if q.brightness > s.max_brightness:
-            return p.TOO_BRIGHT
+            return p.FeedbackCode.TOO_BRIGHT
         prev = self._previous
         if prev is not None:
             shift = np.hypot(
@@ -257,14 +258,14 @@ class ChallengeSession:
                 (face.bbox.top + face.bbox.bottom - prev.bbox.top - prev.bbox.bottom) / 2,
             ) / max(1, face.bbox.width)
             if shift > s.steady_shift or abs(face.pose.yaw - prev.pose.yaw) > s.steady_angle_deg:
-                return p.HOLD_STILL
-        return p.OK
+                return p.FeedbackCode.HOLD_STILL
+        return p.FeedbackCode.OK
 
     def _position(self, obs: FrameObservation, now_ms: int) -> list[p.ServerMessage]:
         code = self._positioning_code(obs)
         self._previous = obs.face
         out = self._say(code)
-        if code != p.OK:
+        if code != p.FeedbackCode.OK:
             self._steady_since = None
             self._steady_faces = []
             return out
@@ -274,21 +275,21 @@ class ChallengeSession:
         self._steady_faces.append(obs.face)
         if now_ms - self._steady_since >= self.settings.steady_ms and len(self._steady_faces) >= 3:
             self._baseline = Baseline.from_faces(self._steady_faces[-8:])
-            self.phase = p.CHALLENGE
+            self.phase = p.Phase.CHALLENGE
             self._last_embed_ms = -10**9
             if self.keep_audit_frames and obs.face is not None and self._best is not None:
                 self._audit.append(self._best.rgb)
-            out.append(p.State(p.CHALLENGE))
+            out.append(p.State(p.Phase.CHALLENGE))
             out += self._next_prompt(now_ms)
         return out
 
     def _next_prompt(self, now_ms: int) -> list[p.ServerMessage]:
         index = len(self._results)
         if index >= len(self.actions):
-            self.phase = p.DECIDING
+            self.phase = p.Phase.DECIDING
             self._decide_since = now_ms
             self._detector = None
-            return [p.State(p.DECIDING)]
+            return [p.State(p.Phase.DECIDING)]
         action = self.actions[index]
         deadline = now_ms + int(self.settings.action_timeout_s * 1000)
         self._results.append(ActionOutcome(action, now_ms, deadline))
@@ -300,8 +301,8 @@ class ChallengeSession:
         detector, current = self._detector, self._results[-1]
         assert detector is not None
         if obs.face is None:
-            return self._say(p.MULTIPLE_FACES if obs.rejected == p.MULTIPLE_FACES else p.NO_FACE)
-        out = self._say(p.OK)
+            return self._say(p.FeedbackCode.MULTIPLE_FACES if obs.rejected == Reason.MULTIPLE_FACES else p.FeedbackCode.NO_FACE)
+        out = self._say(p.FeedbackCode.OK)
         self._rebaseline(detector, obs.face)
         event = detector.update(now_ms, obs.face)
         if event is None:
@@ -339,7 +340,7 @@ class ChallengeSession:
             return self._action_done(now_ms)
         threshold = threshold_for(current.action, self.engine.actions)
         current.confidence = min(0.49, event_confidence(min(detector.best_peak, threshold * 0.99), threshold))
-        return [p.Feedback(p.TOO_SLOW), *self._finish([Reason.ACTIONS_FAILED], now_ms)]
+        return [p.Feedback(p.FeedbackCode.TOO_SLOW), *self._finish([Reason.ACTIONS_FAILED], now_ms)]
 
     def _report(self, now_ms: int) -> EvidenceReport:
         """The evidence, recomputed at most every evidence_interval_ms (it compares many frame pairs)."""
@@ -376,7 +377,7 @@ class ChallengeSession:
     def _average(self) -> float:
         return float(np.mean(self._liveness)) if self._liveness else 0.0
 
-    def _say(self, code: str) -> list[p.ServerMessage]:
+    def _say(self, code: p.FeedbackCode) -> list[p.ServerMessage]:
         if code == self._feedback:
             return []
         self._feedback = code
@@ -385,8 +386,8 @@ class ChallengeSession:
     def _finish(self, reasons: list[str], now_ms: int) -> list[p.ServerMessage]:
         if self._liveness and self._average() < self.engine.liveness_threshold and Reason.LOW_LIVENESS not in reasons:
             reasons = [*reasons, Reason.LOW_LIVENESS]
-        status = "FAILED" if reasons else "SUCCEEDED"
-        self.phase = p.DONE
+        status = SessionStatus.FAILED if reasons else SessionStatus.SUCCEEDED
+        self.phase = p.Phase.DONE
         self._detector = None
         self.outcome = ChallengeOutcome(
             status=status, reasons=reasons, actions=list(self._results), average_liveness=self._average(),
@@ -395,4 +396,4 @@ class ChallengeSession:
             duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
             evidence=self._evidence_report,
         )
-        return [p.State(p.DONE), p.Result(status)]
+        return [p.State(p.Phase.DONE), p.Result(status)]

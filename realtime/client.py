@@ -86,16 +86,16 @@ class LiveClient:
         self.prompted = asyncio.Event()
         self.channel = self.pc.createDataChannel(p.CHANNEL_LABEL)
         self.pc.addTrack(track)
-        self.channel.on("open", lambda: self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"ready"}}'))
+        self.channel.on("open", lambda: self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.READY}"}}'))
         self.channel.on("message", self._on_message)
 
     def _on_message(self, raw: str) -> None:
         message = p.decode_server(raw)
         message["_at"] = time.monotonic()
         self.run.messages.append(message)
-        if message["type"] == "prompt":
+        if message["type"] == p.MessageType.PROMPT:
             self.prompted.set()
-        if message["type"] == "result":
+        if message["type"] == p.MessageType.RESULT:
             self.run.status = str(message["status"])
             self.result.set()
 

@@ -20,7 +20,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc.mediastreams import MediaStreamError
 
 from realtime import protocol as p
-from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeSession
+from realtime.challenge import CANCELLED, DISCONNECTED, STREAM_ENDED, ChallengeSession
 from realtime.settings import RealtimeSettings
 from scoring.analyzer import FrameAnalyzer
 from scoring.observation import FrameObservation
@@ -140,10 +140,10 @@ class LivePeer:
         message = p.decode_client(raw)
         if message is None:
             return
-        if message.type == p.READY:
+        if message.type == p.MessageType.READY:
             self._send(self.challenge.start(self._now_ms()))
-        elif message.type == p.CANCEL:
-            self._send(self.challenge.cancel("cancelled", self._now_ms()))
+        elif message.type == p.MessageType.CANCEL:
+            self._send(self.challenge.cancel(CANCELLED, self._now_ms()))
             self._finish_soon()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -190,7 +190,7 @@ class LivePeer:
                     continue
                 frame, arrived = self._latest
                 self._latest = None
-                if self.challenge.phase == p.WAITING:
+                if self.challenge.phase == p.Phase.WAITING:
                     continue
                 now_ms = self._now_ms(arrived)
                 liveness = self.challenge.wants_liveness(frame_no)

@@ -7,47 +7,64 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import ClassVar
 
+from realtime.status import SessionStatus
 from scoring import safe_json
+from scoring.actions import Action
 
 PROTOCOL_VERSION = 1
 CHANNEL_LABEL = "livecheck"
 MAX_MESSAGE_BYTES = 4096  # client messages are tiny; anything bigger is ignored
 
-# Phases (`state` messages).
-WAITING = "waiting"
-POSITIONING = "positioning"
-CHALLENGE = "challenge"
-DECIDING = "deciding"
-DONE = "done"
 
-# Feedback codes.
-OK = "ok"
-NO_FACE = "no_face"
-MULTIPLE_FACES = "multiple_faces"
-FACE_TOO_FAR = "face_too_far"
-FACE_TOO_CLOSE = "face_too_close"
-MOVE_INTO_OVAL = "move_into_oval"
-TOO_DARK = "too_dark"
-TOO_BRIGHT = "too_bright"
-HOLD_STILL = "hold_still"
-TOO_SLOW = "too_slow"
-TURN_BACK = "turn_back"
-LOOK_STRAIGHT = "look_straight"
-FEEDBACK_CODES = (
-    OK, NO_FACE, MULTIPLE_FACES, FACE_TOO_FAR, FACE_TOO_CLOSE, MOVE_INTO_OVAL, TOO_DARK, TOO_BRIGHT, HOLD_STILL,
-    TOO_SLOW, TURN_BACK, LOOK_STRAIGHT,
-)
+class Phase(StrEnum):
+    """The phase a `state` message announces, in the order a session goes through them."""
 
-# Client message types.
-READY = "ready"
-CANCEL = "cancel"
+    WAITING = "waiting"  # connected, the client has not sent `ready` yet
+    POSITIONING = "positioning"
+    CHALLENGE = "challenge"
+    DECIDING = "deciding"
+    DONE = "done"
+
+
+class FeedbackCode(StrEnum):
+    """Every code a `feedback` message carries: what the user should fix now (the widget shows a hint for each)."""
+
+    OK = "ok"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_FAR = "face_too_far"
+    FACE_TOO_CLOSE = "face_too_close"
+    MOVE_INTO_OVAL = "move_into_oval"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    HOLD_STILL = "hold_still"
+    TOO_SLOW = "too_slow"
+    LOOK_STRAIGHT = "look_straight"
+
+
+class MessageType(StrEnum):
+    """The `type` of every message, server -> client and client -> server."""
+
+    # server -> client
+    STATE = "state"
+    FEEDBACK = "feedback"
+    PROMPT = "prompt"
+    PROGRESS = "progress"
+    RESULT = "result"
+    # client -> server
+    READY = "ready"
+    CANCEL = "cancel"
+
+
+CLIENT_TYPES = frozenset({MessageType.READY, MessageType.CANCEL})
 
 
 @dataclass(frozen=True)
 class ServerMessage:
-    type: ClassVar[str] = ""
+    type: ClassVar[MessageType]
 
     def to_dict(self) -> dict[str, object]:
         return {"v": PROTOCOL_VERSION, "type": self.type, **asdict(self)}
@@ -58,20 +75,20 @@ class ServerMessage:
 
 @dataclass(frozen=True)
 class State(ServerMessage):
-    type: ClassVar[str] = "state"
-    state: str
+    type: ClassVar[MessageType] = MessageType.STATE
+    state: Phase
 
 
 @dataclass(frozen=True)
 class Feedback(ServerMessage):
-    type: ClassVar[str] = "feedback"
-    code: str
+    type: ClassVar[MessageType] = MessageType.FEEDBACK
+    code: FeedbackCode
 
 
 @dataclass(frozen=True)
 class Prompt(ServerMessage):
-    type: ClassVar[str] = "prompt"
-    action: str
+    type: ClassVar[MessageType] = MessageType.PROMPT
+    action: Action
     index: int
     total: int
     deadline_ms: int  # time the user has for this action, from now
@@ -79,26 +96,20 @@ class Prompt(ServerMessage):
 
 @dataclass(frozen=True)
 class Progress(ServerMessage):
-    type: ClassVar[str] = "progress"
+    type: ClassVar[MessageType] = MessageType.PROGRESS
     completed: int
     total: int
 
 
 @dataclass(frozen=True)
 class Result(ServerMessage):
-    type: ClassVar[str] = "result"
-    status: str  # SUCCEEDED | FAILED
-
-
-@dataclass(frozen=True)
-class Error(ServerMessage):
-    type: ClassVar[str] = "error"
-    code: str
+    type: ClassVar[MessageType] = MessageType.RESULT
+    status: SessionStatus  # SUCCEEDED | FAILED
 
 
 @dataclass(frozen=True)
 class ClientMessage:
-    type: str
+    type: MessageType
 
 
 def decode_client(raw: str | bytes) -> ClientMessage | None:
@@ -112,9 +123,9 @@ def decode_client(raw: str | bytes) -> ClientMessage | None:
     if not isinstance(data, dict) or data.get("v") != PROTOCOL_VERSION:
         return None
     kind = data.get("type")
-    if kind not in (READY, CANCEL):
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:  # a list or dict is unhashable: not a set lookup
         return None
-    return ClientMessage(kind)
+    return ClientMessage(MessageType(kind))
 
 
 def decode_server(raw: str | bytes) -> dict[str, object]:

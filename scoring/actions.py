@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from enum import StrEnum
 from collections.abc import Iterable, Sequence
 
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.settings import ActionSettings
 
-ACTIONS: tuple[str, ...] = ("turn_left", "turn_right", "nod", "blink", "open_mouth", "smile")
+class Action(StrEnum):
+    """An action the user can be asked to do; members compare equal to their names on the wire."""
+
+    TURN_LEFT = "turn_left"  # the user's own left
+    TURN_RIGHT = "turn_right"
+    NOD = "nod"
+    BLINK = "blink"
+    OPEN_MOUTH = "open_mouth"
+    SMILE = "smile"
+
+
+ACTIONS: tuple[Action, ...] = tuple(Action)
 
 
 @dataclass(frozen=True)
@@ -41,29 +53,29 @@ class Baseline:
 
 def threshold_for(action: str, settings: ActionSettings) -> float:
     return {
-        "turn_left": settings.turn_threshold_deg,
-        "turn_right": settings.turn_threshold_deg,
-        "nod": settings.nod_threshold_deg,
-        "blink": settings.blink_threshold,
-        "open_mouth": settings.mouth_threshold,
-        "smile": settings.smile_threshold,
-    }[action]
+        Action.TURN_LEFT: settings.turn_threshold_deg,
+        Action.TURN_RIGHT: settings.turn_threshold_deg,
+        Action.NOD: settings.nod_threshold_deg,
+        Action.BLINK: settings.blink_threshold,
+        Action.OPEN_MOUTH: settings.mouth_threshold,
+        Action.SMILE: settings.smile_threshold,
+    }[Action(action)]
 
 
 def signal(action: str, face: FaceObservation, base: Baseline) -> float:
     """How far the face has moved toward `action` from the baseline (degrees or blendshape units).
     yaw > 0 is the user's own left (pinned by tests on real media)."""
-    if action == "turn_left":
+    if action == Action.TURN_LEFT:
         return face.pose.yaw - base.yaw
-    if action == "turn_right":
+    if action == Action.TURN_RIGHT:
         return base.yaw - face.pose.yaw
-    if action == "nod":
+    if action == Action.NOD:
         return abs(face.pose.pitch - base.pitch)
-    if action == "blink":
+    if action == Action.BLINK:
         return face.expression.blink - base.blink
-    if action == "open_mouth":
+    if action == Action.OPEN_MOUTH:
         return face.expression.mouth_open - base.mouth_open
-    if action == "smile":
+    if action == Action.SMILE:
         return face.expression.smile - base.smile
     raise ValueError(f"unknown action {action!r}")
 
@@ -77,7 +89,7 @@ def event_confidence(peak: float, threshold: float) -> float:
 
 @dataclass(frozen=True)
 class ActionEvent:
-    action: str
+    action: Action
     start_ms: int
     end_ms: int
     peak: float
@@ -94,11 +106,11 @@ class ActionDetector:
     def __init__(self, action: str, baseline: Baseline, settings: ActionSettings, *, require_rest: bool = False) -> None:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
-        self.action = action
+        self.action = Action(action)
         self.baseline = baseline
         self.threshold = threshold_for(action, settings)
         self.exit_level = self.threshold * 0.5
-        self.min_event_ms = 0.0 if action == "blink" else settings.min_event_seconds * 1000
+        self.min_event_ms = 0.0 if action == Action.BLINK else settings.min_event_seconds * 1000
         self._armed = not require_rest
         self._start: int | None = None
         self._last_above = 0
@@ -234,7 +246,7 @@ def parse_windows(text: str | None) -> tuple[tuple[int, int], ...] | None:
     return tuple(windows)
 
 
-def parse_actions(names: Iterable[str]) -> tuple[str, ...]:
+def parse_actions(names: Iterable[str]) -> tuple[Action, ...]:
     out = []
     for name in names:
         name = name.strip()
@@ -242,5 +254,5 @@ def parse_actions(names: Iterable[str]) -> tuple[str, ...]:
             continue
         if name not in ACTIONS:
             raise ValueError(f"unknown action {name!r}; known: {', '.join(ACTIONS)}")
-        out.append(name)
+        out.append(Action(name))
     return tuple(out)
