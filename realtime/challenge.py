@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from realtime import protocol as p
+from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
 from scoring.actions import ACTIONS, Action, ActionDetector, Baseline, event_confidence, threshold_for
@@ -21,12 +22,6 @@ from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason
 from scoring.settings import EngineSettings
 
-# Reasons specific to live checks (besides scoring.verdict's).
-TIMEOUT = "timeout"
-CANCELLED = "cancelled"
-DISCONNECTED = "disconnected"
-POSITIONING_FAILED = "positioning_failed"
-STREAM_ENDED = "stream_ended"
 # Expression actions and the Baseline/Expression field they are measured on.
 EXPRESSION_FIELDS = {Action.BLINK: "blink", Action.OPEN_MOUTH: "mouth_open", Action.SMILE: "smile"}
 
@@ -181,9 +176,9 @@ class ChallengeSession:
         if self.done or self.started_ms is None:
             return []
         if now_ms - self.started_ms > self.settings.check_timeout_s * 1000:
-            return [p.Feedback(p.FeedbackCode.TOO_SLOW), *self._finish([TIMEOUT], now_ms)]
+            return [p.Feedback(p.FeedbackCode.TOO_SLOW), *self._finish([LiveReason.TIMEOUT], now_ms)]
         if self.phase == p.Phase.POSITIONING and now_ms - self.started_ms > self.settings.positioning_timeout_s * 1000:
-            return self._finish([POSITIONING_FAILED], now_ms)
+            return self._finish([LiveReason.POSITIONING_FAILED], now_ms)
         if self.phase == p.Phase.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
             return self._expire_action(now_ms)
         if self.phase == p.Phase.DECIDING and self._decide_since is not None:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime.book import SessionBook, reference_of, token_used
-from realtime.challenge import DISCONNECTED, STREAM_ENDED, ChallengeOutcome, ChallengeSession
+from realtime.challenge import ChallengeOutcome, ChallengeSession
 from realtime.errors import SessionError
 from realtime.modes import SessionMode, Tenant
 from realtime.peer import LivePeer, PipelineStats
+from realtime.reasons import LiveReason
 from realtime.results import ResultInputs, failed_result, live_result
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
@@ -139,7 +140,7 @@ class LiveChecks:
                 # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
                 # recording fallback can still run; the sweep fails it with this reason if nothing follows
                 outcome = peer.challenge.outcome
-                stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else DISCONNECTED
+                stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else LiveReason.DISCONNECTED
                 await update(self.book.store, session_id,
                              lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None)
                 await self._drop_peer(local)
@@ -148,7 +149,7 @@ class LiveChecks:
             if peer is not None:
                 outcome = peer.challenge.outcome
                 if outcome is None:
-                    peer.challenge.cancel((reasons or [DISCONNECTED])[0], peer._now_ms())
+                    peer.challenge.cancel((reasons or [LiveReason.DISCONNECTED])[0], peer._now_ms())
                     outcome = peer.challenge.outcome
                 local.stats = peer.stats
                 if outcome is not None:
@@ -156,13 +157,13 @@ class LiveChecks:
                         result = await asyncio.get_running_loop().run_in_executor(
                             self.executor, self._live_result, local.record, outcome)
                     except Exception:
-                        result = failed_result(SessionMode.LIVE, ["internal_error"])
+                        result = failed_result(SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
                     passed = bool(outcome.alive and result.get("alive"))
                     status = SessionStatus.SUCCEEDED if passed else SessionStatus.FAILED
                     await self.book.decide(session_id, status, result, ours)
             if result is None:
                 await self.book.decide(session_id, SessionStatus.FAILED,
-                                       failed_result(SessionMode.LIVE, reasons or ["internal_error"]), ours)
+                                       failed_result(SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]), ours)
             if peer is not None:
                 await peer.close()
                 local.peer = None
@@ -182,7 +183,7 @@ class LiveChecks:
         """True when the check ended because the connection or the camera track went away, not by the user's
         cancel or an error: only then may the recording fallback take over the unused session."""
         outcome = peer.challenge.outcome
-        return outcome is None or not outcome.reasons or outcome.reasons[0] in (DISCONNECTED, STREAM_ENDED)
+        return outcome is None or not outcome.reasons or outcome.reasons[0] in (LiveReason.DISCONNECTED, LiveReason.STREAM_ENDED)
 
     async def _drop_peer(self, local: LocalCheck) -> None:
         """Closes the peer connection and frees the landmarker without deciding anything."""
@@ -214,7 +215,7 @@ class LiveChecks:
         self._forget(local)
         if local.stats is not None and local.stats.frames_analyzed > 0:
             # a frame slipped through while closing: the live check counts
-            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(SessionMode.LIVE, [DISCONNECTED]),
+            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(SessionMode.LIVE, [LiveReason.DISCONNECTED]),
                                    self.book.ours)
             raise token_used()
 
@@ -243,9 +244,9 @@ class LiveChecks:
             if peer.stats.frames_received == 0 and now - started > self.settings.connect_timeout_s:
                 await self.end(local, None)
             elif now - started > self.settings.check_timeout_s + 10:
-                await self.end(local, ["timeout"])
+                await self.end(local, [LiveReason.TIMEOUT])
 
     async def close(self) -> None:
         for local in list(self._local.values()):
             if local.peer is not None:
-                await self.end(local, ["server_shutdown"])
+                await self.end(local, [LiveReason.SERVER_SHUTDOWN])

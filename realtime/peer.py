@@ -20,7 +20,8 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc.mediastreams import MediaStreamError
 
 from realtime import protocol as p
-from realtime.challenge import CANCELLED, DISCONNECTED, STREAM_ENDED, ChallengeSession
+from realtime.challenge import ChallengeSession
+from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from scoring.analyzer import FrameAnalyzer
 from scoring.observation import FrameObservation
@@ -143,7 +144,7 @@ class LivePeer:
         if message.type == p.MessageType.READY:
             self._send(self.challenge.start(self._now_ms()))
         elif message.type == p.MessageType.CANCEL:
-            self._send(self.challenge.cancel(CANCELLED, self._now_ms()))
+            self._send(self.challenge.cancel(LiveReason.CANCELLED, self._now_ms()))
             self._finish_soon()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
@@ -152,7 +153,7 @@ class LivePeer:
 
     async def _on_state(self) -> None:
         if self.pc.connectionState in ("failed", "closed", "disconnected") and not self._finished:
-            self._send(self.challenge.cancel(DISCONNECTED, self._now_ms()))
+            self._send(self.challenge.cancel(LiveReason.DISCONNECTED, self._now_ms()))
             self._finish_soon()
 
     # -- frames --------------------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ class LivePeer:
                 self._fresh.clear()
                 if self._latest is None:
                     if self._track_ended and self.challenge.started_ms is not None:
-                        self._send(self.challenge.cancel(STREAM_ENDED, self._now_ms()))
+                        self._send(self.challenge.cancel(LiveReason.STREAM_ENDED, self._now_ms()))
                         break
                     continue
                 frame, arrived = self._latest
@@ -215,7 +216,7 @@ class LivePeer:
             raise
         except Exception:  # a broken frame or model error ends this check, never the server
             log.exception("live check analysis failed")
-            self._send(self.challenge.cancel("internal_error", self._now_ms()))
+            self._send(self.challenge.cancel(LiveReason.INTERNAL_ERROR, self._now_ms()))
         self._finish_soon()
 
     def _analyze(self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool) -> tuple[FrameObservation, np.ndarray]:

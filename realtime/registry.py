@@ -29,10 +29,11 @@ from realtime.modes import SessionMode, Tenant
 from realtime.offer import validate_offer
 from realtime.peer import PipelineStats
 from realtime.quota import DemoLimits, DemoQuota
+from realtime.reasons import LiveReason
 from realtime.recording import RecordingChecks
 from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
-from realtime.status import NODE_LOST, SessionStatus
+from realtime.status import SessionStatus
 from realtime.store import SessionRecord, SessionStore, lost_sessions, open_store, total
 from scoring.engine import LivenessEngine
 
@@ -245,7 +246,7 @@ class SessionRegistry:
         by its deadline fails."""
         for record in await lost_sessions(self.store):
             lost_node = record.node_id
-            await self.book.decide(record.id, FAILED, failed_result(mode_of(record), [NODE_LOST]),
+            await self.book.decide(record.id, FAILED, failed_result(mode_of(record), [LiveReason.NODE_LOST]),
                                    lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)  # type: ignore[misc]
         for record in await self.store.in_progress():
             if self.live.holds(record.id) or record.started_at is None:

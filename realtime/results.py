@@ -15,14 +15,12 @@ from models.manifest import MANIFEST
 from realtime.challenge import ChallengeOutcome
 from realtime.fallback import FallbackCode
 from realtime.modes import ASSURANCE, SessionMode
+from realtime.reasons import LiveReason
 from scoring.embedding import align_face, cosine
 from scoring.engine import LivenessEngine
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
 from scoring.verdict import ACTIONS_FAILED, Verdict
-
-FACE_MISMATCH = "face_mismatch"
-
 
 @dataclass(frozen=True)
 class ResultInputs:
@@ -72,7 +70,7 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
         match = _match(engine, inputs, aligned)
     images = [_b64_jpeg(f, 80) for f in outcome.audit_frames[:4]] if inputs.audit_images else []
     if match is not None and not match.same_person:
-        reasons.append(FACE_MISMATCH)
+        reasons.append(LiveReason.FACE_MISMATCH)
     return {
         "alive": outcome.alive and not reasons,
         "confidence": round(outcome.confidence, 4),
@@ -108,7 +106,7 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
             best["image_jpeg_b64"] = _b64_jpeg(verdict.best_face.face_rgb, 90)
         match = _match(engine, inputs, verdict.best_face.face_rgb)
         if match is not None and not match.same_person:
-            reasons.append(FACE_MISMATCH)
+            reasons.append(LiveReason.FACE_MISMATCH)
     confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
     return {
         "alive": not reasons,

@@ -29,9 +29,6 @@ TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.EXPIRED: frozenset(),
 }
 
-NODE_LOST = "node_lost"  # the reason of a session whose node stopped heart-beating mid-check
-
-
 class InvalidTransition(Exception):
     """A change of status the state machine does not allow (a bug, or a lost race the caller must report)."""
 
