@@ -31,9 +31,11 @@ import numpy as np
 from evaluation.attacks import IMAGE_SUFFIXES
 from evaluation.dataset import LabeledItem
 from evaluation.runner import ItemResult, ProgressBar
+from realtime.status import SessionStatus
 
 RECORDING_TYPES = frozenset({"replay_fast", "replay_loop", "splice"})
 MAX_SIDE = 640  # what a webcam sends
+DECIDED = tuple(s for s in SessionStatus if s.decided)
 START_TIMEOUT_S = 90.0
 
 
@@ -139,10 +141,10 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
         if client is not None:
             await client.close()
     result = body.get("result") or {}
-    if body.get("status") not in ("SUCCEEDED", "FAILED"):
+    if body.get("status") not in (SessionStatus.SUCCEEDED, SessionStatus.FAILED):
         return ItemResult(item, False, 0.0, (), f"not decided: {body.get('status')}", time.perf_counter() - started)
     return ItemResult(
-        item, body.get("status") == "SUCCEEDED", float(result.get("average_liveness") or 0.0),
+        item, body.get("status") == SessionStatus.SUCCEEDED, float(result.get("average_liveness") or 0.0),
         tuple(str(r) for r in result.get("reasons") or ()), None, time.perf_counter() - started,
     )
 
@@ -155,7 +157,7 @@ async def _decided(http: httpx.AsyncClient, session_id: str, headers: dict[str, 
         response = await http.get(f"/v1/sessions/{session_id}", headers=headers)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
-        if body.get("status") in ("SUCCEEDED", "FAILED", "EXPIRED") or time.monotonic() > deadline:
+        if body.get("status") in DECIDED or time.monotonic() > deadline:
             return body
         await asyncio.sleep(0.2)
 

@@ -14,10 +14,10 @@ from evaluation.dataset import LabeledItem
 from evaluation.metrics import LIVE, Scored
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
-from scoring.verdict import LOW_LIVENESS, REFERENCE_NO_FACE
+from scoring.reasons import Reason
 
 # Reasons that do not decide liveness by themselves: the score threshold, and a bad reference photo.
-SCORE_REASONS = frozenset({LOW_LIVENESS, REFERENCE_NO_FACE})
+SCORE_REASONS = frozenset({Reason.LOW_LIVENESS, Reason.REFERENCE_NO_FACE})
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from typing import Any
 
 from realtime.errors import SessionError
 from realtime.settings import RealtimeSettings
+from scoring.actions import Action
 
 UNREACHABLE_WINDOW_MS = (10**9, 10**9 + 1)  # for a prompt never issued (or issued after its window closed)
 # Movements a user asked to hold still in the oval does not make before the first prompt (blinks and smiles are
 # left out: people do both unasked). A clip that makes one before it was prompted is not following the prompts.
-PROBED_BEFORE_PROMPT = ("turn_left", "turn_right", "nod", "open_mouth")
+PROBED_BEFORE_PROMPT = (Action.TURN_LEFT, Action.TURN_RIGHT, Action.NOD, Action.OPEN_MOUTH)
 
 
 class FallbackCode(StrEnum):
@@ -37,6 +38,7 @@ class FallbackCode(StrEnum):
     DEADLINE_PASSED = "recording_deadline_passed"  # the upload arrived after the schedule's end + margin
     TIMELINE = "recording_timeline"  # the clip is longer than the time since the recording started
     MOVED_BEFORE_PROMPT = "moved_before_prompt"  # a head turn, nod or open mouth before the first prompt was issued
+    EMPTY_RECORDING = "empty_recording"  # the upload had no bytes
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,8 @@ class RecordingChecks:
             await self.fail(session.id, exc.code)
             raise
         if not data:  # judged like any unusable recording: the session ends FAILED
-            await self.fail(session.id, "empty_recording")
-            raise SessionError("empty_recording", "The recording is empty.", 400)
+            await self.fail(session.id, FallbackCode.EMPTY_RECORDING)
+            raise SessionError(FallbackCode.EMPTY_RECORDING, "The recording is empty.", 400)
         # the probes come first (a probe found fails the check); then the prompted actions in their windows
         probes = plan.probes()
         options = AnalysisOptions(actions=tuple(a for a, _ in probes) + session.actions,

@@ -20,7 +20,8 @@ from scoring.embedding import align_face, cosine
 from scoring.engine import LivenessEngine
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
-from scoring.verdict import ACTIONS_FAILED, Verdict
+from scoring.reasons import Reason
+from scoring.verdict import Verdict
 
 @dataclass(frozen=True)
 class ResultInputs:
@@ -92,9 +93,9 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
     """The first `probes` action results are the movements that must not have happened before the first prompt
     (any found -> moved_before_prompt); `extra`: reasons the fallback's own checks added (the clip's timeline)."""
     actions = verdict.actions[probes:]
-    reasons = [r for r in verdict.reasons if r != ACTIONS_FAILED]
+    reasons = [r for r in verdict.reasons if r != Reason.ACTIONS_FAILED]
     if not all(a.passed for a in actions):
-        reasons.append(ACTIONS_FAILED)
+        reasons.append(Reason.ACTIONS_FAILED)
     if any(a.passed for a in verdict.actions[:probes]):
         reasons.append(FallbackCode.MOVED_BEFORE_PROMPT.value)
     reasons += extra

@@ -13,6 +13,7 @@ from scoring.antispoof import AntiSpoofModel
 from scoring.embedding import FaceEmbedder
 from scoring.landmarks import RawFace, StreamLandmarker, pose_from_matrix
 from scoring.observation import BBox, Expression, FaceObservation, FrameObservation, HeadPose, Quality
+from scoring.reasons import Reason
 
 
 @dataclass
@@ -60,10 +61,10 @@ def measure_quality(rgb: np.ndarray, bbox: BBox, landmarks_norm: np.ndarray, pos
 
 def choose_face(faces: list[RawFace], policy: str) -> tuple[RawFace | None, str | None]:
     if not faces:
-        return None, "no_face"
+        return None, Reason.NO_FACE
     if len(faces) > 1:
         if policy == "reject":
-            return None, "multiple_faces"
+            return None, Reason.MULTIPLE_FACES
         return max(faces, key=lambda f: np.ptp(f.landmarks[:, 0]) * np.ptp(f.landmarks[:, 1])), None
     return faces[0], None
 
