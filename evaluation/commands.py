@@ -1,14 +1,24 @@
 """The `livecheck eval` and `livecheck make-attacks` subcommands (hooked into webapp/cli.py's parser).
-Heavy imports happen inside the commands so `livecheck --help` stays fast."""
+
+The service's configuration belongs to webapp; the CLI passes a `SettingsLoader` in, so this package never imports
+webapp. Heavy imports happen inside the commands so `livecheck --help` stays fast."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+from scoring.settings import EngineSettings
+
 EXIT_OK, EXIT_ERROR = 0, 2
+
+# A config file path (or None: the defaults and environment) -> the engine settings and the models directory.
+# Raises ValueError with a message for the user when the configuration is invalid.
+SettingsLoader = Callable[[str | None], tuple[EngineSettings, str | None]]
 
 
 def cmd_make_attacks(args: argparse.Namespace) -> int:
@@ -33,7 +43,7 @@ def cmd_make_attacks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def cmd_eval(args: argparse.Namespace, load_settings: SettingsLoader) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     from dataclasses import replace
 
@@ -42,7 +52,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evaluation.runner import ProgressBar, run
     from models import ModelError
     from scoring.engine import LivenessEngine
-    from webapp.config import ConfigError, load_config
 
     try:
         pyplot()  # a missing optional dependency fails now, not after the whole run
@@ -51,11 +60,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         items = load_labels(Path(args.dataset))
-        config = load_config(args.config)
-        settings = config.engine if args.threshold is None else replace(config.engine, liveness_threshold=args.threshold)
+        configured, models_dir = load_settings(args.config)
+        models_dir = args.models or models_dir
+        settings = configured if args.threshold is None else replace(configured, liveness_threshold=args.threshold)
         workers = max(1, args.workers)
-        engine = None if args.live else LivenessEngine.load(settings, args.models or config.models_dir, landmarkers=workers)
-    except (DatasetError, ConfigError, ModelError, ValueError, OSError) as exc:
+        engine = None if args.live else LivenessEngine.load(settings, models_dir, landmarkers=workers)
+    except (DatasetError, ModelError, ValueError, OSError) as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if engine is None:
@@ -66,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"--live: {len(stills)} stills skipped (a still is not a camera feed): "
                   + ", ".join(i.name for i in stills), file=sys.stderr)
         try:
-            results = run_live(items, args.models or config.models_dir, args.live_actions, ProgressBar(len(items)))
+            results = run_live(items, models_dir, args.live_actions, ProgressBar(len(items)))
         except RuntimeError as exc:
             print(f"livecheck: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -83,7 +93,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser], load_settings: SettingsLoader) -> None:
     evaluate = sub.add_parser("eval", help="measure APCER/BPCER/ACER on a labelled dataset folder (labels.csv)")
     evaluate.add_argument("dataset", metavar="DATASET", help="folder with labels.csv (or the CSV itself)")
     evaluate.add_argument("--threshold", type=float, help="liveness threshold (default: the configured one)")
@@ -95,7 +105,7 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           "(a local server, the Python WebRTC client; loopback only): pictures and live clips passively, "
                           "recordings (loop, splice, replay) against a random challenge")
     evaluate.add_argument("--live-actions", type=int, default=2, help="actions in the challenge recordings get (default 2)")
-    evaluate.set_defaults(func=cmd_eval)
+    evaluate.set_defaults(func=partial(cmd_eval, load_settings=load_settings))
 
     attacks = sub.add_parser("make-attacks", help="generate labelled attack clips from live media")
     attacks.add_argument("live_dir", metavar="LIVE_DIR", help="folder of live videos and photos")

@@ -55,17 +55,22 @@ def has_no_models(directory: Path) -> bool:
 
 def check_file(directory: Path, item: ModelSpec) -> str | None:
     """Returns a problem description for one file, or None when it matches the manifest."""
+    return _inspect(directory, item)[0]
+
+
+def _inspect(directory: Path, item: ModelSpec) -> tuple[str | None, str | None]:
+    """(problem or None, the file's sha256 when it was hashed). Hashes each file once."""
     path = directory / item.filename
     if not path.is_file():
-        return f"missing model file {item.filename} (expected sha256 {item.sha256})"
+        return f"missing model file {item.filename} (expected sha256 {item.sha256})", None
     size = path.stat().st_size
     sizes = {item.size} | {v.size for v in item.variants}
     if size not in sizes:
-        return f"corrupt model file {path}: {size} bytes, expected {item.size} (sha256 {item.sha256})"
+        return f"corrupt model file {path}: {size} bytes, expected {item.size} (sha256 {item.sha256})", None
     actual = sha256_of(path)
     if not item.accepts(actual, size):
-        return f"corrupt model file {path}: sha256 {actual}, expected {item.sha256}"
-    return None
+        return f"corrupt model file {path}: sha256 {actual}, expected {item.sha256}", actual
+    return None, actual
 
 
 @dataclass
@@ -74,6 +79,7 @@ class ModelStore:
 
     directory: Path
     _verified: dict[str, Path] = field(default_factory=dict)
+    _sha256: dict[str, str] = field(default_factory=dict)  # of the files verified: a converted variant has its own
 
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None) -> ModelStore:
@@ -84,13 +90,19 @@ class ModelStore:
     def verify(self) -> None:
         problems = []
         for item in MANIFEST:
-            problem = check_file(self.directory, item)
-            if problem is None:
+            problem, actual = _inspect(self.directory, item)
+            if problem is not None:
+                if item.required:
+                    problems.append(problem)
+            elif actual is not None:
                 self._verified[item.key] = self.directory / item.filename
-            elif item.required:
-                problems.append(problem)
+                self._sha256[item.key] = actual
         if problems:
             raise ModelError("\n".join(problems + [_install_hint(self.directory)]))
+
+    def versions(self) -> dict[str, str]:
+        """`file@sha256:prefix` of every verified model, as results report them (the bytes actually loaded)."""
+        return {key: f"{path.name}@sha256:{self._sha256[key][:12]}" for key, path in self._verified.items()}
 
     def path(self, key: str) -> Path:
         try:

@@ -157,13 +157,13 @@ class LiveChecks:
                         result = await asyncio.get_running_loop().run_in_executor(
                             self.executor, self._live_result, local.record, outcome)
                     except Exception:
-                        result = failed_result(SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
+                        result = failed_result(self.engine, SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
                     passed = bool(outcome.alive and result.get("alive"))
                     status = SessionStatus.SUCCEEDED if passed else SessionStatus.FAILED
                     await self.book.decide(session_id, status, result, ours)
             if result is None:
                 await self.book.decide(session_id, SessionStatus.FAILED,
-                                       failed_result(SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]), ours)
+                                       failed_result(self.engine, SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]), ours)
             if peer is not None:
                 await peer.close()
                 local.peer = None
@@ -215,7 +215,7 @@ class LiveChecks:
         self._forget(local)
         if local.stats is not None and local.stats.frames_analyzed > 0:
             # a frame slipped through while closing: the live check counts
-            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(SessionMode.LIVE, [LiveReason.DISCONNECTED]),
+            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(self.engine, SessionMode.LIVE, [LiveReason.DISCONNECTED]),
                                    self.book.ours)
             raise token_used()
 

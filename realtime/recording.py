@@ -162,7 +162,7 @@ class RecordingChecks:
         return decided or await self.book.get(session.id)
 
     async def fail(self, session_id: str, code: str) -> None:
-        await self.book.decide(session_id, SessionStatus.FAILED, failed_result(SessionMode.RECORDING, [code]),
+        await self.book.decide(session_id, SessionStatus.FAILED, failed_result(self.engine, SessionMode.RECORDING, [code]),
                                lambda r: r.status == SessionStatus.IN_PROGRESS)
 
     async def sweep(self, record: SessionRecord, now: float) -> None:
@@ -172,4 +172,4 @@ class RecordingChecks:
         plan = FallbackPlan.from_dict(record.fallback)
         if plan.elapsed_ms(now) > plan.upload_by_ms:
             await self.book.decide(record.id, SessionStatus.FAILED, failed_result(
-                SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]), lambda r: r.version == record.version)
+                self.engine, SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]), lambda r: r.version == record.version)

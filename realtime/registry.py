@@ -246,7 +246,7 @@ class SessionRegistry:
         by its deadline fails."""
         for record in await lost_sessions(self.store):
             lost_node = record.node_id
-            await self.book.decide(record.id, FAILED, failed_result(mode_of(record), [LiveReason.NODE_LOST]),
+            await self.book.decide(record.id, FAILED, failed_result(self.engine, mode_of(record), [LiveReason.NODE_LOST]),
                                    lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)  # type: ignore[misc]
         for record in await self.store.in_progress():
             if self.live.holds(record.id) or record.started_at is None:
@@ -254,5 +254,5 @@ class SessionRegistry:
             if record.fallback is not None:
                 await self.recording.sweep(record, now)
             elif record.stalled is not None and now - record.started_at > self.settings.check_timeout_s + 10:
-                await self.book.decide(record.id, FAILED, failed_result(SessionMode.LIVE, [record.stalled]),
+                await self.book.decide(record.id, FAILED, failed_result(self.engine, SessionMode.LIVE, [record.stalled]),
                                        lambda r, v=record.version: r.version == v)  # type: ignore[misc]

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from models.manifest import MANIFEST
 from realtime.challenge import ChallengeOutcome
 from realtime.fallback import FallbackCode
 from realtime.modes import ASSURANCE, SessionMode
@@ -31,14 +30,10 @@ class ResultInputs:
     reference: np.ndarray | None  # embedding of the reference photo
 
 
-def model_versions() -> dict[str, str]:
-    return {m.key: f"{m.filename}@sha256:{m.sha256[:12]}" for m in MANIFEST}
-
-
-def failed_result(mode: SessionMode, reasons: list[str]) -> dict[str, Any]:
+def failed_result(engine: LivenessEngine, mode: SessionMode, reasons: list[str]) -> dict[str, Any]:
     """A session that ended without a judgement (a refused upload, a lost node, a timeout)."""
     return {"alive": False, "reasons": reasons, "mode": mode.value, "assurance": ASSURANCE[mode].value,
-            "model_versions": model_versions()}
+            "model_versions": engine.models.store.versions()}
 
 
 def _b64_jpeg(rgb: np.ndarray, quality: int) -> str:
@@ -52,9 +47,9 @@ def _match(engine: LivenessEngine, inputs: ResultInputs, aligned: np.ndarray) ->
     return MatchResult.from_cosine(similarity, engine.settings.match_threshold)
 
 
-def _common(mode: SessionMode, reasons: list[str], match: MatchResult | None) -> dict[str, Any]:
+def _common(engine: LivenessEngine, mode: SessionMode, reasons: list[str], match: MatchResult | None) -> dict[str, Any]:
     return {"match": match.to_dict() if match else None, "reasons": reasons, "mode": mode.value,
-            "assurance": ASSURANCE[mode].value, "model_versions": model_versions()}
+            "assurance": ASSURANCE[mode].value, "model_versions": engine.models.store.versions()}
 
 
 def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: ChallengeOutcome) -> dict[str, Any]:
@@ -84,7 +79,7 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
         "frames_analyzed": outcome.frames_analyzed,
         "duration_s": round(outcome.duration_ms / 1000, 3),
         "evidence": outcome.evidence.to_dict() if outcome.evidence else None,  # cross-frame measures (docs/verdict.md)
-        **_common(SessionMode.LIVE, reasons, match),
+        **_common(engine, SessionMode.LIVE, reasons, match),
     }
 
 
@@ -122,5 +117,5 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
         "frames_analyzed": verdict.frames_analyzed,
         "duration_s": round(verdict.duration_s, 3),
         "evidence": verdict.evidence.to_dict() if verdict.evidence else None,
-        **_common(SessionMode.RECORDING, reasons, match),
+        **_common(engine, SessionMode.RECORDING, reasons, match),
     }

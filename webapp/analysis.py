@@ -10,7 +10,7 @@ from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.imaging import encode_jpeg, encode_png
 from scoring.settings import MediaLimits
 from scoring.verdict import Verdict
-from webapp.app import Services
+from webapp.services import Services
 
 
 async def analyze(svc: Services, endpoint: str, data: bytes, options: AnalysisOptions = AnalysisOptions(),

@@ -17,7 +17,7 @@ from quart import Blueprint, Response, jsonify, request
 from scoring import errors as codes
 from webapp import errors
 from webapp.analysis import analyze, decode_b64
-from webapp.app import services
+from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
 from webapp.uploads import json_object, limit_body, require_type

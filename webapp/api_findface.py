@@ -12,7 +12,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from webapp import errors
 from webapp.analysis import analyze, b64, face_png, photo_jpeg
-from webapp.app import services
+from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import NOT_FOUND, ApiError, Failure
 from webapp.uploads import body_bytes, limit_body, require_type

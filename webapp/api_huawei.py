@@ -14,13 +14,13 @@ from dataclasses import replace
 from quart import Blueprint, Response, jsonify, request
 
 from scoring import actions as scoring_actions
+from scoring.actions import Action
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
 from scoring.reasons import Reason
-from scoring.verdict import SHORT_TIME
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
-from webapp.app import services
+from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
 from webapp.fetch import fetch_video
@@ -30,8 +30,10 @@ blueprint = Blueprint("huawei", __name__)
 ENDPOINT = "huawei"
 MAX_VIDEO_BYTES = 8 * 1024 * 1024  # of base64 text (video_base64, video_url) or of the file (video_file)
 MIN_SECONDS, MAX_SECONDS = 1.0, 15.0
-ACTION_CODES = {1: "turn_left", 2: "turn_right", 3: "nod", 4: "open_mouth", 5: "blink", 6: "smile"}
-CODE_OF_ACTION = {name: code for code, name in ACTION_CODES.items()}
+ACTION_CODES: dict[int, Action] = {
+    1: Action.TURN_LEFT, 2: Action.TURN_RIGHT, 3: Action.NOD, 4: Action.OPEN_MOUTH, 5: Action.BLINK, 6: Action.SMILE,
+}
+CODE_OF_ACTION: dict[str, int] = {name: code for code, name in ACTION_CODES.items()}
 
 # livecheck code -> (FRS code, HTTP status, message)
 ERROR_CODES: dict[str, tuple[str, int, str]] = {
@@ -71,7 +73,7 @@ def render(failure: Failure) -> tuple[object, int]:
 errors.install(blueprint, render)
 
 
-def parse_actions(text: object) -> tuple[str, ...]:
+def parse_actions(text: object) -> tuple[Action, ...]:
     if not isinstance(text, str) or not text.strip():
         raise ApiError(codes.INVALID_ACTIONS, "actions is required, e.g. \"1,3,2\".")
     names = []
@@ -140,7 +142,7 @@ async def live_detect(project_id: str) -> Response:
     limits = replace(svc.config.engine.limits.without_rate_and_resolution(), video_size=MAX_VIDEO_BYTES,
                      video_min_length_sec=MIN_SECONDS, video_length_sec=MAX_SECONDS)
     verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
-    if SHORT_TIME in verdict.reasons:
+    if Reason.SHORT_TIME in verdict.reasons:
         raise ApiError(codes.VIDEO_TOO_SHORT, f"The video lasts {verdict.duration_s:.2f} s.")
     picture = photo_jpeg(verdict, svc.config.engine.fullframe_jpeg_quality)
     return jsonify({

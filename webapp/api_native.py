@@ -12,7 +12,7 @@ from scoring import actions as scoring_actions
 from scoring.engine import AnalysisOptions
 from webapp import errors
 from webapp.analysis import analyze
-from webapp.app import request_id, services
+from webapp.services import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError
 from webapp.uploads import body_bytes, file_field, limit_body, require_type

@@ -22,6 +22,8 @@ must lie inside the picture (4004, the one kind of occlusion that can be told so
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from quart import Blueprint, Response, jsonify, request
@@ -31,10 +33,10 @@ from scoring.engine import AnalysisOptions
 from scoring.errors import InputError
 from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
-from scoring.verdict import MULTIPLE_FACES, NO_FACE, REFERENCE_NO_FACE, SHORT_TIME, TOO_FEW_FRAMES
+from scoring.reasons import Reason
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
-from webapp.app import request_id, services
+from webapp.services import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, ApiError, Failure
 from webapp.uploads import limit_body, require_type
@@ -44,6 +46,15 @@ ENDPOINT = "silent"
 NO_FACE_IN_IMAGE = "no_face_in_image"
 LIVENESS_CHECK_FAILED = "liveness_check_failed"
 VIDEO_RESOLUTION = "video_resolution_too_high"  # the video's, not the photo's (2003)
+
+
+class LivenessStatus(StrEnum):
+    """`liveness_status` with return_status: the seed's three values."""
+
+    OK = "ok"
+    HACK = "hack"  # judged not alive
+    SHORT_TIME = "short_time"  # the video is too short to judge
+
 
 # livecheck code -> (system code, HTTP status, message)
 SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
@@ -149,15 +160,16 @@ async def stateless() -> Response:
         if exc.code == codes.RESOLUTION_TOO_HIGH:  # the photo passed above: this is the video's
             raise ApiError(VIDEO_RESOLUTION, exc.message) from None
         raise
-    if REFERENCE_NO_FACE in verdict.reasons:
+    if Reason.REFERENCE_NO_FACE in verdict.reasons:
         raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
-    if {NO_FACE, TOO_FEW_FRAMES, MULTIPLE_FACES} & set(verdict.reasons) and SHORT_TIME not in verdict.reasons:
+    if {Reason.NO_FACE, Reason.TOO_FEW_FRAMES, Reason.MULTIPLE_FACES} & set(verdict.reasons) and Reason.SHORT_TIME not in verdict.reasons:
         raise ApiError(LIVENESS_CHECK_FAILED, "no usable face in the video")
     passed = verdict.alive
     body: dict[str, object] = {"code": 1000, "passed": passed, "liveness_score": round(verdict.average_liveness, 6),
                                "request_id": request_id()}
     if _flag(fields, "return_status"):
-        body["liveness_status"] = "ok" if passed else ("short_time" if SHORT_TIME in verdict.reasons else "hack")
+        short = Reason.SHORT_TIME in verdict.reasons
+        body["liveness_status"] = LivenessStatus.OK if passed else (LivenessStatus.SHORT_TIME if short else LivenessStatus.HACK)
     if passed and verdict.match is not None:
         body["verification_score"] = round(verdict.match.score, 6)
     if passed and _flag(fields, "return_image") and verdict.best_face is not None:

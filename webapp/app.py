@@ -1,15 +1,7 @@
-"""The Quart application factory.
+"""The Quart application factory: config -> services (webapp.services) -> the blueprints, registered explicitly.
 
-Services live on one object, `app.extensions["livecheck"]` (a `Services`), never in module globals. A blueprint
-gets them with `services()` inside a request (or `services(app)`):
-
-    svc = services()
-    verdict = await svc.pool.run(svc.engine.analyze, data, options)  # heavy work: always through the pool
-    svc.metrics.verdict("my_endpoint", verdict.alive, verdict.timings_ms)
-    svc.config.server / svc.config.engine / svc.keys.require(token)
-
-To add a blueprint: one line in `_blueprints()` below. To keep a long-lived object of your own (a session
-store, say), put it in `svc.extras["name"]` from a `before_serving` hook and close it in `after_serving`.
+To add an endpoint: a route in the blueprint it belongs to (or a new module with its own `blueprint`, added to
+`BLUEPRINTS` below); it reaches the engine, pool, store and the rest through `webapp.services.services()`.
 """
 
 from __future__ import annotations
@@ -18,76 +10,29 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
-from quart import Blueprint, Quart, Response, current_app, g, jsonify, request
+from quart import Blueprint, Quart, Response, g, jsonify, request
 
-from realtime.store import SessionStore, StoreError, open_store
+from realtime.store import StoreError, open_store
 from scoring.engine import LivenessEngine
+from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, ops, openapi, sessions, widget
 from webapp.auth import KeyRing, RateLimiter
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
-from webapp.lifecycle import Lifecycle
 from webapp.errors import install_app as install_errors
 from webapp.metrics import Metrics
+from webapp.services import EXTENSION, Services, services
 from webapp.uploads import MemoryRequest
 from webapp.workers import WorkerPool
 
 log = logging.getLogger("livecheck")
-EXTENSION = "livecheck"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-
-@dataclass
-class Services:
-    """Everything a request handler may use."""
-
-    config: ServiceConfig
-    engine: LivenessEngine
-    pool: WorkerPool
-    metrics: Metrics
-    keys: KeyRing
-    detections: DetectionCache
-    facia_limiter: RateLimiter
-    store: SessionStore  # sessions, detections and rate counters, shared by every node of the store
-    owns_engine: bool = True
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # node id; draining on SIGTERM
-    extras: dict[str, Any] = field(default_factory=dict)  # other features' long-lived objects, by name
-
-    def close(self) -> None:
-        self.pool.close()
-        if self.owns_engine:
-            self.engine.close()
-
-
-def services(app: Quart | None = None) -> Services:
-    return (app or current_app).extensions[EXTENSION]  # type: ignore[no-any-return]
-
-
-def _blueprints() -> list[Blueprint]:
-    """Every feature's routes. Registering one more is one line here."""
-    from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, ops, openapi
-
-    blueprints = [ops.blueprint, openapi.blueprint, api_native.blueprint, api_findface.blueprint,
-                  api_huawei.blueprint, api_facia.blueprint, api_silent.blueprint]
-    blueprints += _optional("webapp.sessions")  # live checks (engineer "live")
-    blueprints += _optional("webapp.widget")  # widget pages (engineer "widget")
-    return blueprints
-
-
-def _optional(module_name: str) -> list[Blueprint]:
-    """Features built in parallel: registered when their module exists and exposes `blueprint`."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return []
-        raise
-    bp = getattr(module, "blueprint", None)
-    return [bp] if bp is not None else []
+# Every feature's routes, in registration order.
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    ops.blueprint, openapi.blueprint, api_native.blueprint, api_findface.blueprint, api_huawei.blueprint,
+    api_facia.blueprint, api_silent.blueprint, sessions.blueprint, widget.blueprint,
+)
 
 
 def _check(config: ServiceConfig) -> None:
@@ -171,16 +116,15 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         response.headers["Retry-After"] = "5"
         return response
 
-    for blueprint in _blueprints():
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def _open_sessions() -> None:
+        services(app).sessions()  # in the serving loop, so /metrics shows the session gauges from the start
 
     @app.after_serving
     async def _cleanup() -> None:
-        services(app).close()
-        await services(app).store.close()
+        await services(app).close()
 
     return app
-
-
-def request_id() -> str:
-    return str(getattr(g, "request_id", "") or uuid.uuid4().hex)

@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from evaluation.commands import add_subcommands
+from scoring.settings import EngineSettings
+from webapp.config import ConfigError, load_config
+
 EXIT_ALIVE, EXIT_NOT_ALIVE, EXIT_ERROR = 0, 1, 2
 EXIT_NO_MODELS = 3  # `models verify` found not one model file: a fresh machine (`make run` then downloads them)
 EXIT_INTERRUPTED = 130
@@ -129,7 +133,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from scoring.engine import AnalysisOptions, LivenessEngine
     from scoring.errors import InputError
     from scoring.media import decode_image, preflight
-    from webapp.config import ConfigError, load_config
 
     try:
         config = load_config(args.config)
@@ -162,6 +165,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     result = verdict.to_dict()
     print(json.dumps(result, indent=2) if args.json else _format_verdict(result))
     return EXIT_ALIVE if verdict.alive else EXIT_NOT_ALIVE
+
+
+def _engine_settings(config_path: str | None) -> tuple[EngineSettings, str | None]:
+    """evaluation's view of the service configuration (it does not import webapp)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    return config.engine, config.models_dir
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -214,9 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="server processes sharing the listening socket and the session store (default 1)")
     serve.set_defaults(func=cmd_serve)
 
-    from evaluation.commands import add_subcommands  # noqa: PLC0415 - eval, make-attacks
-
-    add_subcommands(sub)
+    add_subcommands(sub, _engine_settings)  # eval, make-attacks
     for name, command in sub.choices.items():
         if name not in LOUD_COMMANDS:
             command.add_argument("--verbose", action="store_true", help="show the MediaPipe/TFLite native log lines")

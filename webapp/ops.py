@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify
 
 from realtime.store import StoreError
+from webapp.services import services
 
 blueprint = Blueprint("ops", __name__)
 
@@ -16,8 +17,6 @@ async def healthz() -> Response:
 
 @blueprint.get("/readyz")
 async def readyz() -> Response:
-    from webapp.app import services
-
     svc = services()
     loaded = svc.engine.models is not None
     draining = svc.lifecycle.draining  # SIGTERM: the load balancer must stop sending this node work at once
@@ -35,8 +34,6 @@ async def readyz() -> Response:
 
 @blueprint.get("/metrics")
 async def metrics() -> Response:
-    from webapp.app import services
-
     svc = services()
     await svc.metrics.refresh()
     text = svc.metrics.render({

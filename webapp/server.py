@@ -15,17 +15,20 @@ import socket
 import subprocess
 import sys
 
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
 from models import ModelError
+from webapp.app import create_app
 from webapp.config import ConfigError, ServiceConfig, load_config
+from webapp.services import services
 
 EXIT_CONFIG = 2
 LISTEN_FD = "LIVECHECK_LISTEN_FD"  # set by `serve --processes N` for its children: the shared listening socket
 
 
-def hypercorn_config(config: ServiceConfig):  # type: ignore[no-untyped-def]
-    from hypercorn.config import Config
-
-    hc = Config()
+def hypercorn_config(config: ServiceConfig) -> HypercornConfig:
+    hc = HypercornConfig()
     inherited = os.environ.get(LISTEN_FD)
     hc.bind = [f"fd://{int(inherited)}"] if inherited else [config.listen]
     hc.graceful_timeout = 5.0  # after the drain: requests still open get this long
@@ -45,10 +48,6 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
         return EXIT_CONFIG
     if processes > 1:
         return supervise(config, processes, config_path, models_dir)
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    from webapp.app import create_app, services
-
     try:
         app = create_app(config)
     except (ModelError, ConfigError) as exc:

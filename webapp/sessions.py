@@ -7,13 +7,13 @@ import base64
 import binascii
 from typing import Any
 
-from quart import Blueprint, Quart, Response, current_app, jsonify, request
+from quart import Blueprint, Quart, Response, jsonify, request
 
 from realtime.errors import SessionError
 from realtime.fallback import FallbackPlan
 from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
-from webapp.app import services
+from webapp.services import services
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
 from webapp.lifecycle import DRAINING
@@ -23,24 +23,13 @@ from webapp.uploads import body_bytes, json_object
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
-REGISTRY = "sessions"  # key in Services.extras
 MAX_REFERENCE_BYTES = 5 * 1024 * 1024
 MAX_ORIGINS = 16
 
 
 def registry(app: Quart | None = None) -> SessionRegistry:
-    """The app's one session registry, created when serving starts (or on first use) in the serving loop. It keeps
-    sessions in the app's session store, as this process's node (heartbeat, claims)."""
-    svc = services(app)
-    found = svc.extras.get(REGISTRY)
-    if found is None:
-        found = SessionRegistry(svc.engine, svc.config.realtime, svc.store, cluster=svc.config.store,
-                                node_id=svc.lifecycle.node_id)
-        found.start()
-        svc.extras[REGISTRY] = found
-        svc.metrics.add_gauges(REGISTRY, found.gauges, found.refresh_counts)
-        svc.lifecycle.add_probe(found.busy)
-    return found  # type: ignore[no-any-return]
+    """The app's one session registry (webapp.services.Services.sessions)."""
+    return services(app).sessions()
 
 
 def _not_draining() -> None:
@@ -48,20 +37,6 @@ def _not_draining() -> None:
     if services().lifecycle.draining:
         raise SessionError(DRAINING, "This server is shutting down; try again (another node will answer).", 503,
                            retry_after_s=1)
-
-
-@blueprint.before_app_serving
-async def _open_registry() -> None:
-    registry(current_app)  # so /metrics shows the session gauges from the start
-
-
-@blueprint.after_app_serving
-async def _close_registry() -> None:
-    svc = services(current_app)
-    found = svc.extras.pop(REGISTRY, None)
-    svc.metrics.remove_gauges(REGISTRY)
-    if found is not None:
-        await found.close()
 
 
 def session_error_response(exc: SessionError) -> Response:

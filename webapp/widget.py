@@ -17,10 +17,10 @@ from quart import Blueprint, Response, abort, jsonify, render_template, request,
 import frontend
 from realtime.errors import SessionError
 from realtime.registry import CREATED, EXPIRED, SessionRegistry
-from webapp.app import Services, services
+from webapp.services import Services, services
 from webapp.auth import bearer_token
 from webapp.origins import normalize_origin
-from webapp.sessions import registry, session_error_response
+from webapp.sessions import session_error_response
 
 FRONTEND = Path(frontend.__file__).parent
 STATIC = FRONTEND / "static"
@@ -36,7 +36,7 @@ def _services() -> Services:
 
 
 def _registry() -> SessionRegistry:
-    return registry()
+    return services().sessions()
 
 
 def safe_origins(origins: tuple[str, ...] | list[str]) -> list[str]:
