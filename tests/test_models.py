@@ -47,6 +47,14 @@ def test_manifest_matches_the_shared_files(models_dir: Path) -> None:
         assert item.licence and item.source
 
 
+def test_versions_name_the_verified_files(models_dir: Path) -> None:
+    versions = ModelStore.open(models_dir).versions()
+    assert set(versions) >= {m.key for m in MANIFEST if m.required}
+    for item in MANIFEST:
+        if item.key in versions:
+            assert versions[item.key] == f"{item.filename}@sha256:{sha256_of(models_dir / item.filename)[:12]}"
+
+
 def test_cli_verify_ok(models_dir: Path) -> None:
     result = livecheck("models", "verify", "--models", str(models_dir))
     assert result.returncode == 0, result.stderr

@@ -159,7 +159,12 @@ def test_download_convert_verify_into_an_empty_directory(mirror: MirrorServer, t
         item = spec(key)
         assert sha256_of(target / item.filename) == item.variants[0].sha256
     assert leftovers(target) == []
-    assert ModelStore.open(target).path("antispoof_v2") == target / "2.7_80x80_MiniFASNetV2.onnx"
+    store = ModelStore.open(target)
+    assert store.path("antispoof_v2") == target / "2.7_80x80_MiniFASNetV2.onnx"
+    for key, _ in PAIRS:  # results name the bytes that were loaded: the converted file's sha256, not the reference's
+        item = spec(key)
+        assert store.versions()[key] == f"{item.filename}@sha256:{item.variants[0].sha256[:12]}"
+        assert item.variants[0].sha256 != item.sha256
 
     verify = livecheck("models", "verify", "--models", str(target), mirror_url=None)
     assert verify.returncode == 0, verify.stderr
