@@ -8,6 +8,7 @@ their contract says otherwise (Huawei answers 400 for everything, for one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from collections.abc import Callable
 
 import logging
@@ -20,18 +21,35 @@ from scoring.errors import InputError, Overloaded
 from webapp.auth import Unauthorized
 from webapp.workers import Busy
 
-# Codes the web layer adds to scoring's.
-BODY_TOO_LARGE = "body_too_large"
-UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
-BAD_REQUEST = "bad_request"
-UNAUTHORIZED = "unauthorized"
-BUSY = "busy"
-RATE_LIMITED = "rate_limited"
-URL_NOT_ALLOWED = "url_not_allowed"
-FETCH_FAILED = "fetch_failed"
-DECRYPT_FAILED = "decrypt_failed"
-NOT_FOUND = "not_found"
-INTERNAL = "internal"  # an unexpected error: logged with the request id, answered 500 (a bug, never the input)
+
+class ApiCode(StrEnum):
+    """Codes the web layer adds to scoring's InputCode."""
+
+    BODY_TOO_LARGE = "body_too_large"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    BUSY = "busy"
+    RATE_LIMITED = "rate_limited"
+    URL_NOT_ALLOWED = "url_not_allowed"
+    FETCH_FAILED = "fetch_failed"
+    DECRYPT_FAILED = "decrypt_failed"
+    NOT_FOUND = "not_found"
+    INTERNAL = "internal"  # an unexpected error: logged with the request id, answered 500 (a bug, never the input)
+
+
+# The module-level names the adapters import: the same members, not a second vocabulary.
+BODY_TOO_LARGE = ApiCode.BODY_TOO_LARGE
+UNSUPPORTED_CONTENT_TYPE = ApiCode.UNSUPPORTED_CONTENT_TYPE
+BAD_REQUEST = ApiCode.BAD_REQUEST
+UNAUTHORIZED = ApiCode.UNAUTHORIZED
+BUSY = ApiCode.BUSY
+RATE_LIMITED = ApiCode.RATE_LIMITED
+URL_NOT_ALLOWED = ApiCode.URL_NOT_ALLOWED
+FETCH_FAILED = ApiCode.FETCH_FAILED
+DECRYPT_FAILED = ApiCode.DECRYPT_FAILED
+NOT_FOUND = ApiCode.NOT_FOUND
+INTERNAL = ApiCode.INTERNAL
 
 log = logging.getLogger("livecheck")
 
