@@ -1,0 +1,90 @@
+/* The live check's connection: one RTCPeerConnection sending the camera, one ordered data channel for the
+ * protocol. It reports what happened through callbacks and decides nothing about screens. */
+import { CHANNEL_LABEL, ErrorScreen } from './constants.js';
+import { encode } from './protocol.js';
+import { sessionProblem } from './api.js';
+
+const ICE_GATHERING_LIMIT_MS = 3000;
+const DISCONNECTED_GRACE_MS = 4000; // a short 'disconnected' can recover; give it a moment
+
+function waitForIce(peer, limitMs) {
+  if (peer.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); peer.removeEventListener('icegatheringstatechange', check); resolve(); };
+    const check = () => { if (peer.iceGatheringState === 'complete') done(); };
+    const timer = setTimeout(done, limitMs);
+    peer.addEventListener('icegatheringstatechange', check);
+  });
+}
+
+export class LiveConnection {
+  /** Callbacks: `onOpen()` the channel is open; `onMessage(raw)`; `onUnreachable()` WebRTC cannot connect from
+   * here (nothing was spent: record instead); `onLost()` the connection dropped mid-check; `onProblem(kind)` an
+   * error screen. */
+  constructor(api, iceServers, connectTimeoutMs, callbacks) {
+    this.api = api;
+    this.iceServers = iceServers;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.on = callbacks;
+    this.pc = null;
+    this.channel = null;
+    this.connected = false;
+    this.closed = false;
+    this.connectTimer = 0;
+  }
+
+  get open() { return !this.closed && this.channel !== null && this.channel.readyState === 'open'; }
+
+  async connect(stream) {
+    if (typeof RTCPeerConnection === 'undefined') return this.on.onUnreachable();
+    try {
+      const pc = this.pc = new RTCPeerConnection({ iceServers: this.iceServers });
+      for (const track of stream.getVideoTracks()) pc.addTrack(track, stream);
+      const channel = this.channel = pc.createDataChannel(CHANNEL_LABEL, { ordered: true });
+      channel.onopen = () => this.opened();
+      channel.onmessage = (event) => this.on.onMessage(event.data);
+      channel.onclose = () => { if (this.connected && !this.closed) this.on.onLost(); };
+      pc.onconnectionstatechange = () => this.stateChanged();
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitForIce(pc, ICE_GATHERING_LIMIT_MS);
+      if (this.closed) return undefined;
+      // Not one network path to offer: WebRTC cannot connect. The token is still unused.
+      if (!/\r\na=candidate:/.test(pc.localDescription.sdp)) return this.on.onUnreachable();
+      const res = await this.api.offer(pc.localDescription);
+      if (!res.ok) return this.on.onProblem(await sessionProblem(res));
+      await pc.setRemoteDescription(await res.json());
+      this.connectTimer = setTimeout(() => { if (!this.connected && !this.closed) this.on.onUnreachable(); },
+        this.connectTimeoutMs);
+    } catch (err) {
+      if (!this.closed) this.on.onProblem(navigator.onLine === false ? ErrorScreen.NETWORK : ErrorScreen.GENERIC);
+    }
+    return undefined;
+  }
+
+  opened() {
+    this.connected = true;
+    clearTimeout(this.connectTimer);
+    this.on.onOpen();
+  }
+
+  stateChanged() {
+    const state = this.pc && this.pc.connectionState;
+    if (this.closed) return;
+    if (state === 'failed' && !this.connected) this.on.onUnreachable();
+    else if ((state === 'failed' || state === 'disconnected') && this.connected) {
+      setTimeout(() => { if (!this.closed && this.pc.connectionState !== 'connected') this.on.onLost(); },
+        state === 'failed' ? 0 : DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  send(type) {
+    if (this.open) this.channel.send(encode(type));
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.connectTimer);
+    if (this.channel) { this.channel.onclose = null; try { this.channel.close(); } catch (e) { /* closed */ } }
+    if (this.pc) { this.pc.onconnectionstatechange = null; try { this.pc.close(); } catch (e) { /* closed */ } }
+  }
+}
