@@ -17,12 +17,13 @@ from collections.abc import Callable
 import numpy as np
 
 from realtime.challenge import draw_actions
-from realtime.errors import SessionError, not_found
+from realtime.errors import SessionCode, SessionError, not_found
 from realtime.modes import SessionMode, Tenant
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import SessionRecord, SessionStore, update
 from scoring.actions import ACTIONS
+from scoring.errors import InputCode
 
 MAX_ACTIONS = 6
 MAX_TTL_S = 3600.0
@@ -42,7 +43,7 @@ class SessionOptions:
 
 
 def token_used() -> SessionError:
-    return SessionError("token_used", "This session's token was already used; a session runs once.", 409)
+    return SessionError(SessionCode.TOKEN_USED, "This session's token was already used; a session runs once.", 409)
 
 
 def hash_token(token: str) -> str:
@@ -79,7 +80,7 @@ class SessionBook:
         actions = self.choose_actions(options)
         ttl = self.settings.session_ttl_s if options.ttl_s is None else options.ttl_s
         if not 1 <= ttl <= MAX_TTL_S:
-            raise SessionError("invalid_ttl", f"ttl must be within 1..{int(MAX_TTL_S)} seconds.", 400)
+            raise SessionError(SessionCode.INVALID_TTL, f"ttl must be within 1..{int(MAX_TTL_S)} seconds.", 400)
         token = secrets.token_urlsafe(32)
         now = self.clock()
         # kept until its ttl, a whole check and the result's retention have passed (a decision moves it on)
@@ -100,11 +101,11 @@ class SessionBook:
         if options.actions is not None:
             unknown = [a for a in options.actions if a not in ACTIONS]
             if unknown or len(options.actions) > MAX_ACTIONS:
-                raise SessionError("invalid_actions", f"actions: at most {MAX_ACTIONS} of {', '.join(ACTIONS)}.", 400)
+                raise SessionError(InputCode.INVALID_ACTIONS, f"actions: at most {MAX_ACTIONS} of {', '.join(ACTIONS)}.", 400)
             return tuple(options.actions)
         count = self.settings.action_count if options.action_count is None else options.action_count
         if not 0 <= count <= MAX_ACTIONS:
-            raise SessionError("invalid_actions", f"action_count must be within 0..{MAX_ACTIONS}.", 400)
+            raise SessionError(InputCode.INVALID_ACTIONS, f"action_count must be within 0..{MAX_ACTIONS}.", 400)
         return draw_actions(count)
 
     async def get(self, session_id: str, owner: str | None = None) -> SessionRecord:
@@ -149,9 +150,9 @@ class SessionBook:
         """Checks the one-time token and the session's state (nothing is changed here)."""
         session = await self.get(session_id)
         if not token_matches(token, session.token_hash):
-            raise SessionError("invalid_token", "The client token is wrong.", 403)
+            raise SessionError(SessionCode.INVALID_TOKEN, "The client token is wrong.", 403)
         if session.status == SessionStatus.EXPIRED:
-            raise SessionError("session_expired", "The session expired before it started.", 410)
+            raise SessionError(SessionCode.SESSION_EXPIRED, "The session expired before it started.", 410)
         if session.status != SessionStatus.CREATED:
             raise token_used()
         return session

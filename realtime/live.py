@@ -18,7 +18,7 @@ from typing import Any
 
 from realtime.book import SessionBook, reference_of, token_used
 from realtime.challenge import ChallengeOutcome, ChallengeSession
-from realtime.errors import SessionError
+from realtime.errors import SessionCode, SessionError
 from realtime.modes import SessionMode, Tenant
 from realtime.peer import LivePeer, PipelineStats
 from realtime.reasons import LiveReason
@@ -115,8 +115,8 @@ class LiveChecks:
             if isinstance(exc, SessionError):
                 raise
             if isinstance(exc, Overloaded):  # the live landmarker pool stayed full past its bounded wait
-                raise SessionError("too_many_sessions", exc.message, 503) from None
-            raise SessionError("invalid_offer", f"The SDP offer could not be used: {exc}", 400) from None
+                raise SessionError(SessionCode.TOO_MANY_SESSIONS, exc.message, 503) from None
+            raise SessionError(SessionCode.INVALID_OFFER, f"The SDP offer could not be used: {exc}", 400) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
     async def _peer_finished(self, local: LocalCheck, peer: LivePeer) -> None:

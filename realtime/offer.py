@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from realtime.errors import SessionError
+from realtime.errors import SessionCode, SessionError
 
 MAX_OFFER_BYTES = 64 * 1024
 MAX_OFFER_LINES = 2000
@@ -35,7 +35,7 @@ class MediaSection:
 
 
 def invalid(message: str, status: int = 400) -> SessionError:
-    return SessionError("invalid_offer", message, status)
+    return SessionError(SessionCode.INVALID_OFFER, message, status)
 
 
 def parse_media(sdp: str) -> tuple[list[str], list[MediaSection]]:

@@ -11,7 +11,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from realtime.errors import SessionError
+from realtime.errors import SessionCode, SessionError
 
 WINDOW_S = 60.0
 MAX_TRACKED_CLIENTS = 10_000  # beyond this the oldest idle clients are forgotten (memory stays bounded)
@@ -41,10 +41,10 @@ class DemoQuota:
                 stamps.popleft()
         if stamps and len(stamps) >= self.limits.per_client_per_minute:
             wait = max(1, math.ceil(WINDOW_S - (now - stamps[0])))
-            raise SessionError("demo_rate_limited", "Too many demo checks from this address; try again shortly.",
+            raise SessionError(SessionCode.DEMO_RATE_LIMITED, "Too many demo checks from this address; try again shortly.",
                                429, retry_after_s=wait)
         if open_sessions >= self.limits.max_open:
-            raise SessionError("demo_busy", "The demo is busy; try again shortly.", 503, retry_after_s=10)
+            raise SessionError(SessionCode.DEMO_BUSY, "The demo is busy; try again shortly.", 503, retry_after_s=10)
         if stamps is None:
             if len(self._recent) >= MAX_TRACKED_CLIENTS:
                 self._forget_idle(now)
@@ -53,7 +53,7 @@ class DemoQuota:
 
     def check_live(self, live_demo_checks: int) -> None:
         if live_demo_checks >= self.limits.max_live:
-            raise SessionError("too_many_sessions", "Too many demo checks are running; try again shortly.", 503,
+            raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many demo checks are running; try again shortly.", 503,
                                retry_after_s=5)
 
     def _forget_idle(self, now: float) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from collections.abc import Callable
 
 from realtime.book import SessionBook, token_matches, token_used
-from realtime.errors import SessionError, not_found
+from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackCode, FallbackPlan, FallbackPrompt, FallbackTiming
 from realtime.live import LiveChecks, result_inputs
 from realtime.modes import SessionMode
@@ -25,7 +25,7 @@ from scoring.errors import InputError
 
 
 def judged_once() -> SessionError:
-    return SessionError("token_used", "A session runs once; its recording was already judged.", 409)
+    return SessionError(SessionCode.TOKEN_USED, "A session runs once; its recording was already judged.", 409)
 
 
 def plan_of(session: SessionRecord) -> FallbackPlan:
@@ -48,7 +48,7 @@ class RecordingChecks:
     async def _session(self, session_id: str, token: str | None) -> SessionRecord:
         session = await self.book.get(session_id)
         if not token_matches(token, session.token_hash):
-            raise SessionError("invalid_token", "The client token is wrong.", 403)
+            raise SessionError(SessionCode.INVALID_TOKEN, "The client token is wrong.", 403)
         if not session.recording_fallback:
             raise SessionError(FallbackCode.NOT_ALLOWED, "This session does not allow the recording fallback.", 403)
         return session

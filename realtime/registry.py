@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from realtime.book import SessionBook, SessionOptions, hash_token, mode_of
-from realtime.errors import SessionError, not_found
+from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackPlan, FallbackPrompt
 from realtime.live import LiveChecks
 from realtime.modes import SessionMode, Tenant
@@ -36,6 +36,7 @@ from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import SessionRecord, SessionStore, lost_sessions, open_store, total
 from scoring.engine import LivenessEngine
+from scoring.reasons import Reason
 
 __all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "SessionRecord", "SessionStatus"]
 
@@ -158,7 +159,7 @@ class SessionRegistry:
         """Blocking (run it in a worker): the reference photo's embedding, or a clear error."""
         vector = self.engine.embed_photo(photo)
         if vector is None:
-            raise SessionError("reference_no_face", "The reference photo shows no face.", 400)
+            raise SessionError(Reason.REFERENCE_NO_FACE, "The reference photo shows no face.", 400)
         return vector
 
     async def get(self, session_id: str, owner: str | None = None) -> SessionRecord:
@@ -177,14 +178,14 @@ class SessionRegistry:
         if tenant == Tenant.DEMO:
             self.demo_quota.check_live(self.counts(Tenant.DEMO)["live"])
         elif self.counts(Tenant.INTEGRATOR)["live"] >= self.settings.max_sessions:
-            raise SessionError("too_many_sessions", "Too many live checks are running; try again shortly.", 503,
+            raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many live checks are running; try again shortly.", 503,
                                retry_after_s=5)
 
     async def _check_cluster_cap(self) -> None:
         if self.cluster.max_live_checks > 0:
             running = total(await self.store.counts(), IN_PROGRESS)
             if running >= self.cluster.max_live_checks:
-                raise SessionError("too_many_sessions", "Too many checks are running in the cluster; try again "
+                raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many checks are running in the cluster; try again "
                                    "shortly.", 503, retry_after_s=5)
 
     async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:

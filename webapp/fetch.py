@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+from scoring.errors import InputCode
 from webapp.errors import FETCH_FAILED, URL_NOT_ALLOWED, ApiError
 
 
@@ -38,7 +39,7 @@ def _fetch(url: str, max_bytes: int, timeout_s: float) -> bytes:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ApiError(FETCH_FAILED, f"video_url could not be fetched: {exc}.") from None
     if len(data) > max_bytes:
-        raise ApiError("input_too_large", f"The video at video_url is larger than {max_bytes} bytes.")
+        raise ApiError(InputCode.INPUT_TOO_LARGE, f"The video at video_url is larger than {max_bytes} bytes.")
     return data
 
 

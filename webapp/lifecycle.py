@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
 
-DRAINING = "server_draining"  # stable error code of work refused while the node shuts down
-
 
 def new_node_id() -> str:
     """Unique per process start: a restarted node is a new node (its predecessor's checks are node_lost)."""

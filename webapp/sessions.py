@@ -9,14 +9,13 @@ from typing import Any
 
 from quart import Blueprint, Quart, Response, jsonify, request
 
-from realtime.errors import SessionError
+from realtime.errors import SessionCode, SessionError
 from realtime.fallback import FallbackPlan
 from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
 from webapp.services import services
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
-from webapp.lifecycle import DRAINING
 from webapp.origins import normalize_origin
 from webapp.signing import key_id, result_claims, sign
 from webapp.uploads import body_bytes, json_object
@@ -35,7 +34,7 @@ def registry(app: Quart | None = None) -> SessionRegistry:
 def _not_draining() -> None:
     """New checks go to other nodes while this one shuts down (running ones and their uploads finish)."""
     if services().lifecycle.draining:
-        raise SessionError(DRAINING, "This server is shutting down; try again (another node will answer).", 503,
+        raise SessionError(SessionCode.SERVER_DRAINING, "This server is shutting down; try again (another node will answer).", 503,
                            retry_after_s=1)
 
 
@@ -59,7 +58,7 @@ async def _json() -> dict[str, Any]:
 
 def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     def bad(message: str) -> ApiError:
-        return ApiError("invalid_session_options", message, 400)
+        return ApiError(SessionCode.INVALID_SESSION_OPTIONS, message, 400)
 
     count = body.get("action_count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
@@ -73,7 +72,7 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     for index, entry in enumerate(origins):
         if normalize_origin(entry) is None:  # refused, never silently dropped (the widget would be unframeable)
             shown = repr(entry)[:100]
-            raise ApiError("invalid_allowed_origin", f"allowed_origins[{index}] = {shown} is not a plain "
+            raise ApiError(SessionCode.INVALID_ALLOWED_ORIGIN, f"allowed_origins[{index}] = {shown} is not a plain "
                            "scheme://host[:port] origin (no path, query, wildcard or credentials).", 400)
     fallback = body.get("recording_fallback", False)
     if not isinstance(fallback, bool):
@@ -147,7 +146,7 @@ async def offer(session_id: str) -> Any:
     body = await _json()
     sdp, kind = body.get("sdp"), body.get("type", "offer")
     if not isinstance(sdp, str) or not isinstance(kind, str):
-        raise SessionError("invalid_offer", "Expected {\"sdp\": ..., \"type\": \"offer\"}.", 400)
+        raise SessionError(SessionCode.INVALID_OFFER, "Expected {\"sdp\": ..., \"type\": \"offer\"}.", 400)
     answer = await registry().offer(session_id, _client_token(body), sdp, kind)
     return jsonify(answer)
 
