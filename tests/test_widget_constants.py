@@ -38,11 +38,15 @@ FROZEN = re.compile(r"^export const (\w+) = Object\.freeze\(\{\n(.*?)\n\}\);$", 
 ENTRY = re.compile(r"^\s*([A-Z][A-Z0-9_]*): '([^'\\]*)',$")
 SCALAR = re.compile(r"^export const (\w+) = (\d+|'[^'\\]*');$", re.M)
 
+Sets = dict[str, dict[str, str]]  # set name -> {member: value}
+Parsed = tuple[Sets, dict[str, int | str]]
+Catalogs = dict[str, dict[str, str]]  # language -> {key: string}
 
-def parse_constants(text: str) -> tuple[dict[str, dict[str, str]], dict[str, int | str]]:
+
+def parse_constants(text: str) -> Parsed:
     """Every `export const X = Object.freeze({...})` as {member: value}, and every scalar export. Strict: a line it
     cannot read inside a block, or an export it does not understand, is an error, never silently skipped."""
-    sets: dict[str, dict[str, str]] = {}
+    sets: Sets = {}
     for name, body in FROZEN.findall(text):
         members: dict[str, str] = {}
         for line in body.splitlines():
@@ -94,17 +98,17 @@ def string_literals(source: str) -> list[tuple[int, str]]:
 
 
 @pytest.fixture(scope="module")
-def constants() -> tuple[dict[str, dict[str, str]], dict[str, int | str]]:
+def constants() -> Parsed:
     return parse_constants(CONSTANTS.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def catalogs() -> dict[str, dict[str, str]]:
+def catalogs() -> Catalogs:
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((FRONTEND / "i18n").glob("*.json"))}
 
 
 @pytest.mark.parametrize("name", sorted(MIRRORS))
-def test_each_mirror_is_the_server_enum_exactly(name: str, constants) -> None:  # type: ignore[no-untyped-def]
+def test_each_mirror_is_the_server_enum_exactly(name: str, constants: Parsed) -> None:
     sets, _ = constants
     assert name in sets, f"constants.js does not export {name}"
     js, py = sets[name], {m.name: m.value for m in MIRRORS[name]}
@@ -112,7 +116,7 @@ def test_each_mirror_is_the_server_enum_exactly(name: str, constants) -> None:  
     assert set(js.items()) - set(py.items()) == set(), f"{name}: in constants.js but not on the server"
 
 
-def test_protocol_scalars_match_and_nothing_is_exported_unchecked(constants) -> None:  # type: ignore[no-untyped-def]
+def test_protocol_scalars_match_and_nothing_is_exported_unchecked(constants: Parsed) -> None:
     sets, scalars = constants
     assert scalars == SCALARS
     assert set(sets) == set(MIRRORS) | set(WIDGET_OWN), "a new set: mirror it in MIRRORS or list it in WIDGET_OWN"
@@ -127,19 +131,19 @@ def test_the_parser_refuses_what_it_cannot_read() -> None:
         parse_constants("export const B = ['x'];\n")
 
 
-def vocabulary(sets: dict[str, dict[str, str]]) -> dict[str, str]:
+def vocabulary(sets: Sets) -> dict[str, str]:
     """value -> `Set.MEMBER` that names it."""
     return {value: f"{name}.{member}" for name, members in sets.items() for member, value in members.items()}
 
 
-def test_no_module_spells_a_value_that_has_a_constant(constants) -> None:  # type: ignore[no-untyped-def]
+def test_no_module_spells_a_value_that_has_a_constant(constants: Parsed) -> None:
     names = vocabulary(constants[0])
     found = [f"{path.relative_to(FRONTEND)}:{line}: '{text}' is {names[text]}"
              for path in USERS for line, text in string_literals(path.read_text(encoding="utf-8")) if text in names]
     assert found == []
 
 
-def test_the_scan_finds_a_spelled_value_and_skips_comments(constants) -> None:  # type: ignore[no-untyped-def]
+def test_the_scan_finds_a_spelled_value_and_skips_comments(constants: Parsed) -> None:
     names = vocabulary(constants[0])
     source = "// 'challenge' in a comment\n/* \"FAILED\" */ if (x === 'challenge') y(`SUCCEEDED`, \"a\\\"b\");\n"
     assert [(line, text) for line, text in string_literals(source) if text in names] == [(2, "challenge"), (2, "SUCCEEDED")]
@@ -163,13 +167,13 @@ def test_the_widget_modules_import_what_exists_and_the_page_loads_main_as_a_modu
     assert "script-src 'self';" in csp and "unsafe" not in csp
 
 
-def test_embed_script_listens_for_every_message_the_widget_posts(constants) -> None:  # type: ignore[no-untyped-def]
+def test_embed_script_listens_for_every_message_the_widget_posts(constants: Parsed) -> None:
     embed = (FRONTEND / "static" / "embed.js").read_text(encoding="utf-8")
     for value in constants[0]["EmbedMessage"].values():
         assert f"'livecheck:{value}'" in embed
 
 
-def test_the_server_names_page_problems_the_widget_shows(constants) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_names_page_problems_the_widget_shows(constants: Parsed) -> None:
     problems = set(re.findall(r'problem = "(\w+)"', Path(widget.__file__).read_text(encoding="utf-8")))
     assert problems and problems <= set(constants[0]["ErrorScreen"].values())
 
@@ -177,7 +181,7 @@ def test_the_server_names_page_problems_the_widget_shows(constants) -> None:  # 
 # -- strings -------------------------------------------------------------------------------------------------------
 
 
-def test_the_widget_ships_a_catalog_for_each_of_its_languages(catalogs) -> None:  # type: ignore[no-untyped-def]
+def test_the_widget_ships_a_catalog_for_each_of_its_languages(catalogs: Catalogs) -> None:
     assert set(catalogs) == set(widget.LANGUAGES)
     fallback = catalogs[widget.LANGUAGES[0]]
     for lang, strings in catalogs.items():
@@ -190,8 +194,8 @@ def test_the_widget_ships_a_catalog_for_each_of_its_languages(catalogs) -> None:
     ("feedback.", "", FeedbackCode), ("prompt.", "", Action),
     ("error.", ".heading", "ErrorScreen"), ("error.", ".body", "ErrorScreen"),
 ])
-def test_every_code_has_its_string_in_every_language_and_no_stale_ones(  # type: ignore[no-untyped-def]
-        prefix: str, suffix: str, source: type[StrEnum] | str, catalogs, constants) -> None:
+def test_every_code_has_its_string_in_every_language_and_no_stale_ones(
+        prefix: str, suffix: str, source: type[StrEnum] | str, catalogs: Catalogs, constants: Parsed) -> None:
     values = {m.value for m in source} if not isinstance(source, str) else set(constants[0][source].values())
     for lang, strings in catalogs.items():
         keyed = {k[len(prefix):len(k) - len(suffix)] for k in strings if k.startswith(prefix) and k.endswith(suffix)}
@@ -199,7 +203,7 @@ def test_every_code_has_its_string_in_every_language_and_no_stale_ones(  # type:
         assert keyed - values == set(), f"{lang}: strings for codes that do not exist: {sorted(keyed - values)}"
 
 
-def test_every_literal_string_key_the_modules_use_exists(catalogs) -> None:  # type: ignore[no-untyped-def]
+def test_every_literal_string_key_the_modules_use_exists(catalogs: Catalogs) -> None:
     used = {key for path in USERS for key in re.findall(r"\bt\('([\w.]+)'[,)]", path.read_text(encoding="utf-8"))}
     assert len(used) > 20, "the scan found the widget's t('...') calls"
     for lang, strings in catalogs.items():
