@@ -45,7 +45,7 @@ def _write(path: Path, frames: Iterable[av.VideoFrame], width: int, height: int,
             out.write(b"FRAME\n")
             for plane_index, (w, h) in enumerate(((width, height), (width // 2, height // 2), (width // 2, height // 2))):
                 plane = yuv.planes[plane_index]
-                data = np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)[:, :w]
+                data = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(h, plane.line_size)[:, :w]
                 out.write(data.tobytes())
             count += 1
     return Y4mInfo(path, width, height, fps, count)
@@ -90,7 +90,8 @@ def still_to_y4m(source: Path, target: Path, *, seconds: float = 1.0, fps: int =
     bgr = cv2.imread(str(source))  # applies the EXIF orientation, as a browser would
     if bgr is None:
         raise ValueError(f"cannot read image {source}")
-    frame = av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), format="rgb24")
+    rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)  # uint8 already: no copy, only the type PyAV asks for
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
     width, height = _even(frame.width), _even(frame.height)
     return _write(target, _repeat(frame, max(1, int(seconds * fps))), width, height, Fraction(fps))
 

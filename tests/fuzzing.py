@@ -136,7 +136,7 @@ class Seeds:
 
     @classmethod
     def build(cls, face_clip: bytes, face_jpeg: bytes) -> Seeds:
-        with av.open(io.BytesIO(face_clip)) as container:
+        with av.open(io.BytesIO(face_clip), mode="r") as container:
             frames = []
             for frame in container.decode(video=0):
                 frames.append(frame.to_ndarray(format="rgb24", width=160, height=160))
@@ -145,6 +145,7 @@ class Seeds:
         clip = encode_video(frames, 25.0)
         webm = encode_webm(frames[:25], [40.0] * 24, nominal_rate=1000)
         rgb = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert rgb is not None, "face_jpeg does not decode"
         small = cv2.resize(rgb, (240, int(240 * rgb.shape[0] / rgb.shape[1])))
         encoded = {ext: cv2.imencode(ext, small)[1].tobytes() for ext in (".jpg", ".png", ".bmp", ".webp")}
         sdp = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"

@@ -15,7 +15,7 @@ import numpy as np
 def decode_frames(data: bytes, start_s: float = 0.0, end_s: float | None = None) -> tuple[list[np.ndarray], float]:
     """RGB frames whose presentation time lies in [start_s, end_s), and the clip's frame rate."""
     frames: list[np.ndarray] = []
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 25)
         for index, frame in enumerate(container.decode(stream)):
@@ -57,6 +57,7 @@ def encode_video(
     with av.open(buffer, mode="w", format=container, options=options) as out:
         rate = Fraction(fps).limit_denominator(1001)
         stream = out.add_stream(codec, rate=rate)
+        assert isinstance(stream, av.VideoStream), codec
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
@@ -131,6 +132,7 @@ def encode_webm(frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, 
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="webm") as out:
         stream = out.add_stream(codec, rate=nominal_rate)
+        assert isinstance(stream, av.VideoStream), codec
         stream.width, stream.height = width // 2 * 2, height // 2 * 2
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)

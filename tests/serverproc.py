@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from collections.abc import Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +42,10 @@ class Server:
         if models_dir is not None:
             full_env["LIVECHECK_MODELS"] = str(models_dir)
         self.stderr_path = Path(cwd or ROOT) / f".livecheck-serve-{self.port}.log" if cwd else None
-        self._log = open(self.stderr_path, "wb") if self.stderr_path else subprocess.DEVNULL
+        self._log: IO[bytes] | None = open(self.stderr_path, "wb") if self.stderr_path else None
         self.proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", f"127.0.0.1:{self.port}"],
-                                     cwd=cwd or ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=self._log)
+                                     cwd=cwd or ROOT, env=full_env, stdout=subprocess.DEVNULL,
+                                     stderr=self._log or subprocess.DEVNULL)
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -105,5 +107,5 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        if self._log is not subprocess.DEVNULL:
+        if self._log is not None:
             self._log.close()

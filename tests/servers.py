@@ -81,12 +81,6 @@ class Redis:
         client.flushall()
         client.close()
 
-    def upstreams_used(self) -> set[str]:
-        """The upstream addresses nginx sent requests to (from its access log)."""
-        log = self.workdir / "access.log"
-        lines = log.read_text().splitlines() if log.exists() else []
-        return {line.split()[-1] for line in lines if line.split() and line.split()[-1] != "-"}
-
     def stop(self) -> None:
         stop(self.process)
 

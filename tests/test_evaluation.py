@@ -55,7 +55,10 @@ def test_threshold_for_target_bpcer() -> None:
     assert threshold_for_bpcer(items, 0.10) == 0.5
     assert threshold_for_bpcer(items, 0.20) == 0.55
     for target in (0.01, 0.1, 0.2):
-        assert bpcer(items, threshold_for_bpcer(items, target)) <= target  # type: ignore[arg-type]
+        threshold = threshold_for_bpcer(items, target)
+        assert threshold is not None
+        rate = bpcer(items, threshold)
+        assert rate is not None and rate <= target
     # A bona fide item rejected by a non-score check uses up the allowance.
     gated = items + [Scored("live", "", 0.99, False)]
     assert threshold_for_bpcer(gated, 0.01) is None

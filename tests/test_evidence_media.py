@@ -84,7 +84,7 @@ def _webcam(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 
 async def _passive(engine, frames: list[np.ndarray], fps: float):
-    from tests.test_realtime_webrtc import run_check  # noqa: PLC0415 - the same client harness
+    from test_realtime_webrtc import run_check  # noqa: PLC0415 - the same client harness
 
     registry = SessionRegistry(engine, LOOPBACK)
     registry.start()
@@ -124,7 +124,7 @@ def test_a_still_reencoded_by_a_codec_at_any_size_is_static(engine, media: Path,
     at 360p and 1080p, H.264 and VP8, it stays `static_video`."""
     import cv2  # noqa: PLC0415
 
-    from tests.mediagen import encode_video  # noqa: PLC0415
+    from mediagen import encode_video  # noqa: PLC0415
 
     frame = attacks.read_frame(media / "videos" / "mt_sun.mp4", 10.0)
     width = int(round(height * 4 / 3)) // 2 * 2

@@ -338,7 +338,9 @@ def test_converted_logits_match_the_reference_on_real_face_crops(converted: dict
     probabilities = {}
     try:
         for name in ("image_T1", "image_F1", "image_F2"):
-            rgb = cv2.cvtColor(cv2.imread(str(media / "images" / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
+            bgr = cv2.imread(str(media / "images" / f"{name}.jpg"))
+            assert bgr is not None, name
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             faces = landmarker.detect(rgb, 0)
             assert faces, name
             height, width = rgb.shape[:2]

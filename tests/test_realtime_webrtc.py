@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -37,6 +38,7 @@ def d12(media: Path) -> tuple[list[np.ndarray], float]:
 
 def still(media: Path, name: str) -> list[np.ndarray]:
     bgr = cv2.imread(str(media / "images" / name))
+    assert bgr is not None, name
     return [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)]
 
 
@@ -169,7 +171,7 @@ async def test_tokens_expiry_and_cap_are_refused_each_with_its_own_error(registr
     for _ in range(LOOPBACK.max_sessions):
         s, t = await reg.create(SessionOptions(actions=("turn_left",)))
         client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
-        await client.connect(lambda sdp, s=s, t=t: reg.offer(s.id, t, sdp))
+        await client.connect(partial(reg.offer, s.id, t))
         clients.append((client, s, t))
     third, third_token = await reg.create(SessionOptions(action_count=0))
     with pytest.raises(SessionError) as capped:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,8 +18,8 @@ from scoring.settings import MediaLimits
 from scoring.verdict import SHORT_TIME
 
 
-def _with_limits(engine: LivenessEngine, **limits: object) -> LivenessEngine:
-    """The same loaded models under other limits (no reload)."""
+def _with_limits(engine: LivenessEngine, **limits: Any) -> LivenessEngine:
+    """The same loaded models under other limits (no reload); `limits` are MediaLimits fields, int or float."""
     return LivenessEngine(replace(engine.settings, limits=replace(engine.settings.limits, **limits)), engine.models)
 
 

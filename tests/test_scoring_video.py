@@ -87,7 +87,8 @@ def test_yaw_sign_user_left_is_image_right(engine, media_bytes) -> None:
     assert nose_offset(turned) > max(nose_offset(o) for o in start) + 0.04
     assert turned.face.pose.yaw > float(np.median([o.face.pose.yaw for o in start])) + 8
     (result,) = check_sequence(observations, ["turn_left"], engine.settings.actions)
-    assert result.passed and result.start_ms <= 1600 <= result.end_ms + 200
+    assert result.passed and result.start_ms is not None and result.end_ms is not None
+    assert result.start_ms <= 1600 <= result.end_ms + 200
 
 
 def test_action_windows_are_respected(engine, media_bytes) -> None:

@@ -44,6 +44,7 @@ def server(models_dir: Path) -> Iterator[int]:
            "LIVECHECK_SERVER__WORKERS": "1", "LIVECHECK_SERVER__LANDMARKERS": "1", "GLOG_minloglevel": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", f"127.0.0.1:{port}"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None  # stderr=PIPE
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -8,6 +8,7 @@ import os
 import stat
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 
@@ -121,7 +122,7 @@ async def test_transitions_are_checked(store_url, opened):
     assert done is not None and done.status == SessionStatus.FAILED
     for later in (SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED, SessionStatus.CREATED, SessionStatus.FAILED):
         with pytest.raises(InvalidTransition):  # FAILED again with another result: a decision is final too
-            await update(store, "s1", lambda r, s=later: r.bump(status=s, result={"alive": True}))
+            await update(store, "s1", partial(SessionRecord.bump, status=later, result={"alive": True}))
     assert (await store.get("s1")).result == {"alive": False}
     assert await update(store, "missing", lambda r: r.bump()) is None
 
@@ -159,7 +160,7 @@ async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened):
     await store.beat("dying-node", 0.3)
     for name, node in (("a", "alive-node"), ("d", "dying-node")):
         await store.create(record(name))
-        await update(store, name, lambda r, n=node: r.bump(status=SessionStatus.IN_PROGRESS, node_id=n))
+        await update(store, name, partial(SessionRecord.bump, status=SessionStatus.IN_PROGRESS, node_id=node))
     assert await store.alive({"alive-node", "dying-node", "never-seen"}) == {"alive-node", "dying-node"}
     assert await lost_sessions(store) == []
     await asyncio.sleep(0.5)
