@@ -45,18 +45,23 @@ run: install
 	@$(BIN)/livecheck models verify || { test $$? -eq 3 && $(BIN)/livecheck models download; }
 	$(BIN)/livecheck serve --listen 127.0.0.1:$(PORT)
 
+# Debian packages need root to install: as another user, `make test` names the command to run once instead.
+ROOT := $(filter 0,$(shell id -u))
+apt_install = $(if $(ROOT),apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null,\
+	echo "make test needs Debian packages; install them once as root: sudo apt-get install $(1)" >&2; false)
+
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null 2>&1 || ($(call apt_install,chromium))
 
 # Debian's redis-server and nginx: tests start their own instances on free loopback ports (tests/servers.py).
 servers:
-	@command -v redis-server >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || (apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null)
+	@command -v redis-server >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || ($(call apt_install,--no-install-recommends redis-server nginx))
 
 # The whole suite runs in a network namespace that has only `lo`: WebRTC and browser traffic stays on loopback.
+# As root a plain network namespace; as any other user a user namespace too (`unshare -rn`, no root needed).
 test: install chromium servers
 	$(BIN)/livecheck models verify
-	unshare -n sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
+	unshare $(if $(ROOT),-n,-rn) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
 
 bench: install
 	$(BIN)/python bench/frame_pipeline.py
