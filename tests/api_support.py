@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import jsonschema
+from session_support import ShiftedClock
 
 from webapp.app import create_app
 from webapp.config import ServiceConfig, load_config
@@ -38,6 +39,8 @@ def _template(rule: str) -> str:
 
 class CheckedClient:
     """Wraps Quart's test client; every response must be documented (path, method, status) and match its schema."""
+
+    clock: ShiftedClock  # the server's clock, set (and moved) by the fixtures of the session tests
 
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.app = app

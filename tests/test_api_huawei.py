@@ -6,6 +6,7 @@ import base64
 import http.server
 import os
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,7 +58,7 @@ async def test_printed_photo_clip_is_not_alive(client, media_bytes):
 
 async def test_documented_errors(client, media_bytes):
     video = b64(media_bytes("videos/d0.mp4"))
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"video_base64": video}, "FRS.0011"),  # actions missing
         ({"video_base64": video, "actions": "1,9"}, "FRS.0011"),
         ({"video_base64": video, "actions": "1", "nod_threshold": 120}, "FRS.0011"),

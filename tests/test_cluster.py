@@ -327,7 +327,7 @@ async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12
         await asyncio.sleep(cluster.node_lost_s + 0.2)
         await b.sweep()
         lost = await b.get(session.id)
-        assert lost.status == "FAILED" and lost.result["reasons"] == ["node_lost"]
+        assert lost.status == "FAILED" and lost.result is not None and lost.result["reasons"] == ["node_lost"]
         await client.close()  # A's check ends now: it decides, too late
         for _ in range(200):
             if a.counts()["peers"] == 0:

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from mediagen import decode_frames, encode_video, encode_webm
+from quart.testing import QuartClient
 from session_support import FallbackClient, ShiftedClock
 
 from realtime.client import FramesTrack, LiveClient
@@ -24,6 +25,7 @@ from realtime.offer import validate_offer
 from realtime.peer import offer_host_addresses
 from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
+from realtime.store import SqliteStore
 from scoring.engine import AnalysisOptions
 from webapp.app import create_app
 from webapp.config import load_config
@@ -37,14 +39,21 @@ REALTIME = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=1, d
                             demo_per_client_per_minute=2)
 
 
+class ServerClient(QuartClient):
+    """Quart's raw test client, plus the server's clock (which the test moves) and the app's session registry."""
+
+    clock: ShiftedClock
+    registry: SessionRegistry
+
+
 @pytest.fixture
 async def server(engine):
     """The app with the demo on (the default), one integrator key, a shifted server clock, a raw test client."""
     config = load_config(None, {}, api_keys=KEY)
     config = replace(config, realtime=REALTIME)
     app = create_app(config, engine=engine)
-    async with app.test_app() as test_app:
-        client = test_app.test_client()
+    async with app.test_app():
+        client = ServerClient(app)  # what test_app.test_client() makes, typed
         client.clock = ShiftedClock()
         client.registry = registry(app)
         client.registry.clock = client.clock
@@ -424,6 +433,7 @@ async def test_lookup_by_id_or_token_touches_no_other_session(engine):
     try:
         sessions = [await reg.create(SessionOptions(actions=("turn_left",))) for _ in range(3)]
         await reg.store.create(replace(sessions[0][0], id="poisoned"))
+        assert isinstance(reg.store, SqliteStore)  # the default store; the corrupt row is written with SQL
         await reg.store._run(lambda conn: conn.execute("UPDATE sessions SET body = 'not json' WHERE id = 'poisoned'"))
         for session, token in sessions:
             assert await reg.get(session.id) == session
