@@ -163,6 +163,9 @@ def test_the_widget_modules_import_what_exists_and_the_page_loads_main_as_a_modu
     scripts = re.findall(r"<script\b[^>]*>", page)
     assert scripts == ["<script type=\"module\" src=\"{{ static_url('widget/main.js') }}\">"], scripts
     assert "</script>" in page and not re.search(r"<script\b[^>]*>[^<]+</script>", page), "no inline script"
+    preloaded = re.search(r"\{% for module in \[([^\]]*)\] %\}\s*<link rel=\"modulepreload\"", page)
+    assert preloaded, "widget.html preloads the module graph"
+    assert {m.strip(" '") + ".js" for m in preloaded[1].split(",")} | {"main.js"} == set(exports)
     csp = widget.widget_csp([])
     assert "script-src 'self';" in csp and "unsafe" not in csp
 
