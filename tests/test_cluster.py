@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from servers import REDIS_SERVER, Node, Redis, start_node, stop
+from servers import REDIS_SERVER, Node, Redis, free_port, start_node, stop
 from session_support import ShiftedClock
 
 from realtime.client import FramesTrack, LiveClient, read_clip
@@ -30,6 +32,7 @@ from realtime.store import open_store
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
+from webapp.server import MAX_RESTARTS
 from webapp.signing import verify
 
 pytestmark = pytest.mark.webrtc
@@ -306,6 +309,67 @@ def test_processes_2_shares_one_port_and_one_store_and_drains_on_sigterm(workdir
     finally:
         code = stop(node.process, 60)
     assert code == 0, node.tail()
+
+
+def _children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(x) for x in text.split()}
+
+
+def _nodes_behind(base: str, timeout_s: float = 60) -> set[str]:
+    """Node ids answering /readyz on one port (new connections spread over the processes)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < 2 and time.monotonic() < deadline:
+        with httpx.Client(base_url=base, timeout=10) as fresh:
+            ready = fresh.get("/readyz").json()
+        if ready["status"] == "ready":
+            seen.add(ready["node"])
+        time.sleep(0.1)
+    return seen
+
+
+def test_processes_2_restarts_a_process_that_dies(workdir):
+    """kill -9 of one of `serve --processes 2`'s processes: the supervisor starts another in its place (a new node
+    on the same port, sessions still readable), and SIGTERM afterwards still drains everything and exits 0."""
+    url = f"sqlite:///{workdir / 'restart' / 'livecheck.db'}"
+    node = start_node(workdir, "processes-restart", url, KEY, args=("--processes", "2"))
+    try:
+        before = _nodes_behind(node.base)
+        assert len(before) == 2, before
+        created = node.create_session()
+        victims = _children(node.process.pid)
+        assert len(victims) == 2, victims
+        victim = min(victims)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (victim in _children(node.process.pid)
+                                               or len(_children(node.process.pid)) < 2):
+            time.sleep(0.2)
+        now = _children(node.process.pid)
+        assert victim not in now and len(now) == 2, (victim, now, node.tail())
+        after = _nodes_behind(node.base)
+        assert len(after) == 2 and after != before, (before, after)  # a new node id took the dead one's place
+        assert node.session(created["session_id"])["status"] == "CREATED"
+        assert f"server process {victim} exited" in node.tail()
+    finally:
+        code = stop(node.process, 60)
+    assert code == 0, node.tail()
+
+
+def test_processes_that_keep_dying_stop_the_supervisor(workdir, tmp_path):
+    """Children that cannot start (no models here) are restarted a bounded number of times, then the supervisor
+    gives up with their exit status instead of restarting them forever."""
+    port = free_port()
+    env = {**os.environ, "LIVECHECK_MODELS": str(tmp_path / "no-models"), "LIVECHECK_API_KEYS": KEY,
+           "LIVECHECK_STORE__URL": f"sqlite:///{tmp_path / 'livecheck.db'}", "GLOG_minloglevel": "2"}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "webapp.cli", "serve", "--processes", "2", "--listen",
+                             f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "keep exiting" in result.stderr
+    assert result.stderr.count("started pid") == MAX_RESTARTS, result.stderr[-3000:]
+    assert time.monotonic() - started < 150
 
 
 async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12, tmp_path):

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
@@ -25,6 +26,7 @@ from webapp.services import services
 
 EXIT_CONFIG = 2
 LISTEN_FD = "LIVECHECK_LISTEN_FD"  # set by `serve --processes N` for its children: the shared listening socket
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0  # `--processes N`: more restarts than this within the window stops them all
 
 
 def hypercorn_config(config: ServiceConfig) -> HypercornConfig:
@@ -83,8 +85,10 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
 def supervise(config: ServiceConfig, processes: int, config_path: str | None, models_dir: str | None) -> int:
     """Runs `processes` server processes on one listening socket (the kernel spreads connections over them).
     Each is its own node (node id, heartbeat, WebRTC peers); they share sessions through the store, so the store
-    must be one every process can open: SQLite (WAL) on this machine, or Redis. SIGTERM/SIGINT are passed on;
-    the exit status is 0 when every process drained and exited 0."""
+    must be one every process can open: SQLite (WAL) on this machine, or Redis. A process that dies is started
+    again (its running checks are failed `node_lost` by the others' sweep), unless processes keep dying: more than
+    `MAX_RESTARTS` in `RESTART_WINDOW_S` stops them all (exit 1; a broken config or store, not a crash, is the
+    likely cause). SIGTERM/SIGINT are passed on; the exit status is 0 when every process drained and exited 0."""
     host, port = config.host_port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -100,17 +104,50 @@ def supervise(config: ServiceConfig, processes: int, config_path: str | None, mo
     command += ["--config", config_path] if config_path else []
     command += ["--models", models_dir] if models_dir else []
     env = {**os.environ, LISTEN_FD: str(listener.fileno())}
-    children = [subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),)) for _ in range(processes)]
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),))
+
+    children = [spawn() for _ in range(processes)]
     print(f"livecheck: {processes} server processes on http://{config.listen} (pids "
           f"{', '.join(str(c.pid) for c in children)})", file=sys.stderr)
+    stopping = False
 
     def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    codes = [child.wait() for child in children]
+    restarts: list[float] = []
+    codes: dict[int, int] = {}
+    while len(codes) < len(children):
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        index = next((i for i, c in enumerate(children) if c.pid == pid), None)
+        if index is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        children[index].returncode = code
+        if stopping:
+            codes[index] = code
+            continue
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(restarts) > MAX_RESTARTS:
+            print(f"livecheck: server processes keep exiting ({len(restarts)} in {RESTART_WINDOW_S:g} s, last "
+                  f"pid {pid} with {code}); stopping", file=sys.stderr)
+            forward(signal.SIGTERM, None)
+            codes[index] = code or 1
+            continue
+        children[index] = spawn()
+        print(f"livecheck: server process {pid} exited with {code}; started pid {children[index].pid} in its place",
+              file=sys.stderr)
     listener.close()
-    return 0 if all(code == 0 for code in codes) else next(code for code in codes if code != 0)
+    failed = [code for code in codes.values() if code != 0]
+    return failed[0] if failed else 0
