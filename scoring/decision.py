@@ -1,0 +1,141 @@
+"""The one set of decision rules: the facts a check gathered in, the ordered reasons and `alive` out.
+
+Stills (scoring.engine.analyze_image), recorded clips (analyze_video) and live checks (realtime.challenge) gather
+different facts in different ways, then all call `decide`. Where the three differ, the difference is a field of
+`Rules` (built by `Rules.image` / `Rules.video` / `Rules.live`), never a copy of a rule:
+- which rules apply and in which order the reasons are listed (`order`; clients and tests see the order);
+- the live check needs `min_liveness_frames` anti-spoof scores and counts "no score at all" as low liveness,
+  where a still or a clip without scores already says no_face / too_few_frames;
+- a live check that stopped early (`Facts.stopped`) is judged only on why it stopped, plus low liveness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scoring.reasons import Reason
+from scoring.settings import EngineSettings
+
+
+class Rule(StrEnum):
+    """One rule of the decision, each adding zero or more reasons."""
+
+    PRESENCE = "presence"  # no_face | multiple_faces | too_few_frames
+    SHORT_TIME = "short_time"
+    EVIDENCE = "evidence"  # static_video | flat_face | looped_video, as scoring.evidence reported them
+    IDENTITY = "identity"  # face_changed
+    LIVENESS = "liveness"  # low_liveness
+    ACTIONS = "actions"  # actions_failed
+    REFERENCE = "reference"  # reference_no_face (does not count against alive)
+
+
+# The order reasons are listed in; a rule not named does not apply to that kind of check.
+IMAGE_ORDER = (Rule.PRESENCE, Rule.LIVENESS, Rule.REFERENCE, Rule.ACTIONS)
+VIDEO_ORDER = (Rule.PRESENCE, Rule.SHORT_TIME, Rule.EVIDENCE, Rule.IDENTITY, Rule.LIVENESS, Rule.ACTIONS,
+               Rule.REFERENCE)
+# A live check has no presence rule: a missing face keeps it in positioning (positioning_failed, timeout).
+LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one check gathered, whatever the source (a still is one frame)."""
+
+    frames: int  # frames analyzed
+    frames_with_face: int
+    multiple_faces_frames: int  # frames whose face was refused because there were several
+    liveness_frames: int  # anti-spoof scores
+    average_liveness: float  # their mean; 0.0 without any
+    identity_min: float | None  # lowest similarity between the check's faces (None: fewer than two embeddings)
+    actions_asked: int
+    actions_passed: int  # a still passes none: it cannot show an action
+    evidence: tuple[str, ...] = ()  # scoring.evidence's reasons (empty when nothing was tracked)
+    duration_s: float | None = None  # None: not a clip
+    reference_asked: bool = False
+    reference_found: bool = False  # a face was found in the reference photo
+    stopped: tuple[str, ...] = ()  # a live check stopped before deciding: why (timeout, cancelled, face_changed...)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds and the per-kind differences (module docstring)."""
+
+    order: tuple[Rule, ...]
+    liveness_threshold: float
+    identity_threshold: float
+    min_selected_frames: int = 0  # fewer anti-spoof scores than this (capped at the frames seen): too_few_frames
+    min_seconds: float = 0.0  # shorter clips: short_time
+    # None (stills, clips): no minimum, and without scores the liveness rule says nothing (presence does).
+    # An int (live): fewer scores than this is low_liveness, and no score at all counts as an average of 0.0.
+    min_liveness_frames: int | None = None
+
+    @classmethod
+    def image(cls, settings: EngineSettings) -> Rules:
+        return cls(IMAGE_ORDER, settings.liveness_threshold, settings.identity_threshold,
+                   min_selected_frames=settings.min_selected_frames)
+
+    @classmethod
+    def video(cls, settings: EngineSettings, min_seconds: float | None = None) -> Rules:
+        """`min_seconds` overrides settings.min_video_seconds (a request option; Huawei asks for 1 s)."""
+        return cls(VIDEO_ORDER, settings.liveness_threshold, settings.identity_threshold,
+                   min_selected_frames=settings.min_selected_frames,
+                   min_seconds=settings.min_video_seconds if min_seconds is None else min_seconds)
+
+    @classmethod
+    def live(cls, settings: EngineSettings, min_liveness_frames: int) -> Rules:
+        return cls(LIVE_ORDER, settings.liveness_threshold, settings.identity_threshold,
+                   min_liveness_frames=min_liveness_frames)
+
+
+@dataclass(frozen=True)
+class Decision:
+    reasons: tuple[str, ...]  # stable codes (scoring.reasons; a live check's stop reasons), in the rules' order
+    alive: bool  # no reason besides reference_no_face: a reference without a face fails the match, not liveness
+
+
+def decide(facts: Facts, rules: Rules) -> Decision:
+    if facts.stopped:
+        # Stopped before the decision: what it did not get to finish is not judged, low scores so far are.
+        reasons = list(facts.stopped)
+        if _low_liveness(facts, rules, min_frames=None) and Reason.LOW_LIVENESS not in reasons:
+            reasons.append(Reason.LOW_LIVENESS)
+    else:
+        reasons = []
+        for rule in rules.order:
+            reasons += [r for r in _apply(rule, facts, rules) if r not in reasons]
+    return Decision(tuple(reasons), alive=all(r == Reason.REFERENCE_NO_FACE for r in reasons))
+
+
+def _apply(rule: Rule, f: Facts, rules: Rules) -> list[str]:
+    if rule is Rule.PRESENCE:
+        return _presence(f, rules)
+    if rule is Rule.SHORT_TIME:
+        return [Reason.SHORT_TIME] if f.duration_s is not None and f.duration_s < rules.min_seconds else []
+    if rule is Rule.EVIDENCE:
+        return list(f.evidence)
+    if rule is Rule.IDENTITY:
+        return [Reason.FACE_CHANGED] if f.identity_min is not None and f.identity_min < rules.identity_threshold else []
+    if rule is Rule.LIVENESS:
+        return [Reason.LOW_LIVENESS] if _low_liveness(f, rules, rules.min_liveness_frames) else []
+    if rule is Rule.ACTIONS:
+        return [Reason.ACTIONS_FAILED] if f.actions_passed < f.actions_asked else []
+    if rule is Rule.REFERENCE:
+        return [Reason.REFERENCE_NO_FACE] if f.reference_asked and not f.reference_found else []
+    raise AssertionError(rule)
+
+
+def _presence(f: Facts, rules: Rules) -> list[str]:
+    """No face at all: multiple_faces when most frames had several, else no_face. Too few scored frames:
+    multiple_faces when any frame had several (the selector refused them), else too_few_frames."""
+    if not f.frames_with_face:
+        return [Reason.MULTIPLE_FACES if f.multiple_faces_frames > f.frames / 2 else Reason.NO_FACE]
+    if f.liveness_frames < min(rules.min_selected_frames, max(1, f.frames)):
+        return [Reason.MULTIPLE_FACES if f.multiple_faces_frames else Reason.TOO_FEW_FRAMES]
+    return []
+
+
+def _low_liveness(f: Facts, rules: Rules, min_frames: int | None) -> bool:
+    if min_frames is None:
+        return f.liveness_frames > 0 and f.average_liveness < rules.liveness_threshold
+    return f.liveness_frames < min_frames or f.average_liveness < rules.liveness_threshold
