@@ -17,6 +17,7 @@ from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
 from scoring.actions import ACTIONS, Action, ActionDetector, Baseline, event_confidence, threshold_for
+from scoring.decision import Decision, Facts, Rules, decide
 from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason
@@ -127,6 +128,9 @@ class ChallengeSession:
         self._best: BestFrame | None = None
         self._audit: list[np.ndarray] = []
         self._frames = 0
+        self._faces = 0  # frames with a face
+        self._multiple = 0  # frames refused for several faces
+        self._rules = Rules.live(engine, settings.min_liveness_frames)  # the decision rules clips and stills use
         self._decide_since: int | None = None
         # Cross-frame evidence (flat_face, static_video, looped_video), the same module recorded clips use.
         self._evidence = EvidenceTracker(engine.evidence)
@@ -194,7 +198,9 @@ class ChallengeSession:
         self._frames += 1
         out: list[p.ServerMessage] = []
         face = obs.face
+        self._multiple += int(obs.rejected == Reason.MULTIPLE_FACES)
         if face is not None:
+            self._faces += 1
             self._collect(obs, face, rgb, now_ms, out)
             if self.done:
                 return out
@@ -351,17 +357,20 @@ class ChallengeSession:
         return bool(self.actions) or self._report(now_ms).has_evidence
 
     def _decide(self, now_ms: int) -> list[p.ServerMessage]:
-        reasons: list[str] = []
-        if len(self._liveness) < self.settings.min_liveness_frames or self._average() < self.engine.liveness_threshold:
-            reasons.append(Reason.LOW_LIVENESS)
-        minimum = self._identity.min_similarity
-        if minimum is not None and minimum < self.engine.identity_threshold:
-            reasons.append(Reason.FACE_CHANGED)
-        if not all(r.passed for r in self._results) or len(self._results) < len(self.actions):
-            reasons.append(Reason.ACTIONS_FAILED)
+        """The decision once the actions are done (or the passive watch is over): scoring.decision's live rules
+        (liveness with min_liveness_frames, identity, actions, evidence)."""
         self._evidence_report = self._evidence.report()  # fresh, with every frame seen
-        reasons += [r for r in self._evidence_report.reasons if r not in reasons]
-        return self._finish(reasons, now_ms)
+        return self._close(decide(self._facts(), self._rules), now_ms)
+
+    def _facts(self, stopped: Sequence[str] = ()) -> Facts:
+        return Facts(
+            frames=self._frames, frames_with_face=self._faces, multiple_faces_frames=self._multiple,
+            liveness_frames=len(self._liveness), average_liveness=self._average(),
+            identity_min=self._identity.min_similarity, actions_asked=len(self.actions),
+            actions_passed=sum(1 for r in self._results if r.passed),
+            evidence=self._evidence_report.reasons if self._evidence_report is not None else (),
+            stopped=tuple(stopped),
+        )
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -379,9 +388,13 @@ class ChallengeSession:
         return [p.Feedback(code)]
 
     def _finish(self, reasons: list[str], now_ms: int) -> list[p.ServerMessage]:
-        if self._liveness and self._average() < self.engine.liveness_threshold and Reason.LOW_LIVENESS not in reasons:
-            reasons = [*reasons, Reason.LOW_LIVENESS]
-        status = SessionStatus.FAILED if reasons else SessionStatus.SUCCEEDED
+        """Stops before the decision, for `reasons` (timeout, cancelled, face_changed mid-check, an action's
+        deadline): scoring.decision judges a stopped check on why it stopped, plus low liveness so far."""
+        return self._close(decide(self._facts(stopped=reasons), self._rules), now_ms)
+
+    def _close(self, decision: Decision, now_ms: int) -> list[p.ServerMessage]:
+        reasons = list(decision.reasons)
+        status = SessionStatus.SUCCEEDED if decision.alive else SessionStatus.FAILED
         self.phase = p.Phase.DONE
         self._detector = None
         self.outcome = ChallengeOutcome(
