@@ -146,11 +146,16 @@ class SessionBook:
 
     # -- claim and decide ----------------------------------------------------------------------------------------
 
-    async def claimable(self, session_id: str, token: str | None) -> SessionRecord:
-        """Checks the one-time token and the session's state (nothing is changed here)."""
+    async def for_client(self, session_id: str, token: str | None) -> SessionRecord:
+        """The session, for the browser holding its client token (the one check of that token: offer and fallback)."""
         session = await self.get(session_id)
         if not token_matches(token, session.token_hash):
             raise SessionError(SessionCode.INVALID_TOKEN, "The client token is wrong.", 403)
+        return session
+
+    async def claimable(self, session_id: str, token: str | None) -> SessionRecord:
+        """Checks the one-time token and the session's state (nothing is changed here)."""
+        session = await self.for_client(session_id, token)
         if session.status == SessionStatus.EXPIRED:
             raise SessionError(SessionCode.SESSION_EXPIRED, "The session expired before it started.", 410)
         if session.status != SessionStatus.CREATED:

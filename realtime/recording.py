@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from collections.abc import Callable
 
-from realtime.book import SessionBook, token_matches, token_used
+from realtime.book import SessionBook, token_used
 from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackCode, FallbackPlan, FallbackPrompt, FallbackTiming
 from realtime.live import LiveChecks, result_inputs
@@ -46,9 +46,7 @@ class RecordingChecks:
         self.judging = 0  # uploads being judged here
 
     async def _session(self, session_id: str, token: str | None) -> SessionRecord:
-        session = await self.book.get(session_id)
-        if not token_matches(token, session.token_hash):
-            raise SessionError(SessionCode.INVALID_TOKEN, "The client token is wrong.", 403)
+        session = await self.book.for_client(session_id, token)
         if not session.recording_fallback:
             raise SessionError(FallbackCode.NOT_ALLOWED, "This session does not allow the recording fallback.", 403)
         return session

@@ -16,6 +16,7 @@ from realtime.fallback import FallbackCode
 from realtime.modes import ASSURANCE, SessionMode
 from realtime.reasons import LiveReason
 from scoring.embedding import align_face, cosine
+from scoring.evidence import EvidenceReport
 from scoring.engine import LivenessEngine
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
@@ -47,9 +48,30 @@ def _match(engine: LivenessEngine, inputs: ResultInputs, aligned: np.ndarray) ->
     return MatchResult.from_cosine(similarity, engine.settings.match_threshold)
 
 
-def _common(engine: LivenessEngine, mode: SessionMode, reasons: list[str], match: MatchResult | None) -> dict[str, Any]:
-    return {"match": match.to_dict() if match else None, "reasons": reasons, "mode": mode.value,
-            "assurance": ASSURANCE[mode].value, "model_versions": engine.models.store.versions()}
+def _result(engine: LivenessEngine, mode: SessionMode, *, alive: bool, reasons: list[str], confidence: float,
+            average_liveness: float, liveness_frames: int, actions: list[dict[str, object]],
+            best_face: dict[str, Any] | None, audit_images: list[str], identity_min_cosine: float | None,
+            frames_analyzed: int, duration_s: float, evidence: EvidenceReport | None,
+            match: MatchResult | None) -> dict[str, Any]:
+    """The one shape of a decided session's result (docs/protocol.md "Result"), live or recorded."""
+    return {
+        "alive": alive,
+        "confidence": round(confidence, 4),
+        "average_liveness": round(average_liveness, 4),
+        "liveness_frames": liveness_frames,
+        "actions": actions,
+        "best_face": best_face,
+        "audit_images": audit_images,
+        "identity_min_cosine": None if identity_min_cosine is None else round(identity_min_cosine, 4),
+        "frames_analyzed": frames_analyzed,
+        "duration_s": round(duration_s, 3),
+        "evidence": evidence.to_dict() if evidence else None,  # cross-frame measures (docs/verdict.md)
+        "match": match.to_dict() if match else None,
+        "reasons": reasons,
+        "mode": mode.value,
+        "assurance": ASSURANCE[mode].value,
+        "model_versions": engine.models.store.versions(),
+    }
 
 
 def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: ChallengeOutcome) -> dict[str, Any]:
@@ -67,20 +89,13 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
     images = [_b64_jpeg(f, 80) for f in outcome.audit_frames[:4]] if inputs.audit_images else []
     if match is not None and not match.same_person:
         reasons.append(LiveReason.FACE_MISMATCH)
-    return {
-        "alive": outcome.alive and not reasons,
-        "confidence": round(outcome.confidence, 4),
-        "average_liveness": round(outcome.average_liveness, 4),
-        "liveness_frames": outcome.liveness_frames,
-        "actions": [a.to_dict() for a in outcome.actions],
-        "best_face": best,
-        "audit_images": images,
-        "identity_min_cosine": None if outcome.identity_min_cosine is None else round(outcome.identity_min_cosine, 4),
-        "frames_analyzed": outcome.frames_analyzed,
-        "duration_s": round(outcome.duration_ms / 1000, 3),
-        "evidence": outcome.evidence.to_dict() if outcome.evidence else None,  # cross-frame measures (docs/verdict.md)
-        **_common(engine, SessionMode.LIVE, reasons, match),
-    }
+    return _result(
+        engine, SessionMode.LIVE, alive=outcome.alive and not reasons, reasons=reasons, confidence=outcome.confidence,
+        average_liveness=outcome.average_liveness, liveness_frames=outcome.liveness_frames,
+        actions=[a.to_dict() for a in outcome.actions], best_face=best, audit_images=images,
+        identity_min_cosine=outcome.identity_min_cosine, frames_analyzed=outcome.frames_analyzed,
+        duration_s=outcome.duration_ms / 1000, evidence=outcome.evidence, match=match,
+    )
 
 
 def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verdict, probes: int,
@@ -104,18 +119,11 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
         if match is not None and not match.same_person:
             reasons.append(LiveReason.FACE_MISMATCH)
     confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
-    return {
-        "alive": not reasons,
-        "confidence": round(confidence, 4),
-        "average_liveness": round(verdict.average_liveness, 4),
-        "liveness_frames": verdict.liveness_frames,
-        "actions": [a.to_dict() for a in actions],
-        "best_face": best,
-        "audit_images": [_b64_jpeg(verdict.best_face.frame_rgb, 80)]
-        if inputs.audit_images and verdict.best_face is not None else [],
-        "identity_min_cosine": None if verdict.identity_min_cosine is None else round(verdict.identity_min_cosine, 4),
-        "frames_analyzed": verdict.frames_analyzed,
-        "duration_s": round(verdict.duration_s, 3),
-        "evidence": verdict.evidence.to_dict() if verdict.evidence else None,
-        **_common(engine, SessionMode.RECORDING, reasons, match),
-    }
+    images = [_b64_jpeg(verdict.best_face.frame_rgb, 80)] if inputs.audit_images and verdict.best_face is not None else []
+    return _result(
+        engine, SessionMode.RECORDING, alive=not reasons, reasons=reasons, confidence=confidence,
+        average_liveness=verdict.average_liveness, liveness_frames=verdict.liveness_frames,
+        actions=[a.to_dict() for a in actions], best_face=best, audit_images=images,
+        identity_min_cosine=verdict.identity_min_cosine, frames_analyzed=verdict.frames_analyzed,
+        duration_s=verdict.duration_s, evidence=verdict.evidence, match=match,
+    )

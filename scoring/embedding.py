@@ -8,23 +8,20 @@ import cv2
 import numpy as np
 import onnx
 
+from scoring import mesh
 from scoring.onnx_session import create_session
 
 TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 )
-# MediaPipe mesh indices: the two iris centres, the nose tip, the two mouth corners.
-_EYES = (468, 473)
-_NOSE = 1
-_MOUTH = (61, 291)
 
 
 def five_points(landmarks_px: np.ndarray) -> np.ndarray:
     """(5, 2) pixels: eye, eye, nose, mouth corner, mouth corner; image-left first within each pair."""
-    eyes = sorted((landmarks_px[i, :2] for i in _EYES), key=lambda p: p[0])
-    mouth = sorted((landmarks_px[i, :2] for i in _MOUTH), key=lambda p: p[0])
-    return np.array([eyes[0], eyes[1], landmarks_px[_NOSE, :2], mouth[0], mouth[1]], dtype=np.float64)
+    eyes = sorted((landmarks_px[i, :2] for i in mesh.IRIS_CENTRES), key=lambda p: p[0])
+    mouth = sorted((landmarks_px[i, :2] for i in mesh.MOUTH_CORNERS), key=lambda p: p[0])
+    return np.array([eyes[0], eyes[1], landmarks_px[mesh.NOSE_TIP, :2], mouth[0], mouth[1]], dtype=np.float64)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

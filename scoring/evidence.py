@@ -33,12 +33,10 @@ import cv2
 import numpy as np
 
 from scoring.observation import FaceObservation
+from scoring import mesh
 from scoring.reasons import Reason
 
-FACE_OVAL = np.array([
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
-    150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-])
+FACE_OVAL = np.array(mesh.FACE_OVAL)
 
 
 def face_thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:

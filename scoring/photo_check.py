@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scoring import mesh
 from scoring.observation import FaceObservation
 
-# MediaPipe face-mesh indices: eye corners and lids, nose tip, lip corners and centres.
+# Eye corners and lids, nose tip, lip corners and centres: a face cut off by the border loses one of these.
 KEY_LANDMARKS: dict[str, tuple[int, ...]] = {
-    "left eye": (33, 133, 159, 145),
-    "right eye": (362, 263, 386, 374),
-    "nose": (1, 4),
-    "mouth": (13, 14, 61, 291),
+    "left eye": mesh.LEFT_EYE,
+    "right eye": mesh.RIGHT_EYE,
+    "nose": (mesh.NOSE_TIP, mesh.NOSE_BRIDGE_LOW),
+    "mouth": (*mesh.LIPS_CENTRE, *mesh.MOUTH_CORNERS),
 }
 MIN_FACE_PX = 80  # face width below this leaves too few pixels for the 112x112 aligned crop the matcher uses
 

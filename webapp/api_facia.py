@@ -15,12 +15,13 @@ from __future__ import annotations
 from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
+from scoring.image_header import ImageFormat, image_format
 from webapp import errors
 from webapp.analysis import analyze, decode_b64
 from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
-from webapp.uploads import json_object, limit_body, require_type
+from webapp.uploads import FRAMING_BYTES, base64_chars, json_object, limit_body, require_type
 
 blueprint = Blueprint("facia", __name__)
 ENDPOINT = "facia"
@@ -57,7 +58,7 @@ async def status_check() -> Response:
 @blueprint.post("/liveness")
 async def liveness() -> Response:
     svc = services()
-    limit_body(request, svc.config.engine.limits.image_size * 4 // 3 + 64 * 1024)
+    limit_body(request, base64_chars(svc.config.engine.limits.image_size) + FRAMING_BYTES)
     require_type(request, "application/json")
     body = await json_object(request)
     hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
@@ -71,7 +72,7 @@ async def liveness() -> Response:
         image = decode_b64(selfie)
     except ValueError:
         raise ApiError(codes.CORRUPT_MEDIA, "") from None
-    if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n")):
+    if image_format(image) not in (ImageFormat.JPEG, ImageFormat.PNG):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "")
     if not await svc.facia_limiter.allow(key):  # counted once the request is accepted
         payload, status = render(Failure(RATE_LIMITED, "request limit reached", 429))

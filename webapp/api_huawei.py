@@ -24,7 +24,7 @@ from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
 from webapp.fetch import fetch_video
-from webapp.uploads import file_field, json_object, limit_body, require_type
+from webapp.uploads import FRAMING_BYTES, base64_bytes, file_field, json_object, limit_body, require_type
 
 blueprint = Blueprint("huawei", __name__)
 ENDPOINT = "huawei"
@@ -114,7 +114,7 @@ def parse_nod(value: object) -> float | None:
 async def live_detect(project_id: str) -> Response:
     svc = services()
     require_key(svc.keys, request, request.headers.get("X-Auth-Token"))
-    limit_body(request, MAX_VIDEO_BYTES + 64 * 1024)  # 8 MB of base64 text or file, plus JSON/multipart framing
+    limit_body(request, MAX_VIDEO_BYTES + FRAMING_BYTES)  # 8 MB of base64 text or file, plus JSON/multipart framing
     kind = require_type(request, "application/json", "multipart/form-data")
     video: bytes | None = None
     if kind == "application/json":
@@ -134,7 +134,7 @@ async def live_detect(project_id: str) -> Response:
         except ValueError:
             raise ApiError(codes.CORRUPT_MEDIA, "video_base64 is not valid base64.") from None
     if video is None and isinstance(fields.get("video_url"), str):
-        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, MAX_VIDEO_BYTES * 3 // 4)
+        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, base64_bytes(MAX_VIDEO_BYTES))
     if not video:
         raise ApiError(codes.EMPTY_INPUT, "")
     if len(video) > MAX_VIDEO_BYTES:

@@ -30,6 +30,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
+from scoring.image_header import ImageFormat, image_format
 from scoring.errors import InputError
 from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
@@ -39,7 +40,7 @@ from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
 from webapp.services import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, ApiError, Failure
-from webapp.uploads import limit_body, require_type
+from webapp.uploads import FRAMING_BYTES, base64_chars, limit_body, require_type
 
 blueprint = Blueprint("silent", __name__)
 ENDPOINT = "silent"
@@ -131,7 +132,7 @@ async def stateless() -> Response:
     svc = services()
     require_key(svc.keys, request, required=svc.config.silent.require_key)
     limits = svc.config.engine.limits.without_rate_and_resolution()
-    limit_body(request, (limits.video_size + limits.image_size) * 4 // 3 + 64 * 1024)
+    limit_body(request, base64_chars(limits.video_size + limits.image_size) + FRAMING_BYTES)
     require_type(request, "application/x-www-form-urlencoded", "multipart/form-data")
     fields = {k: v for k, v in (await request.form).items()}
     server = svc.config.server
@@ -139,7 +140,7 @@ async def stateless() -> Response:
     image = decrypt("encrypted_image", fields.get("encrypted_image"), server.silent_aes_key, server.silent_aes_iv)
     if len(image) > limits.image_size:
         raise ApiError(codes.INPUT_TOO_LARGE, f"The image is larger than {limits.image_size} bytes.")
-    if not (image.startswith(b"\xff\xd8\xff") or image.startswith(b"\x89PNG\r\n\x1a\n") or image.startswith(b"BM")):
+    if image_format(image) not in (ImageFormat.JPEG, ImageFormat.PNG, ImageFormat.BMP):
         raise ApiError(codes.UNSUPPORTED_MEDIA, "encrypted_image is not a JPEG, PNG or BMP.")
     auto_rotate = _flag(fields, "auto_rotate")
     known_embedding = None

@@ -3,8 +3,6 @@ or uses the recording fallback with the session's one-time client token. See doc
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from quart import Blueprint, Quart, Response, jsonify, request
@@ -14,11 +12,12 @@ from realtime.fallback import FallbackPlan
 from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
 from webapp.services import services
+from webapp.analysis import decode_b64
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
 from webapp.origins import normalize_origin
 from webapp.signing import key_id, result_claims, sign
-from webapp.uploads import body_bytes, json_object
+from webapp.uploads import FRAMING_BYTES, base64_chars, body_bytes, json_object
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
@@ -86,12 +85,15 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     reference = None
     photo = body.get("reference_photo")
     if photo is not None:
-        if not isinstance(photo, str) or len(photo) > MAX_REFERENCE_BYTES * 4 // 3 + 4:
-            raise bad(f"reference_photo must be base64 of at most {MAX_REFERENCE_BYTES} bytes.")
+        too_large = f"reference_photo must be base64 of at most {MAX_REFERENCE_BYTES} bytes."
+        if not isinstance(photo, str) or len(photo) > base64_chars(MAX_REFERENCE_BYTES) + FRAMING_BYTES:
+            raise bad(too_large)
         try:
-            reference = base64.b64decode(photo.split(",", 1)[-1], validate=True)
-        except (binascii.Error, ValueError):
+            reference = decode_b64(photo)
+        except ValueError:
             raise bad("reference_photo is not valid base64.") from None
+        if len(reference) > MAX_REFERENCE_BYTES:
+            raise bad(too_large)
     return SessionOptions(
         action_count=count, actions=tuple(actions) if actions is not None else None, reference_photo=reference,
         allowed_origins=tuple(o.rstrip("/") for o in origins), ttl_s=float(ttl) if ttl is not None else None,

@@ -19,6 +19,20 @@ from scoring import safe_json
 from webapp.errors import BAD_REQUEST, UNSUPPORTED_CONTENT_TYPE, ApiError
 
 
+FRAMING_BYTES = 64 * 1024  # what a body carries besides its payloads: field names, boundaries, a data-URI prefix
+
+
+def base64_chars(raw_bytes: int) -> int:
+    """Characters of base64 text (padding included) that carry `raw_bytes` bytes: the body limit of an API that takes
+    its media as base64 is this plus FRAMING_BYTES, so an upload at the media limit fits and nothing much more is read."""
+    return 4 * -(-raw_bytes // 3)
+
+
+def base64_bytes(chars: int) -> int:
+    """Bytes that `chars` characters of base64 decode to at most (for a limit stated in base64 text, like Huawei's)."""
+    return chars // 4 * 3
+
+
 def _memory_stream(total_content_length: int | None, content_type: str | None, filename: str | None,
                    content_length: int | None = None) -> IO[bytes]:
     return io.BytesIO()

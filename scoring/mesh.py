@@ -1,0 +1,20 @@
+"""MediaPipe face-mesh landmark indices, defined once (the 478-point mesh with irises that the landmarker returns).
+
+Why a module of its own: the aligner, the photo check and the evidence tracker each read a few of these points,
+and a number typed twice is a number that can silently disagree.
+"""
+
+from __future__ import annotations
+
+NOSE_TIP = 1
+NOSE_BRIDGE_LOW = 4
+MOUTH_CORNERS = (61, 291)
+LIPS_CENTRE = (13, 14)  # upper, lower inner lip
+LEFT_EYE = (33, 133, 159, 145)  # outer and inner corner, upper and lower lid (MediaPipe's "left" eye)
+RIGHT_EYE = (362, 263, 386, 374)
+IRIS_CENTRES = (468, 473)
+# The outline of the face, clockwise from the top of the forehead.
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149,
+    150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)
