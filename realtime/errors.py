@@ -21,6 +21,7 @@ class SessionCode(StrEnum):
     DEMO_BUSY = "demo_busy"  # 503: the demo page's quota
     DEMO_RATE_LIMITED = "demo_rate_limited"  # 429
     SERVER_DRAINING = "server_draining"  # 503: the node is shutting down; another node takes the work
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"  # 403: a demo endpoint asked from another origin
 
 
 class SessionError(Exception):

@@ -1,12 +1,28 @@
-"""`GET /openapi.json`: every endpoint, its request and its response/error bodies (tests validate against it)."""
+"""`GET /openapi.json`: every endpoint, its request and its response/error bodies (tests validate against it).
+
+Every closed vocabulary (statuses, reasons, actions, error codes, the data channel's phases and feedback codes) is
+generated from the enum that defines it, so the document cannot drift from the code (tests/test_vocabulary.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from quart import Blueprint, Response, jsonify
 
+from realtime.errors import SessionCode
+from realtime.fallback import FallbackCode
+from realtime.modes import Assurance, SessionMode
+from realtime.protocol import PROTOCOL_VERSION, FeedbackCode, MessageType, Phase
+from realtime.reasons import LiveReason
 from realtime.status import SessionStatus
+from scoring.actions import Action
+from scoring.errors import InputCode
+from scoring.reasons import Reason
+from webapp.api_huawei import ACTION_CODES, WARNING_CODES
+from webapp.api_silent import SYSTEM_CODES, LivenessStatus
+from webapp.errors import ApiCode
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -14,6 +30,26 @@ NUM = {"type": "number"}
 INT = {"type": "integer"}
 STR = {"type": "string"}
 BOOL = {"type": "boolean"}
+
+
+def enum(values: Iterable[str | int]) -> dict[str, Any]:
+    """A JSON-schema enum of a vocabulary's values, deduplicated, in the order the vocabulary gives them."""
+    out: list[str | int] = []
+    for value in values:
+        plain = value if isinstance(value, int) else str(value)
+        if plain not in out:
+            out.append(plain)
+    return {"enum": out}
+
+
+# The vocabularies, each from the one place that defines it.
+ACTION_NAME = enum(Action)
+SESSION_STATUS = enum(SessionStatus)
+VERDICT_REASON = enum(Reason)
+# A session's result adds the live check's own reasons, the fallback's, and a refused recording's input code.
+SESSION_REASON = enum([*Reason, *LiveReason, *FallbackCode, *InputCode])
+# {"error": {"code"}} of the native API and the session endpoints.
+ERROR_CODE = enum([*InputCode, *ApiCode, *SessionCode, *FallbackCode, Reason.REFERENCE_NO_FACE])
 
 
 def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -29,16 +65,17 @@ def reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
-NATIVE_ERROR = obj({"error": obj({"code": STR, "message": STR})})
+NATIVE_ERROR = obj({"error": obj({"code": ERROR_CODE, "message": STR}, {"request_id": {"type": ["string", "null"]}})})
 FINDFACE_ERROR = obj({"code": STR, "desc": STR})
 HUAWEI_ERROR = obj({"error_code": {"type": "string", "pattern": "^FRS\\.0[0-9]{3}$"}, "error_msg": STR})
-SILENT_ERROR = obj({"code": {"enum": [1200, 2003, 2004, 2005, 4000, 4004, 4007]}, "message": STR, "request_id": STR})
+SILENT_ERROR = obj({"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR,
+                    "request_id": STR})
 FACIA_ERROR = {"oneOf": [obj({"message": STR}), obj({"error": STR})]}
 VERDICT = obj(
-    {"kind": {"enum": ["video", "image"]}, "alive": BOOL, "average_liveness": NUM, "reasons": {"type": "array", "items": STR},
+    {"kind": {"enum": ["video", "image"]}, "alive": BOOL, "average_liveness": NUM, "reasons": {"type": "array", "items": VERDICT_REASON},
      "best_face": {"oneOf": [{"type": "null"}, obj({"frame_no": INT, "timestamp_s": NUM, "bbox": BBOX,
                                                      "quality": {"type": "object"}, "liveness": NUM})]},
-     "actions": {"type": "array", "items": obj({"action": STR, "passed": BOOL, "confidence": NUM})},
+     "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM})},
      "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
      "frames": {"type": "object"}, "duration_s": NUM, "timings_ms": {"type": "object"}, "request_id": STR},
 )
@@ -46,18 +83,16 @@ FINDFACE_FACE = obj({"liveness": NUM, "quality": NUM, "bbox": BBOX, "frame_no": 
                     {"detection_id": STR, "photo": STR, "normalized": STR})
 FINDFACE_RESULT = obj({"alive": BOOL, "average_liveness": NUM, "best_face": {"oneOf": [{"type": "null"}, FINDFACE_FACE]}})
 HUAWEI_RESULT = obj({
-    "video-result": obj({"alive": BOOL, "actions": {"type": "array", "items": obj({"action": {"enum": [1, 2, 3, 4, 5, 6]},
+    "video-result": obj({"alive": BOOL, "actions": {"type": "array", "items": obj({"action": enum(ACTION_CODES),
                                                                                   "confidence": NUM})},
                          "picture": STR}),
-    "warning-list": {"type": "array", "items": obj({"warningCode": INT, "warningMsg": STR})},
+    "warning-list": {"type": "array", "items": obj({"warningCode": enum(WARNING_CODES.values()), "warningMsg": enum(WARNING_CODES)})},
 })
 FACIA_RESULT = obj({"liveness_result": obj({"is_live": {"enum": [0, 1]}, "liveness_score": NUM}), "message": {"const": "Success"}})
 SILENT_RESULT = obj({"code": {"const": 1000}, "passed": BOOL, "liveness_score": NUM, "request_id": STR},
-                    {"liveness_status": {"enum": ["ok", "hack", "short_time"]}, "verification_score": NUM,
+                    {"liveness_status": enum(LivenessStatus), "verification_score": NUM,
                      "image_timestamp": NUM, "base64_image": STR, "base64_face_image": STR})
 FLAG = {"in": "query", "schema": {"type": "boolean", "default": False}}
-ACTION_NAME = {"enum": ["turn_left", "turn_right", "nod", "blink", "open_mouth", "smile"]}
-SESSION_STATUS = {"enum": [status.value for status in SessionStatus]}  # realtime/status.py, the one vocabulary
 NULLABLE_NUM = {"oneOf": [{"type": "null"}, NUM]}
 NULLABLE_INT = {"oneOf": [{"type": "null"}, INT]}
 SESSION_OPTIONS = {"type": "object", "properties": {
@@ -75,8 +110,8 @@ SESSION_ACTION = obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
                      {"prompted_s": NUM, "start_s": NULLABLE_NUM, "end_s": NULLABLE_NUM, "reaction_ms": NULLABLE_INT,
                       "window_s": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM}]}})
 SESSION_RESULT = obj(
-    {"alive": BOOL, "reasons": {"type": "array", "items": STR}, "model_versions": {"type": "object"}},
-    {"mode": {"enum": ["live", "recording"]}, "assurance": {"enum": ["high", "low"]}, "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
+    {"alive": BOOL, "reasons": {"type": "array", "items": SESSION_REASON}, "model_versions": {"type": "object"}},
+    {"mode": enum(SessionMode), "assurance": enum(Assurance), "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
      "actions": {"type": "array", "items": SESSION_ACTION},
      "best_face": {"oneOf": [{"type": "null"}, obj({"timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"},
                                                     "liveness": NUM}, {"frame_no": INT, "image_jpeg_b64": STR})]},
@@ -94,6 +129,23 @@ FALLBACK = obj({"session_id": STR, "total": INT, "issued": INT, "elapsed_ms": IN
 FALLBACK_PROMPT = {**FALLBACK, "required": FALLBACK["required"] + ["action", "index", "deadline_ms"],
                    "properties": {**FALLBACK["properties"], "action": ACTION_NAME, "index": INT, "deadline_ms": INT}}
 SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": STR}
+# The data channel (docs/protocol.md): not HTTP, so described as schemas for clients written from this document.
+CHANNEL_SCHEMAS: dict[str, Any] = {
+    "ChannelMessageType": {**enum(MessageType), "description": "`type` of every data-channel message (both ways)."},
+    "Phase": {**enum(Phase), "description": "`state` of a `state` message."},
+    "FeedbackCode": {**enum(FeedbackCode), "description": "`code` of a `feedback` message."},
+    "ChannelMessage": {
+        "description": f"A data-channel message, protocol version {PROTOCOL_VERSION}.",
+        "type": "object", "required": ["v", "type"],
+        "properties": {"v": {"const": PROTOCOL_VERSION}, "type": {"$ref": "#/components/schemas/ChannelMessageType"},
+                       "state": {"$ref": "#/components/schemas/Phase"},
+                       "code": {"$ref": "#/components/schemas/FeedbackCode"}, "action": ACTION_NAME,
+                       "index": INT, "total": INT, "deadline_ms": INT, "completed": INT,
+                       "status": enum([SessionStatus.SUCCEEDED, SessionStatus.FAILED])},
+    },
+    "Reason": {**SESSION_REASON, "description": "Every reason a verdict or a session result can give."},
+    "ErrorCode": {**ERROR_CODE, "description": "`error.code` of the native API and the session endpoints."},
+}
 
 
 def errors(schema: dict[str, Any], *statuses: int) -> dict[str, Any]:
@@ -105,7 +157,7 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "livecheck", "version": "1", "description": "Face liveness: native and seed-compatible APIs."},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": CHANNEL_SCHEMAS},
         "paths": {
             "/v1/analyze": {"post": {
                 "summary": "Full verdict for a video or still (raw body or multipart media/reference).",

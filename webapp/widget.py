@@ -15,7 +15,7 @@ from typing import Any
 from quart import Blueprint, Response, abort, jsonify, render_template, request, send_from_directory
 
 import frontend
-from realtime.errors import SessionError
+from realtime.errors import SessionCode, SessionError
 from realtime.registry import CREATED, EXPIRED, SessionRegistry
 from webapp.services import Services, services
 from webapp.auth import bearer_token
@@ -155,7 +155,7 @@ async def demo_create() -> Response:
     _demo_enabled()
     origin = own_origin()
     if request.headers.get("Origin", "").rstrip("/") != origin:
-        return _json_error("origin_not_allowed", "The demo creates sessions for its own page only.", 403)
+        return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "The demo creates sessions for its own page only.", 403)
     try:
         session, token, status_token = await _registry().create_demo(request.remote_addr or "unknown", origin)
     except SessionError as exc:
@@ -172,7 +172,7 @@ async def demo_status(session_id: str) -> Response:
     created the session (its status token) from this origin, and only for demo sessions."""
     _demo_enabled()
     if not same_origin_request():
-        return _json_error("origin_not_allowed", "Demo endpoints answer their own page only.", 403)
+        return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "Demo endpoints answer their own page only.", 403)
     try:
         session = await _registry().get_demo(session_id, bearer_token(request))
     except SessionError as exc:
