@@ -11,6 +11,7 @@ import pytest
 
 from api_support import AUTH, CheckedClient
 from mediagen import encode_video, read_rgb, repeated_frame_clip
+from session_support import ShiftedClock
 from realtime.store import open_store
 from webapp.detections import DetectionCache
 
@@ -56,11 +57,12 @@ async def test_return_detection_is_cached_then_fetchable(client, media_bytes):
 async def test_detections_are_shared_through_the_store_and_expire(tmp_path):
     """Two nodes on one store: a detection put by one is fetched from the other until its TTL passes."""
     url = f"sqlite:///{tmp_path / 'livecheck.db'}"
-    first, second = DetectionCache(open_store(url), ttl_s=0.5), DetectionCache(open_store(url), ttl_s=0.5)
+    clock = ShiftedClock()  # the store's clock: the TTL passes without a sleep
+    first, second = DetectionCache(open_store(url, clock), ttl_s=0.5), DetectionCache(open_store(url, clock), ttl_s=0.5)
     detection_id = await first.put({"n": 1, "bbox": {"left": 1}})
     assert await second.get(detection_id) == {"n": 1, "bbox": {"left": 1}} and await second.count() == 1
     assert await second.get("nope") is None
-    await asyncio.sleep(0.7)
+    clock.advance(0.7)
     assert await second.get(detection_id) is None and await first.count() == 0
 
 

@@ -379,8 +379,9 @@ async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12
     url = f"sqlite:///{tmp_path / 'livecheck.db'}"
     settings = RealtimeSettings(ice_host_addresses=("127.0.0.1",))
     cluster = StoreSettings(heartbeat_s=0.2, node_lost_s=0.6)
-    a = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="a")  # never start()ed
-    b = SessionRegistry(engine, settings, open_store(url), cluster=cluster, node_id="b")
+    clock = ShiftedClock()  # the stores' clock: A's heartbeat lapses without a sleep
+    a = SessionRegistry(engine, settings, open_store(url, clock), cluster=cluster, node_id="a")  # never start()ed
+    b = SessionRegistry(engine, settings, open_store(url, clock), cluster=cluster, node_id="b")
     client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
     try:
         await a.store.beat("a", cluster.node_lost_s)  # A's one and only heartbeat
@@ -388,7 +389,7 @@ async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12
         await client.connect(lambda sdp: a.offer(session.id, token, sdp))
         await asyncio.wait_for(client.prompted.wait(), 30)
         assert (await b.get(session.id)).status == "IN_PROGRESS"
-        await asyncio.sleep(cluster.node_lost_s + 0.2)
+        clock.advance(cluster.node_lost_s + 0.2)
         await b.sweep()
         lost = await b.get(session.id)
         assert lost.status == "FAILED" and lost.result is not None and lost.result["reasons"] == ["node_lost"]

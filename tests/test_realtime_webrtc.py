@@ -18,6 +18,7 @@ import pytest
 from realtime.client import FramesTrack, LiveClient, read_clip
 from realtime.registry import FAILED, SUCCEEDED, SessionError, SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
+from session_support import ShiftedClock
 
 pytestmark = pytest.mark.webrtc
 LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), action_timeout_s=5.0, max_sessions=2)
@@ -154,6 +155,7 @@ async def test_printed_photo_fails_by_antispoof_without_actions(registry, media)
 async def test_tokens_expiry_and_cap_are_refused_each_with_its_own_error(registry, media, d12):
     frames, fps = d12
     reg = registry
+    reg.clock = clock = ShiftedClock()  # the registry's wall clock: session expiry without a sleep
     # wrong token
     session, token = await reg.create(SessionOptions(action_count=0))
     with pytest.raises(SessionError) as wrong:
@@ -161,7 +163,7 @@ async def test_tokens_expiry_and_cap_are_refused_each_with_its_own_error(registr
     assert (wrong.value.code, wrong.value.status) == ("invalid_token", 403)
     # expired session
     short, short_token = await reg.create(SessionOptions(action_count=0, ttl_s=1))
-    await asyncio.sleep(1.1)
+    clock.advance(1.1)
     with pytest.raises(SessionError) as expired:
         await reg.offer(short.id, short_token, "v=0")
     assert (expired.value.code, expired.value.status) == ("session_expired", 410)

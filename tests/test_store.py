@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 import pytest
 from servers import REDIS_SERVER, Redis
+from session_support import ShiftedClock
 
 from realtime.status import InvalidTransition, SessionStatus
 from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store, total, update
@@ -43,16 +44,30 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def opened() -> AsyncIterator[Callable[[str], SessionStore]]:
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+async def opened(clock: ShiftedClock) -> AsyncIterator[Callable[[str], SessionStore]]:
     stores: list[SessionStore] = []
 
     def open_(url: str) -> SessionStore:
-        stores.append(open_store(url))
+        stores.append(open_store(url, clock))
         return stores[-1]
 
     yield open_
     for store in stores:
         await store.close()
+
+
+async def let_pass(store_url: str, clock: ShiftedClock, seconds: float) -> None:
+    """SQLite expires entries by the store's injected clock: it jumps, nothing sleeps. Redis expires keys and
+    counts hits on the server's own time, which only real time moves."""
+    if store_url.startswith("redis"):
+        await asyncio.sleep(seconds)
+    else:
+        clock.advance(seconds)
 
 
 def record(session_id: str = "s1", ttl_s: float = 60.0, **changes) -> SessionRecord:
@@ -127,13 +142,13 @@ async def test_transitions_are_checked(store_url, opened):
     assert await update(store, "missing", lambda r: r.bump()) is None
 
 
-async def test_entries_are_purged_by_their_ttl(store_url, opened):
+async def test_entries_are_purged_by_their_ttl(store_url, opened, clock):
     store = opened(store_url)
     now = time.time()
     await store.create(record("short", purge_at=now + 0.4))
     await store.create(record("long"))
     assert total(await store.counts(), SessionStatus.CREATED) == 2
-    await asyncio.sleep(0.6)
+    await let_pass(store_url, clock, 0.6)
     await store.purge()
     assert await store.get("short") is None and await store.get("long") is not None
     assert total(await store.counts(), SessionStatus.CREATED) == 1
@@ -154,7 +169,7 @@ async def test_in_progress_and_counts_follow_the_status(store_url, opened):
     assert total(counts, SessionStatus.CREATED) == 2
 
 
-async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened):
+async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened, clock):
     store = opened(store_url)
     await store.beat("alive-node", 30)
     await store.beat("dying-node", 0.3)
@@ -163,29 +178,29 @@ async def test_a_lapsed_heartbeat_makes_its_sessions_lost(store_url, opened):
         await update(store, name, partial(SessionRecord.bump, status=SessionStatus.IN_PROGRESS, node_id=node))
     assert await store.alive({"alive-node", "dying-node", "never-seen"}) == {"alive-node", "dying-node"}
     assert await lost_sessions(store) == []
-    await asyncio.sleep(0.5)
+    await let_pass(store_url, clock, 0.5)
     assert await store.alive({"alive-node", "dying-node"}) == {"alive-node"}
     assert [r.id for r in await lost_sessions(store)] == ["d"]
 
 
-async def test_items_expire_and_are_shared(store_url, opened):
+async def test_items_expire_and_are_shared(store_url, opened, clock):
     stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
     await stores[0].put_item("detection", "k1", {"bbox": [1, 2], "normalized": "iVBOR"}, ttl_s=0.4)
     await stores[0].put_item("detection", "k2", {"n": 2}, ttl_s=30)
     assert await stores[-1].get_item("detection", "k1") == {"bbox": [1, 2], "normalized": "iVBOR"}
     assert await stores[-1].count_items("detection") == 2
     assert await stores[-1].get_item("other", "k1") is None
-    await asyncio.sleep(0.6)
+    await let_pass(store_url, clock, 0.6)
     assert await stores[-1].get_item("detection", "k1") is None
     assert await stores[-1].count_items("detection") == 1
 
 
-async def test_rate_counter_is_one_window_across_connections(store_url, opened):
+async def test_rate_counter_is_one_window_across_connections(store_url, opened, clock):
     stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
     allowed = [await stores[i % len(stores)].hit("facia:key", 3, window_s=0.8) for i in range(5)]
     assert allowed == [True, True, True, False, False]
     assert await stores[0].hit("facia:other", 3, window_s=0.8) is True  # per key
-    await asyncio.sleep(1.0)
+    await let_pass(store_url, clock, 1.0)
     assert await stores[-1].hit("facia:key", 3, window_s=0.8) is True
 
 
