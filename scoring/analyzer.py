@@ -14,6 +14,7 @@ from scoring.embedding import FaceEmbedder
 from scoring.landmarks import RawFace, StreamLandmarker, pose_from_matrix
 from scoring.observation import BBox, Expression, FaceObservation, FrameObservation, HeadPose, Quality
 from scoring.reasons import Reason
+from scoring.settings import FaceSelector
 
 
 @dataclass
@@ -63,7 +64,7 @@ def choose_face(faces: list[RawFace], policy: str) -> tuple[RawFace | None, str 
     if not faces:
         return None, Reason.NO_FACE
     if len(faces) > 1:
-        if policy == "reject":
+        if policy == FaceSelector.REJECT:
             return None, Reason.MULTIPLE_FACES
         return max(faces, key=lambda f: np.ptp(f.landmarks[:, 0]) * np.ptp(f.landmarks[:, 1])), None
     return faces[0], None
@@ -78,7 +79,7 @@ class FrameAnalyzer:
         antispoof: AntiSpoofModel,
         embedder: FaceEmbedder,
         *,
-        mf_selector: str = "reject",
+        mf_selector: str = FaceSelector.REJECT,
         timer: StageTimer | None = None,
     ) -> None:
         self.landmarker = landmarker

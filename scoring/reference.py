@@ -13,7 +13,7 @@ from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation
 from scoring.options import AnalysisOptions
 from scoring.orientation import rotate, upright_turn
-from scoring.settings import EngineSettings
+from scoring.settings import EngineSettings, FaceSelector
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def photo_face(models: ModelSet, settings: EngineSettings, data: bytes, auto_rot
     rgb = decode_image(data, settings.limits)
     found: dict[int, FaceObservation | None] = {}
     with models.still_landmarkers.lend(settings.landmarker_wait_s) as landmarker:
-        analyzer = FrameAnalyzer(landmarker, models.antispoof, models.embedder, mf_selector="biggest")
+        analyzer = FrameAnalyzer(landmarker, models.antispoof, models.embedder, mf_selector=FaceSelector.BIGGEST)
 
         def face_at(turn: int) -> FaceObservation | None:
             if turn not in found:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from scoring.evidence import EvidenceLimits
 
@@ -11,6 +12,13 @@ from scoring.evidence import EvidenceLimits
 DECODE_MAX_LONG_SIDE_PX = 3840
 DECODE_MAX_SHORT_SIDE_PX = 2160
 DECODE_MAX_FPS = 120.0
+
+
+class FaceSelector(StrEnum):
+    """FindFace `mf-selector`: what a frame with several faces means."""
+
+    REJECT = "reject"  # no face is chosen: the frame counts as multiple_faces
+    BIGGEST = "biggest"  # the largest face is judged
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class EngineSettings:
     fullframe_jpeg_quality: int = 75
     max_decoded_frames: int = 30  # frames that get the anti-spoof model (spread over the clip)
     min_selected_frames: int = 10  # frames with a usable face needed for a video verdict
-    mf_selector: str = "reject"  # reject | biggest
+    mf_selector: str = FaceSelector.REJECT  # a FaceSelector
     # Anti-spoof batch size. On one onnxruntime thread the cost per face is flat from 1 to 16 (~6 ms for both
     # MiniFASNets) and doubles at 32 (bench/frame_pipeline.py prints it), so keep batches at most 16.
     request_batch_size: int = 16
@@ -73,8 +81,8 @@ class EngineSettings:
     evidence: EvidenceLimits = field(default_factory=EvidenceLimits)  # cross-frame checks (scoring.evidence)
 
     def __post_init__(self) -> None:
-        if self.mf_selector not in ("reject", "biggest"):
-            raise ValueError("mf_selector must be 'reject' or 'biggest'")
+        if self.mf_selector not in tuple(FaceSelector):
+            raise ValueError(f"mf_selector must be one of {', '.join(FaceSelector)}")
         if not 0.0 <= self.liveness_threshold <= 1.0:
             raise ValueError("liveness_threshold must be within 0..1")
         if self.min_selected_frames > self.max_decoded_frames:

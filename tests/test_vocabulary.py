@@ -23,6 +23,7 @@ from realtime.status import SessionStatus
 from scoring.actions import ACTIONS, Action
 from scoring.errors import InputCode
 from scoring.reasons import Reason
+from scoring.settings import FaceSelector
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.config import ServiceConfig
@@ -55,6 +56,8 @@ def test_openapi_statuses_actions_and_reasons_are_the_enums() -> None:
     assert result["actions"]["items"]["properties"]["action"]["enum"] == values(Action)
     assert set(result["reasons"]["items"]["enum"]) == {*values(Reason), *values(LiveReason), *values(FallbackCode), *values(InputCode)}
     assert result["mode"]["enum"] == values(SessionMode) and result["assurance"]["enum"] == values(Assurance)
+    selector = next(p for p in document()["paths"]["/v1/analyze"]["post"]["parameters"] if p["name"] == "mf_selector")
+    assert selector["schema"]["enum"] == values(FaceSelector)
     verdict = schema("/v1/analyze", "post", "200")["properties"]
     assert verdict["reasons"]["items"]["enum"] == values(Reason)
     assert verdict["actions"]["items"]["properties"]["action"]["enum"] == values(Action)

@@ -18,6 +18,7 @@ from scoring.actions import Action
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
 from scoring.reasons import Reason
+from scoring.settings import FaceSelector
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
 from webapp.services import services
@@ -125,7 +126,7 @@ async def live_detect(project_id: str) -> Response:
     actions = parse_actions(fields.get("actions"))
     windows = parse_windows(fields.get("action_time"))
     options = AnalysisOptions(actions=actions, action_windows_ms=windows, nod_threshold_deg=parse_nod(fields.get("nod_threshold")),
-                              mf_selector="biggest", min_seconds=MIN_SECONDS)
+                              mf_selector=FaceSelector.BIGGEST, min_seconds=MIN_SECONDS)
     if video is None and isinstance(fields.get("video_base64"), str):
         if len(fields["video_base64"]) > MAX_VIDEO_BYTES:
             raise ApiError(codes.INPUT_TOO_LARGE, "video_base64 is longer than 8 MB.")

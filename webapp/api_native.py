@@ -10,6 +10,7 @@ from quart import Blueprint, Response, jsonify, request
 
 from scoring import actions as scoring_actions
 from scoring.engine import AnalysisOptions
+from scoring.settings import FaceSelector
 from webapp import errors
 from webapp.analysis import analyze
 from webapp.services import request_id, services
@@ -38,8 +39,8 @@ def options_from(fields: dict[str, str], reference: bytes | None) -> AnalysisOpt
     except ValueError:
         raise ApiError(BAD_REQUEST, "nod_threshold must be a number.") from None
     selector = fields.get("mf_selector") or None
-    if selector not in (None, "reject", "biggest"):
-        raise ApiError(BAD_REQUEST, "mf_selector must be reject or biggest.")
+    if selector is not None and selector not in tuple(FaceSelector):
+        raise ApiError(BAD_REQUEST, f"mf_selector must be one of {', '.join(FaceSelector)}.")
     return AnalysisOptions(actions=actions, action_windows_ms=parse_windows(fields.get("action_time")),
                            nod_threshold_deg=nod_value, reference=reference, mf_selector=selector)
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from evaluation.commands import add_subcommands
-from scoring.settings import EngineSettings
+from scoring.settings import EngineSettings, FaceSelector
 from webapp.config import ConfigError, load_config
 
 EXIT_ALIVE, EXIT_NOT_ALIVE, EXIT_ERROR = 0, 1, 2
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--action-time", help="one START-END window per action, ms from the start (Huawei action_time)")
     analyze.add_argument("--nod-threshold", type=float, help="degrees, 1-90 (default 10)")
     analyze.add_argument("--reference", help="photo to match the best face against")
-    analyze.add_argument("--mf-selector", choices=("reject", "biggest"))
+    analyze.add_argument("--mf-selector", choices=[s.value for s in FaceSelector])
     analyze.add_argument("--json", action="store_true", help="print the whole verdict as JSON")
     analyze.add_argument("--models", help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)")
     analyze.add_argument("--config", help="TOML config file")

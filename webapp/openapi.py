@@ -20,6 +20,7 @@ from realtime.status import SessionStatus
 from scoring.actions import Action
 from scoring.errors import InputCode
 from scoring.reasons import Reason
+from scoring.settings import FaceSelector
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
@@ -162,7 +163,8 @@ def document() -> dict[str, Any]:
             "/v1/analyze": {"post": {
                 "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
                 "security": bearer,
-                "parameters": [{"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold", "mf_selector")],
+                "parameters": [{"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold")]
+                + [{"name": "mf_selector", "in": "query", "schema": enum(FaceSelector)}],
                 "requestBody": {"content": {"video/*": {}, "image/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
                 "responses": {"200": reply("verdict", VERDICT), **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503)},
             }},
