@@ -76,6 +76,13 @@ def test_openapi_error_codes_are_the_enums() -> None:
     assert set(silent) == {1200} | {code for code, _, _ in SYSTEM_CODES.values()}
 
 
+def test_every_code_and_reason_is_documented() -> None:
+    text = "".join((DOCS / name).read_text() for name in ("errors.md", "protocol.md", "verdict.md", "api.md"))
+    codes = document()["components"]["schemas"]
+    missing = sorted({c for c in [*codes["ErrorCode"]["enum"], *codes["Reason"]["enum"]] if f"`{c}`" not in text})
+    assert not missing, f"no docs/*.md names {missing}"
+
+
 def test_openapi_compatible_api_vocabularies_are_theirs() -> None:
     huawei = schema("/v2/{project_id}/live-detect", "post", "200")["properties"]
     action = huawei["video-result"]["properties"]["actions"]["items"]["properties"]["action"]
