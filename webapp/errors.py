@@ -124,17 +124,22 @@ def native_body(failure: Failure) -> tuple[object, int]:
     return {"error": {"code": failure.code, "message": failure.message}}, failure.status
 
 
+def respond(exc: Exception, render: Renderer = native_body) -> Response:
+    """The HTTP answer to an expected failure in one API's shape, with Retry-After when it has one."""
+    failure = failure_of(exc)
+    body, status = render(failure)
+    response = jsonify(body)
+    response.status_code = status
+    if failure.retry_after_s is not None:
+        response.headers["Retry-After"] = str(failure.retry_after_s)
+    return response
+
+
 def install(blueprint: Blueprint, render: Renderer = native_body) -> None:
     """Registers handlers for every expected failure on one API's blueprint."""
 
     async def handle(exc: Exception) -> Response:
-        failure = failure_of(exc)
-        body, status = render(failure)
-        response = jsonify(body)
-        response.status_code = status
-        if failure.retry_after_s is not None:
-            response.headers["Retry-After"] = str(failure.retry_after_s)
-        return response
+        return respond(exc, render)
 
     for kind in (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
         blueprint.register_error_handler(kind, handle)
@@ -147,13 +152,7 @@ def install_app(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
         if isinstance(exc, (ApiError, InputError, Busy, Overloaded, Unauthorized)):
-            failure = failure_of(exc)
-            body, status = native_body(failure)
-            response = jsonify(body)
-            response.status_code = status
-            if failure.retry_after_s is not None:
-                response.headers["Retry-After"] = str(failure.retry_after_s)
-            return response
+            return respond(exc)
         if isinstance(exc, HTTPException):
             response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})
             response.status_code = exc.code or 500
