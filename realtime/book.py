@@ -88,7 +88,7 @@ class SessionBook:
         record = SessionRecord(
             id=secrets.token_urlsafe(16), token_hash=hash_token(token), actions=actions, created_at=now,
             expires_at=now + ttl, purge_at=purge_at, allowed_origins=tuple(options.allowed_origins),
-            audit_images=options.audit_images, owner=options.owner, tenant=tenant.value,
+            audit_images=options.audit_images, owner=options.owner, tenant=tenant,
             recording_fallback=options.recording_fallback, status_token_hash=status_token_hash,
             reference=None if reference is None else np.asarray(reference, dtype=np.float32).tobytes(),
             reference_given=options.reference_photo is not None,

@@ -22,6 +22,7 @@ class SessionCode(StrEnum):
     DEMO_RATE_LIMITED = "demo_rate_limited"  # 429
     SERVER_DRAINING = "server_draining"  # 503: the node is shutting down; another node takes the work
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"  # 403: a demo endpoint asked from another origin
+    STORE_UNAVAILABLE = "store_unavailable"  # 503 + Retry-After: the session store cannot be reached
 
 
 class SessionError(Exception):

@@ -45,7 +45,7 @@ class LocalCheck:
 
     @property
     def tenant(self) -> Tenant:
-        return Tenant(self.record.tenant)
+        return self.record.tenant
 
 
 def result_inputs(record: SessionRecord) -> ResultInputs:

@@ -193,7 +193,7 @@ class SessionRegistry:
         validated before the session is claimed (compare-and-set: one node wins) and a landmarker or a peer
         connection is taken."""
         session = await self.book.claimable(session_id, token)
-        tenant = Tenant(session.tenant)
+        tenant = session.tenant
         self._check_node_cap(tenant)
         self.live.reserve(tenant)
         try:

@@ -36,6 +36,7 @@ class ApiCode(StrEnum):
     DECRYPT_FAILED = "decrypt_failed"
     NOT_FOUND = "not_found"
     INTERNAL = "internal"  # an unexpected error: logged with the request id, answered 500 (a bug, never the input)
+    SERVER_ERROR = "server_error"  # an HTTP 5xx raised on purpose inside a handler
 
 
 # The module-level names the adapters import: the same members, not a second vocabulary.
@@ -115,7 +116,7 @@ def failure_of(exc: Exception) -> Failure:
     if isinstance(exc, BadRequest):
         return Failure(BAD_REQUEST, exc.description or "Bad request.", 400)
     if isinstance(exc, HTTPException):
-        return Failure(BAD_REQUEST if (exc.code or 500) < 500 else "server_error", exc.description or "", exc.code or 500)
+        return Failure(BAD_REQUEST if (exc.code or 500) < 500 else ApiCode.SERVER_ERROR, exc.description or "", exc.code or 500)
     raise exc
 
 
@@ -151,7 +152,7 @@ def install_app(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
-        if isinstance(exc, (ApiError, InputError, Busy, Overloaded, Unauthorized)):
+        if isinstance(exc, (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest)):
             return respond(exc)
         if isinstance(exc, HTTPException):
             response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})

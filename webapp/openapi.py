@@ -24,6 +24,7 @@ from scoring.settings import FaceSelector
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
+from webapp.ops import Readiness
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -247,9 +248,9 @@ def document() -> dict[str, Any]:
                 "responses": {"200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
                               **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503)},
             }},
-            "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": STR}))}}},
-            "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": STR, "models": BOOL})),
-                                               "503": reply("not ready", obj({"status": STR}))}}},
+            "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": {"const": "ok"}}))}}},
+            "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
+                                               "503": reply("not ready", obj({"status": enum(Readiness)}))}}},
             "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}}},
             "/openapi.json": {"get": {"responses": {"200": reply("this document", {"type": "object"})}}},
         },

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from quart import Blueprint, Response, jsonify
 
 from realtime.store import StoreError
 from webapp.services import services
 
 blueprint = Blueprint("ops", __name__)
+
+
+class Readiness(StrEnum):
+    """`/readyz` status: only READY answers 200."""
+
+    READY = "ready"
+    LOADING = "loading"  # the models are not loaded yet
+    DRAINING = "draining"  # SIGTERM: finishing running work, taking none
+    STORE_UNAVAILABLE = "store_unavailable"
 
 
 @blueprint.get("/healthz")
@@ -25,10 +36,11 @@ async def readyz() -> Response:
         store_ok = True
     except StoreError:
         store_ok = False
-    status = "draining" if draining else "store_unavailable" if not store_ok else "ready" if loaded else "loading"
+    status = (Readiness.DRAINING if draining else Readiness.STORE_UNAVAILABLE if not store_ok
+              else Readiness.READY if loaded else Readiness.LOADING)
     response = jsonify({"status": status, "models": loaded, "store": store_ok, "node": svc.lifecycle.node_id,
                         "workers": svc.pool.workers, "in_flight": svc.pool.in_flight})
-    response.status_code = 200 if loaded and store_ok and not draining else 503
+    response.status_code = 200 if status == Readiness.READY else 503
     return response
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from collections.abc import Callable
 
 from realtime.status import InvalidTransition, SessionStatus, check_transition
+from realtime.errors import SessionCode
 from realtime.store.records import SessionRecord
 
 MAX_RETRIES = 64
@@ -21,7 +22,7 @@ class StoreError(Exception):
     """The store cannot be used (bad URL, server unreachable, lost races beyond reason): the service answers 503
     `store_unavailable`, and /readyz 503."""
 
-    code = "store_unavailable"
+    code = SessionCode.STORE_UNAVAILABLE
 
 
 class SessionStore(Protocol):

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from realtime.modes import Tenant
 from realtime.status import SessionStatus
 
 
@@ -22,7 +23,7 @@ class SessionRecord:
     allowed_origins: tuple[str, ...] = ()
     audit_images: bool = False
     owner: str | None = None  # opaque id of the integrator that created it
-    tenant: str = "integrator"  # realtime.modes.Tenant
+    tenant: Tenant = Tenant.INTEGRATOR
     recording_fallback: bool = False  # the integrator allows the recording fallback
     status_token_hash: str | None = None  # demo sessions: sha256 hex of the token the demo page reads the status with
     reference: bytes | None = field(default=None, repr=False)  # float32 embedding of the reference photo
@@ -56,6 +57,7 @@ class SessionRecord:
         data["actions"] = tuple(data["actions"])
         data["allowed_origins"] = tuple(data["allowed_origins"])
         data["status"] = SessionStatus(data["status"])
+        data["tenant"] = Tenant(data["tenant"])
         if data["reference"] is not None:
             data["reference"] = base64.b64decode(data["reference"])
         return cls(**data)
