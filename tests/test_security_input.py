@@ -387,7 +387,7 @@ async def test_sweep_every_route_with_malformed_bodies_meets_no_5xx_but_busy(ses
     client = session_app.test_client()
     created = await (await client.post("/v1/sessions", json={}, headers=AUTH)).get_json()
     values = {"session_id": created["session_id"], "project_id": "p", "detection_id": "d" * 32, "lang": "en",
-              "name": "widget.js"}
+              "name": "widget/main.js"}
     swept = 0
     for rule in session_app.url_map.iter_rules():
         path = rule.rule
