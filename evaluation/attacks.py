@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 from collections.abc import Callable, Sequence
@@ -455,12 +456,28 @@ def splice(first: Clip, second: Clip) -> Clip:
     return Clip(head + tail, first.fps)
 
 
-ATTACK_TYPES = (
-    "print_photo", "screen_replay", "still_injection", "replay_fast", "replay_loop", "splice",
-    "held_photo", "tilted_photo", "bent_photo", "still_noise", "replay_tilted",
-)
-STILL_ATTACKS = {"print_photo": print_photo, "held_photo": held_photo, "tilted_photo": tilted_photo,
-                 "bent_photo": bent_photo, "still_noise": still_noise}
+class AttackType(StrEnum):
+    """The attacks this module generates (labels.csv `attack_type`; a dataset's real attack media may name others)."""
+
+    PRINT_PHOTO = "print_photo"
+    SCREEN_REPLAY = "screen_replay"
+    STILL_INJECTION = "still_injection"
+    REPLAY_FAST = "replay_fast"
+    REPLAY_LOOP = "replay_loop"
+    SPLICE = "splice"
+    HELD_PHOTO = "held_photo"
+    TILTED_PHOTO = "tilted_photo"
+    BENT_PHOTO = "bent_photo"
+    STILL_NOISE = "still_noise"
+    REPLAY_TILTED = "replay_tilted"
+
+
+ATTACK_TYPES = tuple(AttackType)
+StillAttack = Callable[[np.ndarray, np.random.Generator], Clip]
+STILL_ATTACKS: dict[str, StillAttack] = {
+    AttackType.PRINT_PHOTO: print_photo, AttackType.HELD_PHOTO: held_photo, AttackType.TILTED_PHOTO: tilted_photo,
+    AttackType.BENT_PHOTO: bent_photo, AttackType.STILL_NOISE: still_noise,
+}
 
 
 @dataclass(frozen=True)
@@ -477,7 +494,7 @@ class AttackSpec:
     def __post_init__(self) -> None:
         if self.attack_type not in ATTACK_TYPES:
             raise ValueError(f"unknown attack type {self.attack_type!r}; one of {', '.join(ATTACK_TYPES)}")
-        if self.attack_type == "splice" and not self.second_source:
+        if self.attack_type == AttackType.SPLICE and not self.second_source:
             raise ValueError("a splice needs second_source")
 
     @property
@@ -491,15 +508,15 @@ def generate(spec: AttackSpec, live_dir: Path, rng: np.random.Generator) -> Clip
     video: Callable[[Path], Clip] = lambda p: read_video(p, spec.max_seconds)  # noqa: E731
     if spec.attack_type in STILL_ATTACKS:
         return STILL_ATTACKS[spec.attack_type](read_frame(source, spec.at_s), rng)
-    if spec.attack_type == "still_injection":
+    if spec.attack_type == AttackType.STILL_INJECTION:
         return still_injection(read_frame(source, spec.at_s))
-    if spec.attack_type == "screen_replay":
+    if spec.attack_type == AttackType.SCREEN_REPLAY:
         return screen_replay(video(source), rng)
-    if spec.attack_type == "replay_tilted":
+    if spec.attack_type == AttackType.REPLAY_TILTED:
         return replay_tilted(video(source), rng)
-    if spec.attack_type == "replay_fast":
+    if spec.attack_type == AttackType.REPLAY_FAST:
         return replay_fast(read_video(source, spec.max_seconds * 2))
-    if spec.attack_type == "replay_loop":
+    if spec.attack_type == AttackType.REPLAY_LOOP:
         return replay_loop(video(source))
     return splice(video(source), video(live_dir / spec.second_source))
 
@@ -511,11 +528,12 @@ def default_specs(live_dir: Path) -> list[AttackSpec]:
     files = sorted(p for p in live_dir.rglob("*") if p.is_file())
     videos = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    stills = ("print_photo", "still_injection", *[k for k in STILL_ATTACKS if k != "print_photo"])
+    stills = (AttackType.PRINT_PHOTO, AttackType.STILL_INJECTION, *[k for k in STILL_ATTACKS if k != AttackType.PRINT_PHOTO])
     specs = [AttackSpec(kind, image) for image in images for kind in stills]
     for v in videos:
-        specs += [AttackSpec(kind, v) for kind in (*stills, "screen_replay", "replay_tilted", "replay_fast", "replay_loop")]
-    specs += [AttackSpec("splice", a, b) for a, b in zip(videos, videos[1:])]
+        specs += [AttackSpec(kind, v) for kind in (*stills, AttackType.SCREEN_REPLAY, AttackType.REPLAY_TILTED, AttackType.REPLAY_FAST,
+                                                      AttackType.REPLAY_LOOP)]
+    specs += [AttackSpec(AttackType.SPLICE, a, b) for a, b in zip(videos, videos[1:])]
     return specs
 
 

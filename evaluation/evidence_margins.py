@@ -18,12 +18,14 @@ from pathlib import Path
 
 
 from evaluation import attacks
+from evaluation.attacks import AttackType
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.evidence import EvidenceLimits, EvidenceReport
 from scoring.settings import EngineSettings, MediaLimits
 
-FLAT_TYPES = ("held_photo", "tilted_photo", "bent_photo", "still_noise", "still_injection", "print_photo")
-REPLAY_TYPES = ("screen_replay", "replay_tilted")
+FLAT_TYPES = (AttackType.HELD_PHOTO, AttackType.TILTED_PHOTO, AttackType.BENT_PHOTO, AttackType.STILL_NOISE,
+              AttackType.STILL_INJECTION, AttackType.PRINT_PHOTO)
+REPLAY_TYPES = (AttackType.SCREEN_REPLAY, AttackType.REPLAY_TILTED)
 LIVE_STILLS = ("images/image_T1.jpg", "identity/obama.jpg", "identity/obama2.jpg", "identity/biden.jpg", "identity/biden2.jpg")
 
 
@@ -52,7 +54,7 @@ def clips_to_measure(media: Path, out: Path, seed: int) -> list[tuple[str, str, 
             if not path.is_file():
                 frame = attacks.read_frame(source, None) if frame is None else frame
                 rng = attacks.rng_for(seed, index)
-                clip = attacks.still_injection(frame) if kind == "still_injection" else attacks.STILL_ATTACKS[kind](frame, rng)
+                clip = attacks.still_injection(frame) if kind == AttackType.STILL_INJECTION else attacks.STILL_ATTACKS[kind](frame, rng)
                 attacks.write_video(path, clip)
             items.append((path.stem, kind, path))
     for source in videos:
@@ -61,7 +63,7 @@ def clips_to_measure(media: Path, out: Path, seed: int) -> list[tuple[str, str, 
             path = out / f"{kind}__{source.stem}.mp4"
             if not path.is_file():
                 clip = attacks.read_video(source, 6.0)
-                made = attacks.screen_replay(clip, attacks.rng_for(seed, index)) if kind == "screen_replay" else attacks.replay_tilted(clip, attacks.rng_for(seed, index))
+                made = attacks.screen_replay(clip, attacks.rng_for(seed, index)) if kind == AttackType.SCREEN_REPLAY else attacks.replay_tilted(clip, attacks.rng_for(seed, index))
                 attacks.write_video(path, made)
             items.append((path.stem, kind, path))
     return items
@@ -108,8 +110,8 @@ def print_report(rows: list[Measured], limits: EvidenceLimits) -> None:
                   [r.report.expression for r in live if "parallax" not in r.report.evidence], limits.expression_min,
                   "expression_min (flat attacks that no turn test judged below; live clips without parallax above)"))
     no_evidence = [r for r in flat if not r.report.evidence]
-    print(_margin([r.report.travel for r in no_evidence if r.kind in ("still_noise", "still_injection")],
-                  [r.report.travel for r in no_evidence if r.kind in ("held_photo", "print_photo", "tilted_photo")],
+    print(_margin([r.report.travel for r in no_evidence if r.kind in (AttackType.STILL_NOISE, AttackType.STILL_INJECTION)],
+                  [r.report.travel for r in no_evidence if r.kind in (AttackType.HELD_PHOTO, AttackType.PRINT_PHOTO, AttackType.TILTED_PHOTO)],
                   limits.travel_min, "travel_min (names the reason only: stills below -> static_video, pictures moved by hand above -> flat_face; "
                   "a bent photo barely travels and may be either)"))
     print("\nVerdict of the evidence alone:")
