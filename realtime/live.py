@@ -111,7 +111,7 @@ class LiveChecks:
                                   functools.partial(self._peer_finished, local), time.monotonic)
             answer = await local.peer.answer(sdp, kind)
         except Exception as exc:
-            await self.end(local, ["invalid_offer"])
+            await self.end(local, [SessionCode.INVALID_OFFER])
             if isinstance(exc, SessionError):
                 raise
             if isinstance(exc, Overloaded):  # the live landmarker pool stayed full past its bounded wait

@@ -54,7 +54,8 @@ def test_openapi_statuses_actions_and_reasons_are_the_enums() -> None:
     assert session["properties"]["status"]["enum"] == values(SessionStatus)
     result = session["properties"]["result"]["properties"]
     assert result["actions"]["items"]["properties"]["action"]["enum"] == values(Action)
-    assert set(result["reasons"]["items"]["enum"]) == {*values(Reason), *values(LiveReason), *values(FallbackCode), *values(InputCode)}
+    assert set(result["reasons"]["items"]["enum"]) == {*values(Reason), *values(LiveReason), *values(FallbackCode), *values(InputCode),
+                                                       SessionCode.INVALID_OFFER}
     assert result["mode"]["enum"] == values(SessionMode) and result["assurance"]["enum"] == values(Assurance)
     selector = next(p for p in document()["paths"]["/v1/analyze"]["post"]["parameters"] if p["name"] == "mf_selector")
     assert selector["schema"]["enum"] == values(FaceSelector)

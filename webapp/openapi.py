@@ -48,8 +48,9 @@ def enum(values: Iterable[str | int]) -> dict[str, Any]:
 ACTION_NAME = enum(Action)
 SESSION_STATUS = enum(SessionStatus)
 VERDICT_REASON = enum(Reason)
-# A session's result adds the live check's own reasons, the fallback's, and a refused recording's input code.
-SESSION_REASON = enum([*Reason, *LiveReason, *FallbackCode, *InputCode])
+# A session's result adds the live check's own reasons, the fallback's, a refused recording's input code, and
+# invalid_offer for an offer that passed validation but that the WebRTC stack could not answer.
+SESSION_REASON = enum([*Reason, *LiveReason, *FallbackCode, *InputCode, SessionCode.INVALID_OFFER])
 # {"error": {"code"}} of the native API and the session endpoints.
 ERROR_CODE = enum([*InputCode, *ApiCode, *SessionCode, *FallbackCode, Reason.REFERENCE_NO_FACE])
 
