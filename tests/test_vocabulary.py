@@ -24,7 +24,9 @@ from scoring.actions import ACTIONS, Action
 from scoring.errors import InputCode
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
+from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
+from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS, FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.config import ServiceConfig
 from webapp.errors import ApiCode
@@ -73,6 +75,10 @@ def test_openapi_error_codes_are_the_enums() -> None:
     expected = {*values(InputCode), *values(ApiCode), *values(SessionCode), *values(FallbackCode), Reason.REFERENCE_NO_FACE.value}
     assert set(native) == expected and len(native) == len(expected)
     assert schema("/v1/sessions/{session_id}", "get", "404")["properties"]["error"]["properties"]["code"]["enum"] == native
+    findface = schema("/v1/video-liveness", "post", "400")["properties"]["code"]["enum"]
+    assert set(findface) == {c.upper() for c in [*values(InputCode), *values(ApiCode), METHOD_NOT_ALLOWED]}
+    huawei = schema("/v2/{project_id}/live-detect", "post", "400")["properties"]["error_code"]["enum"]
+    assert set(huawei) == {code for code, _, _ in HUAWEI_ERRORS.values()} | {HUAWEI_FALLBACK_ERROR}
     silent = schema("/identity/silent_image_verification/stateless", "post", "400")["properties"]["code"]["enum"]
     assert set(silent) == {1200} | {code for code, _, _ in SYSTEM_CODES.values()}
 

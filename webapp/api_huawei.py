@@ -36,10 +36,11 @@ ACTION_CODES: dict[int, Action] = {
 }
 CODE_OF_ACTION: dict[str, int] = {name: code for code, name in ACTION_CODES.items()}
 
+FALLBACK_ERROR = "FRS.0010"  # a livecheck code with no FRS code of its own: "invalid request parameter"
 # livecheck code -> (FRS code, HTTP status, message)
 ERROR_CODES: dict[str, tuple[str, int, str]] = {
     errors.UNAUTHORIZED: ("FRS.0001", 401, "Authentication failed: X-Auth-Token or Bearer key missing or invalid."),
-    BAD_REQUEST: ("FRS.0010", 400, "Invalid request parameter."),
+    BAD_REQUEST: (FALLBACK_ERROR, 400, "Invalid request parameter."),
     codes.INVALID_ACTIONS: ("FRS.0011", 400, "Invalid actions, action_time or nod_threshold."),
     errors.UNSUPPORTED_CONTENT_TYPE: ("FRS.0012", 400, "Content-Type must be application/json or multipart/form-data."),
     codes.EMPTY_INPUT: ("FRS.0013", 400, "No video: give video_base64, video_file or video_url."),
@@ -66,7 +67,7 @@ WARNING_CODES: dict[Reason, int] = {
 
 
 def render(failure: Failure) -> tuple[object, int]:
-    code, status, message = ERROR_CODES.get(failure.code, ("FRS.0010", 400, "Invalid request."))
+    code, status, message = ERROR_CODES.get(failure.code, (FALLBACK_ERROR, 400, "Invalid request."))
     detail = failure.message if failure.message and failure.message != message else ""
     return {"error_code": code, "error_msg": f"{message} {detail}".strip()}, status
 

@@ -21,7 +21,9 @@ from scoring.actions import Action
 from scoring.errors import InputCode
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
+from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
+from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS, FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
 from webapp.ops import Readiness
@@ -69,8 +71,10 @@ def reply(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
 NATIVE_ERROR = obj({"error": obj({"code": ERROR_CODE, "message": STR}, {"request_id": {"type": ["string", "null"]}})})
-FINDFACE_ERROR = obj({"code": STR, "desc": STR})
-HUAWEI_ERROR = obj({"error_code": {"type": "string", "pattern": "^FRS\\.0[0-9]{3}$"}, "error_msg": STR})
+# FindFace upper-cases livecheck's codes (its own documents' style); Huawei maps them to FRS codes.
+FINDFACE_ERROR = obj({"code": enum(c.upper() for c in [*InputCode, *ApiCode, METHOD_NOT_ALLOWED]), "desc": STR})
+HUAWEI_ERROR = obj({"error_code": enum([*(code for code, _, _ in HUAWEI_ERRORS.values()), HUAWEI_FALLBACK_ERROR]),
+                    "error_msg": STR})
 SILENT_ERROR = obj({"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR,
                     "request_id": STR})
 FACIA_ERROR = {"oneOf": [obj({"message": STR}), obj({"error": STR})]}
