@@ -10,20 +10,16 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 
 from e2e.y4m import Y4mInfo, generate_all
+from evaluation.local_server import ServeError, ServeProcess
+from servers import Node
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -45,79 +41,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    base: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
-
-    def create_session(self, **body: Any) -> dict[str, Any]:
-        with self.api() as client:
-            res = client.post("/v1/sessions", json=body)
-        assert res.status_code == 201, res.text
-        return res.json()  # type: ignore[no-any-return]
-
-    def session(self, session_id: str) -> dict[str, Any]:
-        with self.api() as client:
-            res = client.get(f"/v1/sessions/{session_id}")
-        assert res.status_code == 200, res.text
-        return res.json()  # type: ignore[no-any-return]
-
-    def wait_decided(self, session_id: str, timeout_s: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            body = self.session(session_id)
-            if body["status"] in ("SUCCEEDED", "FAILED", "EXPIRED") or time.monotonic() > deadline:
-                return body
-            time.sleep(0.3)
+Server = Node  # the integrator's view of the server: sessions through its API with API_KEY
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    env = dict(os.environ)
-    env.update({
+    env = {
         "LIVECHECK_API_KEYS": API_KEY,
-        "LIVECHECK_LISTEN": f"127.0.0.1:{port}",
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
         "LIVECHECK_SERVER__WORKERS": "1",
         "LIVECHECK_STORE__URL": f"sqlite:///{log.parent / 'livecheck.db'}",  # never the user's data dir
-        "GLOG_minloglevel": "2",
-    })
-    livecheck = Path(sys.executable).with_name("livecheck")
-    command = [str(livecheck)] if livecheck.exists() else [sys.executable, "-m", "webapp.cli"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen([*command, "serve"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"livecheck serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"livecheck serve did not become ready:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield Server(base, process, log)
-    process.terminate()
+    }
+    serve = ServeProcess.start(log, env=env)
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        serve.wait_ready(120)
+    except ServeError as exc:
+        pytest.fail(str(exc))
+    yield Server(serve.url, serve.process, log, API_KEY)
+    serve.stop(20)
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,7 @@ actions, the defence the server times. Stills cannot be a camera feed and are sk
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -30,6 +26,7 @@ import numpy as np
 
 from evaluation.attacks import IMAGE_SUFFIXES, AttackType
 from evaluation.dataset import LabeledItem
+from evaluation.local_server import ServeError, ServeProcess
 from evaluation.runner import ItemResult, ProgressBar
 from realtime.status import SessionStatus
 
@@ -45,17 +42,10 @@ class LiveServer:
     api_key: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def live_server(models_dir: str | None, check_timeout_s: float = 40.0) -> Iterator[LiveServer]:
     """A `livecheck serve` subprocess on a free loopback port, stopped (and its store deleted) on exit."""
     api_key = secrets.token_urlsafe(24)
-    port = _free_port()
     with tempfile.TemporaryDirectory(prefix="livecheck-eval-") as tmp:
         config = Path(tmp) / "livecheck.toml"
         config.write_text(
@@ -64,36 +54,16 @@ def live_server(models_dir: str | None, check_timeout_s: float = 40.0) -> Iterat
             f'[store]\nurl = "sqlite:///{tmp}/sessions.db"\n',
             encoding="utf-8",
         )
-        env = {**os.environ, "XDG_DATA_HOME": tmp}
-        if models_dir:
-            env["LIVECHECK_MODELS"] = models_dir
-        command = [sys.executable, "-m", "webapp.cli", "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"]
-        log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+        env = {"XDG_DATA_HOME": tmp, **({"LIVECHECK_MODELS": models_dir} if models_dir else {})}
+        serve = ServeProcess.start(Path(tmp) / "server.log", env=env, args=("--config", str(config)))
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"livecheck serve exited with {process.returncode}: "
-                                       + (Path(tmp) / "server.log").read_text(errors="replace")[-2000:])
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("livecheck serve did not become ready")
-                time.sleep(0.3)
-            yield LiveServer(url, api_key)
-        finally:
-            process.terminate()
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+                serve.wait_ready(START_TIMEOUT_S)
+            except ServeError as exc:
+                raise RuntimeError(str(exc)) from None
+            yield LiveServer(serve.url, api_key)
+        finally:
+            serve.stop(30)
 
 
 def _frames(path: Path) -> tuple[list[np.ndarray], float]:

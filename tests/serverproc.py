@@ -5,23 +5,13 @@ through /proc/<pid>/clear_refs so each attack's growth is measured on its own)."
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-from collections.abc import Mapping
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from evaluation.local_server import ServeProcess, free_port
 
 
 @dataclass
@@ -34,32 +24,22 @@ class Reply:
 
 
 class Server:
-    """`python -m webapp.cli serve` in a subprocess; `cwd` is where a relative path in an upload would point."""
+    """A `livecheck serve` (evaluation.local_server) with a raw HTTP client and its memory figures; `cwd` is where
+    a relative path in an upload would point (its log goes there too, else to a temporary file)."""
 
     def __init__(self, env: Mapping[str, str], cwd: Path | None = None, models_dir: Path | None = None) -> None:
-        self.port = free_port()
-        full_env = {**os.environ, "GLOG_minloglevel": "2", "PYTHONPATH": str(ROOT), **env}
-        if models_dir is not None:
-            full_env["LIVECHECK_MODELS"] = str(models_dir)
-        self.stderr_path = Path(cwd or ROOT) / f".livecheck-serve-{self.port}.log" if cwd else None
-        self._log: IO[bytes] | None = open(self.stderr_path, "wb") if self.stderr_path else None
-        self.proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", f"127.0.0.1:{self.port}"],
-                                     cwd=cwd or ROOT, env=full_env, stdout=subprocess.DEVNULL,
-                                     stderr=self._log or subprocess.DEVNULL)
+        extra = {**env, **({"LIVECHECK_MODELS": str(models_dir)} if models_dir is not None else {})}
+        port = free_port()
+        log_path = (cwd / f".livecheck-serve-{port}.log") if cwd else Path(tempfile.mkdtemp()) / "serve.log"
+        self.serve = ServeProcess.start(log_path, env=extra, port=port, cwd=cwd)
+        self.port = self.serve.port
+        self.proc = self.serve.process
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"livecheck serve exited {self.proc.returncode}: {self.log()[-2000:]}")
-            if self.request("GET", "/healthz", timeout=5).status == 200:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"livecheck serve did not come up within {timeout_s:g} s")
-            time.sleep(0.2)
+        self.serve.wait_ready(timeout_s)
 
     def log(self) -> str:
-        return self.stderr_path.read_text(errors="replace") if self.stderr_path and self.stderr_path.exists() else ""
+        return self.serve.tail(10_000_000)
 
     def request(self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None,
                 timeout: float = 30.0) -> Reply:
@@ -101,11 +81,4 @@ class Server:
             return False
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self._log is not None:
-            self._log.close()
+        self.serve.stop(15)

@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +15,13 @@ from typing import Any
 
 import httpx
 
+from evaluation.local_server import ServeError, ServeProcess, free_port
+from realtime.status import SessionStatus
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = os.environ.get("LIVECHECK_MODELS") or str(ROOT.parent / "shared" / "models")  # as tests/conftest.py
 REDIS_SERVER = shutil.which("redis-server")
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 20) -> None:
@@ -118,46 +114,31 @@ class Node:
                 return body
             time.sleep(0.2)
 
+    def wait_decided(self, session_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        return self.wait_status(session_id, tuple(s.value for s in SessionStatus if s.decided), timeout_s)
+
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
 
 def start_node(workdir: Path, name: str, store_url: str, api_key: str, *, extra_env: dict[str, str] | None = None,
                args: tuple[str, ...] = (), port: int | None = None, timeout_s: float = 120) -> Node:
-    """Starts `livecheck serve` on a free loopback port and waits until /readyz answers 200."""
-    port = port or free_port()
-    log = workdir / f"{name}.log"
-    env = dict(os.environ)
-    env.update({
+    """Starts `livecheck serve` on a free loopback port (evaluation.local_server) and waits until /readyz is 200."""
+    env = {
         "LIVECHECK_API_KEYS": api_key,
-        "LIVECHECK_LISTEN": f"127.0.0.1:{port}",
         "LIVECHECK_STORE__URL": store_url,
         "LIVECHECK_MODELS": MODELS,
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
         "LIVECHECK_SERVER__WORKERS": "1",
         "LIVECHECK_SERVER__LANDMARKERS": "2",
-        "GLOG_minloglevel": "2",
-    })
-    env.update(extra_env or {})
-    livecheck = Path(sys.executable).with_name("livecheck")
-    command = [str(livecheck)] if livecheck.exists() else [sys.executable, "-m", "webapp.cli"]
-    with log.open("ab") as sink:
-        process = subprocess.Popen([*command, "serve", *args], cwd=ROOT, env=env, stdout=sink,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    node = Node(f"http://127.0.0.1:{port}", process, log, api_key, env)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{node.tail()}")
-        try:
-            if httpx.get(f"{node.base}/readyz", timeout=2).status_code == 200:
-                return node
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"{name} did not become ready:\n{node.tail()}")
-        time.sleep(0.3)
+        **(extra_env or {}),
+    }
+    serve = ServeProcess.start(workdir / f"{name}.log", env=env, args=args, port=port, new_session=True)
+    try:
+        serve.wait_ready(timeout_s)
+    except ServeError as exc:
+        raise RuntimeError(f"{name}: {exc}") from None
+    return Node(serve.url, serve.process, serve.log_path, api_key, serve.env)
 
 
 NGINX_CONF = """

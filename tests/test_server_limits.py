@@ -4,68 +4,39 @@ Content-Length over the limit is refused before any body byte is sent, and the s
 
 from __future__ import annotations
 
-import http.client
 import os
 import select
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from evaluation.local_server import ServeProcess, http_status
+
 KEY = "limits-test-key"
 LIMIT = 10 * 1024 * 1024  # limits.video_size, the /v1/video-liveness cap
 STREAM_TOTAL = 100 * 1024 * 1024  # what the client would send if nobody stopped it
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port: int, path: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status
-    finally:
-        conn.close()
+    status = http_status(port, path)
+    if status == 0:
+        raise OSError(f"no answer from 127.0.0.1:{port}{path}")
+    return status
 
 
 @pytest.fixture(scope="module")
-def server(models_dir: Path) -> Iterator[int]:
-    port = free_port()
-    env = {**os.environ, "LIVECHECK_API_KEYS": KEY, "LIVECHECK_MODELS": str(models_dir),
-           "LIVECHECK_SERVER__WORKERS": "1", "LIVECHECK_SERVER__LANDMARKERS": "1", "GLOG_minloglevel": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None  # stderr=PIPE
+def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    env = {"LIVECHECK_API_KEYS": KEY, "LIVECHECK_MODELS": str(models_dir), "LIVECHECK_SERVER__WORKERS": "1",
+           "LIVECHECK_SERVER__LANDMARKERS": "1"}
+    serve = ServeProcess.start(tmp_path_factory.mktemp("limits") / "serve.log", env=env)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"livecheck serve exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                if get(port, "/healthz") == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("livecheck serve did not come up within 90 s")
-            time.sleep(0.2)
-        yield port
+        serve.wait_ready(90)
+        yield serve.port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        serve.stop(10)
 
 
 def request_head(port: int, length_header: str) -> bytes:
