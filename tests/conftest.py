@@ -23,20 +23,24 @@ MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
 
 
 TIERS = ("unit", "webrtc", "e2e")
+E2E_DIR = Path(__file__).resolve().parent.parent / "e2e"
 # Fixtures that load the real models, read the shared files or start a server: a `unit` test never asks for one
 # (`make check` runs the unit tier on a machine without ../shared).
 MODEL_FIXTURES = {"engine", "app", "client", "small_engine", "session_app", "server", "models_dir", "media",
                   "media_bytes"}
 
 
-@pytest.hookimpl(trylast=True)  # after e2e/conftest.py marks its own tests
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `pytest -m models` must see the marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test lands in one tier: unmarked tests are `models`; a `unit` test that asks for a model is an error."""
+    """Every test lands in one tier: unmarked tests are `models`; a `unit` test that asks for a model is an error.
+    Tests under e2e/ are e2e (e2e/conftest.py marks them too)."""
     for item in items:
         if item.get_closest_marker("unit") is not None:
             heavy = MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ()))
             if heavy:
                 raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(heavy)}")
+        elif E2E_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
         elif not any(item.get_closest_marker(tier) for tier in TIERS):
             item.add_marker(pytest.mark.models)
 
