@@ -10,20 +10,6 @@ from scoring.actions import ActionResult
 from scoring.evidence import EvidenceReport
 from scoring.match import MatchResult
 from scoring.observation import BBox, Quality
-from scoring.reasons import Reason
-
-# Stable reason codes (docs/verdict.md), defined once in scoring.reasons; these names stay for callers.
-NO_FACE = Reason.NO_FACE
-MULTIPLE_FACES = Reason.MULTIPLE_FACES
-SHORT_TIME = Reason.SHORT_TIME
-STATIC_VIDEO = Reason.STATIC_VIDEO
-FLAT_FACE = Reason.FLAT_FACE
-FACE_CHANGED = Reason.FACE_CHANGED
-LOW_LIVENESS = Reason.LOW_LIVENESS
-ACTIONS_FAILED = Reason.ACTIONS_FAILED
-TOO_FEW_FRAMES = Reason.TOO_FEW_FRAMES
-REFERENCE_NO_FACE = Reason.REFERENCE_NO_FACE
-LOOPED_VIDEO = Reason.LOOPED_VIDEO
 
 
 @dataclass(frozen=True)

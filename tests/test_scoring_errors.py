@@ -15,7 +15,7 @@ from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
 from scoring.media import VideoReader
 from scoring.settings import MediaLimits
-from scoring.verdict import SHORT_TIME
+from scoring.reasons import Reason
 
 
 def _with_limits(engine: LivenessEngine, **limits: Any) -> LivenessEngine:
@@ -60,7 +60,7 @@ def test_truncated_fragmented_mp4_is_analyzed_or_corrupt(engine, short_clip) -> 
         assert exc.code == errors.CORRUPT_MEDIA
     else:
         assert verdict.frames_decoded < len(frames)
-        assert verdict.duration_s < 2.0 and SHORT_TIME in verdict.reasons and not verdict.alive
+        assert verdict.duration_s < 2.0 and Reason.SHORT_TIME in verdict.reasons and not verdict.alive
 
 
 def test_random_bytes(engine) -> None:
@@ -180,4 +180,4 @@ def test_header_shorter_than_the_minimum_is_refused_before_decoding(engine, shor
     assert _code(lambda: strict.analyze(short)) == errors.VIDEO_TOO_SHORT
     assert _code(lambda: VideoReader(short, replace(MediaLimits(), video_min_length_sec=1.0))) == errors.VIDEO_TOO_SHORT
     assert strict.analyze(short_clip).frames_decoded > 0
-    assert SHORT_TIME in engine.analyze(short).reasons
+    assert Reason.SHORT_TIME in engine.analyze(short).reasons

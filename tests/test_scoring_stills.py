@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scoring.engine import AnalysisOptions
-from scoring.verdict import LOW_LIVENESS, MULTIPLE_FACES
+from scoring.reasons import Reason
 import mediagen
 
 
@@ -27,7 +27,7 @@ def test_live_selfie_is_alive(engine, media_bytes) -> None:
 def test_presentation_attacks_are_not_alive(engine, media_bytes, name: str) -> None:
     verdict = engine.analyze(media_bytes(f"images/{name}"))
     assert not verdict.alive
-    assert LOW_LIVENESS in verdict.reasons
+    assert Reason.LOW_LIVENESS in verdict.reasons
     assert verdict.best_face is not None  # a face was found; it is the liveness that fails
     assert verdict.average_liveness < engine.settings.liveness_threshold
 
@@ -63,14 +63,14 @@ def test_two_faces_rejected_under_reject(engine, media_bytes) -> None:
     data, _ = _two_faces(media_bytes)
     verdict = engine.analyze(data, AnalysisOptions(mf_selector="reject"))
     assert not verdict.alive
-    assert MULTIPLE_FACES in verdict.reasons
+    assert Reason.MULTIPLE_FACES in verdict.reasons
     assert verdict.best_face is None
 
 
 def test_two_faces_biggest_is_chosen_under_biggest(engine, media_bytes) -> None:
     data, seam = _two_faces(media_bytes)
     verdict = engine.analyze(data, AnalysisOptions(mf_selector="biggest"))
-    assert MULTIPLE_FACES not in verdict.reasons
+    assert Reason.MULTIPLE_FACES not in verdict.reasons
     assert verdict.alive, verdict.to_dict()
     best = verdict.best_face
     assert best is not None

@@ -10,7 +10,7 @@ import mediagen
 from scoring.actions import check_sequence
 from scoring.engine import AnalysisOptions
 from scoring.media import VideoReader
-from scoring.verdict import ACTIONS_FAILED, FACE_CHANGED, LOOPED_VIDEO, SHORT_TIME, STATIC_VIDEO
+from scoring.reasons import Reason
 
 D12_ACTIONS = ("turn_left", "turn_right", "open_mouth")
 # Where MEDIA.md places d12's events (s): turn one way ~1.5, the other ~3.0-3.5, mouth ~4.5-5.0.
@@ -37,7 +37,7 @@ def test_d12_actions_in_order_pass(engine, media_bytes) -> None:
 def test_d12_actions_out_of_order_fail_naming_the_missing_one(engine, media_bytes) -> None:
     verdict = engine.analyze(media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("turn_left", "open_mouth", "turn_right")))
     assert not verdict.alive
-    assert ACTIONS_FAILED in verdict.reasons
+    assert Reason.ACTIONS_FAILED in verdict.reasons
     by_name = {a.action: a for a in verdict.actions}
     assert by_name["turn_left"].passed and by_name["open_mouth"].passed
     failed = [a.action for a in verdict.actions if not a.passed]
@@ -57,7 +57,7 @@ def test_d18_open_mouth_passes(engine, media_bytes) -> None:
 def test_d18_head_turn_fails(engine, media_bytes, turn: str) -> None:
     verdict = engine.analyze(media_bytes("videos/d18.mp4"), AnalysisOptions(actions=(turn,)))
     assert not verdict.alive
-    assert verdict.reasons == [ACTIONS_FAILED]  # the clip itself is live; only the action is missing
+    assert verdict.reasons == [Reason.ACTIONS_FAILED]  # the clip itself is live; only the action is missing
     (result,) = verdict.actions
     assert not result.passed and result.confidence < 0.5
 
@@ -99,7 +99,7 @@ def test_action_windows_are_respected(engine, media_bytes) -> None:
     # turn_left really happens at ~1.5 s; a window after it must not accept it.
     outside = engine.analyze(data, AnalysisOptions(actions=D12_ACTIONS, action_windows_ms=((2000, 6000), (2500, 4000), (4000, 5500))))
     assert not outside.alive
-    assert ACTIONS_FAILED in outside.reasons
+    assert Reason.ACTIONS_FAILED in outside.reasons
     assert [a.action for a in outside.actions if not a.passed] == ["turn_left"]
 
 
@@ -107,7 +107,7 @@ def test_spliced_identities_fail_with_face_changed(engine, media_bytes) -> None:
     clip = mediagen.splice_clips([(media_bytes("videos/d12.mp4"), 0.0, 2.5), (media_bytes("videos/d18.mp4"), 0.0, 2.5)], size=(480, 480))
     verdict = engine.analyze(clip)
     assert not verdict.alive
-    assert FACE_CHANGED in verdict.reasons
+    assert Reason.FACE_CHANGED in verdict.reasons
     assert verdict.identity_min_cosine is not None and verdict.identity_min_cosine < engine.settings.identity_threshold
     assert verdict.average_liveness >= engine.settings.liveness_threshold  # each half alone looks live
 
@@ -117,20 +117,20 @@ def test_repeated_live_frame_fails_with_static_video(engine, media_bytes) -> Non
     clip = mediagen.repeated_frame_clip(frames[0], seconds=3.0)
     verdict = engine.analyze(clip)
     assert not verdict.alive
-    assert STATIC_VIDEO in verdict.reasons
+    assert Reason.STATIC_VIDEO in verdict.reasons
     assert verdict.average_liveness >= engine.settings.liveness_threshold  # the frame itself scores live
-    assert verdict.duration_s >= 2.0 and SHORT_TIME not in verdict.reasons
+    assert verdict.duration_s >= 2.0 and Reason.SHORT_TIME not in verdict.reasons
 
 
 def test_one_second_clip_fails_with_short_time(engine, media_bytes) -> None:
     clip = mediagen.cut_clip(media_bytes("videos/d18.mp4"), 0.5, 1.5)
     verdict = engine.analyze(clip)
     assert not verdict.alive
-    assert SHORT_TIME in verdict.reasons
+    assert Reason.SHORT_TIME in verdict.reasons
     assert verdict.duration_s < 2.0
     # Huawei's adapter allows 1 s clips: with its minimum the same clip passes.
     relaxed = engine.analyze(clip, AnalysisOptions(min_seconds=0.9))
-    assert SHORT_TIME not in relaxed.reasons
+    assert Reason.SHORT_TIME not in relaxed.reasons
 
 
 def test_live_clip_is_alive_with_no_reasons(engine, media_bytes) -> None:
@@ -149,7 +149,7 @@ def test_live_clip_is_alive_with_no_reasons(engine, media_bytes) -> None:
 def test_whole_live_videos_are_alive(engine, media_bytes, name: str) -> None:
     verdict = engine.analyze(media_bytes(f"videos/{name}"))
     assert verdict.alive, verdict.to_dict()
-    assert LOOPED_VIDEO not in verdict.reasons
+    assert Reason.LOOPED_VIDEO not in verdict.reasons
 
 
 @pytest.mark.parametrize(("start", "loop_s"), [(0.0, 1.0), (1.0, 1.5)])
@@ -159,7 +159,7 @@ def test_looped_recording_fails_with_looped_video(engine, media_bytes, start: fl
     clip = mediagen.looped_clip(media_bytes("videos/d12.mp4"), start, loop_s, seconds=4.0)
     verdict = engine.analyze(clip)
     assert not verdict.alive
-    assert LOOPED_VIDEO in verdict.reasons and STATIC_VIDEO not in verdict.reasons, verdict.reasons
+    assert Reason.LOOPED_VIDEO in verdict.reasons and Reason.STATIC_VIDEO not in verdict.reasons, verdict.reasons
     assert verdict.average_liveness >= engine.settings.liveness_threshold
 
 
@@ -176,4 +176,4 @@ def test_natural_blinks_in_real_clips_pass_blink(engine, media_bytes, name: str,
 def test_blink_outside_its_window_fails(engine, media_bytes) -> None:
     """d12 blinks at ~2.0 s and not again before 3.7 s: a blink demanded in 2.3-3.5 s is not there."""
     verdict = engine.analyze(media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("blink",), action_windows_ms=((2300, 3500),)))
-    assert not verdict.alive and verdict.reasons == [ACTIONS_FAILED]
+    assert not verdict.alive and verdict.reasons == [Reason.ACTIONS_FAILED]
