@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -54,6 +54,10 @@ def token_matches(token: str | None, digest: str | None) -> bool:
     return bool(token) and digest is not None and hmac.compare_digest(hash_token(token or ""), digest)
 
 
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 def mode_of(record: SessionRecord) -> SessionMode:
     return SessionMode.RECORDING if record.fallback is not None else SessionMode.LIVE
 
@@ -64,19 +68,20 @@ def reference_of(record: SessionRecord) -> np.ndarray | None:
 
 class SessionBook:
     def __init__(self, store: SessionStore, settings: RealtimeSettings, cluster: StoreSettings, node_id: str,
-                 clock: Callable[[], float], on_decided: Callable[[str], object] = lambda _: None) -> None:
+                 clock: Callable[[], float], on_decided: Callable[[SessionRecord], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.cluster = cluster
         self.node_id = node_id
         self.clock = clock  # wall time: other nodes compare the times stamped here
-        self.on_decided = on_decided
+        self.on_decided = on_decided  # awaited with each session this node saw decided (frees the demo's place)
 
     # -- create and read -----------------------------------------------------------------------------------------
 
     async def create(self, options: SessionOptions, reference: np.ndarray | None, tenant: Tenant,
-                     status_token_hash: str | None = None) -> tuple[SessionRecord, str]:
-        """Returns the session and its client token (shown once; only its hash is kept)."""
+                     status_token_hash: str | None = None, session_id: str | None = None) -> tuple[SessionRecord, str]:
+        """Returns the session and its client token (shown once; only its hash is kept). `session_id`: one drawn
+        by the caller (new_session_id), which took a quota place under it first."""
         actions = self.choose_actions(options)
         ttl = self.settings.session_ttl_s if options.ttl_s is None else options.ttl_s
         if not 1 <= ttl <= MAX_TTL_S:
@@ -86,7 +91,7 @@ class SessionBook:
         # kept until its ttl, a whole check and the result's retention have passed (a decision moves it on)
         purge_at = now + ttl + self.settings.check_timeout_s + self.cluster.result_retention_s
         record = SessionRecord(
-            id=secrets.token_urlsafe(16), token_hash=hash_token(token), actions=actions, created_at=now,
+            id=session_id or new_session_id(), token_hash=hash_token(token), actions=actions, created_at=now,
             expires_at=now + ttl, purge_at=purge_at, allowed_origins=tuple(options.allowed_origins),
             audit_images=options.audit_images, owner=options.owner, tenant=tenant,
             recording_fallback=options.recording_fallback, status_token_hash=status_token_hash,
@@ -141,7 +146,7 @@ class SessionBook:
             purge_at=now + self.cluster.result_retention_s) if r.status == SessionStatus.CREATED else None)
         if expired is None:
             raise not_found()
-        self.on_decided(session.id)
+        await self._decided(expired)
         return expired
 
     # -- claim and decide ----------------------------------------------------------------------------------------
@@ -184,7 +189,13 @@ class SessionBook:
         """Writes the decision unless `allowed(current)` says the session is no longer the caller's to decide.
         The reference embedding is dropped; the result is kept for result-retention-s."""
         now = self.clock()
-        self.on_decided(session_id)
-        return await update(self.store, session_id, lambda r: r.bump(
+        stored = await update(self.store, session_id, lambda r: r.bump(
             status=status, result=result, decided_at=now, reference=None, stalled=None,
             purge_at=now + self.cluster.result_retention_s) if allowed(r) else None)
+        if stored is not None:
+            await self._decided(stored)
+        return stored
+
+    async def _decided(self, record: SessionRecord) -> None:
+        if record.status.decided and self.on_decided is not None:
+            await self.on_decided(record)

@@ -2,8 +2,8 @@
 session store, so any node creates and reads any session (realtime/book.py); this node runs the live checks it
 claimed (realtime/live.py) and judges the recordings uploaded to it (realtime/recording.py).
 
-Here: the caps - this node's own (`max-sessions`, the demo's apart: realtime/quota.py) and the cluster's
-(`[store] max-live-checks`) - and the sweep, every heartbeat: this node's heartbeat; its own checks' deadlines;
+Here: the caps - this node's own (`max-sessions`, the demo's running checks apart: realtime/quota.py) and the
+cluster's (`[store] max-live-checks`, the demo's rate per client and open sessions) - and the sweep, every heartbeat: this node's heartbeat; its own checks' deadlines;
 and, for the whole cluster, sessions whose node stopped heart-beating (FAILED `node_lost`), stalled connections
 nobody took over, and recordings past their deadline.
 """
@@ -11,6 +11,7 @@ nobody took over, and recordings past their deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from realtime.book import SessionBook, SessionOptions, hash_token, mode_of
+from realtime.book import SessionBook, SessionOptions, hash_token, mode_of, new_session_id
 from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackPlan, FallbackPrompt
 from realtime.live import LiveChecks
@@ -34,7 +35,7 @@ from realtime.recording import RecordingChecks
 from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
-from realtime.store import SessionRecord, SessionStore, lost_sessions, open_store, total
+from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store, total
 from scoring.engine import LivenessEngine
 from scoring.reasons import Reason
 
@@ -71,11 +72,11 @@ class SessionRegistry:
         self.clock = clock
         self.executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions + settings.demo_max_live),
                                            thread_name_prefix="live")
-        self.demo_quota = DemoQuota(DemoLimits(settings.demo_max_open, settings.demo_max_live,
-                                               settings.demo_per_client_per_minute))
-        self._demo_open: dict[str, float] = {}  # demo sessions created here -> when they stop counting as open
+        self.demo_quota = DemoQuota(self.store, DemoLimits(settings.demo_max_open, settings.demo_max_live,
+                                                           settings.demo_per_client_per_minute),
+                                    hold_s=settings.demo_ttl_s + settings.check_timeout_s)
         self.book = SessionBook(self.store, settings, self.cluster, self.node_id, lambda: self.clock(),
-                                on_decided=lambda session_id: self._demo_open.pop(session_id, None))
+                                on_decided=self._decided)
         self.live = LiveChecks(engine, settings, self.book, self.executor)
         self.recording = RecordingChecks(engine, settings, self.book, self.live, self.executor,
                                          rng or secrets.SystemRandom())  # fallback timing: unpredictable
@@ -112,12 +113,9 @@ class SessionRegistry:
     def pipeline_stats(self, session_id: str) -> PipelineStats | None:
         return self.live.pipeline_stats(session_id)
 
-    def open_count(self, tenant: Tenant) -> int:
-        """Demo sessions created here and not yet past their ttl or decided (the demo's quota is per node)."""
-        now = self.clock()
-        for session_id in [s for s, until in self._demo_open.items() if until <= now]:
-            del self._demo_open[session_id]
-        return len(self._demo_open) if tenant == Tenant.DEMO else 0
+    async def demo_open(self) -> int:
+        """Demo sessions open (created, not yet decided nor past their ttl and one check) on every node."""
+        return await self.demo_quota.open_sessions()
 
     async def refresh_counts(self) -> None:
         """Reads the store's session counts for the gauges (a scrape awaits this)."""
@@ -148,12 +146,26 @@ class SessionRegistry:
     async def create_demo(self, client: str, allowed_origin: str) -> tuple[SessionRecord, str, str]:
         """A session for the keyless demo page, from the demo's own quota (`client`: the caller's address).
         Returns the session, its client token and the token the page reads the status with."""
-        self.demo_quota.admit(client, self.open_count(Tenant.DEMO), self.clock())
+        session_id = new_session_id()
+        await self.demo_quota.admit(client, session_id)  # the place is taken under the session's id
         status_token = secrets.token_urlsafe(24)
         options = SessionOptions(allowed_origins=(allowed_origin,), ttl_s=self.settings.demo_ttl_s)
-        session, token = await self.book.create(options, None, Tenant.DEMO, hash_token(status_token))
-        self._demo_open[session.id] = session.expires_at + self.settings.check_timeout_s
+        try:
+            session, token = await self.book.create(options, None, Tenant.DEMO, hash_token(status_token), session_id)
+        except Exception:
+            with contextlib.suppress(StoreError):  # the place lapses by itself (hold_s) if the store is down
+                await self.demo_quota.release(session_id)
+            raise
         return session, token, status_token
+
+    async def _decided(self, record: SessionRecord) -> None:
+        """A demo session decided (here, whichever node created it) frees its place at once. The decision is
+        already stored: a store failure here only leaves the place taken until it lapses (hold_s)."""
+        if record.tenant == Tenant.DEMO:
+            try:
+                await self.demo_quota.release(record.id)
+            except StoreError as exc:
+                log.warning("demo session %s: its place stays taken until it lapses: %s", record.id, exc)
 
     def embed_reference(self, photo: bytes) -> np.ndarray:
         """Blocking (run it in a worker): the reference photo's embedding, or a clear error."""

@@ -16,10 +16,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import redis as redis_client
 from servers import REDIS_SERVER, Node, Redis, free_port, start_node, stop
 from session_support import ShiftedClock
 
@@ -28,6 +29,7 @@ from realtime.errors import SessionError
 from realtime.peer import offer_host_addresses
 from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings, StoreSettings
+from realtime.status import SessionStatus
 from realtime.store import open_store
 from webapp.app import create_app
 from webapp.config import load_config
@@ -37,6 +39,7 @@ from webapp.signing import verify
 
 pytestmark = pytest.mark.webrtc
 KEY = "cluster-test-key"
+DEMO_ENV = {"LIVECHECK_REALTIME__DEMO_PER_CLIENT_PER_MINUTE": "3", "LIVECHECK_REALTIME__DEMO_MAX_OPEN": "5"}
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
 
 
@@ -57,8 +60,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pair(redis: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
     """Nodes A and B on one Redis."""
-    a = start_node(workdir, "a", redis.url, KEY)
-    b = start_node(workdir, "b", redis.url, KEY)
+    a = start_node(workdir, "a", redis.url, KEY, extra_env=DEMO_ENV)
+    b = start_node(workdir, "b", redis.url, KEY, extra_env=DEMO_ENV)
     yield a, b
     for node in (a, b):
         stop(node.process)
@@ -406,3 +409,110 @@ async def test_a_paused_node_cannot_overwrite_the_node_lost_decision(engine, d12
         for reg in (a, b):
             await reg.close()
             await reg.store.close()
+
+
+# -- the keyless demo's quota is the cluster's --------------------------------------------------------------------
+
+
+def demo_post(node: Node, source: str = "127.0.0.1", headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST /demo/sessions as the demo page does (Origin = the node), from the loopback address `source`."""
+    with httpx.Client(base_url=node.base, timeout=30, transport=httpx.HTTPTransport(local_address=source)) as client:
+        return client.post("/demo/sessions", json={}, headers={"Origin": node.base, **(headers or {})})
+
+
+def test_demo_quota_holds_across_two_real_nodes_whatever_the_headers_say(pair):
+    """Over real sockets, nodes A and B on one Redis (per client 3/min, 5 open): a script alternating between the
+    nodes with a new X-Forwarded-For each time gets 3 sessions in all; then scripts from ten other addresses get
+    the 2 open places left in all, not 5 per node."""
+    a, b = pair
+    per_client, max_open = (int(DEMO_ENV[k]) for k in DEMO_ENV)
+    forged = [demo_post((a, b)[i % 2], headers={"X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}"})
+              for i in range(per_client + 3)]
+    assert [r.status_code for r in forged] == [200] * per_client + [429] * 3, [r.text[:100] for r in forged]
+    assert all(r.json()["error"]["code"] == "demo_rate_limited" and 1 <= int(r.headers["Retry-After"]) <= 60
+               for r in forged[per_client:])
+    others = [demo_post((a, b)[i % 2], source=f"127.0.0.{20 + i}") for i in range(10)]
+    assert sum(r.status_code == 200 for r in others) == max_open - per_client, [r.text[:100] for r in others]
+    busy = [r for r in others if r.status_code != 200]
+    assert all(r.status_code == 503 and r.json()["error"]["code"] == "demo_busy" for r in busy)
+    created = [r.json()["session_id"] for r in forged + others if r.status_code == 200]
+    assert len(set(created)) == max_open
+
+
+DEMO = RealtimeSettings(ice_host_addresses=("127.0.0.1",), demo_max_open=5, demo_per_client_per_minute=3)
+ORIGIN = "https://demo.example"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store for two nodes: a SQLite file, or a Redis database of its own (the pair above uses db 0)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'livecheck.db'}"
+    server: Redis = request.getfixturevalue("redis")
+    direct = redis_client.Redis(port=server.port, db=5)
+    direct.flushdb()
+    direct.close()
+    return f"redis://127.0.0.1:{server.port}/5"
+
+
+@pytest.fixture
+async def demo_nodes(engine, shared_url: str) -> AsyncIterator[tuple[SessionRegistry, SessionRegistry, ShiftedClock]]:
+    """Nodes A and B on one store, each with its own store connection, on a clock the test moves."""
+    clock = ShiftedClock()
+    nodes = [SessionRegistry(engine, DEMO, open_store(shared_url, clock), node_id=name, clock=clock) for name in "ab"]
+    yield nodes[0], nodes[1], clock
+    for node in nodes:
+        await node.close()
+        await node.store.close()
+
+
+async def demo_outcome(node: SessionRegistry, client: str) -> str:
+    try:
+        await node.create_demo(client, ORIGIN)
+    except SessionError as exc:
+        return f"{exc.status} {exc.code}"
+    return "ok"
+
+
+async def test_demo_rate_per_client_is_one_window_across_nodes(demo_nodes):
+    a, b, clock = demo_nodes
+    outcomes = [await demo_outcome((a, b)[i % 2], "198.51.100.7") for i in range(8)]
+    assert outcomes == ["ok"] * 3 + ["429 demo_rate_limited"] * 5
+    with pytest.raises(SessionError) as limited:
+        await b.create_demo("198.51.100.7", ORIGIN)
+    assert limited.value.retry_after_s is not None and 1 <= limited.value.retry_after_s <= 60
+    assert await demo_outcome(a, "198.51.100.8") == "ok"  # another client has its own window
+    clock.advance(61)  # a window, not a ban
+    assert await demo_outcome(b, "198.51.100.7") == "ok"
+
+
+async def test_demo_open_cap_holds_across_nodes_and_either_node_frees_a_place(demo_nodes):
+    a, b, clock = demo_nodes
+    made = []
+    for i in range(10):
+        node = (a, b)[i % 2]
+        try:
+            made.append((await node.create_demo(f"203.0.113.{i}", ORIGIN))[0])
+        except SessionError as exc:
+            assert (exc.status, exc.code, exc.retry_after_s) == (503, "demo_busy", 10)
+    assert len(made) == DEMO.demo_max_open and await a.demo_open() == await b.demo_open() == DEMO.demo_max_open
+    # a session created on A, claimed by A and decided by B: B frees the place, A may create again
+    first = made[0]
+    await a.book.claim(first.id)
+    await b.book.decide(first.id, SessionStatus.FAILED, {"alive": False}, lambda r: True)
+    assert await demo_outcome(a, "203.0.113.100") == "ok"
+    assert await demo_outcome(b, "203.0.113.101") == "503 demo_busy"
+    # past its ttl a session expires as it is read (here by B, created on A): its place is free too
+    clock.advance(DEMO.demo_ttl_s + 1)
+    assert (await b.get(made[2].id)).status == SessionStatus.EXPIRED
+    assert await b.demo_open() == DEMO.demo_max_open - 1
+    # sessions nobody reads stop counting once their ttl and one check have passed
+    clock.advance(DEMO.check_timeout_s)
+    assert await a.demo_open() == 0
+
+
+async def test_concurrent_demo_creations_on_two_nodes_take_exactly_the_open_places(demo_nodes):
+    a, b, _ = demo_nodes
+    outcomes = await asyncio.gather(*(demo_outcome((a, b)[i % 2], f"192.0.2.{i}") for i in range(16)))
+    assert outcomes.count("ok") == DEMO.demo_max_open and outcomes.count("503 demo_busy") == 16 - DEMO.demo_max_open
+    assert await a.demo_open() == DEMO.demo_max_open

@@ -342,7 +342,7 @@ async def test_demo_quota_never_takes_integrators_capacity(server):
     busy = [r for r in more if r.status_code == 503]
     assert busy and all([(await r.get_json())["error"]["code"] == "demo_busy" for r in busy])
     bodies = [await r.get_json() for r in first + more if r.status_code == 200]
-    assert len(bodies) == REALTIME.demo_max_open == server.registry.open_count(Tenant.DEMO)
+    assert len(bodies) == REALTIME.demo_max_open == await server.registry.demo_open()
     # the demo's checks run up to the demo's cap (the widget's token is in widget_url's fragment) ...
     clients = []
     try:
@@ -368,6 +368,26 @@ async def test_demo_quota_never_takes_integrators_capacity(server):
     finally:
         for live in clients:
             await live.close()
+
+
+async def test_forged_forwarding_headers_and_new_ipv6_addresses_are_no_new_identity(server):
+    """The rate window follows the peer address alone: X-Forwarded-For, X-Real-IP and Forwarded are headers any
+    script sets, and a client with an IPv6 /64 (any home line has one) is one client however many of its addresses
+    it uses. (The open-session cap is raised here so that only the rate answers.)"""
+    quota = server.registry.demo_quota
+    server.registry.demo_quota = replace(quota, limits=replace(quota.limits, max_open=100))
+    limit = REALTIME.demo_per_client_per_minute
+    forged = [await server.post("/demo/sessions", json={}, scope_base={"client": ("198.51.100.9", 40000)},
+                                headers={"Origin": HOST, "X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}",
+                                         "Forwarded": f"for=192.0.2.{i}"})
+              for i in range(limit + 2)]
+    assert [r.status_code for r in forged] == [200] * limit + [429, 429]
+    assert all([(await r.get_json())["error"]["code"] == "demo_rate_limited" for r in forged[limit:]])
+    rotating = [await demo_create(server, f"2001:db8:1:2::{i:x}") for i in range(1, limit + 2)]
+    assert [r.status_code for r in rotating] == [200] * limit + [429]
+    assert (await demo_create(server, "2001:db8:1:3::1")).status_code == 200  # the next /64 is another client
+    mapped = [await demo_create(server, ("198.51.100.77", "::ffff:198.51.100.77")[i % 2]) for i in range(limit + 1)]
+    assert [r.status_code for r in mapped] == [200] * limit + [429]  # IPv4 as IPv4-mapped IPv6: the same client
 
 
 # -- 7. the smaller findings ------------------------------------------------------------------------------------

@@ -18,7 +18,10 @@ from servers import REDIS_SERVER, Redis
 from session_support import ShiftedClock
 
 from realtime.status import InvalidTransition, SessionStatus
-from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store, total, update
+from realtime.store import (Admission, Limit, SessionRecord, SessionStore, StoreError, Ticket, lost_sessions,
+                            open_store, total, update)
+from realtime.store.redis import RedisStore
+from realtime.store.sqlite import SqliteStore
 
 BACKENDS = ["sqlite", "memory", "redis"]
 
@@ -208,6 +211,89 @@ async def test_concurrent_hits_never_exceed_the_limit(store_url, opened):
     stores = [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
     results = await asyncio.gather(*(stores[i % len(stores)].hit("burst", 7, 60) for i in range(30)))
     assert sum(results) == 7
+
+
+def ticket(client: str, key: str, rate_limit: int = 3, cap: int = 100, ttl_s: float = 180.0) -> Ticket:
+    """The demo's shape: a one-minute window per client and a cap on open sessions."""
+    return Ticket(rate_key=f"demo:{client}", rate_limit=rate_limit, window_s=60.0, kind="demo-open", key=key, cap=cap,
+                  ttl_s=ttl_s)
+
+
+def two_connections(store_url: str, opened: Callable[[str], SessionStore]) -> list[SessionStore]:
+    """What two nodes have: two store objects on one database (one for an in-memory database)."""
+    return [opened(store_url)] if store_url.endswith(":memory:") else [opened(store_url), opened(store_url)]
+
+
+async def footprint(store: SessionStore) -> int:
+    """Entries the store holds for rate windows and items (rows, or Redis keys)."""
+    if isinstance(store, RedisStore):
+        return int(await store._redis.dbsize())
+    assert isinstance(store, SqliteStore)
+    return int(await store._run(lambda conn: conn.execute(
+        "SELECT (SELECT COUNT(*) FROM hits) + (SELECT COUNT(*) FROM items)").fetchone()[0]))
+
+
+async def test_admission_rate_is_one_window_across_connections(store_url, opened, clock):
+    """A client alternating between two nodes gets the limit in total, not per node; a window, not a ban: it
+    slides with the stores' clock (Redis too: the window is on the stores' clock, which the test moves)."""
+    stores = two_connections(store_url, opened)
+    answers = [await stores[i % len(stores)].admit(ticket("198.51.100.7", f"s{i}")) for i in range(5)]
+    assert [a.refused for a in answers] == [None, None, None, Limit.RATE, Limit.RATE]
+    assert all(0 < a.retry_after_s <= 60 for a in answers[3:])
+    assert await stores[-1].count_items("demo-open") == 3  # refusals added no item
+    assert (await stores[0].admit(ticket("198.51.100.8", "other"))).refused is None  # per client
+    clock.advance(30)
+    late = await stores[-1].admit(ticket("198.51.100.7", "s9"))
+    assert late.refused == Limit.RATE and 29 <= late.retry_after_s <= 30.5  # when the oldest hit leaves
+    clock.advance(31)
+    assert await stores[0].admit(ticket("198.51.100.7", "s10")) == Admission()
+
+
+async def test_admission_cap_is_shared_freed_by_drop_and_by_ttl(store_url, opened, clock):
+    stores = two_connections(store_url, opened)
+    answers = [await stores[i % len(stores)].admit(ticket(f"203.0.113.{i}", f"s{i}", cap=3, ttl_s=180))
+               for i in range(5)]
+    assert [a.refused for a in answers] == [None, None, None, Limit.CAP, Limit.CAP]
+    assert await stores[0].count_items("demo-open") == 3
+    await stores[-1].drop_item("demo-open", "s1")  # decided on the other node: its place is free
+    assert (await stores[0].admit(ticket("203.0.113.3", "s3", cap=3))).refused is None  # refused before, not counted
+    assert (await stores[-1].admit(ticket("203.0.113.4", "s4", cap=3))).refused == Limit.CAP
+    clock.advance(181)  # nobody decided them: they stop counting when their hold lapses
+    assert await stores[0].count_items("demo-open") == 0
+    assert (await stores[-1].admit(ticket("203.0.113.4", "s4", cap=3))).refused is None
+
+
+async def test_the_rate_is_checked_before_the_cap(store_url, opened):
+    """A client over its rate is told when to come back (429), whatever the cap."""
+    store = opened(store_url)
+    assert (await store.admit(ticket("a", "s1", rate_limit=1, cap=1))).refused is None
+    assert (await store.admit(ticket("a", "s2", rate_limit=1, cap=1))).refused == Limit.RATE
+    assert (await store.admit(ticket("b", "s3", rate_limit=1, cap=1))).refused == Limit.CAP
+
+
+async def test_concurrent_admissions_never_exceed_either_limit(store_url, opened):
+    stores = two_connections(store_url, opened)
+    many = await asyncio.gather(*(stores[i % len(stores)].admit(ticket(f"10.0.0.{i}", f"c{i}", cap=5))
+                                  for i in range(30)))
+    assert sum(a.refused is None for a in many) == 5 and await stores[0].count_items("demo-open") == 5
+    one = await asyncio.gather(*(stores[i % len(stores)].admit(ticket("10.9.9.9", f"r{i}", rate_limit=4, cap=1000))
+                                 for i in range(30)))
+    assert sum(a.refused is None for a in one) == 4
+
+
+async def test_refused_admissions_leave_nothing_behind(store_url, opened, clock):
+    """Many addresses against a full demo: the store does not grow with them (only admissions write)."""
+    store = opened(store_url)
+    for i in range(3):
+        await store.admit(ticket(f"192.0.2.{i}", f"s{i}", cap=3))
+    before = await footprint(store)
+    refused = [await store.admit(ticket(f"2001:db8:{i:x}::1", f"x{i}", cap=3)) for i in range(300)]
+    assert {a.refused for a in refused} == {Limit.CAP}
+    assert await footprint(store) == before
+    if not store_url.startswith("redis"):  # SQLite: a client's hits and lapsed places go with the purge
+        clock.advance(3601)
+        await store.purge()
+        assert await footprint(store) == 0
 
 
 async def test_sqlite_survives_reopening_and_is_private(tmp_path: Path):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable
 
-from realtime.store.base import SessionStore, StoreError, lost_sessions, total, update
+from realtime.store.base import Admission, Limit, SessionStore, StoreError, Ticket, lost_sessions, total, update
 from realtime.store.records import SessionRecord
 from realtime.store.redis import RedisStore
 from realtime.store.sqlite import MEMORY, SqliteStore
@@ -53,5 +53,5 @@ def open_store(url: str = "", clock: Callable[[], float] = time.time) -> Session
     return SqliteStore(url[len(SQLITE_PREFIX):], clock)
 
 
-__all__ = ["SessionRecord", "SessionStore", "StoreError", "check_store_url", "data_dir",
+__all__ = ["Admission", "Limit", "SessionRecord", "SessionStore", "StoreError", "Ticket", "check_store_url", "data_dir",
            "default_store_url", "lost_sessions", "open_store", "total", "update"]

@@ -7,7 +7,8 @@ SQLite (one machine, several processes) and Redis (several machines). See docs/d
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any, Protocol
 from collections.abc import Callable
 
@@ -23,6 +24,33 @@ class StoreError(Exception):
     `store_unavailable`, and /readyz 503."""
 
     code = SessionCode.STORE_UNAVAILABLE
+
+
+class Limit(StrEnum):
+    """Which limit of a Ticket refused an admission."""
+
+    RATE = "rate"  # the client's sliding window is full
+    CAP = "cap"  # as many items of the kind are alive as the cap allows
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One admission under two limits at once, shared by every node: a sliding-window rate per client and a cap
+    on the items of one kind alive at once (the keyless demo: creations per address, open demo sessions)."""
+
+    rate_key: str  # whose window: one hit per admission
+    rate_limit: int  # hits allowed per window
+    window_s: float
+    kind: str  # the capped items (an item kind, as put_item's)
+    key: str  # the item an admission adds (a session id)
+    cap: int  # items of `kind` alive at once
+    ttl_s: float  # the item lives this long unless dropped first
+
+
+@dataclass(frozen=True)
+class Admission:
+    refused: Limit | None = None  # None: admitted (the hit and the item were recorded)
+    retry_after_s: float = 0.0  # refused by RATE: when the oldest hit leaves the window
 
 
 class SessionStore(Protocol):
@@ -60,9 +88,18 @@ class SessionStore(Protocol):
 
     async def count_items(self, kind: str) -> int: ...
 
+    async def drop_item(self, kind: str, key: str) -> None:
+        """Forgets an item before its ttl (a no-op when it is gone)."""
+
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
         """Sliding-window counter shared by every node: records one hit and returns True while fewer than
         `limit` were recorded in the last window_s seconds; otherwise records nothing and returns False."""
+
+    async def admit(self, ticket: Ticket) -> Admission:
+        """Atomically, across every node: refuses (recording nothing) when ticket.rate_key has ticket.rate_limit
+        hits in the last window_s seconds (RATE, checked first) or when ticket.cap items of ticket.kind are alive
+        (CAP); otherwise records one hit and puts the item (ticket.kind, ticket.key) for ticket.ttl_s. Times are
+        the store's clock, as for items. Only admissions write, so refusals cost no memory."""
 
     async def ping(self) -> None:
         """Raises StoreError when the store cannot be reached."""

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from realtime.status import SessionStatus
-from realtime.store.base import StoreError
+from realtime.store.base import Admission, Limit, StoreError, Ticket
 from realtime.store.records import SessionRecord
 
 PREFIX = "livecheck:"
@@ -57,6 +57,27 @@ redis.call('PEXPIRE', KEYS[1], window)
 return 1
 """
 
+# KEYS: the client's hits, the kind's item index, the new item. ARGV: now (ms), window (ms), rate limit, cap,
+# the item's expiry (ms), its key, a nonce. Returns {0} admitted, {1, ms until the oldest hit leaves} or {2}.
+_ADMIT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local wait = window
+  if oldest[2] then wait = tonumber(oldest[2]) + window - now end
+  return {1, math.max(0, math.ceil(wait))}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {2, 0} end
+redis.call('ZADD', KEYS[1], now, ARGV[7])
+redis.call('PEXPIRE', KEYS[1], math.max(1, window))
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+redis.call('SET', KEYS[3], '{}', 'PX', math.max(1, tonumber(ARGV[5]) - now))
+return {0, 0}
+"""
+
 
 def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Redis down or timing out is the store being unavailable (503 store_unavailable), never a 500."""
@@ -91,6 +112,7 @@ class RedisStore:
         self._create = self._redis.register_script(_CREATE)
         self._swap = self._redis.register_script(_SWAP)
         self._hit = self._redis.register_script(_HIT)
+        self._admit = self._redis.register_script(_ADMIT)
 
     @staticmethod
     def _key(session_id: str) -> str:
@@ -206,6 +228,28 @@ class RedisStore:
             pipe.zcard(index)
             _, count = await pipe.execute()
         return int(count)
+
+    @_guarded
+    async def drop_item(self, kind: str, key: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{PREFIX}item:{kind}:{key}")
+            pipe.zrem(f"{PREFIX}items:{kind}", key)
+            await pipe.execute()
+
+    @_guarded
+    async def admit(self, ticket: Ticket) -> Admission:
+        """One Lua script: Redis runs it alone, so two nodes never both take the last place. Times are the
+        store's clock (the items' expiry, like put_item's); the client's window key expires by itself."""
+        now = _ms(self._clock())
+        reply = await self._admit(
+            keys=[f"{PREFIX}hits:{ticket.rate_key}", f"{PREFIX}items:{ticket.kind}",
+                  f"{PREFIX}item:{ticket.kind}:{ticket.key}"],
+            args=[now, _ms(ticket.window_s), ticket.rate_limit, ticket.cap, now + _ms(ticket.ttl_s), ticket.key,
+                  secrets.token_hex(8)])
+        outcome = int(reply[0])
+        if outcome == 1:
+            return Admission(Limit.RATE, int(reply[1]) / 1000)
+        return Admission(Limit.CAP) if outcome == 2 else Admission()
 
     @_guarded
     async def hit(self, key: str, limit: int, window_s: float) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from collections.abc import Callable
 
 from realtime.status import SessionStatus
-from realtime.store.base import StoreError
+from realtime.store.base import Admission, Limit, StoreError, Ticket
 from realtime.store.records import SessionRecord
 
 T = TypeVar("T")
@@ -78,6 +78,24 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _admit(conn: sqlite3.Connection, ticket: Ticket, now: float) -> Admission:
+    """SessionStore.admit inside the caller's transaction. Expired rows of both limits are dropped here, so
+    neither grows between purges."""
+    conn.execute("DELETE FROM hits WHERE key = ? AND at <= ?", (ticket.rate_key, now - ticket.window_s))
+    seen, oldest = conn.execute("SELECT COUNT(*), MIN(at) FROM hits WHERE key = ?", (ticket.rate_key,)).fetchone()
+    if seen >= ticket.rate_limit:
+        wait = ticket.window_s if oldest is None else float(oldest) + ticket.window_s - now
+        return Admission(Limit.RATE, max(0.0, wait))
+    conn.execute("DELETE FROM items WHERE kind = ? AND expires_at <= ?", (ticket.kind, now))
+    alive = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ?", (ticket.kind,)).fetchone()[0]
+    if alive >= ticket.cap:
+        return Admission(Limit.CAP)
+    conn.execute("INSERT INTO hits (key, at, nonce) VALUES (?, ?, ?)", (ticket.rate_key, now, secrets.token_hex(8)))
+    conn.execute("INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, '{}', ?)",
+                 (ticket.kind, ticket.key, now + ticket.ttl_s))
+    return Admission()
 
 
 class SqliteStore:
@@ -199,6 +217,22 @@ class SqliteStore:
             row = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ? AND expires_at > ?",
                                (kind, self._clock())).fetchone()
             return int(row[0])
+        return await self._run(run)
+
+    async def drop_item(self, kind: str, key: str) -> None:
+        await self._run(lambda conn: conn.execute("DELETE FROM items WHERE kind = ? AND key = ?", (kind, key)))
+
+    async def admit(self, ticket: Ticket) -> Admission:
+        def run(conn: sqlite3.Connection) -> Admission:
+            now = self._clock()
+            conn.execute("BEGIN IMMEDIATE")  # both limits read and written as one step, across processes too
+            try:
+                answer = _admit(conn, ticket, now)
+                conn.execute("COMMIT")
+                return answer
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         return await self._run(run)
 
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
