@@ -1,7 +1,8 @@
 """The session store's one narrow interface, and the few operations every node builds on it.
 
 A store keeps session records (compare-and-set on their version, so exactly one of several nodes wins a race),
-node heartbeats, short-lived items (FindFace detections) and sliding-window counters (rate limits). Backends:
+node heartbeats, short-lived items (FindFace detections), sliding-window counters (rate limits) and admissions
+under a rate and a cap at once (the keyless demo's quota, realtime/quota.py). Backends:
 SQLite (one machine, several processes) and Redis (several machines). See docs/deploy.md.
 """
 
