@@ -132,12 +132,13 @@ class ChallengeSession:
         self._multiple = 0  # frames refused for several faces
         self._rules = Rules.live(engine, settings.min_liveness_frames)  # the decision rules clips and stills use
         self._decide_since: int | None = None
-        # Cross-frame evidence (flat_face, static_video, looped_video), the same module recorded clips use.
+        # Cross-frame evidence (flat_face, static_video, looped_video), the same module recorded clips use, fed
+        # only the check's own frames (from the challenge on): see _collect.
         self._evidence = EvidenceTracker(engine.evidence)
         self._evidence_report: EvidenceReport | None = None
         self._evidence_at_ms = -10**9
         self._last_yaw: float | None = None
-        self._first_face_ms: int | None = None
+        self._evidence_since_ms: int | None = None  # the first face the evidence was given
 
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
 
@@ -217,10 +218,15 @@ class ChallengeSession:
     # -- phases --------------------------------------------------------------------------------------------------
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
-        self._evidence.add(face, now_ms, rgb)
+        if self.phase != p.Phase.POSITIONING:
+            # The evidence is measured on the check's frames, not the positioning ones: a stream's first frames are
+            # its encoder's start-up (VP8's first key frame reads mt_sun's smile 0.38 as 0.14 until the picture
+            # is refined ~0.3 s later) and the camera's, and a recorded clip has no such frames. Counted, they
+            # made an expression change no upload of the same clip shows (docs/verdict.md "Live and recorded").
+            self._evidence.add(face, now_ms, rgb)
+            if self._evidence_since_ms is None:
+                self._evidence_since_ms = now_ms
         self._last_yaw = face.pose.yaw
-        if self._first_face_ms is None:
-            self._first_face_ms = now_ms
         if face.liveness is not None:
             self._liveness.append(float(face.liveness))
             if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
@@ -375,8 +381,9 @@ class ChallengeSession:
     # -- helpers -------------------------------------------------------------------------------------------------
 
     def _watched_ms(self, now_ms: int) -> int:
-        """How long a face has been watched: a check with no actions still lasts long enough for the static check."""
-        return 0 if self._first_face_ms is None else now_ms - self._first_face_ms
+        """How long the evidence has watched a face: a check with no actions still lasts long enough for the
+        static check."""
+        return 0 if self._evidence_since_ms is None else now_ms - self._evidence_since_ms
 
     def _average(self) -> float:
         return float(np.mean(self._liveness)) if self._liveness else 0.0
