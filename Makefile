@@ -34,10 +34,10 @@ lock:
 	mv requirements.lock.new requirements.lock
 
 # The inner loop, run first by .ci/run: lint, types, and the `unit` tier (no models, no network, no root; ~20 s).
-# `ruff format --check` is not run yet: formatting the whole tree at once would rewrite every file in flight.
 # Types twice: the packages strict (pyproject.toml), the test code (tests/ bench/ e2e/) with its bodies checked.
 check: $(BIN)/mypy
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --config-file mypy-tests.toml
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m unit -W error::DeprecationWarning -W error::PendingDeprecationWarning

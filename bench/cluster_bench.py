@@ -45,19 +45,23 @@ def threaded(call, n: int, clients: int) -> float:  # type: ignore[no-untyped-de
 def rest_rps(base: str, n: int) -> float:
     headers = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+
         def one(_: int) -> None:
             created = client.post("/v1/sessions", json={"action_count": 0})
             assert created.status_code == 201, created.text
             assert client.get(f"/v1/sessions/{created.json()['session_id']}").status_code == 200
+
         return threaded(one, n, 8)
 
 
 def video_rps(base: str, n: int, clips: list[bytes]) -> float:
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"}
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+
         def one(i: int) -> None:
             res = client.post("/v1/video-liveness", content=clips[i % len(clips)])
             assert res.status_code == 200, res.text
+
         return threaded(one, n, 4)
 
 
@@ -74,8 +78,11 @@ async def live_sustained(base: str, concurrent: int, seconds: float, frames: lis
                 session = (await http.post("/v1/sessions", json={"actions": ["turn_left", "turn_right"]})).json()
 
                 async def post(sdp: str, session: dict[str, Any] = session) -> dict[str, str]:
-                    res = await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                          headers={"Authorization": f"Bearer {session['client_token']}"})
+                    res = await http.post(
+                        f"/v1/sessions/{session['session_id']}/offer",
+                        json={"sdp": sdp, "type": "offer"},
+                        headers={"Authorization": f"Bearer {session['client_token']}"},
+                    )
                     if res.status_code != 200:
                         raise RuntimeError(res.text)
                     return res.json()  # type: ignore[no-any-return]
@@ -101,8 +108,11 @@ async def live_sustained(base: str, concurrent: int, seconds: float, frames: lis
     started = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrent)))
     elapsed = time.monotonic() - started
-    return {"checks_per_min": 60 * done["checks"] / elapsed, "frames_per_s": done["frames"] / elapsed,
-            "refused": float(done["refused"])}
+    return {
+        "checks_per_min": 60 * done["checks"] / elapsed,
+        "frames_per_s": done["frames"] / elapsed,
+        "refused": float(done["refused"]),
+    }
 
 
 def main() -> int:
@@ -118,22 +128,36 @@ def main() -> int:
     figures: dict[int, dict[str, float]] = {}
     for processes in (1, 2):
         workdir = Path(tempfile.mkdtemp(prefix=f"cluster-bench-{processes}-"))
-        node = start_node(workdir, f"p{processes}", f"sqlite:///{workdir / 'livecheck.db'}", KEY,
-                          args=("--processes", str(processes)),
-                          extra_env={"LIVECHECK_SERVER__WORKERS": str(args.workers),
-                                     "LIVECHECK_REALTIME__MAX_SESSIONS": str(args.live)})
+        node = start_node(
+            workdir,
+            f"p{processes}",
+            f"sqlite:///{workdir / 'livecheck.db'}",
+            KEY,
+            args=("--processes", str(processes)),
+            extra_env={
+                "LIVECHECK_SERVER__WORKERS": str(args.workers),
+                "LIVECHECK_REALTIME__MAX_SESSIONS": str(args.live),
+            },
+        )
         try:
             time.sleep(3.0 if processes > 1 else 0.5)  # the second process may still be loading models
-            row = {"rest_rps": rest_rps(node.base, args.rest_requests),  # session create+read pairs per second
-                   "video_rps": video_rps(node.base, args.video_requests, clips)}
+            row = {
+                "rest_rps": rest_rps(node.base, args.rest_requests),  # session create+read pairs per second
+                "video_rps": video_rps(node.base, args.video_requests, clips),
+            }
             row.update(asyncio.run(live_sustained(node.base, args.live, args.live_seconds, frames, fps)))
         finally:
             stop(node.process, 90)
         figures[processes] = row
         print(f"--processes {processes}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-    print("ratios 2 vs 1 processes: " + ", ".join(
-        f"{k} {figures[2][k] / figures[1][k]:.2f}x" for k in ("rest_rps", "video_rps", "checks_per_min", "frames_per_s")
-        if figures[1][k] > 0))
+    print(
+        "ratios 2 vs 1 processes: "
+        + ", ".join(
+            f"{k} {figures[2][k] / figures[1][k]:.2f}x"
+            for k in ("rest_rps", "video_rps", "checks_per_min", "frames_per_s")
+            if figures[1][k] > 0
+        )
+    )
     return 0
 
 

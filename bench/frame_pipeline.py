@@ -68,7 +68,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpu", type=int, default=None, help="core to pin to (default: the last one)")
     parser.add_argument("--video", default="d12.mp4")
-    parser.add_argument("--models", default=os.environ.get("LIVECHECK_MODELS") or str(ROOT.parent / "shared" / "models"))
+    parser.add_argument(
+        "--models", default=os.environ.get("LIVECHECK_MODELS") or str(ROOT.parent / "shared" / "models")
+    )
     parser.add_argument("--media", default=os.environ.get("LIVECHECK_MEDIA") or str(ROOT.parent / "shared" / "media"))
     args = parser.parse_args()
 
@@ -141,16 +143,21 @@ def main() -> int:
         liveness_path = liveness_path_s[WARMUP:]
         n = len(path)
 
-        print(f"frame pipeline at {WIDTH}x{HEIGHT}, one core (cpu {cpu}, onnxruntime threads=1), "
-              f"{n} frames after {WARMUP} warm-up, faces in {faces}/{len(path_s)} frames")
+        print(
+            f"frame pipeline at {WIDTH}x{HEIGHT}, one core (cpu {cpu}, onnxruntime threads=1), "
+            f"{n} frames after {WARMUP} warm-up, faces in {faces}/{len(path_s)} frames"
+        )
         print(f"{'stage':34s} {'median ms':>10s} {'p95 ms':>10s}")
         for stage in ("decode", "landmarks", "describe", "antispoof", "embedding"):
             if stage in samples:
                 med, p95 = stats(samples[stage])
                 print(f"{stage:34s} {med:10.2f} {p95:10.2f}")
         print("raw model inference (same run):")
-        for name, label in (("landmarker", "  mediapipe detect_for_video"), ("antispoof", "  MiniFASNet x2 session.run"),
-                            ("sface", "  SFace session.run")):
+        for name, label in (
+            ("landmarker", "  mediapipe detect_for_video"),
+            ("antispoof", "  MiniFASNet x2 session.run"),
+            ("sface", "  SFace session.run"),
+        ):
             med, p95 = stats(raw_frame[name])
             print(f"{label:34s} {med:10.2f} {p95:10.2f}")
 
@@ -161,19 +168,27 @@ def main() -> int:
         live_no_decode = [p - d for p, d in zip(liveness_path, decode)]
         print("whole per-frame path:")
         for label, values in (
-            ("  all models + decode", path), ("  all models, no decode", no_decode),
-            ("  landmarks+antispoof + decode", liveness_path), ("  landmarks+antispoof, no decode", live_no_decode),
+            ("  all models + decode", path),
+            ("  all models, no decode", no_decode),
+            ("  landmarks+antispoof + decode", liveness_path),
+            ("  landmarks+antispoof, no decode", live_no_decode),
         ):
             med, p95 = stats(values)
-            print(f"{label:34s} {med:10.2f} {p95:10.2f}   {1000 / med:6.1f} frames/s (median)  "
-                  f"{n / sum(values):6.1f} frames/s (mean)")
+            print(
+                f"{label:34s} {med:10.2f} {p95:10.2f}   {1000 / med:6.1f} frames/s (median)  "
+                f"{n / sum(values):6.1f} frames/s (mean)"
+            )
         evidence = evidence_s[WARMUP:]
         per_frame_evidence = (sum(evidence) + report_s) / len(evidence)
         med, p95 = stats(evidence)
-        print(f"evidence across frames (scoring.evidence, {report.parallax_pairs} tracked turns, report "
-              f"{report_s * 1000:.1f} ms once per clip):")
-        print(f"  per frame median {med:.2f} ms, p95 {p95:.2f} ms, mean incl. report {per_frame_evidence * 1000:.2f} ms = "
-              f"{100 * per_frame_evidence / float(np.mean(liveness_path)):.1f} % of landmarks+antispoof+decode (target <= 10 %)")
+        print(
+            f"evidence across frames (scoring.evidence, {report.parallax_pairs} tracked turns, report "
+            f"{report_s * 1000:.1f} ms once per clip):"
+        )
+        print(
+            f"  per frame median {med:.2f} ms, p95 {p95:.2f} ms, mean incl. report {per_frame_evidence * 1000:.2f} ms = "
+            f"{100 * per_frame_evidence / float(np.mean(liveness_path)):.1f} % of landmarks+antispoof+decode (target <= 10 %)"
+        )
         print("ratio path / raw inference (sum of per-frame totals; target <= 1.30):")
         print(f"  all models + decode               {sum(path) / sum(raw_all):.3f}")
         print(f"  all models, no decode             {sum(no_decode) / sum(raw_all):.3f}")
@@ -183,10 +198,12 @@ def main() -> int:
         start = time.perf_counter()
         verdict = engine.analyze_video(clip)
         elapsed = time.perf_counter() - start
-        print(f"LivenessEngine.analyze_video on the same clip ({verdict.duration_s:.1f} s, "
-              f"{verdict.frames_decoded} decoded, {verdict.frames_analyzed} analyzed at {settings.analysis_fps:g} fps, "
-              f"{verdict.liveness_frames} anti-spoofed, alive={verdict.alive}): {elapsed * 1000:.0f} ms, "
-              f"{verdict.frames_analyzed / elapsed:.1f} analyzed frames/s, {verdict.duration_s / elapsed:.1f}x real time")
+        print(
+            f"LivenessEngine.analyze_video on the same clip ({verdict.duration_s:.1f} s, "
+            f"{verdict.frames_decoded} decoded, {verdict.frames_analyzed} analyzed at {settings.analysis_fps:g} fps, "
+            f"{verdict.liveness_frames} anti-spoofed, alive={verdict.alive}): {elapsed * 1000:.0f} ms, "
+            f"{verdict.frames_analyzed / elapsed:.1f} analyzed frames/s, {verdict.duration_s / elapsed:.1f}x real time"
+        )
         print("  stages (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in verdict.timings_ms.items()))
         print("anti-spoof ms per face by batch size (EngineSettings.request_batch_size):")
         crops = [models.antispoof.crops(f, best_box(engine, f)) for f in frames[:32]]

@@ -41,8 +41,12 @@ def main() -> int:
             server.wait_ready()
             sessions = []
             for _ in range(args.sessions):
-                reply = server.request("POST", "/v1/sessions", json.dumps({"recording_fallback": True}).encode(),
-                                       {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+                reply = server.request(
+                    "POST",
+                    "/v1/sessions",
+                    json.dumps({"recording_fallback": True}).encode(),
+                    {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+                )
                 if reply.status == 201:
                     created = json.loads(reply.body)
                     sessions.append((created["session_id"], created["client_token"]))

@@ -30,7 +30,10 @@ LEVELS = (1, 2, 4, 8)
 
 
 def clips() -> list[bytes]:
-    return [cut_clip((MEDIA / "videos" / name).read_bytes(), 0.0, 3.0, size=(480, 480)) for name in ("d0.mp4", "d18.mp4", "d19.mp4")]
+    return [
+        cut_clip((MEDIA / "videos" / name).read_bytes(), 0.0, 3.0, size=(480, 480))
+        for name in ("d0.mp4", "d18.mp4", "d19.mp4")
+    ]
 
 
 def free_port() -> int:
@@ -70,10 +73,18 @@ def main() -> int:
 
     payloads = clips()
     port = free_port()
-    env = {**os.environ, "LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": str(args.workers),
-           "LIVECHECK_SERVER__QUEUE": str(max(LEVELS)), "GLOG_minloglevel": "2"}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/livecheck"), "serve", "--listen", f"127.0.0.1:{port}"],
-                              env=env, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "LIVECHECK_API_KEYS": KEY,
+        "LIVECHECK_SERVER__WORKERS": str(args.workers),
+        "LIVECHECK_SERVER__QUEUE": str(max(LEVELS)),
+        "GLOG_minloglevel": "2",
+    }
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/livecheck"), "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     engine = LivenessEngine.load(EngineSettings(), None, landmarkers=max(LEVELS))
     try:
         base = f"http://127.0.0.1:{port}"
@@ -88,8 +99,12 @@ def main() -> int:
                 print("server did not start", file=sys.stderr)
                 return 1
             time.sleep(0.3)
-        http = httpx.Client(base_url=base, timeout=120, limits=httpx.Limits(max_connections=max(LEVELS)),
-                            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"})
+        http = httpx.Client(
+            base_url=base,
+            timeout=120,
+            limits=httpx.Limits(max_connections=max(LEVELS)),
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"},
+        )
 
         def via_http(data: bytes) -> None:
             r = http.post("/v1/video-liveness", content=data)
@@ -100,8 +115,10 @@ def main() -> int:
 
         for call in (direct, via_http):  # warm-up
             call(payloads[0])
-        print(f"clips: {len(payloads)} x 3 s 480x480 H.264; {args.requests} requests per level; server workers={args.workers}; "
-              f"cpus={os.cpu_count()}")
+        print(
+            f"clips: {len(payloads)} x 3 s 480x480 H.264; {args.requests} requests per level; server workers={args.workers}; "
+            f"cpus={os.cpu_count()}"
+        )
         print(f"{'clients':>7} {'mode':>6} {'rps':>6} {'p50 ms':>8} {'p95 ms':>8}")
         results: dict[tuple[str, int], tuple[float, float, float]] = {}
         for clients in LEVELS:
@@ -113,8 +130,10 @@ def main() -> int:
         scale_http = results[("http", 4)][0] / results[("http", 1)][0]
         scale_direct = results[("direct", 4)][0] / results[("direct", 1)][0]
         print(f"HTTP overhead at 1 client (p50): {overhead * 100:+.1f}%  (target <= +15%)")
-        print("HTTP/direct throughput ratio: " + ", ".join(
-            f"{c}c {results[('http', c)][0] / results[('direct', c)][0]:.2f}" for c in LEVELS))
+        print(
+            "HTTP/direct throughput ratio: "
+            + ", ".join(f"{c}c {results[('http', c)][0] / results[('direct', c)][0]:.2f}" for c in LEVELS)
+        )
         print(f"4-client vs 1-client throughput: http {scale_http:.2f}x, direct {scale_direct:.2f}x  (target >= 1.6x)")
         http.close()
     finally:

@@ -37,6 +37,7 @@ FPS = 15.0
 
 # -- the client process ------------------------------------------------------------------------------------------
 
+
 def client_process(conn: Connection, clip: str) -> None:
     """Serves rounds: ("round", [(session_id, token)], timeout) -> offers out, answers in, ("done", statuses)."""
     frames, _ = read_clip(clip, size=SIZE)
@@ -69,20 +70,27 @@ async def _client_rounds(conn: Connection, frames: list[np.ndarray]) -> None:
 
 # -- the server side ---------------------------------------------------------------------------------------------
 
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 async def run_round(engine: LivenessEngine, conn: Connection, n: int, seconds: float) -> dict[str, Any]:
-    settings = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=max(n, 1), action_timeout_s=seconds,
-                                check_timeout_s=seconds + 30)
+    settings = RealtimeSettings(
+        ice_host_addresses=("127.0.0.1",),
+        max_sessions=max(n, 1),
+        action_timeout_s=seconds,
+        check_timeout_s=seconds + 30,
+    )
     registry = SessionRegistry(engine, settings)
     registry.start()
     loop = asyncio.get_running_loop()
     sessions, creds = [], []
     for _ in range(n):
-        session, token = await registry.create(SessionOptions(actions=("nod",)))  # the clip never nods: runs to the deadline
+        session, token = await registry.create(
+            SessionOptions(actions=("nod",))
+        )  # the clip never nods: runs to the deadline
         sessions.append(session)
         creds.append((session.id, token))
     cpu0, wall0 = cpu_seconds(), time.monotonic()
@@ -110,11 +118,18 @@ async def run_round(engine: LivenessEngine, conn: Connection, n: int, seconds: f
     for s in stats:
         for stage, sec in s.stages_s.items():
             stages[stage] = stages.get(stage, 0.0) + sec
-    return {"n": n, "fps_min": min(fps), "fps_mean": float(np.mean(fps)), "p50": float(np.percentile(latencies, 50)),
-            "p95": float(np.percentile(latencies, 95)), "cpu_per_session": 100 * (cpu1 - cpu0) / max(1e-6, wall1 - wall0) / max(1, n),
-            "received": sum(s.frames_received for s in stats), "frames": frames,
-            "stage_ms": {k: 1000 * v / max(1, frames) for k, v in stages.items()},
-            "ok_sessions": sum(1 for st in statuses if st is not None)}
+    return {
+        "n": n,
+        "fps_min": min(fps),
+        "fps_mean": float(np.mean(fps)),
+        "p50": float(np.percentile(latencies, 50)),
+        "p95": float(np.percentile(latencies, 95)),
+        "cpu_per_session": 100 * (cpu1 - cpu0) / max(1e-6, wall1 - wall0) / max(1, n),
+        "received": sum(s.frames_received for s in stats),
+        "frames": frames,
+        "stage_ms": {k: 1000 * v / max(1, frames) for k, v in stages.items()},
+        "ok_sessions": sum(1 for st in statuses if st is not None),
+    }
 
 
 def vp8_decode_ms(frames: list[np.ndarray], count: int = 60) -> float:
@@ -139,7 +154,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 6, 8])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each check (its action deadline)")
-    parser.add_argument("--media", default=os.environ.get("LIVECHECK_MEDIA", str(Path(__file__).resolve().parents[2] / "shared" / "media")))
+    parser.add_argument(
+        "--media",
+        default=os.environ.get("LIVECHECK_MEDIA", str(Path(__file__).resolve().parents[2] / "shared" / "media")),
+    )
     args = parser.parse_args()
     clip = str(Path(args.media) / "videos" / "d12.mp4")
     parent, child = mp.get_context("spawn").Pipe()
@@ -154,8 +172,11 @@ async def main() -> None:
             ok = r["fps_min"] >= 10 and r["p95"] <= 200
             best = n if ok else best
             stage_ms = r["stage_ms"]
-            print(f"{n:>3} {r['fps_min']:>8.1f} {r['fps_mean']:>9.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
-                  f"{r['cpu_per_session']:>20.1f}  {'yes' if ok else 'no'}", flush=True)
+            print(
+                f"{n:>3} {r['fps_min']:>8.1f} {r['fps_mean']:>9.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
+                f"{r['cpu_per_session']:>20.1f}  {'yes' if ok else 'no'}",
+                flush=True,
+            )
     finally:
         parent.send(("stop",))
         clients.join(10)

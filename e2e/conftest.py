@@ -11,9 +11,9 @@ import http.server
 import os
 import shutil
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -26,8 +26,12 @@ ARTIFACTS = ROOT / "artifacts" / "e2e"
 API_KEY = "e2e-test-key"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 BASE_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -90,8 +94,15 @@ def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
     """
     browsers: list[Any] = []
 
-    def factory(camera: Y4mInfo | None = None, *, grant: bool = True, loopback: bool = True,
-                viewport: dict[str, int] | None = None, locale: str = "en-US", fake_device: bool = True) -> Any:
+    def factory(
+        camera: Y4mInfo | None = None,
+        *,
+        grant: bool = True,
+        loopback: bool = True,
+        viewport: dict[str, int] | None = None,
+        locale: str = "en-US",
+        fake_device: bool = True,
+    ) -> Any:
         flags = list(BASE_FLAGS)
         if fake_device:  # without it, headless Chromium on this machine has no camera at all
             flags.append("--use-fake-device-for-media-stream")

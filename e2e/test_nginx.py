@@ -5,9 +5,9 @@ SDP offer are spread over both nodes by nginx, the media goes straight to the no
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
 
 import httpx
 import pytest

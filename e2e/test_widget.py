@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-
 from e2e.conftest import Server
 from e2e.y4m import Y4mInfo
 
@@ -50,7 +49,9 @@ def test_d12_with_its_actions_passes(server: Server, cameras: dict[str, Y4mInfo]
     page.screenshot(path=str(artifacts / "prompt.png"))
     page.wait_for_selector("#livecheck[data-screen='result']", timeout=60_000)
     page.screenshot(path=str(artifacts / "success.png"))
-    assert page.locator("#livecheck").get_attribute("data-result") == "passed", server.wait_decided(created["session_id"])
+    assert page.locator("#livecheck").get_attribute("data-result") == "passed", server.wait_decided(
+        created["session_id"]
+    )
     assert "passed" in page.locator("#lc-heading").inner_text()
     body = server.wait_decided(created["session_id"])
     assert body["status"] == "SUCCEEDED", body
@@ -59,7 +60,9 @@ def test_d12_with_its_actions_passes(server: Server, cameras: dict[str, Y4mInfo]
     assert "liveness" not in page.content().lower().replace("liveness check", "")
 
 
-def test_still_photo_camera_does_not_pass(server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+def test_still_photo_camera_does_not_pass(
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"])
     page = launch(cameras["live_still"])
     open_widget(page, created["widget_url"])
@@ -75,7 +78,8 @@ def test_still_photo_camera_does_not_pass(server: Server, cameras: dict[str, Y4m
 
 
 def test_camera_permission_denied_says_so_and_offers_a_way_forward(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     created = server.create_session(actions=["turn_left"])
     page = launch(cameras["d12"], grant=False)
     open_widget(page, created["widget_url"])
@@ -104,7 +108,8 @@ def test_no_camera_says_so_and_offers_a_way_forward(server: Server, launch: Any,
 
 
 def test_camera_in_use_says_so_and_retry_works_once_it_is_free(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     created = server.create_session(actions=["turn_left"])
     page = launch(cameras["d12"])
     # Chromium rejects getUserMedia with NotReadableError when another program holds the device; a fake device
@@ -127,7 +132,8 @@ def test_camera_in_use_says_so_and_retry_works_once_it_is_free(
 
 
 def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     """The server goes silent mid-check (SIGSTOP: no packet answers, as when the network drops), then comes back."""
     created = server.create_session(actions=["turn_left", "turn_right", "open_mouth"])
     page = launch(cameras["d12"])
@@ -148,7 +154,8 @@ def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
 
 
 def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"], recording_fallback=True)
     page = launch(cameras["d12"], loopback=False)
     open_widget(page, created["widget_url"])
@@ -169,7 +176,8 @@ def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
 
 
 def test_webrtc_blocked_without_the_fallback_says_so_and_claims_nothing(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any
+) -> None:
     created = server.create_session(actions=["turn_left"])  # recording_fallback not allowed (the default)
     page = launch(cameras["d12"], loopback=False)
     open_widget(page, created["widget_url"])
@@ -186,14 +194,17 @@ def _host_page(host_origin: str, server: Server, widget_url: str) -> str:
 
 
 def test_allowed_host_origin_receives_completed(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str
+) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"], allowed_origins=[host_origin])
     page = launch(cameras["d12"])
     page.goto(_host_page(host_origin, server, created["widget_url"]))
     frame_locator = page.frame_locator("#slot iframe")
     assert page.locator("#slot iframe").get_attribute("allow") == "camera"
     frame_locator.locator("#lc-camera").click()
-    page.wait_for_function("document.querySelector('#slot iframe') && window.received.some(m => m.data.type === 'livecheck:ready')")
+    page.wait_for_function(
+        "document.querySelector('#slot iframe') && window.received.some(m => m.data.type === 'livecheck:ready')"
+    )
     frame_locator.locator("#lc-start:not([disabled])").click(timeout=20_000)
     frame_locator.get_by_role("button", name="Cancel").click(timeout=20_000)
     page.wait_for_function("window.completed !== undefined", timeout=30_000)
@@ -209,7 +220,8 @@ def test_allowed_host_origin_receives_completed(
 
 
 def test_host_origin_not_allowed_cannot_frame_the_widget(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str
+) -> None:
     created = server.create_session(actions=["turn_left"], allowed_origins=["https://integrator.example"])
     page = launch(cameras["d12"])
     page.goto(_host_page(host_origin, server, created["widget_url"]))
@@ -222,7 +234,9 @@ def test_host_origin_not_allowed_cannot_frame_the_widget(
     assert server.session(created["session_id"])["status"] == "CREATED"
 
 
-def test_spanish_phone_width_and_keyboard(server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path) -> None:
+def test_spanish_phone_width_and_keyboard(
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+) -> None:
     created = server.create_session(actions=["turn_left"])
     page = launch(cameras["d12"], viewport={"width": 360, "height": 740}, locale="es-ES")
     open_widget(page, created["widget_url"])
@@ -246,8 +260,10 @@ def test_expired_and_used_sessions_say_so(server: Server, launch: Any) -> None:
     created = server.create_session(actions=["turn_left"], recording_fallback=True)
     import httpx
 
-    claimed = httpx.post(f"{server.base}/v1/sessions/{created['session_id']}/fallback",
-                         headers={"Authorization": f"Bearer {created['client_token']}"})
+    claimed = httpx.post(
+        f"{server.base}/v1/sessions/{created['session_id']}/fallback",
+        headers={"Authorization": f"Bearer {created['client_token']}"},
+    )
     assert claimed.status_code == 200
     page.goto(created["widget_url"])
     page.wait_for_selector("#livecheck[data-error='session_used']")
@@ -265,8 +281,11 @@ def test_demo_page_runs_a_check_through_the_server(server: Server, cameras: dict
     try:
         page.wait_for_selector("body[data-result]", timeout=30_000)
     finally:  # on a failure, say what the widget showed and what the server said
-        seen = (page.frames[1].evaluate("JSON.stringify(document.getElementById('livecheck').dataset)")
-                if len(page.frames) > 1 else "no widget frame")
+        seen = (
+            page.frames[1].evaluate("JSON.stringify(document.getElementById('livecheck').dataset)")
+            if len(page.frames) > 1
+            else "no widget frame"
+        )
         said = page.locator("#demo-status").inner_text()
     assert page.locator("body").get_attribute("data-result") == "FAILED", (said, seen)
     assert "The server says: FAILED" in said

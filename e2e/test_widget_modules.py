@@ -21,7 +21,8 @@ WATCH = """(() => {
 
 
 def test_modules_load_under_the_csp_and_a_check_runs_through_them(
-        server: Server, cameras: dict[str, Y4mInfo], launch: Any) -> None:
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any
+) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"])
     page = launch(cameras["d12"])
     errors: list[str] = []
@@ -33,7 +34,10 @@ def test_modules_load_under_the_csp_and_a_check_runs_through_them(
         if "/widget/static/widget/" in response.url:
             headers = response.headers
             modules[response.url.rsplit("/", 1)[1]] = (
-                response.status, headers.get("content-type", ""), headers.get("x-content-type-options", ""))
+                response.status,
+                headers.get("content-type", ""),
+                headers.get("x-content-type-options", ""),
+            )
 
     page.on("response", seen)
     page.add_init_script(WATCH)

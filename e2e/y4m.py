@@ -7,10 +7,10 @@ every source is converted to that here. Nothing generated is committed (.gitigno
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Iterable, Iterator
 
 import av
 import cv2
@@ -43,7 +43,9 @@ def _write(path: Path, frames: Iterable[av.VideoFrame], width: int, height: int,
         for frame in frames:
             yuv = frame.reformat(width=width, height=height, format="yuv420p")
             out.write(b"FRAME\n")
-            for plane_index, (w, h) in enumerate(((width, height), (width // 2, height // 2), (width // 2, height // 2))):
+            for plane_index, (w, h) in enumerate(
+                ((width, height), (width // 2, height // 2), (width // 2, height // 2))
+            ):
                 plane = yuv.planes[plane_index]
                 data = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(h, plane.line_size)[:, :w]
                 out.write(data.tobytes())
@@ -62,8 +64,9 @@ def _held_then_played(frames: Iterator[av.VideoFrame], hold: int, until_s: float
         yield frame
 
 
-def video_to_y4m(source: Path, target: Path, *, max_side: int | None = None, hold_first_s: float = 0.0,
-                 until_s: float | None = None) -> Y4mInfo:
+def video_to_y4m(
+    source: Path, target: Path, *, max_side: int | None = None, hold_first_s: float = 0.0, until_s: float | None = None
+) -> Y4mInfo:
     """A recorded clip as the camera, at its own frame rate (so action timing matches the clip).
 
     hold_first_s: the first frame is shown this long first, like a person holding still in the oval as told
@@ -90,7 +93,9 @@ def still_to_y4m(source: Path, target: Path, *, seconds: float = 1.0, fps: int =
     bgr = cv2.imread(str(source))  # applies the EXIF orientation, as a browser would
     if bgr is None:
         raise ValueError(f"cannot read image {source}")
-    rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)  # uint8 already: no copy, only the type PyAV asks for
+    rgb = np.asarray(
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8
+    )  # uint8 already: no copy, only the type PyAV asks for
     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
     width, height = _even(frame.width), _even(frame.height)
     return _write(target, _repeat(frame, max(1, int(seconds * fps))), width, height, Fraction(fps))
@@ -113,4 +118,6 @@ if __name__ == "__main__":
 
     media_dir = Path(os.environ.get("LIVECHECK_MEDIA", "../shared/media"))
     for name, info in generate_all(media_dir, Path(sys.argv[1] if len(sys.argv) > 1 else "artifacts/cameras")).items():
-        print(f"{name}: {info.path} {info.width}x{info.height} @ {info.fps} fps, {info.frames} frames ({info.seconds:.1f} s)")
+        print(
+            f"{name}: {info.path} {info.width}x{info.height} @ {info.fps} fps, {info.frames} frames ({info.seconds:.1f} s)"
+        )

@@ -18,11 +18,11 @@ Each generator imitates what reaches the camera in one kind of attack, without k
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Callable, Sequence
 
 import av
 import cv2
@@ -51,6 +51,7 @@ class Clip:
 
 
 # -- media in and out ---------------------------------------------------------------------------------------
+
 
 def _even(rgb: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     h, w = rgb.shape[:2]
@@ -93,7 +94,11 @@ def _yuv_frame(rgb: np.ndarray) -> av.VideoFrame:
     """A yuv420p frame with its row padding zeroed (OpenCV's colour conversion, not swscale's)."""
     h, w = rgb.shape[:2]
     i420 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
-    planes = (i420[:h].reshape(h, w), i420[h : h + h // 4].reshape(h // 2, w // 2), i420[h + h // 4 :].reshape(h // 2, w // 2))
+    planes = (
+        i420[:h].reshape(h, w),
+        i420[h : h + h // 4].reshape(h // 2, w // 2),
+        i420[h + h // 4 :].reshape(h // 2, w // 2),
+    )
     frame = av.VideoFrame(w, h, "yuv420p")
     for plane, data in zip(frame.planes, planes):
         padded = np.zeros((data.shape[0], plane.line_size), dtype=np.uint8)
@@ -135,6 +140,7 @@ def write_video(path: Path, clip: Clip) -> None:
 
 # -- shared imaging -----------------------------------------------------------------------------------------
 
+
 def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     """A plain room wall: a soft gradient in a random muted colour with some blurred texture."""
     base = rng.uniform(90, 170, size=3)
@@ -145,7 +151,9 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.float32)
 
 
-def _shake(rng: np.random.Generator, n: int, fps: float, rotate_deg: float, shift_px: float) -> list[tuple[float, float, float, float]]:
+def _shake(
+    rng: np.random.Generator, n: int, fps: float, rotate_deg: float, shift_px: float
+) -> list[tuple[float, float, float, float]]:
     """Per frame (angle, dx, dy, scale) of a hand holding something: slow sway plus smoothed tremor."""
     t = np.arange(n) / fps
     phase = rng.uniform(0, 2 * np.pi, size=4)
@@ -164,8 +172,14 @@ def _shake(rng: np.random.Generator, n: int, fps: float, rotate_deg: float, shif
     return list(zip(angle.tolist(), dx.tolist(), dy.tolist(), scale.tolist()))
 
 
-def _composite(scene: np.ndarray, layer: np.ndarray, mask: np.ndarray, pose: tuple[float, float, float, float],
-               center: tuple[float, float], offset: tuple[float, float]) -> np.ndarray:
+def _composite(
+    scene: np.ndarray,
+    layer: np.ndarray,
+    mask: np.ndarray,
+    pose: tuple[float, float, float, float],
+    center: tuple[float, float],
+    offset: tuple[float, float],
+) -> np.ndarray:
     """Pastes `layer` (float RGB, alpha `mask`) into `scene` moved rigidly by `pose` about its centre."""
     angle, dx, dy, scale = pose
     h, w = scene.shape[:2]
@@ -186,7 +200,10 @@ def _camera(rng: np.random.Generator, img: np.ndarray, blur: float, noise: float
 
 # -- the attacks --------------------------------------------------------------------------------------------
 
-def print_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+
+def print_photo(
+    frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS
+) -> Clip:
     h, w = frame.shape[:2]
     paper = frame.astype(np.float32) / 255.0
     paper = paper ** rng.uniform(0.75, 0.9)  # ink on paper: lifted shadows ...
@@ -255,7 +272,7 @@ def _screen_layers(clip: Clip, rng: np.random.Generator) -> tuple[list[np.ndarra
     layers = []
     for i, rgb in enumerate(clip.frames):
         shown = cv2.resize(rgb, (screen_w, screen_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        shown = np.clip(shown ** gamma * tint, 0, 1) * (1 - moire_strength * moire)[..., None]
+        shown = np.clip(shown**gamma * tint, 0, 1) * (1 - moire_strength * moire)[..., None]
         drift = 0.03 * screen_w * math.sin(i / clip.fps)
         glare = np.exp(-(((xs - gx - drift) ** 2 + (ys - gy) ** 2) / (2 * glare_sigma**2)))
         shown = np.clip(shown + 0.3 * glare[..., None], 0, 1) * 255
@@ -273,8 +290,10 @@ def screen_replay(clip: Clip, rng: np.random.Generator) -> Clip:
     poses = _shake(rng, len(clip.frames), clip.fps, rotate_deg=rng.uniform(0.8, 2.0), shift_px=w * 0.008)
     offset = ((w - layer_w) / 2, (h - layer_h) / 2)
     center = (layer_w / 2, layer_h / 2)
-    frames = [_camera(rng, _composite(background, layer, alpha, pose, center, offset), 1.1, 2.0)
-              for layer, pose in zip(layers, poses)]
+    frames = [
+        _camera(rng, _composite(background, layer, alpha, pose, center, offset), 1.1, 2.0)
+        for layer, pose in zip(layers, poses)
+    ]
     return Clip(frames, clip.fps)
 
 
@@ -302,8 +321,14 @@ def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
     return rz @ rx @ ry
 
 
-def _perspective(scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, angles: tuple[float, float, float],
-                 fill: float, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def _perspective(
+    scene: np.ndarray,
+    layer: np.ndarray,
+    alpha: np.ndarray,
+    angles: tuple[float, float, float],
+    fill: float,
+    shift: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
     """Pastes `layer` as a flat rectangle rotated by `angles` (yaw, pitch, roll) about its centre, at the distance
     where it spans `fill` of the frame's width head-on, seen by a pinhole camera (FOCAL_OF_WIDTH)."""
     h, w = scene.shape[:2]
@@ -320,7 +345,9 @@ def _perspective(scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, angles
     return scene * (1 - mask) + warped * mask
 
 
-def _bent(scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, bend_deg: float, yaw_deg: float, fill: float) -> np.ndarray:
+def _bent(
+    scene: np.ndarray, layer: np.ndarray, alpha: np.ndarray, bend_deg: float, yaw_deg: float, fill: float
+) -> np.ndarray:
     """Pastes `layer` as a sheet bent around its vertical centre line: the arc it spans is `bend_deg` (> 0 edges
     away from the camera, < 0 towards it), and the whole sheet is turned by `yaw_deg`. Inverse-mapped per column:
     a column's depth depends only on where it lies along the arc."""
@@ -360,7 +387,9 @@ def _sheet(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sheet, np.ones(sheet.shape[:2], dtype=np.float32)
 
 
-def held_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+def held_photo(
+    frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS
+) -> Clip:
     """The live frame itself (no paper look, so a frame model may take it for live) in a hand that sways and
     trembles in the image plane, close enough to the camera that the face fills it as a live one would."""
     h, w = frame.shape[:2]
@@ -373,7 +402,9 @@ def held_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = STI
     poses = _shake(rng, n, fps, rotate_deg=rng.uniform(3.0, 6.0), shift_px=w * 0.03)
     offset = ((w - layer.shape[1]) / 2, (h - layer.shape[0]) / 2)
     center = (layer.shape[1] / 2, layer.shape[0] / 2)
-    return Clip([_camera(rng, _composite(background, layer, alpha, pose, center, offset), 0.6, 2.0) for pose in poses], fps)
+    return Clip(
+        [_camera(rng, _composite(background, layer, alpha, pose, center, offset), 0.6, 2.0) for pose in poses], fps
+    )
 
 
 def tilted_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0, fps: float = STILL_FPS) -> Clip:
@@ -385,10 +416,13 @@ def tilted_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4
     n = int(round(seconds * fps))
     angles = _tilt_angles(rng, n, fps, yaw_deg=rng.uniform(16, 22), pitch_deg=rng.uniform(8, 14))
     shake = _shake(rng, n, fps, rotate_deg=0.0, shift_px=w * 0.01)
-    return Clip([
-        _camera(rng, _perspective(background, layer, alpha, tuple(a), 0.95, (dx, dy)), 0.6, 2.0)
-        for a, (_, dx, dy, _) in zip(angles, shake)
-    ], fps)
+    return Clip(
+        [
+            _camera(rng, _perspective(background, layer, alpha, tuple(a), 0.95, (dx, dy)), 0.6, 2.0)
+            for a, (_, dx, dy, _) in zip(angles, shake)
+        ],
+        fps,
+    )
 
 
 def bent_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0, fps: float = STILL_FPS) -> Clip:
@@ -405,7 +439,9 @@ def bent_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0
     return Clip([_camera(rng, _bent(background, layer, alpha, b, y, 0.95), 0.6, 2.0) for b, y in zip(bends, yaws)], fps)
 
 
-def still_noise(frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
+def still_noise(
+    frame: np.ndarray, rng: np.random.Generator, seconds: float = STILL_SECONDS, fps: float = STILL_FPS
+) -> Clip:
     """One frame injected by a virtual camera that adds what a real sensor would: fresh noise in every frame
     (sigma 2-5) and a slow exposure flicker (+-2-4 %), so no two frames are the same."""
     n = int(round(seconds * fps))
@@ -422,8 +458,13 @@ def replay_tilted(clip: Clip, rng: np.random.Generator) -> Clip:
     layers, alpha = _screen_layers(clip, rng)
     background = _background(rng, w, h)
     angles = _tilt_angles(rng, len(layers), clip.fps, yaw_deg=rng.uniform(12, 20), pitch_deg=rng.uniform(6, 12))
-    return Clip([_camera(rng, _perspective(background, layer, alpha, tuple(a), 0.9), 1.1, 2.0)
-                 for layer, a in zip(layers, angles)], clip.fps)
+    return Clip(
+        [
+            _camera(rng, _perspective(background, layer, alpha, tuple(a), 0.9), 1.1, 2.0)
+            for layer, a in zip(layers, angles)
+        ],
+        clip.fps,
+    )
 
 
 def still_injection(frame: np.ndarray, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
@@ -475,8 +516,11 @@ class AttackType(StrEnum):
 ATTACK_TYPES = tuple(AttackType)
 StillAttack = Callable[[np.ndarray, np.random.Generator], Clip]
 STILL_ATTACKS: dict[str, StillAttack] = {
-    AttackType.PRINT_PHOTO: print_photo, AttackType.HELD_PHOTO: held_photo, AttackType.TILTED_PHOTO: tilted_photo,
-    AttackType.BENT_PHOTO: bent_photo, AttackType.STILL_NOISE: still_noise,
+    AttackType.PRINT_PHOTO: print_photo,
+    AttackType.HELD_PHOTO: held_photo,
+    AttackType.TILTED_PHOTO: tilted_photo,
+    AttackType.BENT_PHOTO: bent_photo,
+    AttackType.STILL_NOISE: still_noise,
 }
 
 
@@ -528,11 +572,23 @@ def default_specs(live_dir: Path) -> list[AttackSpec]:
     files = sorted(p for p in live_dir.rglob("*") if p.is_file())
     videos = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     images = [p.relative_to(live_dir).as_posix() for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    stills = (AttackType.PRINT_PHOTO, AttackType.STILL_INJECTION, *[k for k in STILL_ATTACKS if k != AttackType.PRINT_PHOTO])
+    stills = (
+        AttackType.PRINT_PHOTO,
+        AttackType.STILL_INJECTION,
+        *[k for k in STILL_ATTACKS if k != AttackType.PRINT_PHOTO],
+    )
     specs = [AttackSpec(kind, image) for image in images for kind in stills]
     for v in videos:
-        specs += [AttackSpec(kind, v) for kind in (*stills, AttackType.SCREEN_REPLAY, AttackType.REPLAY_TILTED, AttackType.REPLAY_FAST,
-                                                      AttackType.REPLAY_LOOP)]
+        specs += [
+            AttackSpec(kind, v)
+            for kind in (
+                *stills,
+                AttackType.SCREEN_REPLAY,
+                AttackType.REPLAY_TILTED,
+                AttackType.REPLAY_FAST,
+                AttackType.REPLAY_LOOP,
+            )
+        ]
     specs += [AttackSpec(AttackType.SPLICE, a, b) for a, b in zip(videos, videos[1:])]
     return specs
 
@@ -546,8 +602,13 @@ def rng_for(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def make_attacks(specs: Sequence[AttackSpec], live_dir: Path, out_dir: Path, seed: int,
-                 progress: Callable[[int, int], None] | None = None) -> list[tuple[AttackSpec, Path]]:
+def make_attacks(
+    specs: Sequence[AttackSpec],
+    live_dir: Path,
+    out_dir: Path,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[tuple[AttackSpec, Path]]:
     """Generates every spec into `out_dir/attacks/NN_<type>_<source>.mp4`."""
     written = []
     for index, spec in enumerate(specs):

@@ -30,10 +30,16 @@ def cmd_make_attacks(args: argparse.Namespace) -> int:
         print(f"livecheck: {live_dir} is not a folder", file=sys.stderr)
         return EXIT_ERROR
     try:
-        definition = load_definition(resolve(args.definition)) if args.definition else folder_definition(live_dir, args.seed or 0)
+        definition = (
+            load_definition(resolve(args.definition))
+            if args.definition
+            else folder_definition(live_dir, args.seed or 0)
+        )
 
         def progress(done: int, total: int) -> None:
-            print(f"\rgenerating attacks {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+            print(
+                f"\rgenerating attacks {done}/{total}", end="\n" if done == total else "", file=sys.stderr, flush=True
+            )
 
         csv_path = materialise(definition, live_dir, out_dir, args.seed, progress)
     except (DatasetError, ValueError, OSError) as exc:
@@ -73,8 +79,11 @@ def cmd_eval(args: argparse.Namespace, load_settings: SettingsLoader) -> int:
 
         items, stills = camera_items(items)
         if stills:
-            print(f"--live: {len(stills)} stills skipped (a still is not a camera feed): "
-                  + ", ".join(i.name for i in stills), file=sys.stderr)
+            print(
+                f"--live: {len(stills)} stills skipped (a still is not a camera feed): "
+                + ", ".join(i.name for i in stills),
+                file=sys.stderr,
+            )
         try:
             results = run_live(items, models_dir, args.live_actions, ProgressBar(len(items)))
         except RuntimeError as exc:
@@ -101,16 +110,25 @@ def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser], lo
     evaluate.add_argument("--out", help="report folder (default: DATASET/report)")
     evaluate.add_argument("--models", help="models directory")
     evaluate.add_argument("--config", help="TOML config file")
-    evaluate.add_argument("--live", action="store_true", help="stream every video item through a real live session "
-                          "(a local server, the Python WebRTC client; loopback only): pictures and live clips passively, "
-                          "recordings (loop, splice, replay) against a random challenge")
-    evaluate.add_argument("--live-actions", type=int, default=2, help="actions in the challenge recordings get (default 2)")
+    evaluate.add_argument(
+        "--live",
+        action="store_true",
+        help="stream every video item through a real live session "
+        "(a local server, the Python WebRTC client; loopback only): pictures and live clips passively, "
+        "recordings (loop, splice, replay) against a random challenge",
+    )
+    evaluate.add_argument(
+        "--live-actions", type=int, default=2, help="actions in the challenge recordings get (default 2)"
+    )
     evaluate.set_defaults(func=partial(cmd_eval, load_settings=load_settings))
 
     attacks = sub.add_parser("make-attacks", help="generate labelled attack clips from live media")
     attacks.add_argument("live_dir", metavar="LIVE_DIR", help="folder of live videos and photos")
     attacks.add_argument("out_dir", metavar="OUT_DIR", help="where the clips and labels.csv go")
     attacks.add_argument("--seed", type=int, help="random seed (default: the definition's, else 0)")
-    attacks.add_argument("--definition", help="a dataset definition (bundled name such as 'shared', or a TOML path) "
-                         "instead of every attack on every file; its paths are relative to LIVE_DIR")
+    attacks.add_argument(
+        "--definition",
+        help="a dataset definition (bundled name such as 'shared', or a TOML path) "
+        "instead of every attack on every file; its paths are relative to LIVE_DIR",
+    )
     attacks.set_defaults(func=cmd_make_attacks)

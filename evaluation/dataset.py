@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable
 
 from evaluation.metrics import ATTACK, LIVE
 
@@ -70,11 +70,15 @@ def load_labels(dataset: Path) -> list[LabeledItem]:
             if label == LIVE:
                 attack_type = ""
             reference = (row.get("reference") or "").strip()
-            items.append(LabeledItem(
-                path=root / path, label=label, attack_type=attack_type,
-                actions=_split_actions(row.get("actions") or ""),
-                reference=root / reference if reference else None,
-            ))
+            items.append(
+                LabeledItem(
+                    path=root / path,
+                    label=label,
+                    attack_type=attack_type,
+                    actions=_split_actions(row.get("actions") or ""),
+                    reference=root / reference if reference else None,
+                )
+            )
     if not items:
         raise DatasetError(f"{csv_path}: no items")
     return items
@@ -92,8 +96,13 @@ def write_labels(folder: Path, items: Iterable[LabeledItem]) -> Path:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for item in items:
-            writer.writerow([
-                rel(item.path), item.label, item.attack_type, ";".join(item.actions),
-                rel(item.reference) if item.reference else "",
-            ])
+            writer.writerow(
+                [
+                    rel(item.path),
+                    item.label,
+                    item.attack_type,
+                    ";".join(item.actions),
+                    rel(item.reference) if item.reference else "",
+                ]
+            )
     return csv_path

@@ -17,10 +17,10 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from evaluation.attacks import AttackSpec, default_specs, live_media, make_attacks
 from evaluation.dataset import DatasetError, LabeledItem, write_labels
@@ -55,13 +55,14 @@ def load_definition(path: Path) -> Definition:
         existing = [
             LabeledItem(Path(e["path"]), LIVE, "", _actions(e), Path(e["reference"]) if e.get("reference") else None)
             for e in data.get("live", [])
-        ] + [
-            LabeledItem(Path(e["path"]), ATTACK, str(e["type"]), _actions(e)) for e in data.get("attack", [])
-        ]
+        ] + [LabeledItem(Path(e["path"]), ATTACK, str(e["type"]), _actions(e)) for e in data.get("attack", [])]
         generated = [
             AttackSpec(
-                attack_type=str(e["type"]), source=str(e["source"]), second_source=str(e.get("second_source", "")),
-                at_s=float(e["at_s"]) if "at_s" in e else None, max_seconds=float(e.get("max_seconds", 6.0)),
+                attack_type=str(e["type"]),
+                source=str(e["source"]),
+                second_source=str(e.get("second_source", "")),
+                at_s=float(e["at_s"]) if "at_s" in e else None,
+                max_seconds=float(e.get("max_seconds", 6.0)),
                 actions=_actions(e),
             )
             for e in data.get("generate", [])
@@ -77,17 +78,28 @@ def folder_definition(live_dir: Path, seed: int) -> Definition:
     return Definition(seed, existing, tuple(default_specs(live_dir)))
 
 
-def materialise(definition: Definition, media_dir: Path, out_dir: Path, seed: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Path:
+def materialise(
+    definition: Definition,
+    media_dir: Path,
+    out_dir: Path,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Generates the attacks into `out_dir` and writes `out_dir/labels.csv`; returns the CSV's path."""
     media_dir = media_dir.resolve()
     missing = [str(i.path) for i in definition.existing if not (media_dir / i.path).is_file()]
-    missing += [s for g in definition.generated for s in (g.source, g.second_source) if s and not (media_dir / s).is_file()]
+    missing += [
+        s for g in definition.generated for s in (g.source, g.second_source) if s and not (media_dir / s).is_file()
+    ]
     if missing:
         raise DatasetError(f"not in {media_dir}: {', '.join(sorted(set(missing)))}")
-    written = make_attacks(definition.generated, media_dir, out_dir, definition.seed if seed is None else seed, progress)
+    written = make_attacks(
+        definition.generated, media_dir, out_dir, definition.seed if seed is None else seed, progress
+    )
     items = [
-        LabeledItem(media_dir / i.path, i.label, i.attack_type, i.actions, media_dir / i.reference if i.reference else None)
+        LabeledItem(
+            media_dir / i.path, i.label, i.attack_type, i.actions, media_dir / i.reference if i.reference else None
+        )
         for i in definition.existing
     ] + [LabeledItem(path, ATTACK, spec.attack_type, spec.actions) for spec, path in written]
     return write_labels(out_dir, items)

@@ -15,10 +15,10 @@ import asyncio
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -96,8 +96,11 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
             token = session["client_token"]
 
             async def offer(sdp: str) -> dict[str, str]:
-                answer = await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                         headers={"Authorization": f"Bearer {token}"})
+                answer = await http.post(
+                    f"/v1/sessions/{session['session_id']}/offer",
+                    json={"sdp": sdp, "type": "offer"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 answer.raise_for_status()
                 return answer.json()  # type: ignore[no-any-return]
 
@@ -114,12 +117,18 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
     if body.get("status") not in (SessionStatus.SUCCEEDED, SessionStatus.FAILED):
         return ItemResult(item, False, 0.0, (), f"not decided: {body.get('status')}", time.perf_counter() - started)
     return ItemResult(
-        item, body.get("status") == SessionStatus.SUCCEEDED, float(result.get("average_liveness") or 0.0),
-        tuple(str(r) for r in result.get("reasons") or ()), None, time.perf_counter() - started,
+        item,
+        body.get("status") == SessionStatus.SUCCEEDED,
+        float(result.get("average_liveness") or 0.0),
+        tuple(str(r) for r in result.get("reasons") or ()),
+        None,
+        time.perf_counter() - started,
     )
 
 
-async def _decided(http: httpx.AsyncClient, session_id: str, headers: dict[str, str], wait_s: float = 15.0) -> dict[str, Any]:
+async def _decided(
+    http: httpx.AsyncClient, session_id: str, headers: dict[str, str], wait_s: float = 15.0
+) -> dict[str, Any]:
     """The session as the integrator reads it, once decided: the node running the check writes the result to the
     store right after telling the browser, so the first read may still say IN_PROGRESS."""
     deadline = time.monotonic() + wait_s
@@ -138,8 +147,9 @@ def camera_items(items: Sequence[LabeledItem]) -> tuple[list[LabeledItem], list[
     return [i for i in items if i not in stills], stills
 
 
-def run_live(items: Sequence[LabeledItem], models_dir: str | None, live_actions: int = 2,
-             progress: ProgressBar | None = None) -> list[ItemResult]:
+def run_live(
+    items: Sequence[LabeledItem], models_dir: str | None, live_actions: int = 2, progress: ProgressBar | None = None
+) -> list[ItemResult]:
     """Every item in order, one session at a time (each plays in real time; two at once would only share the CPU)."""
     results: list[ItemResult] = []
     with live_server(models_dir) as server:

@@ -54,8 +54,16 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, log_path: Path, *, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
-              port: int | None = None, cwd: Path | None = None, new_session: bool = False) -> ServeProcess:
+    def start(
+        cls,
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        port: int | None = None,
+        cwd: Path | None = None,
+        new_session: bool = False,
+    ) -> ServeProcess:
         """`env` is added to this process's environment (native logging quiet unless it says otherwise);
         `new_session` puts the server in a process group of its own (signals to the test runner's group miss it)."""
         port = port or free_port()
@@ -63,8 +71,14 @@ class ServeProcess:
         command = [sys.executable, "-m", "webapp.cli", "serve", "--listen", f"127.0.0.1:{port}", *args]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as sink:
-            process = subprocess.Popen(command, cwd=cwd or ROOT, env=full_env, stdout=sink, stderr=subprocess.STDOUT,
-                                       start_new_session=new_session)
+            process = subprocess.Popen(
+                command,
+                cwd=cwd or ROOT,
+                env=full_env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=new_session,
+            )
         return cls(port, process, log_path, full_env)
 
     def wait_ready(self, timeout_s: float = 120.0, path: str = "/readyz") -> None:

@@ -15,8 +15,8 @@ threshold this is exactly `Verdict.alive`; sweeping `t` gives the thresholds for
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 LIVE = "live"
 ATTACK = "attack"

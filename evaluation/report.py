@@ -81,12 +81,15 @@ def _why(r: ItemResult) -> str:
 def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
     at = ev.at_threshold
     lines = [
-        f"# {title}", "",
+        f"# {title}",
+        "",
         f"{len(ev.results)} presentations: {at.bona_fide} bona fide, {sum(at.attacks.values())} attacks of "
         f"{len(at.attacks)} types. Decision = `Verdict.alive` (liveness threshold {ev.threshold:g} plus the engine's "
         "other checks); score = average liveness. ISO/IEC 30107-3: APCER per attack type = share of its attacks "
-        "accepted; BPCER = share of bona fide rejected; ACER = (max APCER + BPCER) / 2.", "",
-        f"## At the configured threshold {ev.threshold:g}", "",
+        "accepted; BPCER = share of bona fide rejected; ACER = (max APCER + BPCER) / 2.",
+        "",
+        f"## At the configured threshold {ev.threshold:g}",
+        "",
         "| attack type | attacks | accepted | APCER | ACER (this type) |",
         "|---|---:|---:|---:|---:|",
     ]
@@ -98,10 +101,13 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         "",
         f"- BPCER: {_pct(at.bpcer)} ({rejected} of {at.bona_fide} bona fide rejected)",
         f"- max APCER: {_pct(at.max_apcer)}; ACER: {_pct(at.acer)}",
-        f"- items that failed to run: {len(ev.errors)}", "",
-        "## Thresholds for a target BPCER", "",
+        f"- items that failed to run: {len(ev.errors)}",
+        "",
+        "## Thresholds for a target BPCER",
+        "",
         f"The highest liveness threshold that keeps BPCER at or below the target (with {at.bona_fide} bona fide items "
-        f"a step of BPCER is {_pct(1 / at.bona_fide) if at.bona_fide else '-'}).", "",
+        f"a step of BPCER is {_pct(1 / at.bona_fide) if at.bona_fide else '-'}).",
+        "",
         "| target BPCER | threshold | BPCER | " + " | ".join(f"APCER {t}" for t in sorted(at.apcer)) + " | ACER |",
         "|---|---:|---:|" + "---:|" * len(at.apcer) + "---:|",
     ]
@@ -109,15 +115,26 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         if r is None:
             lines.append(f"| {_pct(target)} | {_thr(threshold)} | - |" + " - |" * len(at.apcer) + " - |")
         else:
-            lines.append(f"| {_pct(target)} | {_thr(threshold)} | {_pct(r.bpcer)} | "
-                         + " | ".join(_pct(r.apcer[k]) for k in sorted(r.apcer)) + f" | {_pct(r.acer)} |")
+            lines.append(
+                f"| {_pct(target)} | {_thr(threshold)} | {_pct(r.bpcer)} | "
+                + " | ".join(_pct(r.apcer[k]) for k in sorted(r.apcer))
+                + f" | {_pct(r.acer)} |"
+            )
     lines += ["", "## Misclassified items", ""]
     if ev.misclassified:
         lines += ["| item | label | score | why |", "|---|---|---:|---|"]
-        lines += [f"| {r.item.name} | {r.item.attack_type or LIVE} | {r.score:.4f} | {_why(r)} |" for r in ev.misclassified]
+        lines += [
+            f"| {r.item.name} | {r.item.attack_type or LIVE} | {r.score:.4f} | {_why(r)} |" for r in ev.misclassified
+        ]
     else:
         lines.append("None.")
-    lines += ["", "## All items", "", "| item | label | accepted | score | reasons | seconds |", "|---|---|---|---:|---|---:|"]
+    lines += [
+        "",
+        "## All items",
+        "",
+        "| item | label | accepted | score | reasons | seconds |",
+        "|---|---|---|---:|---|---:|",
+    ]
     lines += [
         f"| {r.item.name} | {r.item.attack_type or LIVE} | {'yes' if r.accepted else 'no'} | {r.score:.4f} | {_why(r)} | {r.seconds:.1f} |"
         for r in ev.results
@@ -144,8 +161,17 @@ def plot(ev: Evaluation, path: Path) -> None:
         by_score = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and s.gate]
         by_check = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and not s.gate]
         ax.hist(live, bins=bins, color="tab:green", alpha=0.6, label=f"bona fide ({len(live)})")
-        ax.hist([by_score, by_check], bins=bins, color=["tab:red", "tab:gray"], alpha=0.7, stacked=True,
-                label=[f"{attack_type}: score decides ({len(by_score)})", f"{attack_type}: other checks reject ({len(by_check)})"])
+        ax.hist(
+            [by_score, by_check],
+            bins=bins,
+            color=["tab:red", "tab:gray"],
+            alpha=0.7,
+            stacked=True,
+            label=[
+                f"{attack_type}: score decides ({len(by_score)})",
+                f"{attack_type}: other checks reject ({len(by_check)})",
+            ],
+        )
         ax.axvline(ev.threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {ev.threshold:g}")
         ax.set_title(f"{attack_type}: APCER {_pct(ev.at_threshold.apcer[attack_type])}")
         ax.set_xlabel("average liveness score")
@@ -159,9 +185,16 @@ def plot(ev: Evaluation, path: Path) -> None:
         points: list[DetPoint] = det_curve(scored, curve)
         if not points:
             continue
-        style = {"color": "black", "linewidth": 2.2} if curve is None else {"linewidth": 1.2, "marker": ".", "alpha": 0.8}
-        det_ax.step([_deviate(p.apcer) for p in points], [_deviate(p.bpcer) for p in points], where="post",
-                    label=curve or "all attacks", **style)
+        style = (
+            {"color": "black", "linewidth": 2.2} if curve is None else {"linewidth": 1.2, "marker": ".", "alpha": 0.8}
+        )
+        det_ax.step(
+            [_deviate(p.apcer) for p in points],
+            [_deviate(p.bpcer) for p in points],
+            where="post",
+            label=curve or "all attacks",
+            **style,
+        )
     op = ev.at_threshold
     if op.bpcer is not None and op.max_apcer is not None:
         pooled = [s for s in scored if s.label != LIVE]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
-from collections.abc import Sequence
 
 from evaluation.dataset import LabeledItem
 from evaluation.metrics import LIVE, Scored
@@ -54,7 +54,9 @@ class ProgressBar:
         with self._lock:
             self.done += 1
             filled = self.width * self.done // max(1, self.total)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {label[:40]:40s}")
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {label[:40]:40s}"
+            )
             if self.done == self.total:
                 self.stream.write("\n")
             self.stream.flush()
@@ -64,18 +66,27 @@ def analyze_item(engine: LivenessEngine, item: LabeledItem) -> ItemResult:
     """Never raises: a bad item is a rejected item with its error, so one file cannot stop a run."""
     started = time.perf_counter()
     try:
-        options = AnalysisOptions(actions=item.actions, reference=item.reference.read_bytes() if item.reference else None)
+        options = AnalysisOptions(
+            actions=item.actions, reference=item.reference.read_bytes() if item.reference else None
+        )
         verdict = engine.analyze(item.path.read_bytes(), options)
     except InputError as exc:
         return ItemResult(item, False, 0.0, (), exc.code, time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
         return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
     return ItemResult(
-        item, verdict.alive, float(verdict.average_liveness), tuple(verdict.reasons), None, time.perf_counter() - started,
+        item,
+        verdict.alive,
+        float(verdict.average_liveness),
+        tuple(verdict.reasons),
+        None,
+        time.perf_counter() - started,
     )
 
 
-def run(engine: LivenessEngine, items: Sequence[LabeledItem], workers: int = 2, progress: ProgressBar | None = None) -> list[ItemResult]:
+def run(
+    engine: LivenessEngine, items: Sequence[LabeledItem], workers: int = 2, progress: ProgressBar | None = None
+) -> list[ItemResult]:
     """Results in the order of `items`."""
 
     def one(item: LabeledItem) -> ItemResult:

@@ -86,14 +86,16 @@ class TerminalProgress:
         self.stream.flush()
 
 
-def _install_stream(destination: Path, chunks: Callable[[Callable[[bytes], None]], None],
-                    check: Callable[[str], None]) -> None:
+def _install_stream(
+    destination: Path, chunks: Callable[[Callable[[bytes], None]], None], check: Callable[[str], None]
+) -> None:
     """Streams bytes into `.NAME.partial` while hashing them, lets `check` refuse the sha256, then renames the file
     into place. On any failure, KeyboardInterrupt included, the partial file is removed: nothing half-done remains."""
     partial = destination.with_name(f".{destination.name}.partial")
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
+
             def sink(chunk: bytes) -> None:
                 digest.update(chunk)
                 out.write(chunk)
@@ -106,8 +108,7 @@ def _install_stream(destination: Path, chunks: Callable[[Callable[[bytes], None]
         raise
 
 
-def fetch(url: str, destination: Path, sha256: str, size: int, label: str,
-          progress: Progress | None = None) -> None:
+def fetch(url: str, destination: Path, sha256: str, size: int, label: str, progress: Progress | None = None) -> None:
     """Downloads `url` to `destination` only if it has exactly `size` bytes with `sha256`."""
 
     def stream(sink: Callable[[bytes], None]) -> None:
@@ -156,8 +157,9 @@ def _reason(exc: BaseException) -> str:
     return str(reason if reason is not None else exc) or type(exc).__name__
 
 
-def _install_converted(download: Download, item: ModelSpec, staging: Path, target: Path,
-                       progress: Callable[[str, int], Progress | None]) -> None:
+def _install_converted(
+    download: Download, item: ModelSpec, staging: Path, target: Path, progress: Callable[[str, int], Progress | None]
+) -> None:
     pth = staging / download.file
     url = source_url(download)
     fetch(url, pth, download.sha256, download.size, download.file, progress(download.file, download.size))
@@ -178,8 +180,11 @@ def download_for(key: str) -> Download:
     return next(d for d in DOWNLOADS if d.provides == key)
 
 
-def download_models(target: Path, progress: Callable[[str, int], Progress | None] = lambda _l, _t: None,
-                    log: Callable[[str], None] = lambda _m: None) -> list[str]:
+def download_models(
+    target: Path,
+    progress: Callable[[str, int], Progress | None] = lambda _l, _t: None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[str]:
     """Fetches (and converts) every manifest file not already verified in `target`; returns what it installed.
 
     Stops at the first failure with a DownloadError that names the file and the URL.
@@ -196,8 +201,14 @@ def download_models(target: Path, progress: Callable[[str, int], Progress | None
             with tempfile.TemporaryDirectory(prefix=".download-", dir=target) as staging:
                 _install_converted(download, item, Path(staging), target, progress)
         else:
-            fetch(source_url(download), target / item.filename, download.sha256, download.size, item.filename,
-                  progress(item.filename, download.size))
+            fetch(
+                source_url(download),
+                target / item.filename,
+                download.sha256,
+                download.size,
+                item.filename,
+                progress(item.filename, download.size),
+            )
         log(f"got {item.filename} from {source_url(download)}")
         installed.append(item.filename)
     return installed

@@ -59,8 +59,13 @@ MANIFEST: tuple[ModelSpec, ...] = (
         source="minivision-ai/Silent-Face-Anti-Spoofing@b6d5f04 resources/anti_spoof_models/"
         "2.7_80x80_MiniFASNetV2.pth, exported to ONNX (opset 13)",
         purpose="passive anti-spoof classifier, crop scale 2.7",
-        variants=(Variant("6029d0cc6c16638743563fe60a64013269652f9d8f719e606e61eba09194a923", 1744193,
-                          "converted from the .pth by models.minifasnet_onnx"),),
+        variants=(
+            Variant(
+                "6029d0cc6c16638743563fe60a64013269652f9d8f719e606e61eba09194a923",
+                1744193,
+                "converted from the .pth by models.minifasnet_onnx",
+            ),
+        ),
     ),
     ModelSpec(
         key="antispoof_v1se",
@@ -71,8 +76,13 @@ MANIFEST: tuple[ModelSpec, ...] = (
         source="minivision-ai/Silent-Face-Anti-Spoofing@b6d5f04 resources/anti_spoof_models/"
         "4_0_0_80x80_MiniFASNetV1SE.pth, exported to ONNX (opset 13)",
         purpose="passive anti-spoof classifier, crop scale 4.0",
-        variants=(Variant("d2845e646b669baf19d1b85acb3fca42415423877724fdca8755301d0ffb8a5f", 1743361,
-                          "converted from the .pth by models.minifasnet_onnx"),),
+        variants=(
+            Variant(
+                "d2845e646b669baf19d1b85acb3fca42415423877724fdca8755301d0ffb8a5f",
+                1743361,
+                "converted from the .pth by models.minifasnet_onnx",
+            ),
+        ),
     ),
     ModelSpec(
         key="sface",
@@ -99,10 +109,14 @@ class Download:
     convert: bool = False
 
 
-_MINIFASNET = "https://raw.githubusercontent.com/minivision-ai/Silent-Face-Anti-Spoofing/" \
+_MINIFASNET = (
+    "https://raw.githubusercontent.com/minivision-ai/Silent-Face-Anti-Spoofing/"
     "b6d5f04ad78778917853b25c778acef6d5626d15/resources/anti_spoof_models/"
-_OPENCV_ZOO = "https://media.githubusercontent.com/media/opencv/opencv_zoo/" \
-    "25f423d0e04c31a17254620e58febd7386da523b/models/"  # a commit whose LFS pointer has this sha256
+)
+_OPENCV_ZOO = (
+    "https://media.githubusercontent.com/media/opencv/opencv_zoo/"
+    "25f423d0e04c31a17254620e58febd7386da523b/models/"
+)  # a commit whose LFS pointer has this sha256
 
 DOWNLOADS: tuple[Download, ...] = (
     Download(

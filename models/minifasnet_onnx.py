@@ -48,10 +48,12 @@ class Architecture:
     blocks: tuple[tuple[str, int], ...] = (("conv_3", 4), ("conv_4", 6), ("conv_5", 2))
 
 
-ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType({
-    "MiniFASNetV2": Architecture("MiniFASNetV2", se=False, first_value_id=548),
-    "MiniFASNetV1SE": Architecture("MiniFASNetV1SE", se=True, first_value_id=608),
-})
+ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(
+    {
+        "MiniFASNetV2": Architecture("MiniFASNetV2", se=False, first_value_id=548),
+        "MiniFASNetV1SE": Architecture("MiniFASNetV1SE", se=True, first_value_id=608),
+    }
+)
 
 
 def node_scope(path: str) -> str:
@@ -96,10 +98,10 @@ class _Builder:
         self.nodes.append(node)
         return output
 
-    def _conv_bn(self, x: str, scope: str, weight: np.ndarray, bn: str, stride: int, pad: int,
-                 in_channels: int) -> str:
-        scale, bias, mean, var = (self.take(f"{bn}.{k}").astype(np.float32)
-                                  for k in ("weight", "bias", "running_mean", "running_var"))
+    def _conv_bn(self, x: str, scope: str, weight: np.ndarray, bn: str, stride: int, pad: int, in_channels: int) -> str:
+        scale, bias, mean, var = (
+            self.take(f"{bn}.{k}").astype(np.float32) for k in ("weight", "bias", "running_mean", "running_var")
+        )
         self.take(f"{bn}.num_batches_tracked")
         if not (scale.shape == bias.shape == mean.shape == var.shape == (weight.shape[0],)):
             raise ConversionError(f"{bn}: batch-norm shapes do not match the convolution {weight.shape}")
@@ -114,8 +116,14 @@ class _Builder:
         self.conv_params.append((fused_weight, fused_bias))
         kernel = list(weight.shape[2:])
         output = self.add(
-            "Conv", f"{scope}/Conv", [x, f"@conv{index}w", f"@conv{index}b"], dilations=[1, 1],
-            group=in_channels // weight.shape[1], kernel_shape=kernel, pads=[pad] * 4, strides=[stride, stride],
+            "Conv",
+            f"{scope}/Conv",
+            [x, f"@conv{index}w", f"@conv{index}b"],
+            dilations=[1, 1],
+            group=in_channels // weight.shape[1],
+            kernel_shape=kernel,
+            pads=[pad] * 4,
+            strides=[stride, stride],
         )
         return output
 
@@ -125,8 +133,9 @@ class _Builder:
         output = self.add("PRelu", f"{scope}/PRelu", [x, f"@prelu{len(self.prelu_params) - 1}"])
         return output
 
-    def conv_block(self, x: str, path: str, channels: int, kernel: int, stride: int, pad: int,
-                   linear: bool = False) -> tuple[str, int]:
+    def conv_block(
+        self, x: str, path: str, channels: int, kernel: int, stride: int, pad: int, linear: bool = False
+    ) -> tuple[str, int]:
         """Conv_block (conv, bn, prelu) or Linear_block (conv, bn); returns the output and its channel count."""
         scope = node_scope(path)
         out = self._conv_bn(x, f"{scope}/conv", self._conv_weight(path, kernel), f"{path}.bn", stride, pad, channels)
@@ -170,11 +179,17 @@ class _Builder:
         zero = self.add("Constant", f"{scope}/Constant", [], value=numpy_helper.from_array(np.array(0, np.int64), ""))
         batch = self.add("Gather", f"{scope}/Gather", [shape, zero], axis=0)
         # The exporter named this unscoped constant by a node counter that runs 3 ahead of its position.
-        axes = self.add("Constant", f"Constant_{len(self.nodes) + 3}", [], unsqueeze_axes,
-                        value=numpy_helper.from_array(np.array([0], np.int64), ""))
+        axes = self.add(
+            "Constant",
+            f"Constant_{len(self.nodes) + 3}",
+            [],
+            unsqueeze_axes,
+            value=numpy_helper.from_array(np.array([0], np.int64), ""),
+        )
         batch = self.add("Unsqueeze", f"{scope}/Unsqueeze", [batch, axes])
-        rest = self.add("Constant", f"{scope}/Constant_1", [],
-                        value=numpy_helper.from_array(np.array([-1], np.int64), ""))
+        rest = self.add(
+            "Constant", f"{scope}/Constant_1", [], value=numpy_helper.from_array(np.array([-1], np.int64), "")
+        )
         target = self.add("Concat", f"{scope}/Concat", [batch, rest], axis=0)
         return self.add("Reshape", f"{scope}/Reshape", [x, target])
 
@@ -215,8 +230,10 @@ def build_model(weights: OrderedDict[str, np.ndarray], arch: Architecture) -> on
     next_id = first + 12
     for i, (weight, bias) in enumerate(b.conv_params):
         names[f"@conv{i}w"], names[f"@conv{i}b"] = f"onnx::Conv_{next_id}", f"onnx::Conv_{next_id + 1}"
-        inits += [numpy_helper.from_array(weight, names[f"@conv{i}w"]),
-                  numpy_helper.from_array(bias, names[f"@conv{i}b"])]
+        inits += [
+            numpy_helper.from_array(weight, names[f"@conv{i}w"]),
+            numpy_helper.from_array(bias, names[f"@conv{i}b"]),
+        ]
         next_id += 3
     next_id -= 1
     for i, slope in enumerate(b.prelu_params):
@@ -224,28 +241,37 @@ def build_model(weights: OrderedDict[str, np.ndarray], arch: Architecture) -> on
         inits.append(numpy_helper.from_array(slope, names[f"@prelu{i}"]))
     next_id += len(b.prelu_params) + 1
     linear_name, prob_name = f"onnx::MatMul_{next_id}", f"onnx::MatMul_{next_id + 1}"
-    inits += [numpy_helper.from_array(np.ascontiguousarray(linear.T), linear_name),
-              numpy_helper.from_array(np.ascontiguousarray(prob.T), prob_name)]
+    inits += [
+        numpy_helper.from_array(np.ascontiguousarray(linear.T), linear_name),
+        numpy_helper.from_array(np.ascontiguousarray(prob.T), prob_name),
+    ]
     for node in b.nodes:
         for j, name in enumerate(node.input):
             if name in names:
                 node.input[j] = names[name]
 
     x = b.add("MatMul", "/linear/MatMul", [x, linear_name])
-    x = b.add("BatchNormalization", "/bn/BatchNormalization", [x, "bn.weight", "bn.bias", "bn.running_mean",
-              "bn.running_var"], epsilon=BN_EPSILON, momentum=BN_MOMENTUM)
+    x = b.add(
+        "BatchNormalization",
+        "/bn/BatchNormalization",
+        [x, "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+        epsilon=BN_EPSILON,
+        momentum=BN_MOMENTUM,
+    )
     b.add("MatMul", "/prob/MatMul", [x, prob_name], "logits")
 
     graph = helper.make_graph(
-        b.nodes, "main_graph",
+        b.nodes,
+        "main_graph",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, INPUT_SIZE, INPUT_SIZE])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES])],
         initializer=inits,
     )
     opset = onnx.OperatorSetIdProto()
     opset.version = OPSET  # the default domain left unset, as the exporter writes it
-    model = helper.make_model(graph, opset_imports=[opset], ir_version=IR_VERSION,
-                              producer_name="pytorch", producer_version="2.13.0")
+    model = helper.make_model(
+        graph, opset_imports=[opset], ir_version=IR_VERSION, producer_name="pytorch", producer_version="2.13.0"
+    )
     onnx.checker.check_model(model)
     return model
 

@@ -26,17 +26,19 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
 # torch.<Name>Storage -> element dtype (little-endian; both formats store raw native bytes, written on x86/ARM).
-_STORAGE_DTYPES: Mapping[str, np.dtype] = MappingProxyType({
-    "FloatStorage": np.dtype("<f4"),
-    "DoubleStorage": np.dtype("<f8"),
-    "HalfStorage": np.dtype("<f2"),
-    "LongStorage": np.dtype("<i8"),
-    "IntStorage": np.dtype("<i4"),
-    "ShortStorage": np.dtype("<i2"),
-    "CharStorage": np.dtype("i1"),
-    "ByteStorage": np.dtype("u1"),
-    "BoolStorage": np.dtype("?"),
-})
+_STORAGE_DTYPES: Mapping[str, np.dtype] = MappingProxyType(
+    {
+        "FloatStorage": np.dtype("<f4"),
+        "DoubleStorage": np.dtype("<f8"),
+        "HalfStorage": np.dtype("<f2"),
+        "LongStorage": np.dtype("<i8"),
+        "IntStorage": np.dtype("<i4"),
+        "ShortStorage": np.dtype("<i2"),
+        "CharStorage": np.dtype("i1"),
+        "ByteStorage": np.dtype("u1"),
+        "BoolStorage": np.dtype("?"),
+    }
+)
 
 
 class CheckpointError(ValueError):
@@ -68,13 +70,24 @@ class _TensorRef:
     stride: tuple[int, ...]
 
 
-def _rebuild_tensor_v2(storage: object, storage_offset: object, size: object, stride: object,
-                       requires_grad: object = False, backward_hooks: object = None,
-                       metadata: object = None) -> _TensorRef:
+def _rebuild_tensor_v2(
+    storage: object,
+    storage_offset: object,
+    size: object,
+    stride: object,
+    requires_grad: object = False,
+    backward_hooks: object = None,
+    metadata: object = None,
+) -> _TensorRef:
     if not isinstance(storage, _StorageRef):
         raise CheckpointError("tensor without a storage")
-    if not (isinstance(storage_offset, int) and isinstance(size, tuple) and isinstance(stride, tuple)
-            and len(size) == len(stride) and all(isinstance(v, int) and v >= 0 for v in size + stride)):
+    if not (
+        isinstance(storage_offset, int)
+        and isinstance(size, tuple)
+        and isinstance(stride, tuple)
+        and len(size) == len(stride)
+        and all(isinstance(v, int) and v >= 0 for v in size + stride)
+    ):
         raise CheckpointError("malformed tensor geometry")
     return _TensorRef(storage, storage_offset, size, stride)
 
@@ -85,12 +98,14 @@ def _rebuild_parameter(data: object, requires_grad: object = False, backward_hoo
     return data
 
 
-_ALLOWED_GLOBALS: Mapping[tuple[str, str], object] = MappingProxyType({
-    ("collections", "OrderedDict"): OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
-})
+_ALLOWED_GLOBALS: Mapping[tuple[str, str], object] = MappingProxyType(
+    {
+        ("collections", "OrderedDict"): OrderedDict,
+        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
+    }
+)
 
 
 class _StateDictUnpickler(pickle.Unpickler):
@@ -116,8 +131,9 @@ class _StateDictUnpickler(pickle.Unpickler):
         storage_type, key, _location, numel = pid[1:5]
         if len(pid) == 6 and pid[5] is not None:
             raise CheckpointError("storage views are not supported")
-        if not (isinstance(storage_type, _StorageType) and isinstance(key, str) and isinstance(numel, int)
-                and numel >= 0):
+        if not (
+            isinstance(storage_type, _StorageType) and isinstance(key, str) and isinstance(numel, int) and numel >= 0
+        ):
             raise CheckpointError(f"malformed storage reference {pid!r:.80}")
         known = self.storages.setdefault(key, _StorageRef(key, storage_type.dtype, numel))
         if known.dtype != storage_type.dtype or known.numel != numel:
@@ -161,7 +177,10 @@ def _materialise(result: object, raw: dict[str, np.ndarray]) -> OrderedDict[str,
         if ref.offset < 0 or last >= data.size:
             raise CheckpointError(f"tensor {name} reaches outside its storage")
         view = np.lib.stride_tricks.as_strided(
-            data[ref.offset:], shape=ref.size, strides=tuple(s * data.itemsize for s in ref.stride), writeable=False,
+            data[ref.offset :],
+            shape=ref.size,
+            strides=tuple(s * data.itemsize for s in ref.stride),
+            writeable=False,
         )
         out[name] = np.array(view, dtype=data.dtype.newbyteorder("="), copy=True)
     return out

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -67,8 +67,15 @@ def reference_of(record: SessionRecord) -> np.ndarray | None:
 
 
 class SessionBook:
-    def __init__(self, store: SessionStore, settings: RealtimeSettings, cluster: StoreSettings, node_id: str,
-                 clock: Callable[[], float], on_decided: Callable[[SessionRecord], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        settings: RealtimeSettings,
+        cluster: StoreSettings,
+        node_id: str,
+        clock: Callable[[], float],
+        on_decided: Callable[[SessionRecord], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.cluster = cluster
@@ -78,8 +85,14 @@ class SessionBook:
 
     # -- create and read -----------------------------------------------------------------------------------------
 
-    async def create(self, options: SessionOptions, reference: np.ndarray | None, tenant: Tenant,
-                     status_token_hash: str | None = None, session_id: str | None = None) -> tuple[SessionRecord, str]:
+    async def create(
+        self,
+        options: SessionOptions,
+        reference: np.ndarray | None,
+        tenant: Tenant,
+        status_token_hash: str | None = None,
+        session_id: str | None = None,
+    ) -> tuple[SessionRecord, str]:
         """Returns the session and its client token (shown once; only its hash is kept). `session_id`: one drawn
         by the caller (new_session_id), which took a quota place under it first."""
         actions = self.choose_actions(options)
@@ -91,10 +104,18 @@ class SessionBook:
         # kept until its ttl, a whole check and the result's retention have passed (a decision moves it on)
         purge_at = now + ttl + self.settings.check_timeout_s + self.cluster.result_retention_s
         record = SessionRecord(
-            id=session_id or new_session_id(), token_hash=hash_token(token), actions=actions, created_at=now,
-            expires_at=now + ttl, purge_at=purge_at, allowed_origins=tuple(options.allowed_origins),
-            audit_images=options.audit_images, owner=options.owner, tenant=tenant,
-            recording_fallback=options.recording_fallback, status_token_hash=status_token_hash,
+            id=session_id or new_session_id(),
+            token_hash=hash_token(token),
+            actions=actions,
+            created_at=now,
+            expires_at=now + ttl,
+            purge_at=purge_at,
+            allowed_origins=tuple(options.allowed_origins),
+            audit_images=options.audit_images,
+            owner=options.owner,
+            tenant=tenant,
+            recording_fallback=options.recording_fallback,
+            status_token_hash=status_token_hash,
             reference=None if reference is None else np.asarray(reference, dtype=np.float32).tobytes(),
             reference_given=options.reference_photo is not None,
         )
@@ -106,7 +127,9 @@ class SessionBook:
         if options.actions is not None:
             unknown = [a for a in options.actions if a not in ACTIONS]
             if unknown or len(options.actions) > MAX_ACTIONS:
-                raise SessionError(InputCode.INVALID_ACTIONS, f"actions: at most {MAX_ACTIONS} of {', '.join(ACTIONS)}.", 400)
+                raise SessionError(
+                    InputCode.INVALID_ACTIONS, f"actions: at most {MAX_ACTIONS} of {', '.join(ACTIONS)}.", 400
+                )
             return tuple(options.actions)
         count = self.settings.action_count if options.action_count is None else options.action_count
         if not 0 <= count <= MAX_ACTIONS:
@@ -119,14 +142,20 @@ class SessionBook:
         session = await self.store.get(session_id)
         if session is None:
             raise not_found()
-        if owner is not None and (session.tenant == Tenant.DEMO or (session.owner is not None and session.owner != owner)):
+        if owner is not None and (
+            session.tenant == Tenant.DEMO or (session.owner is not None and session.owner != owner)
+        ):
             raise not_found()
         return await self.expire_if_due(session)
 
     async def get_demo(self, session_id: str, status_token: str | None) -> SessionRecord:
         """A demo session for the demo page that created it (its status token); anything else is not found."""
         session = await self.store.get(session_id)
-        if session is None or session.tenant != Tenant.DEMO or not token_matches(status_token, session.status_token_hash):
+        if (
+            session is None
+            or session.tenant != Tenant.DEMO
+            or not token_matches(status_token, session.status_token_hash)
+        ):
             raise not_found()
         return await self.expire_if_due(session)
 
@@ -141,9 +170,20 @@ class SessionBook:
         if session.status != SessionStatus.CREATED or self.clock() < session.expires_at:
             return session
         now = self.clock()
-        expired = await update(self.store, session.id, lambda r: r.bump(
-            status=SessionStatus.EXPIRED, decided_at=now, reference=None,
-            purge_at=now + self.cluster.result_retention_s) if r.status == SessionStatus.CREATED else None)
+        expired = await update(
+            self.store,
+            session.id,
+            lambda r: (
+                r.bump(
+                    status=SessionStatus.EXPIRED,
+                    decided_at=now,
+                    reference=None,
+                    purge_at=now + self.cluster.result_retention_s,
+                )
+                if r.status == SessionStatus.CREATED
+                else None
+            ),
+        )
         if expired is None:
             raise not_found()
         await self._decided(expired)
@@ -170,11 +210,14 @@ class SessionBook:
     async def claim(self, session_id: str, **changes: Any) -> SessionRecord:
         """CREATED -> IN_PROGRESS by this node, atomically; a session another node (or request) claimed first is
         token_used."""
+
         def change(current: SessionRecord) -> SessionRecord:
             if current.status != SessionStatus.CREATED or self.clock() >= current.expires_at:
                 raise token_used()
-            return current.bump(status=SessionStatus.IN_PROGRESS, node_id=self.node_id, started_at=self.clock(),
-                                **changes)
+            return current.bump(
+                status=SessionStatus.IN_PROGRESS, node_id=self.node_id, started_at=self.clock(), **changes
+            )
+
         claimed = await update(self.store, session_id, change)
         if claimed is None:
             raise not_found()
@@ -184,14 +227,28 @@ class SessionBook:
         """Still this node's live check (not taken over by the fallback on another node, not decided)."""
         return record.status == SessionStatus.IN_PROGRESS and record.node_id == self.node_id and record.fallback is None
 
-    async def decide(self, session_id: str, status: SessionStatus, result: dict[str, Any],
-                     allowed: Callable[[SessionRecord], bool]) -> SessionRecord | None:
+    async def decide(
+        self, session_id: str, status: SessionStatus, result: dict[str, Any], allowed: Callable[[SessionRecord], bool]
+    ) -> SessionRecord | None:
         """Writes the decision unless `allowed(current)` says the session is no longer the caller's to decide.
         The reference embedding is dropped; the result is kept for result-retention-s."""
         now = self.clock()
-        stored = await update(self.store, session_id, lambda r: r.bump(
-            status=status, result=result, decided_at=now, reference=None, stalled=None,
-            purge_at=now + self.cluster.result_retention_s) if allowed(r) else None)
+        stored = await update(
+            self.store,
+            session_id,
+            lambda r: (
+                r.bump(
+                    status=status,
+                    result=result,
+                    decided_at=now,
+                    reference=None,
+                    stalled=None,
+                    purge_at=now + self.cluster.result_retention_s,
+                )
+                if allowed(r)
+                else None
+            ),
+        )
         if stored is not None:
             await self._decided(stored)
         return stored

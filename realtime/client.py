@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -19,7 +19,9 @@ from realtime.peer import offer_host_addresses
 CLOCK_RATE = 90000
 
 
-def read_clip(path: str, size: tuple[int, int] | None = None, max_seconds: float | None = None) -> tuple[list[np.ndarray], float]:
+def read_clip(
+    path: str, size: tuple[int, int] | None = None, max_seconds: float | None = None
+) -> tuple[list[np.ndarray], float]:
     """Decodes a video with PyAV into RGB frames (optionally resized to `size` = (width, height)) and its fps."""
     frames: list[np.ndarray] = []
     with av.open(path) as container:
@@ -86,7 +88,9 @@ class LiveClient:
         self.prompted = asyncio.Event()
         self.channel = self.pc.createDataChannel(p.CHANNEL_LABEL)
         self.pc.addTrack(track)
-        self.channel.on("open", lambda: self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.READY}"}}'))
+        self.channel.on(
+            "open", lambda: self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.READY}"}}')
+        )
         self.channel.on("message", self._on_message)
 
     def _on_message(self, raw: str) -> None:

@@ -52,9 +52,14 @@ class FallbackTiming:
 
     @classmethod
     def from_settings(cls, s: RealtimeSettings) -> FallbackTiming:
-        return cls((s.fallback_lead_min_ms, s.fallback_lead_max_ms), (s.fallback_gap_min_ms, s.fallback_gap_max_ms),
-                   s.fallback_early_ms, s.min_reaction_ms, int(s.fallback_upload_margin_s * 1000),
-                   s.fallback_timeline_slack_ms)
+        return cls(
+            (s.fallback_lead_min_ms, s.fallback_lead_max_ms),
+            (s.fallback_gap_min_ms, s.fallback_gap_max_ms),
+            s.fallback_early_ms,
+            s.min_reaction_ms,
+            int(s.fallback_upload_margin_s * 1000),
+            s.fallback_timeline_slack_ms,
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ class FallbackPlan:
     issued_ms: list[int] = field(default_factory=list)
 
     @classmethod
-    def draw(cls, actions: tuple[str, ...], timing: FallbackTiming, started_at: float, rng: random.Random) -> FallbackPlan:
+    def draw(
+        cls, actions: tuple[str, ...], timing: FallbackTiming, started_at: float, rng: random.Random
+    ) -> FallbackPlan:
         marks = [rng.randint(*timing.lead_ms)]
         for _ in range(max(1, len(actions))):
             marks.append(marks[-1] + rng.randint(*timing.gap_ms))
@@ -87,16 +94,32 @@ class FallbackPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the session store: whichever node serves the next step reads the plan from there."""
-        return {"actions": list(self.actions), "started_at": self.started_at, "marks_ms": list(self.marks_ms),
-                "timing": asdict(self.timing), "issued_ms": list(self.issued_ms)}
+        return {
+            "actions": list(self.actions),
+            "started_at": self.started_at,
+            "marks_ms": list(self.marks_ms),
+            "timing": asdict(self.timing),
+            "issued_ms": list(self.issued_ms),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FallbackPlan:
         t = data["timing"]
-        timing = FallbackTiming(tuple(t["lead_ms"]), tuple(t["gap_ms"]), int(t["early_ms"]), int(t["min_reaction_ms"]),
-                                int(t["upload_margin_ms"]), int(t["timeline_slack_ms"]))  # type: ignore[arg-type]
-        return cls(tuple(data["actions"]), float(data["started_at"]), tuple(data["marks_ms"]), timing,
-                   [int(x) for x in data["issued_ms"]])
+        timing = FallbackTiming(
+            tuple(t["lead_ms"]),
+            tuple(t["gap_ms"]),
+            int(t["early_ms"]),
+            int(t["min_reaction_ms"]),
+            int(t["upload_margin_ms"]),
+            int(t["timeline_slack_ms"]),
+        )  # type: ignore[arg-type]
+        return cls(
+            tuple(data["actions"]),
+            float(data["started_at"]),
+            tuple(data["marks_ms"]),
+            timing,
+            [int(x) for x in data["issued_ms"]],
+        )
 
     # -- clock ---------------------------------------------------------------------------------------------------
 
@@ -121,9 +144,14 @@ class FallbackPlan:
         """What the client may know now: how many prompts, when to ask for the next, and (once every prompt was
         issued) when to stop recording and by when to upload. Never an action it has not been prompted for."""
         elapsed = self.elapsed_ms(now)
-        out: dict[str, object] = {"total": len(self.actions), "issued": len(self.issued_ms), "elapsed_ms": elapsed,
-                                  "next_prompt_ms": None if self.all_issued else self.marks_ms[len(self.issued_ms)],
-                                  "stop_at_ms": None, "upload_by_ms": None}
+        out: dict[str, object] = {
+            "total": len(self.actions),
+            "issued": len(self.issued_ms),
+            "elapsed_ms": elapsed,
+            "next_prompt_ms": None if self.all_issued else self.marks_ms[len(self.issued_ms)],
+            "stop_at_ms": None,
+            "upload_by_ms": None,
+        }
         if self.all_issued:
             out["stop_at_ms"], out["upload_by_ms"] = self.end_ms, self.upload_by_ms
         return out
@@ -137,8 +165,12 @@ class FallbackPlan:
         due = self.marks_ms[index]
         if elapsed < due - self.timing.early_ms:
             wait_s = (due - elapsed) / 1000
-            raise SessionError(FallbackCode.PROMPT_NOT_DUE, f"The next prompt is due in {wait_s:.1f} s.", 409,
-                               retry_after_s=max(1, math.ceil(wait_s)))
+            raise SessionError(
+                FallbackCode.PROMPT_NOT_DUE,
+                f"The next prompt is due in {wait_s:.1f} s.",
+                409,
+                retry_after_s=max(1, math.ceil(wait_s)),
+            )
         self.issued_ms.append(elapsed)
         return FallbackPrompt(self.actions[index], index, len(self.actions), elapsed, self.marks_ms[index + 1])
 
@@ -165,8 +197,11 @@ class FallbackPlan:
 
     def check_deadline(self, now: float) -> None:
         if self.elapsed_ms(now) > self.upload_by_ms:
-            raise SessionError(FallbackCode.DEADLINE_PASSED,
-                               "The recording arrived after the schedule's deadline; start a new check.", 410)
+            raise SessionError(
+                FallbackCode.DEADLINE_PASSED,
+                "The recording arrived after the schedule's deadline; start a new check.",
+                410,
+            )
 
     def fits_timeline(self, duration_s: float, received: float) -> bool:
         """A clip longer than the time since the recording started (plus slack for the start request's trip)

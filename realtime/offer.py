@@ -28,7 +28,7 @@ class MediaSection:
 
     def values(self, name: str) -> list[str]:
         prefix = f"a={name}:"
-        return [line[len(prefix):] for line in self.attributes if line.startswith(prefix)]
+        return [line[len(prefix) :] for line in self.attributes if line.startswith(prefix)]
 
     def has(self, name: str) -> bool:
         return any(line == f"a={name}" or line.startswith(f"a={name}:") for line in self.attributes)
@@ -73,7 +73,7 @@ def validate_offer(sdp: str, kind: str = "offer") -> None:
     """Raises invalid_offer unless `sdp` is an offer with exactly one sent video track (VP8 or H264), one SCTP
     data-channel section, and ICE credentials and a DTLS fingerprint for them."""
     if kind != "offer" or not isinstance(sdp, str) or not sdp.strip():
-        raise invalid("Expected {\"sdp\": ..., \"type\": \"offer\"}.")
+        raise invalid('Expected {"sdp": ..., "type": "offer"}.')
     if len(sdp.encode("utf-8", "replace")) > MAX_OFFER_BYTES:
         raise invalid("The SDP offer is too large.", 413)
     _, media = parse_media(sdp)

@@ -62,12 +62,24 @@ class DemoQuota:
     async def admit(self, client: str, session_id: str) -> None:
         """Raises demo_rate_limited (429) or demo_busy (503) having recorded nothing; otherwise records the
         creation against `client` and counts `session_id` open (until release() or hold_s)."""
-        answer = await self.store.admit(Ticket(
-            rate_key=client_key(client), rate_limit=self.limits.per_client_per_minute, window_s=WINDOW_S,
-            kind=OPEN_ITEM, key=session_id, cap=self.limits.max_open, ttl_s=self.hold_s))
+        answer = await self.store.admit(
+            Ticket(
+                rate_key=client_key(client),
+                rate_limit=self.limits.per_client_per_minute,
+                window_s=WINDOW_S,
+                kind=OPEN_ITEM,
+                key=session_id,
+                cap=self.limits.max_open,
+                ttl_s=self.hold_s,
+            )
+        )
         if answer.refused == Limit.RATE:
-            raise SessionError(SessionCode.DEMO_RATE_LIMITED, "Too many demo checks from this address; try again shortly.",
-                               429, retry_after_s=max(1, math.ceil(answer.retry_after_s)))
+            raise SessionError(
+                SessionCode.DEMO_RATE_LIMITED,
+                "Too many demo checks from this address; try again shortly.",
+                429,
+                retry_after_s=max(1, math.ceil(answer.retry_after_s)),
+            )
         if answer.refused == Limit.CAP:
             raise SessionError(SessionCode.DEMO_BUSY, "The demo is busy; try again shortly.", 503, retry_after_s=10)
 
@@ -82,5 +94,9 @@ class DemoQuota:
     def check_live(self, live_demo_checks: int) -> None:
         """This node's demo checks (bounded by its CPU, so per node)."""
         if live_demo_checks >= self.limits.max_live:
-            raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many demo checks are running; try again shortly.", 503,
-                               retry_after_s=5)
+            raise SessionError(
+                SessionCode.TOO_MANY_SESSIONS,
+                "Too many demo checks are running; try again shortly.",
+                503,
+                retry_after_s=5,
+            )

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from collections.abc import Callable
 
 from realtime.book import SessionBook, token_used
 from realtime.errors import SessionCode, SessionError, not_found
@@ -35,8 +35,15 @@ def plan_of(session: SessionRecord) -> FallbackPlan:
 
 
 class RecordingChecks:
-    def __init__(self, engine: LivenessEngine, settings: RealtimeSettings, book: SessionBook, live: LiveChecks,
-                 executor: ThreadPoolExecutor, rng: random.Random) -> None:
+    def __init__(
+        self,
+        engine: LivenessEngine,
+        settings: RealtimeSettings,
+        book: SessionBook,
+        live: LiveChecks,
+        executor: ThreadPoolExecutor,
+        rng: random.Random,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.book = book
@@ -69,6 +76,7 @@ class RecordingChecks:
                 if current.status != SessionStatus.IN_PROGRESS or current.fallback is not None or current.frames_seen:
                     raise token_used()
                 return current.bump(fallback=plan.to_dict(), node_id=self.book.node_id, stalled=None, started_at=now)
+
             taken = await update(self.book.store, session_id, take_over)
             if taken is None:
                 raise not_found()
@@ -100,8 +108,9 @@ class RecordingChecks:
         prompt, plan = issued[0]
         return prompt, plan, now
 
-    async def decide(self, session_id: str, token: str | None, data: bytes,
-                     run: Callable[..., Any] | None = None) -> SessionRecord:
+    async def decide(
+        self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None
+    ) -> SessionRecord:
         """Judges the uploaded recording with the same engine rules, each action inside the window the server
         timed (mapped to clip time by the recording's start), and finishes the session. Refused after the
         deadline; failed when the clip is longer than the time since the recording started. `run(fn, *args)` runs
@@ -125,8 +134,9 @@ class RecordingChecks:
         finally:
             self.judging -= 1
 
-    async def _judge(self, session: SessionRecord, data: bytes, received: float,
-                     run: Callable[..., Any] | None) -> SessionRecord:
+    async def _judge(
+        self, session: SessionRecord, data: bytes, received: float, run: Callable[..., Any] | None
+    ) -> SessionRecord:
         plan = plan_of(session)
         try:
             plan.check_deadline(received)
@@ -138,30 +148,44 @@ class RecordingChecks:
             raise SessionError(FallbackCode.EMPTY_RECORDING, "The recording is empty.", 400)
         # the probes come first (a probe found fails the check); then the prompted actions in their windows
         probes = plan.probes()
-        options = AnalysisOptions(actions=tuple(a for a, _ in probes) + session.actions,
-                                  action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None)
+        options = AnalysisOptions(
+            actions=tuple(a for a, _ in probes) + session.actions,
+            action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None,
+        )
         try:
             if run is None:
-                verdict = await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.analyze, data, options)
+                verdict = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.engine.analyze, data, options
+                )
             else:
                 verdict = await run(self.engine.analyze, data, options)
         except InputError as exc:  # a broken recording fails the session with the input's code (no retry)
             await self.fail(session.id, exc.code)
             raise
         except Exception:  # not the recording's fault (server busy, say): the client may send it again
-            await update(self.book.store, session.id, lambda r: r.bump(recording_used=False)
-                         if r.status == SessionStatus.IN_PROGRESS and r.recording_used else None)
+            await update(
+                self.book.store,
+                session.id,
+                lambda r: (
+                    r.bump(recording_used=False) if r.status == SessionStatus.IN_PROGRESS and r.recording_used else None
+                ),
+            )
             raise
         extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
         result = await asyncio.get_running_loop().run_in_executor(
-            self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), extra)
+            self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), extra
+        )
         status = SessionStatus.SUCCEEDED if result["alive"] else SessionStatus.FAILED
         decided = await self.book.decide(session.id, status, result, lambda r: r.status == SessionStatus.IN_PROGRESS)
         return decided or await self.book.get(session.id)
 
     async def fail(self, session_id: str, code: str) -> None:
-        await self.book.decide(session_id, SessionStatus.FAILED, failed_result(self.engine, SessionMode.RECORDING, [code]),
-                               lambda r: r.status == SessionStatus.IN_PROGRESS)
+        await self.book.decide(
+            session_id,
+            SessionStatus.FAILED,
+            failed_result(self.engine, SessionMode.RECORDING, [code]),
+            lambda r: r.status == SessionStatus.IN_PROGRESS,
+        )
 
     async def sweep(self, record: SessionRecord, now: float) -> None:
         """A recording that did not arrive by its deadline fails (whichever node started it)."""
@@ -169,5 +193,9 @@ class RecordingChecks:
             return
         plan = FallbackPlan.from_dict(record.fallback)
         if plan.elapsed_ms(now) > plan.upload_by_ms:
-            await self.book.decide(record.id, SessionStatus.FAILED, failed_result(
-                self.engine, SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]), lambda r: r.version == record.version)
+            await self.book.decide(
+                record.id,
+                SessionStatus.FAILED,
+                failed_result(self.engine, SessionMode.RECORDING, [FallbackCode.DEADLINE_PASSED.value]),
+                lambda r: r.version == record.version,
+            )

@@ -16,9 +16,9 @@ import logging
 import random
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from collections.abc import Callable
 
 import numpy as np
 
@@ -42,9 +42,13 @@ from scoring.reasons import Reason
 __all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "SessionRecord", "SessionStatus"]
 
 log = logging.getLogger("livecheck")
-CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = (SessionStatus.CREATED, SessionStatus.IN_PROGRESS,
-                                                      SessionStatus.SUCCEEDED, SessionStatus.FAILED,
-                                                      SessionStatus.EXPIRED)
+CREATED, IN_PROGRESS, SUCCEEDED, FAILED, EXPIRED = (
+    SessionStatus.CREATED,
+    SessionStatus.IN_PROGRESS,
+    SessionStatus.SUCCEEDED,
+    SessionStatus.FAILED,
+    SessionStatus.EXPIRED,
+)
 PURGE_EVERY_S = 60.0
 Gauges = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
@@ -70,16 +74,21 @@ class SessionRegistry:
         self.store: SessionStore = store if store is not None else open_store("sqlite:///:memory:")
         self.node_id = node_id or f"node-{secrets.token_hex(4)}"
         self.clock = clock
-        self.executor = ThreadPoolExecutor(max_workers=max(2, settings.max_sessions + settings.demo_max_live),
-                                           thread_name_prefix="live")
-        self.demo_quota = DemoQuota(self.store, DemoLimits(settings.demo_max_open, settings.demo_max_live,
-                                                           settings.demo_per_client_per_minute),
-                                    hold_s=settings.demo_ttl_s + settings.check_timeout_s)
-        self.book = SessionBook(self.store, settings, self.cluster, self.node_id, lambda: self.clock(),
-                                on_decided=self._decided)
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(2, settings.max_sessions + settings.demo_max_live), thread_name_prefix="live"
+        )
+        self.demo_quota = DemoQuota(
+            self.store,
+            DemoLimits(settings.demo_max_open, settings.demo_max_live, settings.demo_per_client_per_minute),
+            hold_s=settings.demo_ttl_s + settings.check_timeout_s,
+        )
+        self.book = SessionBook(
+            self.store, settings, self.cluster, self.node_id, lambda: self.clock(), on_decided=self._decided
+        )
         self.live = LiveChecks(engine, settings, self.book, self.executor)
-        self.recording = RecordingChecks(engine, settings, self.book, self.live, self.executor,
-                                         rng or secrets.SystemRandom())  # fallback timing: unpredictable
+        self.recording = RecordingChecks(
+            engine, settings, self.book, self.live, self.executor, rng or secrets.SystemRandom()
+        )  # fallback timing: unpredictable
         self._status_counts: dict[tuple[str, SessionStatus], int] = {}  # the store's, for the gauges
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
@@ -124,8 +133,11 @@ class SessionRegistry:
     def gauges(self) -> Gauges:
         """Prometheus gauges: sessions in the store by tenant and status (the whole cluster), and this node's
         running live checks, peers and landmarkers by tenant."""
-        by_status: dict[tuple[tuple[str, str], ...], float] = {(("tenant", t.value), ("status", str(s))): float(self._status_counts.get((t.value, s), 0))
-                     for t in Tenant for s in SessionStatus}
+        by_status: dict[tuple[tuple[str, str], ...], float] = {
+            (("tenant", t.value), ("status", str(s))): float(self._status_counts.get((t.value, s), 0))
+            for t in Tenant
+            for s in SessionStatus
+        }
         live: dict[tuple[tuple[str, str], ...], float] = {}
         peers: dict[tuple[tuple[str, str], ...], float] = {}
         landmarkers: dict[tuple[tuple[str, str], ...], float] = {}
@@ -133,8 +145,12 @@ class SessionRegistry:
             counts = self.counts(tenant)
             label = (("tenant", tenant.value),)
             live[label], peers[label], landmarkers[label] = counts["live"], counts["peers"], counts["landmarkers"]
-        return {"livecheck_sessions": by_status, "livecheck_live_checks": live, "livecheck_live_peers": peers,
-                "livecheck_live_landmarkers": landmarkers}
+        return {
+            "livecheck_sessions": by_status,
+            "livecheck_live_checks": live,
+            "livecheck_live_peers": peers,
+            "livecheck_live_landmarkers": landmarkers,
+        }
 
     # -- integrator side -----------------------------------------------------------------------------------------
 
@@ -190,15 +206,23 @@ class SessionRegistry:
         if tenant == Tenant.DEMO:
             self.demo_quota.check_live(self.counts(Tenant.DEMO)["live"])
         elif self.counts(Tenant.INTEGRATOR)["live"] >= self.settings.max_sessions:
-            raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many live checks are running; try again shortly.", 503,
-                               retry_after_s=5)
+            raise SessionError(
+                SessionCode.TOO_MANY_SESSIONS,
+                "Too many live checks are running; try again shortly.",
+                503,
+                retry_after_s=5,
+            )
 
     async def _check_cluster_cap(self) -> None:
         if self.cluster.max_live_checks > 0:
             running = total(await self.store.counts(), IN_PROGRESS)
             if running >= self.cluster.max_live_checks:
-                raise SessionError(SessionCode.TOO_MANY_SESSIONS, "Too many checks are running in the cluster; try again "
-                                   "shortly.", 503, retry_after_s=5)
+                raise SessionError(
+                    SessionCode.TOO_MANY_SESSIONS,
+                    "Too many checks are running in the cluster; try again shortly.",
+                    503,
+                    retry_after_s=5,
+                )
 
     async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:
         """Exchanges SDP for a session: returns the answer. The token is checked, the caps applied and the offer
@@ -227,8 +251,9 @@ class SessionRegistry:
     async def next_prompt(self, session_id: str, token: str | None) -> tuple[FallbackPrompt, FallbackPlan, float]:
         return await self.recording.next_prompt(session_id, token)
 
-    async def decide_recording(self, session_id: str, token: str | None, data: bytes,
-                               run: Callable[..., Any] | None = None) -> SessionRecord:
+    async def decide_recording(
+        self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None
+    ) -> SessionRecord:
         return await self.recording.decide(session_id, token, data, run)
 
     # -- housekeeping --------------------------------------------------------------------------------------------
@@ -259,13 +284,21 @@ class SessionRegistry:
         by its deadline fails."""
         for record in await lost_sessions(self.store):
             lost_node = record.node_id
-            await self.book.decide(record.id, FAILED, failed_result(self.engine, mode_of(record), [LiveReason.NODE_LOST]),
-                                   lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n)  # type: ignore[misc]
+            await self.book.decide(
+                record.id,
+                FAILED,
+                failed_result(self.engine, mode_of(record), [LiveReason.NODE_LOST]),
+                lambda r, n=lost_node: r.status == IN_PROGRESS and r.node_id == n,  # type: ignore[misc]
+            )
         for record in await self.store.in_progress():
             if self.live.holds(record.id) or record.started_at is None:
                 continue
             if record.fallback is not None:
                 await self.recording.sweep(record, now)
             elif record.stalled is not None and now - record.started_at > self.settings.check_timeout_s + 10:
-                await self.book.decide(record.id, FAILED, failed_result(self.engine, SessionMode.LIVE, [record.stalled]),
-                                       lambda r, v=record.version: r.version == v)  # type: ignore[misc]
+                await self.book.decide(
+                    record.id,
+                    FAILED,
+                    failed_result(self.engine, SessionMode.LIVE, [record.stalled]),
+                    lambda r, v=record.version: r.version == v,  # type: ignore[misc]
+                )

@@ -16,12 +16,13 @@ from realtime.fallback import FallbackCode
 from realtime.modes import ASSURANCE, SessionMode
 from realtime.reasons import LiveReason
 from scoring.embedding import align_face, cosine
-from scoring.evidence import EvidenceReport
 from scoring.engine import LivenessEngine
+from scoring.evidence import EvidenceReport
 from scoring.imaging import encode_jpeg
 from scoring.match import MatchResult
 from scoring.reasons import Reason
 from scoring.verdict import Verdict
+
 
 @dataclass(frozen=True)
 class ResultInputs:
@@ -33,8 +34,13 @@ class ResultInputs:
 
 def failed_result(engine: LivenessEngine, mode: SessionMode, reasons: list[str]) -> dict[str, Any]:
     """A session that ended without a judgement (a refused upload, a lost node, a timeout)."""
-    return {"alive": False, "reasons": reasons, "mode": mode.value, "assurance": ASSURANCE[mode].value,
-            "model_versions": engine.models.store.versions()}
+    return {
+        "alive": False,
+        "reasons": reasons,
+        "mode": mode.value,
+        "assurance": ASSURANCE[mode].value,
+        "model_versions": engine.models.store.versions(),
+    }
 
 
 def _b64_jpeg(rgb: np.ndarray, quality: int) -> str:
@@ -48,11 +54,24 @@ def _match(engine: LivenessEngine, inputs: ResultInputs, aligned: np.ndarray) ->
     return MatchResult.from_cosine(similarity, engine.settings.match_threshold)
 
 
-def _result(engine: LivenessEngine, mode: SessionMode, *, alive: bool, reasons: list[str], confidence: float,
-            average_liveness: float, liveness_frames: int, actions: list[dict[str, object]],
-            best_face: dict[str, Any] | None, audit_images: list[str], identity_min_cosine: float | None,
-            frames_analyzed: int, duration_s: float, evidence: EvidenceReport | None,
-            match: MatchResult | None) -> dict[str, Any]:
+def _result(
+    engine: LivenessEngine,
+    mode: SessionMode,
+    *,
+    alive: bool,
+    reasons: list[str],
+    confidence: float,
+    average_liveness: float,
+    liveness_frames: int,
+    actions: list[dict[str, object]],
+    best_face: dict[str, Any] | None,
+    audit_images: list[str],
+    identity_min_cosine: float | None,
+    frames_analyzed: int,
+    duration_s: float,
+    evidence: EvidenceReport | None,
+    match: MatchResult | None,
+) -> dict[str, Any]:
     """The one shape of a decided session's result (docs/protocol.md "Result"), live or recorded."""
     return {
         "alive": alive,
@@ -81,8 +100,12 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
     if outcome.best is not None and outcome.best.observation.face is not None:
         face = outcome.best.observation.face
         aligned = align_face(outcome.best.rgb, face.landmarks)
-        best = {"timestamp_s": round(outcome.best.observation.timestamp_ms / 1000, 3), "bbox": face.bbox.to_dict(),
-                "quality": face.quality.to_dict(), "liveness": round(float(face.liveness or 0.0), 4)}
+        best = {
+            "timestamp_s": round(outcome.best.observation.timestamp_ms / 1000, 3),
+            "bbox": face.bbox.to_dict(),
+            "quality": face.quality.to_dict(),
+            "liveness": round(float(face.liveness or 0.0), 4),
+        }
         if inputs.audit_images:
             best["image_jpeg_b64"] = _b64_jpeg(aligned, 90)
         match = _match(engine, inputs, aligned)
@@ -90,16 +113,27 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
     if match is not None and not match.same_person:
         reasons.append(LiveReason.FACE_MISMATCH)
     return _result(
-        engine, SessionMode.LIVE, alive=outcome.alive and not reasons, reasons=reasons, confidence=outcome.confidence,
-        average_liveness=outcome.average_liveness, liveness_frames=outcome.liveness_frames,
-        actions=[a.to_dict() for a in outcome.actions], best_face=best, audit_images=images,
-        identity_min_cosine=outcome.identity_min_cosine, frames_analyzed=outcome.frames_analyzed,
-        duration_s=outcome.duration_ms / 1000, evidence=outcome.evidence, match=match,
+        engine,
+        SessionMode.LIVE,
+        alive=outcome.alive and not reasons,
+        reasons=reasons,
+        confidence=outcome.confidence,
+        average_liveness=outcome.average_liveness,
+        liveness_frames=outcome.liveness_frames,
+        actions=[a.to_dict() for a in outcome.actions],
+        best_face=best,
+        audit_images=images,
+        identity_min_cosine=outcome.identity_min_cosine,
+        frames_analyzed=outcome.frames_analyzed,
+        duration_s=outcome.duration_ms / 1000,
+        evidence=outcome.evidence,
+        match=match,
     )
 
 
-def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verdict, probes: int,
-                     extra: list[str]) -> dict[str, Any]:
+def recording_result(
+    engine: LivenessEngine, inputs: ResultInputs, verdict: Verdict, probes: int, extra: list[str]
+) -> dict[str, Any]:
     """The first `probes` action results are the movements that must not have happened before the first prompt
     (any found -> moved_before_prompt); `extra`: reasons the fallback's own checks added (the clip's timeline)."""
     actions = verdict.actions[probes:]
@@ -119,11 +153,23 @@ def recording_result(engine: LivenessEngine, inputs: ResultInputs, verdict: Verd
         if match is not None and not match.same_person:
             reasons.append(LiveReason.FACE_MISMATCH)
     confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
-    images = [_b64_jpeg(verdict.best_face.frame_rgb, 80)] if inputs.audit_images and verdict.best_face is not None else []
+    images = (
+        [_b64_jpeg(verdict.best_face.frame_rgb, 80)] if inputs.audit_images and verdict.best_face is not None else []
+    )
     return _result(
-        engine, SessionMode.RECORDING, alive=not reasons, reasons=reasons, confidence=confidence,
-        average_liveness=verdict.average_liveness, liveness_frames=verdict.liveness_frames,
-        actions=[a.to_dict() for a in actions], best_face=best, audit_images=images,
-        identity_min_cosine=verdict.identity_min_cosine, frames_analyzed=verdict.frames_analyzed,
-        duration_s=verdict.duration_s, evidence=verdict.evidence, match=match,
+        engine,
+        SessionMode.RECORDING,
+        alive=not reasons,
+        reasons=reasons,
+        confidence=confidence,
+        average_liveness=verdict.average_liveness,
+        liveness_frames=verdict.liveness_frames,
+        actions=[a.to_dict() for a in actions],
+        best_face=best,
+        audit_images=images,
+        identity_min_cosine=verdict.identity_min_cosine,
+        frames_analyzed=verdict.frames_analyzed,
+        duration_s=verdict.duration_s,
+        evidence=verdict.evidence,
+        match=match,
     )

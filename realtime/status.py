@@ -29,6 +29,7 @@ TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.EXPIRED: frozenset(),
 }
 
+
 class InvalidTransition(Exception):
     """A change of status the state machine does not allow (a bug, or a lost race the caller must report)."""
 

@@ -8,12 +8,13 @@ An event starts when the signal crosses its threshold and ends when it falls bel
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from collections.abc import Iterable, Sequence
 
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.settings import ActionSettings
+
 
 class Action(StrEnum):
     """An action the user can be asked to do; members compare equal to their names on the wire."""
@@ -103,7 +104,9 @@ class ActionDetector:
     level): a pose already held when the detector starts (say, when the prompt appears) does not count.
     """
 
-    def __init__(self, action: str, baseline: Baseline, settings: ActionSettings, *, require_rest: bool = False) -> None:
+    def __init__(
+        self, action: str, baseline: Baseline, settings: ActionSettings, *, require_rest: bool = False
+    ) -> None:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         self.action = Action(action)
@@ -154,7 +157,9 @@ class ActionDetector:
         return ActionEvent(self.action, start, end, peak, event_confidence(peak, self.threshold))
 
 
-def find_events(observations: Sequence[FrameObservation], action: str, baseline: Baseline, settings: ActionSettings) -> tuple[list[ActionEvent], float]:
+def find_events(
+    observations: Sequence[FrameObservation], action: str, baseline: Baseline, settings: ActionSettings
+) -> tuple[list[ActionEvent], float]:
     """All events of one action in a recorded sequence, and the largest signal seen."""
     detector = ActionDetector(action, baseline, settings)
     events = []
@@ -224,7 +229,9 @@ def check_sequence(
             match = event
             break
         if match is None:
-            candidates = [e.peak for e in events if e.start_ms > cursor] or [min(best_peak, threshold_for(action, settings) * 0.99)]
+            candidates = [e.peak for e in events if e.start_ms > cursor] or [
+                min(best_peak, threshold_for(action, settings) * 0.99)
+            ]
             confidence = min(0.49, event_confidence(max(candidates), threshold_for(action, settings)))
             results.append(ActionResult(action, False, confidence, window_ms=window))
             continue

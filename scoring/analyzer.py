@@ -35,15 +35,20 @@ def face_bbox(landmarks_norm: np.ndarray, width: int, height: int) -> BBox:
     xs = landmarks_norm[:, 0] * width
     ys = landmarks_norm[:, 1] * height
     return BBox(
-        max(0, int(xs.min())), max(0, int(ys.min())), min(width, int(np.ceil(xs.max()))), min(height, int(np.ceil(ys.max())))
+        max(0, int(xs.min())),
+        max(0, int(ys.min())),
+        min(width, int(np.ceil(xs.max()))),
+        min(height, int(np.ceil(ys.max()))),
     )
 
 
 def measure_quality(rgb: np.ndarray, bbox: BBox, landmarks_norm: np.ndarray, pose: HeadPose) -> Quality:
     height, width = rgb.shape[:2]
     inside = bool(
-        landmarks_norm[:, 0].min() >= 0.0 and landmarks_norm[:, 0].max() <= 1.0
-        and landmarks_norm[:, 1].min() >= 0.0 and landmarks_norm[:, 1].max() <= 1.0
+        landmarks_norm[:, 0].min() >= 0.0
+        and landmarks_norm[:, 0].max() <= 1.0
+        and landmarks_norm[:, 1].min() >= 0.0
+        and landmarks_norm[:, 1].max() <= 1.0
     )
     face_ratio = bbox.width / max(1, width)
     patch = rgb[bbox.top : bbox.bottom, bbox.left : bbox.right]

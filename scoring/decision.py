@@ -32,8 +32,15 @@ class Rule(StrEnum):
 
 # The order reasons are listed in; a rule not named does not apply to that kind of check.
 IMAGE_ORDER = (Rule.PRESENCE, Rule.LIVENESS, Rule.REFERENCE, Rule.ACTIONS)
-VIDEO_ORDER = (Rule.PRESENCE, Rule.SHORT_TIME, Rule.EVIDENCE, Rule.IDENTITY, Rule.LIVENESS, Rule.ACTIONS,
-               Rule.REFERENCE)
+VIDEO_ORDER = (
+    Rule.PRESENCE,
+    Rule.SHORT_TIME,
+    Rule.EVIDENCE,
+    Rule.IDENTITY,
+    Rule.LIVENESS,
+    Rule.ACTIONS,
+    Rule.REFERENCE,
+)
 # A live check has no presence rule: a missing face keeps it in positioning (positioning_failed, timeout).
 LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE)
 
@@ -72,20 +79,32 @@ class Rules:
 
     @classmethod
     def image(cls, settings: EngineSettings) -> Rules:
-        return cls(IMAGE_ORDER, settings.liveness_threshold, settings.identity_threshold,
-                   min_selected_frames=settings.min_selected_frames)
+        return cls(
+            IMAGE_ORDER,
+            settings.liveness_threshold,
+            settings.identity_threshold,
+            min_selected_frames=settings.min_selected_frames,
+        )
 
     @classmethod
     def video(cls, settings: EngineSettings, min_seconds: float | None = None) -> Rules:
         """`min_seconds` overrides settings.min_video_seconds (a request option; Huawei asks for 1 s)."""
-        return cls(VIDEO_ORDER, settings.liveness_threshold, settings.identity_threshold,
-                   min_selected_frames=settings.min_selected_frames,
-                   min_seconds=settings.min_video_seconds if min_seconds is None else min_seconds)
+        return cls(
+            VIDEO_ORDER,
+            settings.liveness_threshold,
+            settings.identity_threshold,
+            min_selected_frames=settings.min_selected_frames,
+            min_seconds=settings.min_video_seconds if min_seconds is None else min_seconds,
+        )
 
     @classmethod
     def live(cls, settings: EngineSettings, min_liveness_frames: int) -> Rules:
-        return cls(LIVE_ORDER, settings.liveness_threshold, settings.identity_threshold,
-                   min_liveness_frames=min_liveness_frames)
+        return cls(
+            LIVE_ORDER,
+            settings.liveness_threshold,
+            settings.identity_threshold,
+            min_liveness_frames=min_liveness_frames,
+        )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from scoring.analyzer import FrameAnalyzer, StageTimer
 from scoring.decision import Facts, Rules, decide
 from scoring.embedding import align_face, cosine
 from scoring.errors import InputError
+from scoring.evidence import IdentityTrack
 from scoring.match import MatchResult
 from scoring.media import VideoReader, decode_image, sniff
 from scoring.modelset import ModelSet
@@ -27,7 +28,6 @@ from scoring.reasons import Reason
 from scoring.reference import PhotoFace, photo_face, reference_embedding
 from scoring.sampling import Collected, collect
 from scoring.settings import EngineSettings
-from scoring.evidence import IdentityTrack
 from scoring.verdict import BestFace, Verdict
 
 __all__ = ["AnalysisOptions", "LivenessEngine", "PhotoFace"]  # AnalysisOptions: callers import it from here
@@ -41,11 +41,26 @@ class LivenessEngine:
         self.models = models
 
     @classmethod
-    def load(cls, settings: EngineSettings, models_dir: str | None = None, *, landmarkers: int = 8,
-             live_landmarkers: int = 8, prewarm: int = 1) -> LivenessEngine:
+    def load(
+        cls,
+        settings: EngineSettings,
+        models_dir: str | None = None,
+        *,
+        landmarkers: int = 8,
+        live_landmarkers: int = 8,
+        prewarm: int = 1,
+    ) -> LivenessEngine:
         store = ModelStore.open(models_dir)
-        return cls(settings, ModelSet.load(store, threads=settings.inference_threads, landmarkers=landmarkers,
-                                           live_landmarkers=live_landmarkers, prewarm=prewarm))
+        return cls(
+            settings,
+            ModelSet.load(
+                store,
+                threads=settings.inference_threads,
+                landmarkers=landmarkers,
+                live_landmarkers=live_landmarkers,
+                prewarm=prewarm,
+            ),
+        )
 
     def close(self) -> None:
         self.models.close()
@@ -60,12 +75,17 @@ class LivenessEngine:
             return self.analyze_image(data, options)
         return self.analyze_video(data, options)
 
-    def stream_analyzer(self, timer: StageTimer | None = None, mf_selector: str | None = None) -> tuple[FrameAnalyzer, object]:
+    def stream_analyzer(
+        self, timer: StageTimer | None = None, mf_selector: str | None = None
+    ) -> tuple[FrameAnalyzer, object]:
         """A per-stream analyzer for live sessions; call `release(token)` with the second value when done."""
         landmarker = self.models.live_landmarkers.acquire(self.settings.landmarker_wait_s)  # live checks' own pool
         analyzer = FrameAnalyzer(
-            landmarker, self.models.antispoof, self.models.embedder,
-            mf_selector=mf_selector or self.settings.mf_selector, timer=timer,
+            landmarker,
+            self.models.antispoof,
+            self.models.embedder,
+            mf_selector=mf_selector or self.settings.mf_selector,
+            timer=timer,
         )
         return analyzer, landmarker
 
@@ -92,7 +112,9 @@ class LivenessEngine:
         reference = reference_embedding(self.models, self.settings, options, timer)
         policy = options.mf_selector or self.settings.mf_selector
         with self.models.still_landmarkers.lend(self.settings.landmarker_wait_s) as landmarker:
-            analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer)
+            analyzer = FrameAnalyzer(
+                landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer
+            )
             obs = analyzer.analyze(rgb, 0, liveness=True, embed=reference is not None)
         face = obs.face
         best = None
@@ -104,19 +126,33 @@ class LivenessEngine:
             if reference is not None and face.embedding is not None:
                 match = MatchResult.from_cosine(cosine(reference, face.embedding), self.settings.match_threshold)
         facts = Facts(
-            frames=1, frames_with_face=int(face is not None),
+            frames=1,
+            frames_with_face=int(face is not None),
             multiple_faces_frames=int(obs.rejected == Reason.MULTIPLE_FACES),
-            liveness_frames=int(face is not None), average_liveness=liveness, identity_min=None,
-            actions_asked=len(options.actions), actions_passed=0,  # a still cannot show an action
-            reference_asked=options.reference is not None, reference_found=reference is not None,
+            liveness_frames=int(face is not None),
+            average_liveness=liveness,
+            identity_min=None,
+            actions_asked=len(options.actions),
+            actions_passed=0,  # a still cannot show an action
+            reference_asked=options.reference is not None,
+            reference_found=reference is not None,
         )
         decision = decide(facts, Rules.image(self.settings))
         timer.add("total", time.perf_counter() - started)
         return Verdict(
-            kind="image", alive=decision.alive, average_liveness=liveness, reasons=list(decision.reasons),
-            best_face=best, actions=[ActionResult(a, False, 0.0) for a in options.actions],
-            match=match, frames_decoded=1, frames_analyzed=1, frames_with_face=facts.frames_with_face,
-            liveness_frames=facts.liveness_frames, duration_s=0.0, identity_min_cosine=None,
+            kind="image",
+            alive=decision.alive,
+            average_liveness=liveness,
+            reasons=list(decision.reasons),
+            best_face=best,
+            actions=[ActionResult(a, False, 0.0) for a in options.actions],
+            match=match,
+            frames_decoded=1,
+            frames_analyzed=1,
+            frames_with_face=facts.frames_with_face,
+            liveness_frames=facts.liveness_frames,
+            duration_s=0.0,
+            identity_min_cosine=None,
             timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
         )
 
@@ -135,15 +171,23 @@ class LivenessEngine:
             reference = reference_embedding(self.models, settings, options, timer)
             policy = options.mf_selector or settings.mf_selector
             with self.models.landmarkers.lend(settings.landmarker_wait_s) as landmarker:
-                analyzer = FrameAnalyzer(landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer)
+                analyzer = FrameAnalyzer(
+                    landmarker, self.models.antispoof, self.models.embedder, mf_selector=policy, timer=timer
+                )
                 collected = collect(reader, analyzer, settings, timer)
         finally:
             reader.close()
         return self._video_verdict(collected, reader.decoded_seconds, settings, options, reference, timer, started)
 
     def _video_verdict(
-        self, c: Collected, decoded_seconds: float, settings: EngineSettings, options: AnalysisOptions,
-        reference: np.ndarray | None, timer: StageTimer, started: float,
+        self,
+        c: Collected,
+        decoded_seconds: float,
+        settings: EngineSettings,
+        options: AnalysisOptions,
+        reference: np.ndarray | None,
+        timer: StageTimer,
+        started: float,
     ) -> Verdict:
         """The models' batch inference over what the pass collected, then the facts, the decision, the verdict."""
         antispoof, embedder = self.models.antispoof, self.models.embedder
@@ -169,12 +213,18 @@ class LivenessEngine:
         windows = list(options.action_windows_ms) if options.action_windows_ms else None
         actions = check_sequence(observations, options.actions, settings.actions, windows) if options.actions else []
         facts = Facts(
-            frames=len(observations), frames_with_face=with_face,
+            frames=len(observations),
+            frames_with_face=with_face,
             multiple_faces_frames=sum(1 for o in observations if o.rejected == Reason.MULTIPLE_FACES),
-            liveness_frames=len(scores), average_liveness=average, identity_min=identity.min_similarity,
-            actions_asked=len(options.actions), actions_passed=sum(1 for a in actions if a.passed),
-            evidence=evidence.reasons if evidence is not None else (), duration_s=duration_s,
-            reference_asked=options.reference is not None, reference_found=reference is not None,
+            liveness_frames=len(scores),
+            average_liveness=average,
+            identity_min=identity.min_similarity,
+            actions_asked=len(options.actions),
+            actions_passed=sum(1 for a in actions if a.passed),
+            evidence=evidence.reasons if evidence is not None else (),
+            duration_s=duration_s,
+            reference_asked=options.reference is not None,
+            reference_found=reference is not None,
         )
         decision = decide(facts, Rules.video(settings, options.min_seconds))
 
@@ -186,8 +236,12 @@ class LivenessEngine:
             assert face is not None
             index = next(i for i, o in enumerate(c.liveness_obs) if o is obs)
             best = BestFace(
-                frame_no=obs.frame_no, timestamp_s=obs.timestamp_ms / 1000, bbox=face.bbox.scaled(1 / c.scale),
-                quality=face.quality, liveness=scores[index], frame_rgb=c.best_full_rgb if c.best_full_rgb is not None else rgb,
+                frame_no=obs.frame_no,
+                timestamp_s=obs.timestamp_ms / 1000,
+                bbox=face.bbox.scaled(1 / c.scale),
+                quality=face.quality,
+                liveness=scores[index],
+                frame_rgb=c.best_full_rgb if c.best_full_rgb is not None else rgb,
                 face_rgb=align_face(rgb, face.landmarks),
             )
             if reference is not None:
@@ -197,9 +251,19 @@ class LivenessEngine:
                 match = MatchResult.from_cosine(cosine(reference, vector), settings.match_threshold)
         timer.add("total", time.perf_counter() - started)
         return Verdict(
-            kind="video", alive=decision.alive, average_liveness=average, reasons=list(decision.reasons),
-            best_face=best, actions=actions, match=match, frames_decoded=c.decoded, frames_analyzed=c.analyzed,
-            frames_with_face=with_face, liveness_frames=len(scores), duration_s=duration_s,
-            identity_min_cosine=identity.min_similarity, timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
+            kind="video",
+            alive=decision.alive,
+            average_liveness=average,
+            reasons=list(decision.reasons),
+            best_face=best,
+            actions=actions,
+            match=match,
+            frames_decoded=c.decoded,
+            frames_analyzed=c.analyzed,
+            frames_with_face=with_face,
+            liveness_frames=len(scores),
+            duration_s=duration_s,
+            identity_min_cosine=identity.min_similarity,
+            timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
             evidence=evidence,
         )

@@ -10,14 +10,13 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
-
-import numpy as np
 
 import mediapipe as mp
+import numpy as np
 from mediapipe.tasks.python.core.base_options import BaseOptions
 from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions
 from mediapipe.tasks.python.vision.core.vision_task_running_mode import VisionTaskRunningMode
@@ -78,8 +77,14 @@ class StreamLandmarker:
             landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
             shapes = {}
             if result.face_blendshapes:
-                shapes = {c.category_name: c.score for c in result.face_blendshapes[i] if c.category_name in BLENDSHAPES}
-            matrix = np.asarray(result.facial_transformation_matrixes[i]) if result.facial_transformation_matrixes else np.eye(4)
+                shapes = {
+                    c.category_name: c.score for c in result.face_blendshapes[i] if c.category_name in BLENDSHAPES
+                }
+            matrix = (
+                np.asarray(result.facial_transformation_matrixes[i])
+                if result.facial_transformation_matrixes
+                else np.eye(4)
+            )
             faces.append(RawFace(landmarks, shapes, matrix))
         return faces
 
@@ -90,7 +95,9 @@ class StreamLandmarker:
 class LandmarkerPool:
     """Lends landmarkers (VIDEO mode for streams, IMAGE mode for stills); creates new ones up to `max_size`, then callers wait for a free one."""
 
-    def __init__(self, model_path: Path, max_size: int, *, video: bool = True, max_faces: int = 2, name: str = "") -> None:
+    def __init__(
+        self, model_path: Path, max_size: int, *, video: bool = True, max_faces: int = 2, name: str = ""
+    ) -> None:
         self.name = name or ("video" if video else "still")
         self._model_path = model_path
         self._video = video
@@ -115,8 +122,10 @@ class LandmarkerPool:
             while not self._idle and self._created >= self._max_size and not self._closed:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise Overloaded(f"All {self._max_size} {self.name} face landmarkers stayed busy for {timeout:g} s.",
-                                     max(1, math.ceil(timeout or 1)))
+                    raise Overloaded(
+                        f"All {self._max_size} {self.name} face landmarkers stayed busy for {timeout:g} s.",
+                        max(1, math.ceil(timeout or 1)),
+                    )
                 self._cond.wait(remaining)
             if self._closed:
                 raise RuntimeError("landmarker pool is closed")

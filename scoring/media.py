@@ -9,8 +9,8 @@ only a hint and the decoder measures the rate from the decoded timestamps instea
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import av
 import cv2
@@ -36,10 +36,30 @@ VIDEO_MAGIC: tuple[tuple[int, bytes, str], ...] = (
 )
 DEMUXERS = frozenset({"mov", "matroska", "avi", "flv", "asf", "mpegts", "h264", "hevc"})
 # Decoders a camera, phone or browser recording uses; anything else (FFmpeg has hundreds) is refused unopened.
-VIDEO_CODECS = frozenset({
-    "h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "h261", "h263", "flv1", "mjpeg", "mpeg1video", "mpeg2video",
-    "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "theora", "rawvideo",
-})
+VIDEO_CODECS = frozenset(
+    {
+        "h264",
+        "hevc",
+        "vp8",
+        "vp9",
+        "av1",
+        "mpeg4",
+        "h261",
+        "h263",
+        "flv1",
+        "mjpeg",
+        "mpeg1video",
+        "mpeg2video",
+        "msmpeg4v2",
+        "msmpeg4v3",
+        "wmv1",
+        "wmv2",
+        "wmv3",
+        "vc1",
+        "theora",
+        "rawvideo",
+    }
+)
 # Nested opens (a demuxer asking for another file or URL) go through this list, which names no protocol.
 NO_PROTOCOLS = {"protocol_whitelist": "none"}
 _HEVC_NAL_TYPES = {19, 20, 21, 32, 33, 34, 35, 39}  # IDR, CRA, VPS, SPS, PPS, AUD, SEI: what a stream starts with
@@ -157,7 +177,9 @@ def probe(container: av.container.InputContainer, limits: MediaLimits) -> VideoI
         fps = stream.frames / duration
     # Without a frame count the rate is nominal: trusted only when it is within the limit (no conflict to settle).
     trusted = bool(stream.frames) or fps <= limits.video_fps * FPS_TOLERANCE
-    info = VideoInfo(duration, fps, ctx.width, ctx.height, stream.frames or None, container.format.name, ctx.name, trusted)
+    info = VideoInfo(
+        duration, fps, ctx.width, ctx.height, stream.frames or None, container.format.name, ctx.name, trusted
+    )
     check_limits(info, limits)
     return info
 
@@ -168,7 +190,10 @@ def check_frame_size(width: int, height: int, limits: MediaLimits) -> None:
     (1080x1920) passes as its landscape twin does, and a rotation tag never changes the verdict."""
     if width <= 0 or height <= 0:
         raise InputError(errors.CORRUPT_MEDIA, "The video has no valid frame size.")
-    long_limit, short_limit = max(limits.video_width_px, limits.video_height_px), min(limits.video_width_px, limits.video_height_px)
+    long_limit, short_limit = (
+        max(limits.video_width_px, limits.video_height_px),
+        min(limits.video_width_px, limits.video_height_px),
+    )
     if max(width, height) > long_limit or min(width, height) > short_limit:
         raise InputError(
             errors.RESOLUTION_TOO_HIGH,
@@ -241,7 +266,10 @@ class VideoReader:
         """Frames at most `sample_fps` apart, scaled so the longer side is at most `max_side`."""
         stream = self._container.streams.video[0]
         # The decoder itself refuses a frame larger than the rule allows (it would allocate it before we see it).
-        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(max_frame_pixels(self._limits))}
+        stream.codec_context.options = {
+            **stream.codec_context.options,
+            "max_pixels": str(max_frame_pixels(self._limits)),
+        }
         width, height, scale = analysis_size(self.info.width, self.info.height, max_side)
         step_ms = 1000.0 / sample_fps if sample_fps > 0 else 0.0
         next_ms = 0.0
@@ -256,7 +284,9 @@ class VideoReader:
                 index = decoded
                 decoded += 1
                 if decoded > frame_cap:
-                    raise InputError(errors.VIDEO_TOO_LONG, "Video has more frames than its length and fps limits allow.")
+                    raise InputError(
+                        errors.VIDEO_TOO_LONG, "Video has more frames than its length and fps limits allow."
+                    )
                 ts_ms = frame.time * 1000 if frame.time is not None else index * 1000 / fallback_fps
                 self.first_ms = ts_ms if self.first_ms is None else min(self.first_ms, ts_ms)
                 self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
@@ -322,8 +352,10 @@ def decode_image(data: bytes, limits: MediaLimits) -> np.ndarray:
         # Only a single-pass JPEG decodes at reduced scale in reduced memory (see ImageHeader.single_pass).
         reduced = jpeg_reduction(header.format, header.width, header.height, limits) if header.single_pass else None
         if reduced is None:
-            raise InputError(errors.RESOLUTION_TOO_HIGH,
-                             f"Image is {header.width}x{header.height} pixels; the limit is {limits.image_pixels} pixels.")
+            raise InputError(
+                errors.RESOLUTION_TOO_HIGH,
+                f"Image is {header.width}x{header.height} pixels; the limit is {limits.image_pixels} pixels.",
+            )
         reduction = reduced
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), JPEG_REDUCED_READS[reduction])
     if bgr is None:
@@ -333,8 +365,12 @@ def decode_image(data: bytes, limits: MediaLimits) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-JPEG_REDUCED_READS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                      8: cv2.IMREAD_REDUCED_COLOR_8}
+JPEG_REDUCED_READS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 def jpeg_reduction(kind: ImageFormat, width: int, height: int, limits: MediaLimits) -> int | None:

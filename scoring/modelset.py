@@ -24,8 +24,9 @@ class ModelSet:
     live_landmarkers: LandmarkerPool  # VIDEO mode, one per live check for its whole duration
 
     @classmethod
-    def load(cls, store: ModelStore, *, threads: int = 1, landmarkers: int = 8, live_landmarkers: int = 8,
-             prewarm: int = 1) -> ModelSet:
+    def load(
+        cls, store: ModelStore, *, threads: int = 1, landmarkers: int = 8, live_landmarkers: int = 8, prewarm: int = 1
+    ) -> ModelSet:
         path = store.path("landmarker")
         pool = LandmarkerPool(path, max_size=landmarkers, name="upload")
         stills = LandmarkerPool(path, max_size=landmarkers, video=False, name="still")

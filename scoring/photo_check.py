@@ -36,13 +36,22 @@ class PhotoProblem:
     message: str
 
 
-def photo_problem(face: FaceObservation, width: int, height: int, min_face_px: int = MIN_FACE_PX) -> PhotoProblem | None:
+def photo_problem(
+    face: FaceObservation, width: int, height: int, min_face_px: int = MIN_FACE_PX
+) -> PhotoProblem | None:
     """The first reason the photo's face is unfit for comparison, or None. Landmarks are in pixels of a
     width x height picture (the mesh extends past the border when the face is cut off)."""
     points = np.asarray(face.landmarks)[:, :2]
-    outside = [name for name, idx in KEY_LANDMARKS.items()
-               if not ((points[list(idx), 0] >= 0) & (points[list(idx), 0] < width)
-                       & (points[list(idx), 1] >= 0) & (points[list(idx), 1] < height)).all()]
+    outside = [
+        name
+        for name, idx in KEY_LANDMARKS.items()
+        if not (
+            (points[list(idx), 0] >= 0)
+            & (points[list(idx), 0] < width)
+            & (points[list(idx), 1] >= 0)
+            & (points[list(idx), 1] < height)
+        ).all()
+    ]
     if outside:
         return PhotoProblem(FACE_CUT_OFF, f"Part of the face lies outside the photo: {', '.join(outside)}.")
     face_px = float(np.ptp(points[:, 0]))

@@ -55,7 +55,10 @@ def photo_face(models: ModelSet, settings: EngineSettings, data: bytes, auto_rot
 
 
 def reference_embedding(
-    models: ModelSet, settings: EngineSettings, options: AnalysisOptions, timer: StageTimer,
+    models: ModelSet,
+    settings: EngineSettings,
+    options: AnalysisOptions,
+    timer: StageTimer,
 ) -> np.ndarray | None:
     """The embedding the request's best face is matched against: None without a reference, or when the
     reference photo has no face (reference_no_face). A caller that already found it passes it in the options."""

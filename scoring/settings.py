@@ -37,9 +37,12 @@ class MediaLimits:
     def without_rate_and_resolution(self) -> MediaLimits:
         """These limits for an API whose document sets no fps or resolution limit: only the decoding-cost bounds
         (DECODE_MAX_*) remain, or the configured limits where they are looser."""
-        return replace(self, video_fps=max(self.video_fps, DECODE_MAX_FPS),
-                       video_width_px=max(self.video_width_px, DECODE_MAX_LONG_SIDE_PX),
-                       video_height_px=max(self.video_height_px, DECODE_MAX_SHORT_SIDE_PX))
+        return replace(
+            self,
+            video_fps=max(self.video_fps, DECODE_MAX_FPS),
+            video_width_px=max(self.video_width_px, DECODE_MAX_LONG_SIDE_PX),
+            video_height_px=max(self.video_height_px, DECODE_MAX_SHORT_SIDE_PX),
+        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ class BestFace:
     bbox: BBox  # in the original media's pixels
     quality: Quality
     liveness: float
-    frame_rgb: np.ndarray = field(repr=False)  # the whole frame, upright; recorded video: at source resolution, bbox in its pixels
+    frame_rgb: np.ndarray = field(
+        repr=False
+    )  # the whole frame, upright; recorded video: at source resolution, bbox in its pixels
     face_rgb: np.ndarray = field(repr=False)  # 112x112 aligned face
 
     def to_dict(self) -> dict[str, object]:

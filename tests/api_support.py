@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 import jsonschema
-from session_support import ShiftedClock
 
+from session_support import ShiftedClock
 from webapp.app import create_app
 from webapp.config import ServiceConfig, load_config
 from webapp.openapi import document

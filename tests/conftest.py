@@ -26,8 +26,17 @@ TIERS = ("unit", "webrtc", "e2e")
 E2E_DIR = Path(__file__).resolve().parent.parent / "e2e"
 # Fixtures that load the real models, read the shared files or start a server: a `unit` test never asks for one
 # (`make check` runs the unit tier on a machine without ../shared).
-MODEL_FIXTURES = {"engine", "app", "client", "small_engine", "session_app", "server", "models_dir", "media",
-                  "media_bytes"}
+MODEL_FIXTURES = {
+    "engine",
+    "app",
+    "client",
+    "small_engine",
+    "session_app",
+    "server",
+    "models_dir",
+    "media",
+    "media_bytes",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `pytest -m models` must see the marker

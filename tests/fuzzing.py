@@ -17,8 +17,8 @@ import random
 import struct
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import av
 import cv2
@@ -148,10 +148,12 @@ class Seeds:
         assert rgb is not None, "face_jpeg does not decode"
         small = cv2.resize(rgb, (240, int(240 * rgb.shape[0] / rgb.shape[1])))
         encoded = {ext: cv2.imencode(ext, small)[1].tobytes() for ext in (".jpg", ".png", ".bmp", ".webp")}
-        sdp = ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-               "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
-               "a=rtpmap:96 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
-               "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n")
+        sdp = (
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+            "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+            "a=rtpmap:96 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+            "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+        )
         return cls(clip, webm, encoded[".jpg"], encoded[".png"], encoded[".bmp"], encoded[".webp"], sdp)
 
 
@@ -215,55 +217,63 @@ def mutate(rng: random.Random, data: bytes, others: Sequence[bytes]) -> bytes:
 
 
 def bad_json(rng: random.Random) -> bytes:
-    return rng.choice([
-        lambda: nested_json(rng.choice([40, 1000, 100_000])),
-        lambda: nested_object(rng.choice([40, 1000, 50_000])),
-        lambda: b"\xff\xfe{\x00}\x00",  # UTF-16 with a BOM
-        lambda: b'{"a": "\xc3\x28"}',  # invalid UTF-8
-        lambda: b'{"a": "\\ud800"}',  # lone surrogate
-        lambda: b'{"a": NaN, "b": Infinity}',
-        lambda: b'{"a": ' + b"9" * 5000 + b"}",
-        lambda: b"[1, 2",
-        lambda: b"null",
-        lambda: b'"just a string"',
-        lambda: b"",
-        lambda: bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))),
-    ])()
+    return rng.choice(
+        [
+            lambda: nested_json(rng.choice([40, 1000, 100_000])),
+            lambda: nested_object(rng.choice([40, 1000, 50_000])),
+            lambda: b"\xff\xfe{\x00}\x00",  # UTF-16 with a BOM
+            lambda: b'{"a": "\xc3\x28"}',  # invalid UTF-8
+            lambda: b'{"a": "\\ud800"}',  # lone surrogate
+            lambda: b'{"a": NaN, "b": Infinity}',
+            lambda: b'{"a": ' + b"9" * 5000 + b"}",
+            lambda: b"[1, 2",
+            lambda: b"null",
+            lambda: b'"just a string"',
+            lambda: b"",
+            lambda: bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))),
+        ]
+    )()
 
 
 def bad_base64(rng: random.Random, data: bytes) -> str:
     text = base64.b64encode(data).decode()
-    return rng.choice([
-        lambda: text[:-1],
-        lambda: text.replace("A", "*", 3),
-        lambda: "data:image/jpeg;base64," + text,
-        lambda: "data:;base64," + text[: len(text) // 2],
-        lambda: "====",
-        lambda: text + "\n" + text,
-        lambda: " " * 10,
-        lambda: base64.urlsafe_b64encode(data).decode(),
-    ])()
+    return rng.choice(
+        [
+            lambda: text[:-1],
+            lambda: text.replace("A", "*", 3),
+            lambda: "data:image/jpeg;base64," + text,
+            lambda: "data:;base64," + text[: len(text) // 2],
+            lambda: "====",
+            lambda: text + "\n" + text,
+            lambda: " " * 10,
+            lambda: base64.urlsafe_b64encode(data).decode(),
+        ]
+    )()
 
 
 def bad_sdp(rng: random.Random, sdp: str) -> str:
-    return rng.choice([
-        lambda: "v=0",
-        lambda: "junk",
-        lambda: sdp.replace("m=video", "m=audio"),
-        lambda: sdp.replace("a=fingerprint", "a=x"),
-        lambda: sdp[: rng.randrange(len(sdp))],
-        lambda: sdp + "a=candidate:" + "1" * 5000 + "\r\n",
-        lambda: "\x00" * 100,
-        lambda: sdp.replace("\r\n", "\n") * 3,
-    ])()
+    return rng.choice(
+        [
+            lambda: "v=0",
+            lambda: "junk",
+            lambda: sdp.replace("m=video", "m=audio"),
+            lambda: sdp.replace("a=fingerprint", "a=x"),
+            lambda: sdp[: rng.randrange(len(sdp))],
+            lambda: sdp + "a=candidate:" + "1" * 5000 + "\r\n",
+            lambda: "\x00" * 100,
+            lambda: sdp.replace("\r\n", "\n") * 3,
+        ]
+    )()
 
 
 def multipart(fields: dict[str, bytes | str], *, boundary: str = "fuzzboundary") -> tuple[bytes, str]:
     parts = []
     for name, value in fields.items():
         if isinstance(value, bytes):
-            head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.bin"\r\n' \
-                   "Content-Type: application/octet-stream\r\n\r\n"
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.bin"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            )
             parts.append(head.encode() + value + b"\r\n")
         else:
             parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
@@ -272,14 +282,16 @@ def multipart(fields: dict[str, bytes | str], *, boundary: str = "fuzzboundary")
 
 def bad_multipart(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     body, kind = multipart({"media": data, "video_file": data, "video": data})
-    return rng.choice([
-        lambda: (body[: len(body) // 2], kind),  # no closing boundary
-        lambda: (body, "multipart/form-data"),  # no boundary parameter
-        lambda: (body, "multipart/form-data; boundary=other"),
-        lambda: (body.replace(b"Content-Disposition", b"Content-Dispositio"), kind),
-        lambda: (b"--fuzzboundary\r\n" * 2000, kind),
-        lambda: (body, "multipart/form-data; boundary=" + "x" * 300),
-    ])()
+    return rng.choice(
+        [
+            lambda: (body[: len(body) // 2], kind),  # no closing boundary
+            lambda: (body, "multipart/form-data"),  # no boundary parameter
+            lambda: (body, "multipart/form-data; boundary=other"),
+            lambda: (body.replace(b"Content-Disposition", b"Content-Dispositio"), kind),
+            lambda: (b"--fuzzboundary\r\n" * 2000, kind),
+            lambda: (body, "multipart/form-data; boundary=" + "x" * 300),
+        ]
+    )()
 
 
 # -- requests ---------------------------------------------------------------------------------------------------
@@ -305,8 +317,15 @@ class RequestMaker:
         self.rng = random.Random(seed)
         self.sessions = list(sessions) or [("0" * 32, "y" * 43)]
         self._media = [seeds.clip, seeds.webm, seeds.jpeg, seeds.png, seeds.bmp, seeds.webp]
-        self._attacks = [rle_bmp_bomb(), jpeg_fill_byte_bomb(), jpeg_progressive_bomb(), webp_header_bomb(), ffconcat_playlist("pic.jpg"),
-                         hls_playlist("pic.jpg"), unknown_codec_webm()]
+        self._attacks = [
+            rle_bmp_bomb(),
+            jpeg_fill_byte_bomb(),
+            jpeg_progressive_bomb(),
+            webp_header_bomb(),
+            ffconcat_playlist("pic.jpg"),
+            hls_playlist("pic.jpg"),
+            unknown_codec_webm(),
+        ]
 
     def _auth(self) -> dict[str, str]:
         roll = self.rng.random()
@@ -323,22 +342,38 @@ class RequestMaker:
 
     def next(self) -> FuzzRequest:
         rng = self.rng
-        builder = rng.choice([self._native, self._findface, self._huawei, self._facia, self._silent,
-                              self._sessions, self._offer, self._recording, self._misc])
+        builder = rng.choice(
+            [
+                self._native,
+                self._findface,
+                self._huawei,
+                self._facia,
+                self._silent,
+                self._sessions,
+                self._offer,
+                self._recording,
+                self._misc,
+            ]
+        )
         return builder()
 
     def _native(self) -> FuzzRequest:
         rng = self.rng
         if rng.random() < 0.3:
-            body, kind = (bad_multipart(rng, self.media()) if rng.random() < 0.5
-                          else multipart({"media": self.media(), "actions": rng.choice(["blink", "nod,xx", "", "💥"])}))
+            body, kind = (
+                bad_multipart(rng, self.media())
+                if rng.random() < 0.5
+                else multipart({"media": self.media(), "actions": rng.choice(["blink", "nod,xx", "", "💥"])})
+            )
         else:
             body, kind = self.media(), rng.choice(["video/mp4", "image/jpeg", "application/octet-stream", "text/plain"])
         return FuzzRequest("native", "POST", "/v1/analyze", body, {**self._auth(), "Content-Type": kind})
 
     def _findface(self) -> FuzzRequest:
         kind = self.rng.choice(["video/mp4", "video/webm", "application/octet-stream", "application/json"])
-        return FuzzRequest("findface", "POST", "/v1/video-liveness", self.media(), {**self._auth(), "Content-Type": kind})
+        return FuzzRequest(
+            "findface", "POST", "/v1/video-liveness", self.media(), {**self._auth(), "Content-Type": kind}
+        )
 
     def _huawei(self) -> FuzzRequest:
         rng = self.rng
@@ -346,17 +381,22 @@ class RequestMaker:
         if roll < 0.3:
             body, kind = bad_json(rng), "application/json"
         elif roll < 0.6:
-            fields = {"video_base64": bad_base64(rng, self.media()) if rng.random() < 0.5
-                      else base64.b64encode(self.media()).decode(),
-                      "actions": rng.choice(["1,3", "9", "", 5, None, ["1"]]),
-                      "action_time": rng.choice(["1000-3000,4000-7000", "x", "3000-1000", 7, None]),
-                      "nod_threshold": rng.choice([10, "abc", 1e308, -1, None])}
+            fields = {
+                "video_base64": bad_base64(rng, self.media())
+                if rng.random() < 0.5
+                else base64.b64encode(self.media()).decode(),
+                "actions": rng.choice(["1,3", "9", "", 5, None, ["1"]]),
+                "action_time": rng.choice(["1000-3000,4000-7000", "x", "3000-1000", 7, None]),
+                "nod_threshold": rng.choice([10, "abc", 1e308, -1, None]),
+            }
             body, kind = json.dumps(fields).encode(), "application/json"
         else:
-            body, kind = (multipart({"video_file": self.media(), "actions": "1,3"}) if rng.random() < 0.6
-                          else bad_multipart(rng, self.media()))
-        return FuzzRequest("huawei", "POST", "/v2/proj/live-detect", body,
-                           {**self._auth(), "Content-Type": kind})
+            body, kind = (
+                multipart({"video_file": self.media(), "actions": "1,3"})
+                if rng.random() < 0.6
+                else bad_multipart(rng, self.media())
+            )
+        return FuzzRequest("huawei", "POST", "/v2/proj/live-detect", body, {**self._auth(), "Content-Type": kind})
 
     def _facia(self) -> FuzzRequest:
         rng = self.rng
@@ -370,25 +410,39 @@ class RequestMaker:
     def _silent(self) -> FuzzRequest:
         rng = self.rng
         fields: dict[str, bytes | str] = {
-            "encrypted_video": bad_base64(rng, self.media()) if rng.random() < 0.3 else base64.b64encode(self.media()).decode(),
+            "encrypted_video": bad_base64(rng, self.media())
+            if rng.random() < 0.3
+            else base64.b64encode(self.media()).decode(),
             "encrypted_image": base64.b64encode(rng.choice([self.seeds.jpeg, self.media()])).decode(),
             "check_quality": rng.choice(["true", "false", "maybe"]),
         }
         body, kind = multipart(fields) if rng.random() < 0.8 else bad_multipart(rng, self.media())
-        return FuzzRequest("silent", "POST", "/identity/silent_image_verification/stateless", body,
-                           {**self._auth(), "Content-Type": kind})
+        return FuzzRequest(
+            "silent",
+            "POST",
+            "/identity/silent_image_verification/stateless",
+            body,
+            {**self._auth(), "Content-Type": kind},
+        )
 
     def _sessions(self) -> FuzzRequest:
         rng = self.rng
         if rng.random() < 0.6:
             body = bad_json(rng)
         else:
-            body = json.dumps({"action_count": rng.choice([1, 3, -1, 10**9, "3", None]),
-                               "actions": rng.choice([["blink"], ["x"] * 50, "blink", None]),
-                               "reference_photo": rng.choice([None, bad_base64(rng, self.seeds.jpeg),
-                                                              base64.b64encode(self.media()).decode()]),
-                               "allowed_origins": rng.choice([["https://a.example"], ["javascript:x"], "x", None])}).encode()
-        return FuzzRequest("sessions", "POST", "/v1/sessions", body, {**self._auth(), "Content-Type": "application/json"})
+            body = json.dumps(
+                {
+                    "action_count": rng.choice([1, 3, -1, 10**9, "3", None]),
+                    "actions": rng.choice([["blink"], ["x"] * 50, "blink", None]),
+                    "reference_photo": rng.choice(
+                        [None, bad_base64(rng, self.seeds.jpeg), base64.b64encode(self.media()).decode()]
+                    ),
+                    "allowed_origins": rng.choice([["https://a.example"], ["javascript:x"], "x", None]),
+                }
+            ).encode()
+        return FuzzRequest(
+            "sessions", "POST", "/v1/sessions", body, {**self._auth(), "Content-Type": "application/json"}
+        )
 
     def _session(self) -> tuple[str, dict[str, str]]:
         session_id, token = self.rng.choice(self.sessions)
@@ -401,23 +455,48 @@ class RequestMaker:
         if rng.random() < 0.5:
             body = bad_json(rng)
         else:
-            body = json.dumps({"sdp": bad_sdp(rng, self.seeds.sdp), "type": rng.choice(["offer", "answer", 3]),
-                               "token": rng.choice(["x" * 43, "", None])}).encode()
-        return FuzzRequest("offer", "POST", f"/v1/sessions/{session_id}/offer", body,
-                           {"Content-Type": "application/json", **auth})
+            body = json.dumps(
+                {
+                    "sdp": bad_sdp(rng, self.seeds.sdp),
+                    "type": rng.choice(["offer", "answer", 3]),
+                    "token": rng.choice(["x" * 43, "", None]),
+                }
+            ).encode()
+        return FuzzRequest(
+            "offer", "POST", f"/v1/sessions/{session_id}/offer", body, {"Content-Type": "application/json", **auth}
+        )
 
     def _recording(self) -> FuzzRequest:
         session_id, auth = self._session()
-        return FuzzRequest("recording", "POST", f"/v1/sessions/{session_id}/recording", self.media(),
-                           {"Content-Type": "video/webm", **auth})
+        return FuzzRequest(
+            "recording",
+            "POST",
+            f"/v1/sessions/{session_id}/recording",
+            self.media(),
+            {"Content-Type": "video/webm", **auth},
+        )
 
     def _misc(self) -> FuzzRequest:
         rng = self.rng
-        path = rng.choice(["/v1/detections/" + "a" * rng.choice([1, 32, 3000]), "/v1/sessions/%00", "/widget/..%2f..%2fetc",
-                           "/demo/sessions", "/metrics", "/openapi.json", "/v1/video-liveness?return_photo=" + "1" * 100])
+        path = rng.choice(
+            [
+                "/v1/detections/" + "a" * rng.choice([1, 32, 3000]),
+                "/v1/sessions/%00",
+                "/widget/..%2f..%2fetc",
+                "/demo/sessions",
+                "/metrics",
+                "/openapi.json",
+                "/v1/video-liveness?return_photo=" + "1" * 100,
+            ]
+        )
         method = rng.choice(["GET", "POST", "PUT", "DELETE", "PATCH"])
-        return FuzzRequest("misc", method, path, bad_json(rng) if method != "GET" else b"",
-                           {**self._auth(), "Content-Type": "application/json", "Origin": rng.choice(["null", "http://evil.example"])})
+        return FuzzRequest(
+            "misc",
+            method,
+            path,
+            bad_json(rng) if method != "GET" else b"",
+            {**self._auth(), "Content-Type": "application/json", "Origin": rng.choice(["null", "http://evil.example"])},
+        )
 
 
 # -- running ----------------------------------------------------------------------------------------------------
@@ -439,14 +518,22 @@ class FuzzReport:
     def summary(self) -> str:
         statuses = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
         fives = len(self.server_errors)
-        return (f"requests sent: {self.sent} in {self.seconds:.1f} s\nstatuses: {statuses}\n"
-                f"5xx other than 503: {fives}; 503 busy: {self.busy} (without Retry-After: {self.busy_without_retry_after})\n"
-                f"no answer (hang or close): {len(self.no_answer)}; slowest: {self.slowest_s:.2f} s ({self.slowest_label})\n"
-                f"server peak memory growth (VmHWM - RSS before): {self.peak_growth_mb:.0f} MB")
+        return (
+            f"requests sent: {self.sent} in {self.seconds:.1f} s\nstatuses: {statuses}\n"
+            f"5xx other than 503: {fives}; 503 busy: {self.busy} (without Retry-After: {self.busy_without_retry_after})\n"
+            f"no answer (hang or close): {len(self.no_answer)}; slowest: {self.slowest_s:.2f} s ({self.slowest_label})\n"
+            f"server peak memory growth (VmHWM - RSS before): {self.peak_growth_mb:.0f} MB"
+        )
 
 
-def run_fuzz(server: Server, maker: RequestMaker, count: int, *, timeout_s: float = 10.0,
-             log: Callable[[str], None] | None = None) -> FuzzReport:
+def run_fuzz(
+    server: Server,
+    maker: RequestMaker,
+    count: int,
+    *,
+    timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
+) -> FuzzReport:
     """Sends `count` requests one after another; any 5xx but 503, any request without an answer within
     `timeout_s`, and the server's peak memory growth are recorded."""
     report = FuzzReport()
@@ -472,5 +559,3 @@ def run_fuzz(server: Server, maker: RequestMaker, count: int, *, timeout_s: floa
     report.seconds = time.monotonic() - started
     report.peak_growth_mb = server.peak_mb() - base_rss
     return report
-
-

@@ -4,8 +4,8 @@ clips cut and spliced with PyAV, H.264 re-encodes, side-by-side stills, corrupt 
 from __future__ import annotations
 
 import io
-from fractions import Fraction
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 import av
 import cv2
@@ -44,8 +44,13 @@ def fit_frame(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def encode_video(
-    frames: Sequence[np.ndarray], fps: float = 25.0, *, codec: str = "libx264", container: str = "mp4",
-    crf: int = 20, fragmented: bool = False,
+    frames: Sequence[np.ndarray],
+    fps: float = 25.0,
+    *,
+    codec: str = "libx264",
+    container: str = "mp4",
+    crf: int = 20,
+    fragmented: bool = False,
 ) -> bytes:
     """Encodes equally sized RGB frames (even width and height) into an in-memory clip. `fragmented` writes
     the index first (fragmented MP4), so a truncated copy still holds decodable frames."""
@@ -78,7 +83,9 @@ def cut_clip(data: bytes, start_s: float, end_s: float, size: tuple[int, int] | 
     return encode_video(frames, fps)
 
 
-def splice_clips(parts: Sequence[tuple[bytes, float, float]], size: tuple[int, int] = (480, 480), fps: float = 25.0) -> bytes:
+def splice_clips(
+    parts: Sequence[tuple[bytes, float, float]], size: tuple[int, int] = (480, 480), fps: float = 25.0
+) -> bytes:
     """Pieces (data, start_s, end_s) of several clips, resized to one size and re-encoded as one H.264 clip.
     Each piece is resampled to `fps` so the joined clip keeps a constant frame rate."""
     frames: list[np.ndarray] = []
@@ -97,7 +104,10 @@ def repeated_frame_clip(rgb: np.ndarray, seconds: float = 3.0, fps: float = 25.0
 
 def side_by_side(left: np.ndarray, right: np.ndarray, height: int = 480) -> np.ndarray:
     """Two RGB images scaled to one height and joined horizontally (width made even)."""
-    parts = [cv2.resize(img, (int(round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA) for img in (left, right)]
+    parts = [
+        cv2.resize(img, (int(round(img.shape[1] * height / img.shape[0])), height), interpolation=cv2.INTER_AREA)
+        for img in (left, right)
+    ]
     joined = np.concatenate(parts, axis=1)
     return joined[:, : joined.shape[1] // 2 * 2]
 
@@ -122,7 +132,9 @@ def flip_byte(data: bytes, offset: int) -> bytes:
     return bytes(out)
 
 
-def encode_webm(frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, nominal_rate: int = 1000, codec: str = "libvpx") -> bytes:
+def encode_webm(
+    frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, nominal_rate: int = 1000, codec: str = "libvpx"
+) -> bytes:
     """VP8/VP9 WebM with a 1 kHz time base and the given gaps between frames (len(frames) - 1 of them), as a
     browser's MediaRecorder writes it: variable frame rate, and a header rate (`nominal_rate`) that is the
     time base's tick rate, not how often frames come."""
@@ -138,7 +150,9 @@ def encode_webm(frames: Sequence[np.ndarray], intervals_ms: Sequence[float], *, 
         stream.codec_context.time_base = Fraction(1, 1000)
         t = 0.0
         for index, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(rgb[: stream.height, : stream.width]), format="rgb24"
+            )
             frame.pts, frame.time_base = int(round(t)), Fraction(1, 1000)
             if index < len(frames) - 1:
                 t += intervals_ms[index]

@@ -41,8 +41,9 @@ class Server:
     def log(self) -> str:
         return self.serve.tail(10_000_000)
 
-    def request(self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None,
-                timeout: float = 30.0) -> Reply:
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None, timeout: float = 30.0
+    ) -> Reply:
         started = time.monotonic()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
@@ -52,8 +53,9 @@ class Server:
                 pass  # the server answered before the whole body was sent (e.g. 413) and closed: read that answer
             response = conn.getresponse()
             data = response.read()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data,
-                         time.monotonic() - started)
+            return Reply(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, data, time.monotonic() - started
+            )
         except (OSError, http.client.HTTPException) as exc:
             return Reply(0, {}, b"", time.monotonic() - started, f"{type(exc).__name__}: {exc}")
         finally:

@@ -64,9 +64,26 @@ class Redis:
         log = workdir / "redis.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(workdir), "--daemonize", "no", "--protected-mode", "yes"],
-                stdout=sink, stderr=subprocess.STDOUT)
+                [
+                    REDIS_SERVER,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(workdir),
+                    "--daemonize",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ],
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
         wait_port(port, process, log)
         return cls(port, process)
 
@@ -121,8 +138,17 @@ class Node:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def start_node(workdir: Path, name: str, store_url: str, api_key: str, *, extra_env: dict[str, str] | None = None,
-               args: tuple[str, ...] = (), port: int | None = None, timeout_s: float = 120) -> Node:
+def start_node(
+    workdir: Path,
+    name: str,
+    store_url: str,
+    api_key: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
+    timeout_s: float = 120,
+) -> Node:
     """Starts `livecheck serve` on a free loopback port (evaluation.local_server) and waits until /readyz is 200."""
     env = {
         "LIVECHECK_API_KEYS": api_key,
@@ -196,8 +222,9 @@ class Nginx:
         conf.write_text(NGINX_CONF.format(dir=workdir, servers=servers, port=port, user=user))
         log = workdir / "nginx.out"
         with log.open("wb") as sink:
-            process = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"],
-                                       stdout=sink, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [NGINX, "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"], stdout=sink, stderr=subprocess.STDOUT
+            )
         wait_port(port, process, log)
         return cls(port, process, workdir)
 

@@ -75,5 +75,6 @@ class FallbackClient:
         return run
 
     async def upload(self, clip: bytes) -> Any:
-        return await self.client.post(f"/v1/sessions/{self.sid}/recording", data=clip,
-                                      headers={**self.auth, "Content-Type": "video/mp4"})
+        return await self.client.post(
+            f"/v1/sessions/{self.sid}/recording", data=clip, headers={**self.auth, "Content-Type": "video/mp4"}
+        )

@@ -11,8 +11,8 @@ import pytest
 
 from api_support import AUTH, CheckedClient
 from mediagen import encode_video, read_rgb, repeated_frame_clip
-from session_support import ShiftedClock
 from realtime.store import open_store
+from session_support import ShiftedClock
 from webapp.detections import DetectionCache
 
 VIDEO = {**AUTH, "Content-Type": "video/mp4"}
@@ -24,8 +24,9 @@ def printed_photo_clip(media_bytes) -> bytes:
 
 
 async def test_live_video_is_alive_with_best_face_and_images(client, media_bytes):
-    r = await client.post("/v1/video-liveness?return_photo=true&return_normalized=true",
-                          data=media_bytes("videos/d0.mp4"), headers=VIDEO)
+    r = await client.post(
+        "/v1/video-liveness?return_photo=true&return_normalized=true", data=media_bytes("videos/d0.mp4"), headers=VIDEO
+    )
     assert r.status_code == 200
     body = await r.get_json()
     assert body["alive"] is True and body["average_liveness"] >= 0.6
@@ -73,7 +74,9 @@ async def test_missing_or_wrong_key(client, media_bytes, headers, code):
 
 
 async def test_wrong_content_type(client, media_bytes):
-    r = await client.post("/v1/video-liveness", data=media_bytes("videos/d0.mp4"), headers={**AUTH, "Content-Type": "text/plain"})
+    r = await client.post(
+        "/v1/video-liveness", data=media_bytes("videos/d0.mp4"), headers={**AUTH, "Content-Type": "text/plain"}
+    )
     assert r.status_code == 415 and (await r.get_json())["code"] == "UNSUPPORTED_CONTENT_TYPE"
 
 

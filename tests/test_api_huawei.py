@@ -30,7 +30,9 @@ async def error_of(response) -> str:  # type: ignore[no-untyped-def]
 
 async def test_live_clip_with_actions_passes(client, media_bytes):
     """d12 turns left, then right, then opens the mouth (MEDIA.md)."""
-    r = await client.post(URL, json={"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": "1,2,4"}, headers=TOKEN)
+    r = await client.post(
+        URL, json={"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": "1,2,4"}, headers=TOKEN
+    )
     assert r.status_code == 200
     result = (await r.get_json())["video-result"]
     assert result["alive"] is True
@@ -41,8 +43,11 @@ async def test_live_clip_with_actions_passes(client, media_bytes):
 
 async def test_multipart_video_file_and_action_missing_from_clip(client, media_bytes):
     """d18 is frontal: a demanded left turn (code 1) fails as actions_failed."""
-    files = {"video_file": __import__("quart").datastructures.FileStorage(
-        stream=__import__("io").BytesIO(media_bytes("videos/d18.mp4")), filename="v.mp4", content_type="video/mp4")}
+    files = {
+        "video_file": __import__("quart").datastructures.FileStorage(
+            stream=__import__("io").BytesIO(media_bytes("videos/d18.mp4")), filename="v.mp4", content_type="video/mp4"
+        )
+    }
     r = await client.post(URL, form={"actions": "1"}, files=files, headers=TOKEN)
     assert r.status_code == 200
     body = await r.get_json()
@@ -62,7 +67,10 @@ async def test_documented_errors(client, media_bytes):
         ({"video_base64": video}, "FRS.0011"),  # actions missing
         ({"video_base64": video, "actions": "1,9"}, "FRS.0011"),
         ({"video_base64": video, "actions": "1", "nod_threshold": 120}, "FRS.0011"),
-        ({"video_base64": video, "actions": "1,2", "action_time": "1000-3000"}, "FRS.0011"),  # one window for two actions
+        (
+            {"video_base64": video, "actions": "1,2", "action_time": "1000-3000"},
+            "FRS.0011",
+        ),  # one window for two actions
         ({"actions": "1"}, "FRS.0013"),
         ({"video_base64": "%%%not base64", "actions": "1"}, "FRS.0701"),
         ({"video_base64": b64(os.urandom(20000)), "actions": "1"}, "FRS.0701"),
@@ -79,7 +87,9 @@ async def test_documented_errors(client, media_bytes):
 
 
 async def test_limits_8mb_and_1_to_15_seconds(client, media_bytes):
-    r = await client.post(URL, json={"video_base64": b64(os.urandom(8 * 1024 * 1024 + 10)), "actions": "1"}, headers=TOKEN)
+    r = await client.post(
+        URL, json={"video_base64": b64(os.urandom(8 * 1024 * 1024 + 10)), "actions": "1"}, headers=TOKEN
+    )
     assert r.status_code == 400 and await error_of(r) == "FRS.0702"
     long_clip = encode_video([np.full((64, 64, 3), 100, np.uint8)] * 16, fps=1.0)  # 16 s
     r = await client.post(URL, json={"video_base64": b64(long_clip), "actions": "1"}, headers=TOKEN)
@@ -125,7 +135,12 @@ async def test_video_url_only_under_allowed_prefix(engine, media_bytes):
         client = CheckedClient(make_app(engine, video_url_prefixes=(f"{base}/videos/",)))
         r = await client.post(URL, json={"video_url": f"{base}/videos/d0.mp4", "actions": "4"}, headers=TOKEN)
         assert r.status_code == 200 and len((await r.get_json())["video-result"]["actions"]) == 1
-        for url in (f"{base}/secret/d0.mp4", f"{base}/videos/../secret", "file:///etc/passwd", f"{base}/videos/missing.mp4"):
+        for url in (
+            f"{base}/secret/d0.mp4",
+            f"{base}/videos/../secret",
+            "file:///etc/passwd",
+            f"{base}/videos/missing.mp4",
+        ):
             r = await client.post(URL, json={"video_url": url, "actions": "1"}, headers=TOKEN)
             assert r.status_code == 400 and await error_of(r) in ("FRS.0705", "FRS.0706"), url
     finally:

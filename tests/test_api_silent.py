@@ -8,9 +8,9 @@ import os
 import cv2
 import numpy as np
 import pytest
+
 from api_support import AUTH, CheckedClient, make_app
 from mediagen import cut_clip, decode_frames, jpeg, read_rgb, repeated_frame_clip
-
 from webapp.api_silent import encrypt
 
 URL = "/identity/silent_image_verification/stateless"
@@ -30,12 +30,21 @@ def d0_photo(media_bytes) -> bytes:
 
 
 def form(video: bytes, image: bytes, **flags: str) -> dict[str, str]:
-    return {"encrypted_video": encrypt(video, AES_KEY, AES_IV), "encrypted_image": encrypt(image, AES_KEY, AES_IV), **flags}
+    return {
+        "encrypted_video": encrypt(video, AES_KEY, AES_IV),
+        "encrypted_image": encrypt(image, AES_KEY, AES_IV),
+        **flags,
+    }
 
 
 async def test_live_video_same_person_passes(client, media_bytes, d0_photo):
-    r = await client.post(URL, form=form(media_bytes("videos/d0.mp4"), d0_photo, return_status="true",
-                                         return_image="true", return_face_image="true"), headers=AUTH)
+    r = await client.post(
+        URL,
+        form=form(
+            media_bytes("videos/d0.mp4"), d0_photo, return_status="true", return_image="true", return_face_image="true"
+        ),
+        headers=AUTH,
+    )
     assert r.status_code == 200
     body = await r.get_json()
     assert body["code"] == 1000 and body["passed"] is True and body["liveness_status"] == "ok"
@@ -65,8 +74,10 @@ async def test_attack_and_short_video(client, media_bytes, d0_photo):
 
 async def test_plain_base64_without_key(engine, media_bytes, d0_photo):
     client = CheckedClient(make_app(engine))
-    fields = {"encrypted_video": base64.b64encode(media_bytes("videos/d0.mp4")).decode(),
-              "encrypted_image": base64.b64encode(d0_photo).decode()}
+    fields = {
+        "encrypted_video": base64.b64encode(media_bytes("videos/d0.mp4")).decode(),
+        "encrypted_image": base64.b64encode(d0_photo).decode(),
+    }
     r = await client.post(URL, form=fields, headers=AUTH)
     assert r.status_code == 200 and (await r.get_json())["passed"] is True
 
@@ -79,7 +90,13 @@ async def test_system_codes(client, media_bytes, d0_photo):
     cases = [
         ({"encrypted_image": encrypt(d0_photo, AES_KEY, AES_IV)}, 1200),
         ({"encrypted_video": "!!!", "encrypted_image": "!!!"}, 1200),
-        ({"encrypted_video": encrypt(video, "k" * 32, AES_IV), "encrypted_image": encrypt(d0_photo, "k" * 32, AES_IV)}, 1200),
+        (
+            {
+                "encrypted_video": encrypt(video, "k" * 32, AES_IV),
+                "encrypted_image": encrypt(d0_photo, "k" * 32, AES_IV),
+            },
+            1200,
+        ),
         (form(video, huge), 2003),
         (form(video, os.urandom(11 * 1024 * 1024)), 2004),
         (form(video, os.urandom(5000)), 2005),

@@ -20,18 +20,24 @@ def analyze(*args: str, models: Path | str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "LIVECHECK_MODELS"}
     return subprocess.run(
         [sys.executable, "-m", "webapp.cli", "analyze", *args, "--models", str(models)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
 @pytest.fixture(scope="module")
 def frame_of(tmp_path_factory, media: Path):
     """A JPEG of one frame of a shared video, as a reference photo of the same person."""
+
     def make(video: str, at_s: float) -> Path:
         frames, _ = mediagen.decode_frames((media / "videos" / video).read_bytes(), at_s, at_s + 0.2)
         path = tmp_path_factory.mktemp("ref") / f"{video}.jpg"
         path.write_bytes(mediagen.jpeg(frames[0]))
         return path
+
     return make
 
 
@@ -54,7 +60,9 @@ def test_spoof_still_exits_1(media: Path, models_dir: Path) -> None:
 
 def test_video_with_actions_and_reference_human_output(media: Path, models_dir: Path, frame_of) -> None:
     reference = frame_of("d18.mp4", 0.5)
-    result = analyze(str(media / "videos/d18.mp4"), "--actions", "open_mouth", "--reference", str(reference), models=models_dir)
+    result = analyze(
+        str(media / "videos/d18.mp4"), "--actions", "open_mouth", "--reference", str(reference), models=models_dir
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "alive: True" in out
@@ -66,14 +74,23 @@ def test_video_with_actions_and_reference_human_output(media: Path, models_dir: 
 
 def test_video_json_is_the_whole_verdict(media: Path, models_dir: Path) -> None:
     result = analyze(
-        str(media / "videos/d12.mp4"), "--actions", "turn_left,open_mouth,turn_right", "--json",
-        "--reference", str(media / "identity/biden.jpg"), models=models_dir,
+        str(media / "videos/d12.mp4"),
+        "--actions",
+        "turn_left,open_mouth,turn_right",
+        "--json",
+        "--reference",
+        str(media / "identity/biden.jpg"),
+        models=models_dir,
     )
     assert result.returncode == 1, result.stderr  # turn_right does not come after open_mouth in d12
     verdict = json.loads(result.stdout)
     assert verdict["kind"] == "video" and verdict["alive"] is False
     assert verdict["reasons"] == ["actions_failed"]
-    assert [(a["action"], a["passed"]) for a in verdict["actions"]] == [("turn_left", True), ("open_mouth", True), ("turn_right", False)]
+    assert [(a["action"], a["passed"]) for a in verdict["actions"]] == [
+        ("turn_left", True),
+        ("open_mouth", True),
+        ("turn_right", False),
+    ]
     assert verdict["match"]["same_person"] is False
     assert verdict["average_liveness"] >= 0.6
     best = verdict["best_face"]
@@ -96,7 +113,15 @@ def test_quiet_by_default_native_log_lines_with_verbose(media: Path, models_dir:
 
 
 def test_action_time_option(media: Path, models_dir: Path) -> None:
-    result = analyze(str(media / "videos/d12.mp4"), "--actions", "turn_left", "--action-time", "2500-6000", "--json", models=models_dir)
+    result = analyze(
+        str(media / "videos/d12.mp4"),
+        "--actions",
+        "turn_left",
+        "--action-time",
+        "2500-6000",
+        "--json",
+        models=models_dir,
+    )
     assert result.returncode == 1
     (action,) = json.loads(result.stdout)["actions"]
     assert action["passed"] is False and action["window_s"] == [2.5, 6.0]
@@ -105,7 +130,11 @@ def test_action_time_option(media: Path, models_dir: Path) -> None:
 @pytest.mark.unit
 @pytest.mark.parametrize(
     ("content", "code"),
-    [(b"", "empty_input"), (b"\x01" + os.urandom(4095), "unsupported_media"), (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "corrupt_media")],
+    [
+        (b"", "empty_input"),
+        (b"\x01" + os.urandom(4095), "unsupported_media"),
+        (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "corrupt_media"),
+    ],
 )
 def test_bad_input_exits_2_before_loading_models(tmp_path: Path, content: bytes, code: str) -> None:
     path = tmp_path / "upload.bin"
@@ -132,7 +161,11 @@ def test_truncated_video_exits_2(tmp_path: Path, media: Path, models_dir: Path) 
 @pytest.mark.unit
 @pytest.mark.parametrize(
     ("args", "needle"),
-    [(("--actions", "jump"), "invalid_actions"), (("--action-time", "100"), "bad action window"), (("--nod-threshold", "0"), "nod_threshold")],
+    [
+        (("--actions", "jump"), "invalid_actions"),
+        (("--action-time", "100"), "bad action window"),
+        (("--nod-threshold", "0"), "nod_threshold"),
+    ],
 )
 def test_bad_options_exit_2(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     photo = tmp_path / "grey.jpg"  # a valid JPEG: the options, not the file, are what is wrong

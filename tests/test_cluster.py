@@ -13,16 +13,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import redis as redis_client
-from servers import REDIS_SERVER, Node, Redis, free_port, start_node, stop
-from session_support import ShiftedClock
 
 from realtime.client import FramesTrack, LiveClient, read_clip
 from realtime.errors import SessionError
@@ -31,10 +29,12 @@ from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import open_store
+from servers import REDIS_SERVER, Node, Redis, free_port, start_node, stop
+from session_support import ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
-from webapp.sessions import registry
 from webapp.server import MAX_RESTARTS
+from webapp.sessions import registry
 from webapp.signing import verify
 
 pytestmark = pytest.mark.webrtc
@@ -74,12 +74,17 @@ def d12(media: Path) -> tuple[list[Any], float]:
 
 def offer_to(node: Node, session: dict[str, Any]):  # type: ignore[no-untyped-def]
     """The SDP exchange of the Python client, through `node`'s HTTP offer endpoint."""
+
     async def post(sdp: str) -> dict[str, str]:
         async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
-            res = await client.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                    headers={"Authorization": f"Bearer {session['client_token']}"})
+            res = await client.post(
+                f"/v1/sessions/{session['session_id']}/offer",
+                json={"sdp": sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {session['client_token']}"},
+            )
         assert res.status_code == 200, res.text
         return res.json()  # type: ignore[no-any-return]
+
     return post
 
 
@@ -129,8 +134,11 @@ async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(pair
     async def send(i: int, sdp: str) -> httpx.Response:
         node = (a, b)[i % 2]
         async with httpx.AsyncClient(base_url=node.base, timeout=30) as http:
-            return await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                   headers={"Authorization": f"Bearer {session['client_token']}"})
+            return await http.post(
+                f"/v1/sessions/{session['session_id']}/offer",
+                json={"sdp": sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {session['client_token']}"},
+            )
 
     try:
         replies = await asyncio.gather(*(send(i, sdp) for i, sdp in enumerate(offers)))
@@ -180,8 +188,7 @@ async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis, pair, w
         await asyncio.sleep(0.3)
         async with httpx.AsyncClient(base_url=leaving.base, timeout=5) as http:
             readiness.append((await http.get("/readyz")).status_code)
-            refused = await http.post(f"/v1/sessions/{other['session_id']}/offer",
-                                      json={"sdp": "v=0", "type": "offer"})
+            refused = await http.post(f"/v1/sessions/{other['session_id']}/offer", json={"sdp": "v=0", "type": "offer"})
         run = await client.wait_result(60)
     finally:
         await client.close()
@@ -269,8 +276,9 @@ async def test_each_step_of_a_recording_fallback_may_go_to_another_node(engine, 
         for app in apps:
             registry(app).clock = clock
         assert registry(apps[0]).node_id != registry(apps[1]).node_id
-        body = await (await a.post("/v1/sessions", json={"actions": ["nod"], "recording_fallback": True},
-                                   headers=auth)).get_json()
+        body = await (
+            await a.post("/v1/sessions", json={"actions": ["nod"], "recording_fallback": True}, headers=auth)
+        ).get_json()
         token = {"Authorization": f"Bearer {body['client_token']}"}
         fallback = f"/v1/sessions/{body['session_id']}/fallback"
         start = await (await a.post(fallback, headers=token)).get_json()
@@ -281,8 +289,11 @@ async def test_each_step_of_a_recording_fallback_may_go_to_another_node(engine, 
         assert state["issued"] == 1 and state["stop_at_ms"] is not None
         clock.advance((state["stop_at_ms"] - state["elapsed_ms"]) / 1000 + 0.5)
         with clock.stopped():
-            done = await b.post(f"/v1/sessions/{body['session_id']}/recording", data=media_bytes("videos/d12.mp4"),
-                                headers={**token, "Content-Type": "video/mp4"})
+            done = await b.post(
+                f"/v1/sessions/{body['session_id']}/recording",
+                data=media_bytes("videos/d12.mp4"),
+                headers={**token, "Content-Type": "video/mp4"},
+            )
         assert done.status_code == 200, await done.get_json()
         again = await a.post(f"/v1/sessions/{body['session_id']}/recording", data=b"x", headers=token)
         assert again.status_code == 409 and (await again.get_json())["error"]["code"] == "token_used"
@@ -346,8 +357,9 @@ def test_processes_2_restarts_a_process_that_dies(workdir):
         victim = min(victims)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (victim in _children(node.process.pid)
-                                               or len(_children(node.process.pid)) < 2):
+        while time.monotonic() < deadline and (
+            victim in _children(node.process.pid) or len(_children(node.process.pid)) < 2
+        ):
             time.sleep(0.2)
         now = _children(node.process.pid)
         assert victim not in now and len(now) == 2, (victim, now, node.tail())
@@ -364,11 +376,21 @@ def test_processes_that_keep_dying_stop_the_supervisor(workdir, tmp_path):
     """Children that cannot start (no models here) are restarted a bounded number of times, then the supervisor
     gives up with their exit status instead of restarting them forever."""
     port = free_port()
-    env = {**os.environ, "LIVECHECK_MODELS": str(tmp_path / "no-models"), "LIVECHECK_API_KEYS": KEY,
-           "LIVECHECK_STORE__URL": f"sqlite:///{tmp_path / 'livecheck.db'}", "GLOG_minloglevel": "2"}
+    env = {
+        **os.environ,
+        "LIVECHECK_MODELS": str(tmp_path / "no-models"),
+        "LIVECHECK_API_KEYS": KEY,
+        "LIVECHECK_STORE__URL": f"sqlite:///{tmp_path / 'livecheck.db'}",
+        "GLOG_minloglevel": "2",
+    }
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "webapp.cli", "serve", "--processes", "2", "--listen",
-                             f"127.0.0.1:{port}"], env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "serve", "--processes", "2", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "keep exiting" in result.stderr
     assert result.stderr.count("started pid") == MAX_RESTARTS, result.stderr[-3000:]
@@ -426,11 +448,15 @@ def test_demo_quota_holds_across_two_real_nodes_whatever_the_headers_say(pair):
     the 2 open places left in all, not 5 per node."""
     a, b = pair
     per_client, max_open = (int(DEMO_ENV[k]) for k in DEMO_ENV)
-    forged = [demo_post((a, b)[i % 2], headers={"X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}"})
-              for i in range(per_client + 3)]
+    forged = [
+        demo_post((a, b)[i % 2], headers={"X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}"})
+        for i in range(per_client + 3)
+    ]
     assert [r.status_code for r in forged] == [200] * per_client + [429] * 3, [r.text[:100] for r in forged]
-    assert all(r.json()["error"]["code"] == "demo_rate_limited" and 1 <= int(r.headers["Retry-After"]) <= 60
-               for r in forged[per_client:])
+    assert all(
+        r.json()["error"]["code"] == "demo_rate_limited" and 1 <= int(r.headers["Retry-After"]) <= 60
+        for r in forged[per_client:]
+    )
     others = [demo_post((a, b)[i % 2], source=f"127.0.0.{20 + i}") for i in range(10)]
     assert sum(r.status_code == 200 for r in others) == max_open - per_client, [r.text[:100] for r in others]
     busy = [r for r in others if r.status_code != 200]

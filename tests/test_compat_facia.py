@@ -8,8 +8,8 @@ import mimetypes
 
 import cv2
 import numpy as np
-from api_support import KEY, CheckedClient, make_app
 
+from api_support import KEY, CheckedClient, make_app
 from mediagen import jpeg, read_rgb
 from webapp.api_facia import LIMIT_REACHED, MISSING_IMAGE
 from webapp.config import load_config
@@ -22,7 +22,10 @@ def encode_image_with_mime(name: str, data: bytes) -> str:
 
 
 async def test_document_script_request(client, media_bytes):
-    json_data = {"hash_id": KEY, "selfie_image": encode_image_with_mime("image_T1.jpg", media_bytes("images/image_T1.jpg"))}
+    json_data = {
+        "hash_id": KEY,
+        "selfie_image": encode_image_with_mime("image_T1.jpg", media_bytes("images/image_T1.jpg")),
+    }
     r = await client.post("/liveness", json=json_data)
     assert r.status_code == 201
     body = await r.get_json()
@@ -35,7 +38,9 @@ async def test_no_request_limit_by_default(engine):
     assert load_config(None, {}).server.facia_rate_limit_per_minute == 0
     client = CheckedClient(make_app(engine))
     selfie = encode_image_with_mime("x.jpg", jpeg(np.full((96, 96, 3), 128, np.uint8)))  # valid, no face: quick
-    statuses = {(await client.post("/liveness", json={"hash_id": KEY, "selfie_image": selfie})).status_code for _ in range(65)}
+    statuses = {
+        (await client.post("/liveness", json={"hash_id": KEY, "selfie_image": selfie})).status_code for _ in range(65)
+    }
     assert statuses == {201}
 
 
@@ -56,6 +61,8 @@ async def test_valid_photo_over_16_megapixels_is_downscaled_not_refused(client, 
     """A 17 MP JPEG (image_T1 scaled 7.5x, as a phone camera would store it) is a valid photo: 201, live."""
     big = cv2.resize(read_rgb(media_bytes("images/image_T1.jpg")), (3600, 4800), interpolation=cv2.INTER_CUBIC)
     assert big.shape[0] * big.shape[1] > 4096 * 4096
-    r = await client.post("/liveness", json={"hash_id": KEY, "selfie_image": encode_image_with_mime("big.jpg", jpeg(big, 85))})
+    r = await client.post(
+        "/liveness", json={"hash_id": KEY, "selfie_image": encode_image_with_mime("big.jpg", jpeg(big, 85))}
+    )
     assert r.status_code == 201, await r.get_data(as_text=True)
     assert (await r.get_json())["liveness_result"]["is_live"] == 1

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_support import AUTH, CheckedClient, make_app, make_config
 
+from api_support import AUTH, CheckedClient, make_app, make_config
 from conftest import MODELS_DIR, ROOT
 from mediagen import decode_frames, encode_video, read_rgb
 from webapp.app import create_app
@@ -112,11 +112,15 @@ async def test_wrong_method_answers_in_findface_shape(client, method):
 async def test_document_limits_portrait_passes_and_fps_over_30_refused(client, media_bytes):
     """limits -> video-width-px 1920 / video-height-px 1080 (long/short side), video-fps 30."""
     portrait = encode_video([np.full((1920, 1080, 3), 90, np.uint8)] * 3, fps=25.0)  # 1080x1920
-    r = await client.post("/v1/video-liveness", data=portrait, headers={**DOC_HEADERS, "Authorization": "Bearer test-key-1"})
+    r = await client.post(
+        "/v1/video-liveness", data=portrait, headers={**DOC_HEADERS, "Authorization": "Bearer test-key-1"}
+    )
     assert r.status_code == 200  # analyzed (no face: not alive), not RESOLUTION_TOO_HIGH
     frames, _ = decode_frames(media_bytes("videos/d18.mp4"), 0.0, 2.0)
     fast = encode_video([f for f in frames for _ in range(2)], fps=50.0)
-    r = await client.post("/v1/video-liveness", data=fast, headers={**DOC_HEADERS, "Authorization": "Bearer test-key-1"})
+    r = await client.post(
+        "/v1/video-liveness", data=fast, headers={**DOC_HEADERS, "Authorization": "Bearer test-key-1"}
+    )
     assert r.status_code == 422 and (await r.get_json())["code"] == "FPS_TOO_HIGH"
 
 
@@ -155,10 +159,22 @@ def test_require_key_from_env():
 
 def _start_up_line(env_extra: dict[str, str], store: Path) -> str:
     """The line `livecheck serve` prints once it is ready; the server is stopped right after."""
-    env = {**os.environ, "LIVECHECK_MODELS": str(MODELS_DIR), "LIVECHECK_API_KEYS": "k", "GLOG_minloglevel": "2",
-           "LIVECHECK_STORE__URL": f"sqlite:///{store}", **env_extra}
-    process = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--listen", "127.0.0.1:0"], cwd=ROOT,
-                               env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    env = {
+        **os.environ,
+        "LIVECHECK_MODELS": str(MODELS_DIR),
+        "LIVECHECK_API_KEYS": "k",
+        "GLOG_minloglevel": "2",
+        "LIVECHECK_STORE__URL": f"sqlite:///{store}",
+        **env_extra,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "serve", "--listen", "127.0.0.1:0"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -179,16 +195,20 @@ def _start_up_line(env_extra: dict[str, str], store: Path) -> str:
 
 def test_start_up_line_says_when_an_api_takes_calls_without_a_key(tmp_path):
     assert "WITHOUT API KEY" not in _start_up_line({}, tmp_path / "a.db")
-    line = _start_up_line({"LIVECHECK_FINDFACE__REQUIRE_KEY": "false", "LIVECHECK_SILENT__REQUIRE_KEY": "false"},
-                          tmp_path / "b.db")
+    line = _start_up_line(
+        {"LIVECHECK_FINDFACE__REQUIRE_KEY": "false", "LIVECHECK_SILENT__REQUIRE_KEY": "false"}, tmp_path / "b.db"
+    )
     assert "WITHOUT API KEY: findface, silent" in line, line
 
 
 async def test_detection_id_lives_for_detection_ttl_s(engine, media_bytes):
     """docs/api.md: a detection can be fetched for server.detection-ttl-s after the request, then 404."""
     client = CheckedClient(make_app(engine, detection_ttl_s=1.5))
-    r = await client.post("/v1/video-liveness?return_detection=true", data=media_bytes("videos/d0.mp4"),
-                          headers={**AUTH, "Content-Type": "video/mp4"})
+    r = await client.post(
+        "/v1/video-liveness?return_detection=true",
+        data=media_bytes("videos/d0.mp4"),
+        headers={**AUTH, "Content-Type": "video/mp4"},
+    )
     detection_id = (await r.get_json())["best_face"]["detection_id"]
     assert (await client.get(f"/v1/detections/{detection_id}", headers=AUTH)).status_code == 200
     await asyncio.sleep(2.0)

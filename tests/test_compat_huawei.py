@@ -12,9 +12,9 @@ import os
 import cv2
 import numpy as np
 import pytest
-from api_support import KEY
 from quart.datastructures import FileStorage
 
+from api_support import KEY
 from mediagen import decode_frames, encode_video, read_rgb
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.settings import EngineSettings
@@ -51,7 +51,9 @@ async def test_example_1_base64_with_action_time(client, media_bytes):
 async def test_example_2_multipart_video_file_portrait(client, media_bytes):
     """Method 2 (multipart video_file) with a portrait phone clip: no FRS.0704, and picture is the whole frame at
     source resolution (704x1216)."""
-    files = {"video_file": FileStorage(io.BytesIO(media_bytes("videos/mt_yongen.mp4")), "v.mp4", content_type="video/mp4")}
+    files = {
+        "video_file": FileStorage(io.BytesIO(media_bytes("videos/mt_yongen.mp4")), "v.mp4", content_type="video/mp4")
+    }
     r = await client.post(URL, form={"actions": "4"}, files=files, headers=TOKEN)
     assert r.status_code == 200, await r.get_data(as_text=True)
     picture = read_rgb(base64.b64decode((await r.get_json())["video-result"]["picture"]))
@@ -69,14 +71,17 @@ async def test_no_fps_or_resolution_limit(client, media_bytes):
     assert r.status_code == 200 and (await r.get_json())["video-result"]["alive"] is False
 
 
-@pytest.mark.parametrize("action_time", [
-    ["1000-3000"],  # a JSON array: the document types it String
-    [[1000, 3000]],
-    1000,
-    "1000-x",
-    "1000",
-    "3000-1000",
-])
+@pytest.mark.parametrize(
+    "action_time",
+    [
+        ["1000-3000"],  # a JSON array: the document types it String
+        [[1000, 3000]],
+        1000,
+        "1000-x",
+        "1000",
+        "3000-1000",
+    ],
+)
 async def test_malformed_action_time_is_frs_0011(client, media_bytes, action_time):
     body = {"video_base64": b64(media_bytes("videos/d0.mp4")), "actions": "4", "action_time": action_time}
     r = await client.post(URL, json=body, headers=TOKEN)
@@ -84,7 +89,7 @@ async def test_malformed_action_time_is_frs_0011(client, media_bytes, action_tim
 
 
 async def test_8_mb_applies_to_the_base64_text(client):
-    """"The video size after Base64 encoding cannot exceed 8 MB": 6.1 MB of video is 8.1 MB of base64 (refused
+    """ "The video size after Base64 encoding cannot exceed 8 MB": 6.1 MB of video is 8.1 MB of base64 (refused
     before decoding), while a 7 MB video_file is under its own 8 MB and gets as far as parsing."""
     r = await client.post(URL, json={"video_base64": b64(os.urandom(6_400_000)), "actions": "1"}, headers=TOKEN)
     assert r.status_code == 400 and await error_code(r) == "FRS.0702"
@@ -97,7 +102,9 @@ async def test_same_request_same_answer_concurrently_and_after_another_clip(clie
     """One request sent alone, then after another clip, then 3x at once: byte-identical bodies."""
     body = {"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": D12_ACTIONS, "action_time": D12_TIMES}
     first = await client.post(URL, json=body, headers=TOKEN)
-    other = await client.post(URL, json={"video_base64": b64(media_bytes("videos/mt_yongen.mp4")), "actions": "1,4"}, headers=TOKEN)
+    other = await client.post(
+        URL, json={"video_base64": b64(media_bytes("videos/mt_yongen.mp4")), "actions": "1,4"}, headers=TOKEN
+    )
     assert other.status_code == 200
     replies = await asyncio.gather(*(client.post(URL, json=body, headers=TOKEN) for _ in range(3)))
     bodies = [await r.get_data() for r in (first, *replies)]
@@ -105,12 +112,21 @@ async def test_same_request_same_answer_concurrently_and_after_another_clip(clie
     assert len(set(bodies)) == 1, [b[:200] for b in bodies]
 
 
-@pytest.mark.parametrize("codec, container", [
-    ("h261", "avi"), ("h263", "avi"), ("libx264", "flv"), ("libvpx", "webm"), ("libvpx-vp9", "webm"),
-    ("wmv2", "asf"), ("libx264", "mov"), ("libx265", "mp4"),
-])
+@pytest.mark.parametrize(
+    "codec, container",
+    [
+        ("h261", "avi"),
+        ("h263", "avi"),
+        ("libx264", "flv"),
+        ("libvpx", "webm"),
+        ("libvpx-vp9", "webm"),
+        ("wmv2", "asf"),
+        ("libx264", "mov"),
+        ("libx265", "mp4"),
+    ],
+)
 async def test_documented_formats_and_codecs_are_parsed(client, media_bytes, codec, container):
-    """"The encapsulation format can be MP4, AVI, FLV, WEBM, ASF, or MOV. The video encoding format can be H.261,
+    """ "The encapsulation format can be MP4, AVI, FLV, WEBM, ASF, or MOV. The video encoding format can be H.261,
     H.263, H.264, HEVC, VC-1, VP8, VP9, or WMV3." (VC-1/WMV3 have no encoder here; wmv2 stands for the ASF family.)"""
     frames, _ = decode_frames(media_bytes("videos/d18.mp4"), 0.0, 2.0)
     frames = [cv2.resize(f, (352, 288)) for f in frames]  # CIF: H.261/H.263 take only standard sizes
@@ -131,6 +147,7 @@ def test_a_reused_landmarker_keeps_nothing_from_earlier_clips(models_dir, media_
     carries over today; this guards that it stays so."""
     engine = LivenessEngine.load(EngineSettings(), str(models_dir), landmarkers=1)
     try:
+
         def run() -> dict:
             verdict = engine.analyze_video(media_bytes("videos/d18.mp4"), AnalysisOptions(actions=("open_mouth",)))
             return {k: v for k, v in verdict.to_dict().items() if k != "timings_ms"}

@@ -13,15 +13,15 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from api_support import AUTH, CheckedClient
-from session_support import FallbackClient, ShiftedClock
 
+from api_support import AUTH, CheckedClient
 from conftest import MEDIA_DIR, MODELS_DIR, ROOT
 from mediagen import decode_frames
 from scoring import errors
 from scoring.errors import InputError
 from scoring.media import VideoReader, check_frame_size
 from scoring.settings import EngineSettings, MediaLimits
+from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
@@ -62,10 +62,19 @@ def yongen_sideways(yongen) -> tuple[bytes, list[np.ndarray]]:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("width, height, ok", [
-    (1920, 1080, True), (1080, 1920, True), (704, 1216, True), (1080, 1080, True),
-    (1920, 1200, False), (1200, 1920, False), (2048, 1000, False), (1000, 2048, False),
-])
+@pytest.mark.parametrize(
+    "width, height, ok",
+    [
+        (1920, 1080, True),
+        (1080, 1920, True),
+        (704, 1216, True),
+        (1080, 1080, True),
+        (1920, 1200, False),
+        (1200, 1920, False),
+        (2048, 1000, False),
+        (1000, 2048, False),
+    ],
+)
 def test_limits_apply_to_long_and_short_side(width, height, ok):
     limits = MediaLimits()  # 1920 and 1080 by default (FindFace video-width-px / video-height-px)
     if ok:
@@ -108,9 +117,14 @@ def test_sideways_portrait_is_analyzed_upright_with_bbox_in_its_pixels(engine, y
 def test_portrait_clip_passes_livecheck_analyze():
     """mt_yongen.mp4 is 704x1216: under the long/short rule it is analyzed, not refused as resolution_too_high."""
     env = {**os.environ, "LIVECHECK_MODELS": str(MODELS_DIR), "GLOG_minloglevel": "2"}
-    done = subprocess.run([sys.executable, "-m", "webapp.cli", "analyze", "--json",
-                           str(MEDIA_DIR / "videos" / "mt_yongen.mp4")],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "webapp.cli", "analyze", "--json", str(MEDIA_DIR / "videos" / "mt_yongen.mp4")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode in (0, 1), done.stderr[-2000:]  # 0 alive, 1 not alive; never an input error
     verdict = json.loads(done.stdout)
     assert verdict["frames"]["with_face"] > 0 and "resolution_too_high" not in done.stdout
@@ -146,16 +160,18 @@ async def sessions_client(engine):
 
 async def test_portrait_clip_passes_the_recording_fallback(sessions_client, yongen):
     """The session recording endpoint (the last video endpoint) analyzes the portrait clip too."""
-    created = await sessions_client.post("/v1/sessions", json={"action_count": 0, "recording_fallback": True},
-                                         headers={"Authorization": "Bearer k"})
+    created = await sessions_client.post(
+        "/v1/sessions", json={"action_count": 0, "recording_fallback": True}, headers={"Authorization": "Bearer k"}
+    )
     assert created.status_code == 201
     fallback = FallbackClient(sessions_client, await created.get_json(), sessions_client.clock)
     await fallback.follow()
     sessions_client.clock.advance(1.0)
     done = await fallback.upload(yongen)
     assert done.status_code == 200, await done.get_data(as_text=True)
-    read = await sessions_client.get(f"/v1/sessions/{(await created.get_json())['session_id']}",
-                                     headers={"Authorization": "Bearer k"})
+    read = await sessions_client.get(
+        f"/v1/sessions/{(await created.get_json())['session_id']}", headers={"Authorization": "Bearer k"}
+    )
     result = (await read.get_json())["result"]
     # Analyzed (the 10.7 s clip does not fit the session's prompt schedule, so it is judged recording_timeline).
     assert result["frames_analyzed"] > 0 and result["best_face"]["bbox"]["bottom"] <= 1216, result

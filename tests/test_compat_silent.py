@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from api_support import AUTH, CheckedClient, make_config
 
+from api_support import AUTH, CheckedClient, make_config
 from conftest import ROOT
 from mediagen import decode_frames, encode_video, jpeg
 from webapp.api_silent import encrypt
@@ -56,8 +56,9 @@ def run_example(language: str, tmp_path, data: bytes) -> str:
     command = {"python": [sys.executable], "java": ["java"], "node": ["node"]}[language]
     if shutil.which(command[0]) is None:
         pytest.skip(f"{command[0]} is not installed")
-    done = subprocess.run([*command, source, AES_KEY, AES_IV, "input.bin"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [*command, source, AES_KEY, AES_IV, "input.bin"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -75,7 +76,9 @@ async def test_curl_sample_with_encrypted_fields_and_no_credentials(engine, medi
     video = run_example("python", tmp_path, media_bytes("videos/d0.mp4"))
     image = encrypt(d0_photo, AES_KEY, AES_IV)
     assert "+" in video and "+" in image  # otherwise this would not test the form decoding
-    r = await client.post(URL, data=curl_body(encrypted_video=video, encrypted_image=image, auto_rotate="true"), headers=FORM)
+    r = await client.post(
+        URL, data=curl_body(encrypted_video=video, encrypted_image=image, auto_rotate="true"), headers=FORM
+    )
     assert r.status_code == 200, await r.get_data(as_text=True)
     body = await r.get_json()
     assert body["code"] == 1000 and body["passed"] is True and body["verification_score"] > 0.7
@@ -97,12 +100,18 @@ async def test_portrait_and_60_fps_videos_are_analyzed(engine, media_bytes):
     client = CheckedClient(create_app(make_config(), engine=engine))
     yongen = media_bytes("videos/mt_yongen.mp4")  # 704x1216, as recorded
     frames, _ = decode_frames(yongen, 0.0, 0.1)
-    fields = {"encrypted_video": base64.b64encode(yongen).decode(), "encrypted_image": base64.b64encode(jpeg(frames[0])).decode()}
+    fields = {
+        "encrypted_video": base64.b64encode(yongen).decode(),
+        "encrypted_image": base64.b64encode(jpeg(frames[0])).decode(),
+    }
     r = await client.post(URL, form=fields, headers=AUTH)
     assert r.status_code == 200 and (await r.get_json())["code"] == 1000, await r.get_data(as_text=True)
     d18, _ = decode_frames(media_bytes("videos/d18.mp4"), 0.0, 3.0)
     fast = encode_video([f for f in d18 for _ in range(2)], fps=60.0)
-    fields = {"encrypted_video": base64.b64encode(fast).decode(), "encrypted_image": base64.b64encode(jpeg(d18[0])).decode()}
+    fields = {
+        "encrypted_video": base64.b64encode(fast).decode(),
+        "encrypted_image": base64.b64encode(jpeg(d18[0])).decode(),
+    }
     r = await client.post(URL, form=fields, headers=AUTH)
     assert r.status_code == 200 and (await r.get_json())["code"] == 1000, await r.get_data(as_text=True)
 
@@ -110,6 +119,9 @@ async def test_portrait_and_60_fps_videos_are_analyzed(engine, media_bytes):
 async def test_video_past_the_decoding_bound_is_4007_not_the_photo_code(engine, d0_photo):
     client = CheckedClient(create_app(make_config(), engine=engine))
     huge = encode_video([np.zeros((2176, 3904, 3), np.uint8)] * 2, fps=25.0)
-    fields = {"encrypted_video": base64.b64encode(huge).decode(), "encrypted_image": base64.b64encode(d0_photo).decode()}
+    fields = {
+        "encrypted_video": base64.b64encode(huge).decode(),
+        "encrypted_image": base64.b64encode(d0_photo).decode(),
+    }
     r = await client.post(URL, form=fields, headers=AUTH)
     assert r.status_code == 400 and (await r.get_json())["code"] == 4007

@@ -18,14 +18,26 @@ IMAGE = Rules.image(SETTINGS)
 LIVE = Rules.live(SETTINGS, min_liveness_frames=5)
 # A clip that passes every rule: faces in every frame, enough scores well above the threshold, one identity.
 GOOD = Facts(
-    frames=60, frames_with_face=60, multiple_faces_frames=0, liveness_frames=30,
-    average_liveness=SETTINGS.liveness_threshold + 0.2, identity_min=SETTINGS.identity_threshold + 0.3,
-    actions_asked=2, actions_passed=2, duration_s=SETTINGS.min_video_seconds + 2,
+    frames=60,
+    frames_with_face=60,
+    multiple_faces_frames=0,
+    liveness_frames=30,
+    average_liveness=SETTINGS.liveness_threshold + 0.2,
+    identity_min=SETTINGS.identity_threshold + 0.3,
+    actions_asked=2,
+    actions_passed=2,
+    duration_s=SETTINGS.min_video_seconds + 2,
 )
 # A still that passes: one frame, one score.
 STILL = Facts(
-    frames=1, frames_with_face=1, multiple_faces_frames=0, liveness_frames=1,
-    average_liveness=SETTINGS.liveness_threshold + 0.2, identity_min=None, actions_asked=0, actions_passed=0,
+    frames=1,
+    frames_with_face=1,
+    multiple_faces_frames=0,
+    liveness_frames=1,
+    average_liveness=SETTINGS.liveness_threshold + 0.2,
+    identity_min=None,
+    actions_asked=0,
+    actions_passed=0,
 )
 
 
@@ -44,8 +56,10 @@ def test_good_facts_pass_every_kind() -> None:
     ("change", "expected"),
     [
         ({"frames_with_face": 0, "liveness_frames": 0, "average_liveness": 0.0}, Reason.NO_FACE),
-        ({"frames_with_face": 0, "liveness_frames": 0, "average_liveness": 0.0, "multiple_faces_frames": 31},
-         Reason.MULTIPLE_FACES),
+        (
+            {"frames_with_face": 0, "liveness_frames": 0, "average_liveness": 0.0, "multiple_faces_frames": 31},
+            Reason.MULTIPLE_FACES,
+        ),
         ({"liveness_frames": 3}, Reason.TOO_FEW_FRAMES),
         ({"liveness_frames": 3, "multiple_faces_frames": 1}, Reason.MULTIPLE_FACES),
         ({"duration_s": SETTINGS.min_video_seconds - 0.1}, Reason.SHORT_TIME),
@@ -67,8 +81,12 @@ def test_no_face_needs_most_frames_with_several_faces_for_multiple_faces() -> No
 
 
 def test_thresholds_are_strict() -> None:
-    at = replace(GOOD, average_liveness=SETTINGS.liveness_threshold, identity_min=SETTINGS.identity_threshold,
-                 duration_s=SETTINGS.min_video_seconds)
+    at = replace(
+        GOOD,
+        average_liveness=SETTINGS.liveness_threshold,
+        identity_min=SETTINGS.identity_threshold,
+        duration_s=SETTINGS.min_video_seconds,
+    )
     assert decide(at, VIDEO).alive
 
 
@@ -86,12 +104,24 @@ def test_min_seconds_option_overrides_the_setting() -> None:
 
 def test_video_order() -> None:
     bad = replace(
-        GOOD, liveness_frames=3, duration_s=0.5, evidence=(Reason.STATIC_VIDEO, Reason.LOOPED_VIDEO),
-        identity_min=0.0, average_liveness=0.1, actions_passed=0, reference_asked=True,
+        GOOD,
+        liveness_frames=3,
+        duration_s=0.5,
+        evidence=(Reason.STATIC_VIDEO, Reason.LOOPED_VIDEO),
+        identity_min=0.0,
+        average_liveness=0.1,
+        actions_passed=0,
+        reference_asked=True,
     )
     assert reasons(bad, VIDEO) == [
-        Reason.TOO_FEW_FRAMES, Reason.SHORT_TIME, Reason.STATIC_VIDEO, Reason.LOOPED_VIDEO, Reason.FACE_CHANGED,
-        Reason.LOW_LIVENESS, Reason.ACTIONS_FAILED, Reason.REFERENCE_NO_FACE,
+        Reason.TOO_FEW_FRAMES,
+        Reason.SHORT_TIME,
+        Reason.STATIC_VIDEO,
+        Reason.LOOPED_VIDEO,
+        Reason.FACE_CHANGED,
+        Reason.LOW_LIVENESS,
+        Reason.ACTIONS_FAILED,
+        Reason.REFERENCE_NO_FACE,
     ]
 
 

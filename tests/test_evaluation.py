@@ -75,8 +75,9 @@ def test_det_curve_runs_from_lax_to_strict() -> None:
 
 
 @pytest.mark.unit
-def test_eval_without_matplotlib_stops_before_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_without_matplotlib_stops_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """matplotlib is the `eval` extra: without it `livecheck eval` says how to get it before it reads anything."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
     with pytest.raises(ReportError, match=r"livecheck\[eval\]"):
@@ -87,6 +88,7 @@ def test_eval_without_matplotlib_stops_before_running(tmp_path: Path, monkeypatc
 
 
 # -- dataset file ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.unit
 def test_labels_round_trip_and_errors(tmp_path: Path) -> None:
@@ -142,6 +144,7 @@ def test_written_clips_are_byte_repeatable(tmp_path: Path, media: Path) -> None:
 
 # -- the committed `shared` dataset on the real engine ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def shared_eval(tmp_path_factory: pytest.TempPathFactory, engine, media: Path):
     out = tmp_path_factory.mktemp("shared_dataset")
@@ -188,7 +191,11 @@ def test_shared_dataset_figures_of_the_current_engine(shared_eval) -> None:
     assert "low_liveness" in by_name["02_screen_replay_d19.mp4"].reasons
     assert by_name["image_F1.jpg"].score < evaluation.threshold
     # Pictures moved in 3D or with noise: stopped by evidence across frames, whatever anti-spoof said of them.
-    flat = [r for r in evaluation.results if r.item.attack_type in ("held_photo", "tilted_photo", "bent_photo", "still_noise")]
+    flat = [
+        r
+        for r in evaluation.results
+        if r.item.attack_type in ("held_photo", "tilted_photo", "bent_photo", "still_noise")
+    ]
     assert len(flat) == 8
     assert all({"flat_face", "static_video"} & set(r.reasons) for r in flat), [(r.item.name, r.reasons) for r in flat]
     assert any(r.score >= evaluation.threshold for r in flat)  # anti-spoof alone would have let some through
@@ -208,13 +215,18 @@ def test_shared_dataset_report_files(shared_eval) -> None:
     assert not math.isnan(float(image.std())) and image.std() > 10  # not a blank canvas
 
 
-def test_cli_eval_and_bad_dataset(tmp_path: Path, media: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_eval_and_bad_dataset(
+    tmp_path: Path, media: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from webapp.cli import main
 
-    write_labels(tmp_path, [
-        LabeledItem(media / "images" / "image_T1.jpg", "live"),
-        LabeledItem(media / "images" / "image_F1.jpg", "attack", "print_photo"),
-    ])
+    write_labels(
+        tmp_path,
+        [
+            LabeledItem(media / "images" / "image_T1.jpg", "live"),
+            LabeledItem(media / "images" / "image_F1.jpg", "attack", "print_photo"),
+        ],
+    )
     out = tmp_path / "rep"
     assert main(["eval", str(tmp_path), "--workers", "1", "--out", str(out), "--models", str(models_dir)]) == 0
     printed = capsys.readouterr().out
@@ -225,19 +237,23 @@ def test_cli_eval_and_bad_dataset(tmp_path: Path, media: Path, models_dir: Path,
 
 
 @pytest.mark.webrtc
-def test_cli_eval_live_streams_items_through_real_sessions(tmp_path: Path, media: Path, models_dir: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_eval_live_streams_items_through_real_sessions(
+    tmp_path: Path, media: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`livecheck eval --live` on a live clip and a picture attack: a real server, the Python WebRTC client."""
     from evaluation.attacks import read_frame, still_noise
     from webapp.cli import main
 
     noisy = tmp_path / "still_noise_d18.mp4"
     write_video(noisy, still_noise(read_frame(media / "videos" / "d18.mp4", 2.5), rng_for(3, 0)))
-    write_labels(tmp_path, [
-        LabeledItem(media / "videos" / "d0.mp4", "live"),
-        LabeledItem(noisy, "attack", "still_noise"),
-        LabeledItem(media / "images" / "image_T1.jpg", "live"),  # a still: skipped on the live path
-    ])
+    write_labels(
+        tmp_path,
+        [
+            LabeledItem(media / "videos" / "d0.mp4", "live"),
+            LabeledItem(noisy, "attack", "still_noise"),
+            LabeledItem(media / "images" / "image_T1.jpg", "live"),  # a still: skipped on the live path
+        ],
+    )
     out = tmp_path / "rep"
     assert main(["eval", str(tmp_path), "--live", "--out", str(out), "--models", str(models_dir)]) == 0
     captured = capsys.readouterr()

@@ -35,7 +35,9 @@ def rotate(points: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
 
 def project(points: np.ndarray, distance: float = 3.0, focal: float = 600.0) -> np.ndarray:
     z = points[:, 2] + distance
-    return np.stack([focal * points[:, 0] / z * distance / 3 + 320, focal * points[:, 1] / z * distance / 3 + 240], axis=1)
+    return np.stack(
+        [focal * points[:, 0] / z * distance / 3 + 320, focal * points[:, 1] / z * distance / 3 + 240], axis=1
+    )
 
 
 def face(pixels: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, blink: float = 0.1) -> FaceObservation:
@@ -43,8 +45,11 @@ def face(pixels: np.ndarray, yaw: float = 0.0, pitch: float = 0.0, blink: float 
     x0, y0 = pixels.min(axis=0)
     x1, y1 = pixels.max(axis=0)
     return FaceObservation(
-        bbox=BBox(int(x0), int(y0), int(x1), int(y1)), landmarks=landmarks, pose=HeadPose(yaw, pitch, 0.0),
-        expression=Expression(blink, 0.05, 0.0), quality=Quality(0.3, 0.5, 0.5, True, 0.5),
+        bbox=BBox(int(x0), int(y0), int(x1), int(y1)),
+        landmarks=landmarks,
+        pose=HeadPose(yaw, pitch, 0.0),
+        expression=Expression(blink, 0.05, 0.0),
+        quality=Quality(0.3, 0.5, 0.5, True, 0.5),
     )
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -40,11 +40,16 @@ def test_fuzzed_requests_get_no_5xx_no_hang_and_bounded_memory(server: Server, m
     seeds = Seeds.build((media / "videos" / "d0.mp4").read_bytes(), (media / "images" / "image_F1.jpg").read_bytes())
     sessions = []
     for _ in range(6):
-        reply = server.request("POST", "/v1/sessions", json.dumps({"recording_fallback": True}).encode(),
-                               {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+        reply = server.request(
+            "POST",
+            "/v1/sessions",
+            json.dumps({"recording_fallback": True}).encode(),
+            {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        )
         if reply.status != 201:  # an older session API without the fallback option
-            reply = server.request("POST", "/v1/sessions", b"{}", {"Authorization": f"Bearer {KEY}",
-                                                                   "Content-Type": "application/json"})
+            reply = server.request(
+                "POST", "/v1/sessions", b"{}", {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+            )
         assert reply.status == 201, reply.body
         created = json.loads(reply.body)
         sessions.append((created["session_id"], created["client_token"]))

@@ -146,6 +146,9 @@ def test_every_blueprint_module_is_registered() -> None:
     from webapp.app import BLUEPRINTS
 
     registered = {bp.import_name for bp in BLUEPRINTS}
-    declared = {name for name, path in _modules().items()
-                if name.startswith("webapp.") and "blueprint = Blueprint(" in path.read_text(encoding="utf-8")}
+    declared = {
+        name
+        for name, path in _modules().items()
+        if name.startswith("webapp.") and "blueprint = Blueprint(" in path.read_text(encoding="utf-8")
+    }
     assert declared == registered

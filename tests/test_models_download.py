@@ -44,7 +44,16 @@ from scoring.landmarks import StreamLandmarker
 from scoring.observation import BBox
 
 ROOT = Path(__file__).resolve().parents[1]
-PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY")
+PROXY_VARS = (
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
 PAIRS = [("antispoof_v2", "2.7_80x80_MiniFASNetV2.pth"), ("antispoof_v1se", "4_0_0_80x80_MiniFASNetV1SE.pth")]
 
 
@@ -129,14 +138,17 @@ def mirror(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield server
 
 
-def livecheck(*args: str, mirror_url: str | None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def livecheck(
+    *args: str, mirror_url: str | None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS and k != "LIVECHECK_MODELS"}
     env.pop("LIVECHECK_MODELS_MIRROR", None)
     if mirror_url:
         env["LIVECHECK_MODELS_MIRROR"] = mirror_url
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "webapp.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "webapp.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def leftovers(target: Path) -> list[str]:
@@ -212,8 +224,9 @@ def test_interrupted_transfer_leaves_nothing(mirror: MirrorServer, tmp_path: Pat
     assert leftovers(target) == []
 
 
-def test_ctrl_c_mid_transfer_removes_the_partial_file(mirror: MirrorServer, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_mid_transfer_removes_the_partial_file(
+    mirror: MirrorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     download = next(d for d in DOWNLOADS if d.provides == "sface")
     monkeypatch.setenv("LIVECHECK_MODELS_MIRROR", mirror.url)
     for var in PROXY_VARS:
@@ -243,8 +256,9 @@ def test_offline_message_names_the_url_and_the_install_alternative(tmp_path: Pat
     assert leftovers(target) == [] and not any(target.iterdir())
 
 
-def test_downloads_go_through_the_proxy_from_the_environment(mirror: MirrorServer, models_dir: Path,
-                                                             tmp_path: Path) -> None:
+def test_downloads_go_through_the_proxy_from_the_environment(
+    mirror: MirrorServer, models_dir: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "models"
     target.mkdir()
     fetched = next(d for d in DOWNLOADS if d.provides == "landmarker")
@@ -253,8 +267,14 @@ def test_downloads_go_through_the_proxy_from_the_environment(mirror: MirrorServe
             shutil.copyfile(models_dir / item.filename, target / item.filename)
     before = len(mirror.requests)
     # The mirror's host name does not resolve: only a proxy can fetch it.
-    result = livecheck("models", "download", "--dir", str(target), mirror_url="http://models-mirror.invalid",
-                       extra_env={"http_proxy": mirror.url})
+    result = livecheck(
+        "models",
+        "download",
+        "--dir",
+        str(target),
+        mirror_url="http://models-mirror.invalid",
+        extra_env={"http_proxy": mirror.url},
+    )
     assert result.returncode == 0, result.stderr
     assert mirror.requests[before:] == [f"http://models-mirror.invalid{url_path(fetched)}"]
     assert check_file(target, spec("landmarker")) is None
@@ -318,21 +338,29 @@ def test_converted_graph_matches_the_reference_export(converted: dict[str, bytes
                 total += x.shape[0]
             else:  # its bias, b - mean * scale
                 np.testing.assert_allclose(x, y, rtol=0, atol=5e-7)
-        print(f"{key}: {differing} of {total} folded Conv channels differ from the reference export, "
-              f"by at most {worst} ulp")
+        print(
+            f"{key}: {differing} of {total} folded Conv channels differ from the reference export, "
+            f"by at most {worst} ulp"
+        )
         assert differing < total / 4
 
 
-def test_converted_logits_match_the_reference_on_real_face_crops(converted: dict[str, bytes], models_dir: Path,
-                                                                 media: Path, tmp_path: Path) -> None:
+def test_converted_logits_match_the_reference_on_real_face_crops(
+    converted: dict[str, bytes], models_dir: Path, media: Path, tmp_path: Path
+) -> None:
     paths = {}
     for key, _ in PAIRS:
         paths[key] = tmp_path / spec(key).filename
         paths[key].write_bytes(converted[key])
     reference = AntiSpoofModel(models_dir / spec("antispoof_v2").filename, models_dir / spec("antispoof_v1se").filename)
     ours = AntiSpoofModel(paths["antispoof_v2"], paths["antispoof_v1se"])
-    sessions = [(ort.InferenceSession(str(models_dir / spec(k).filename), providers=["CPUExecutionProvider"]),
-                 ort.InferenceSession(str(paths[k]), providers=["CPUExecutionProvider"])) for k, _ in PAIRS]
+    sessions = [
+        (
+            ort.InferenceSession(str(models_dir / spec(k).filename), providers=["CPUExecutionProvider"]),
+            ort.InferenceSession(str(paths[k]), providers=["CPUExecutionProvider"]),
+        )
+        for k, _ in PAIRS
+    ]
     landmarker = StreamLandmarker(models_dir / "face_landmarker.task", video=False, max_faces=1)
     worst = 0.0
     probabilities = {}
@@ -363,8 +391,11 @@ def test_converted_logits_match_the_reference_on_real_face_crops(converted: dict
 
 
 def _legacy_checkpoint(main_pickle: bytes) -> bytes:
-    header = [LEGACY_MAGIC, 1001, {"protocol_version": 1001, "little_endian": True,
-                                   "type_sizes": {"short": 2, "int": 4, "long": 4}}]
+    header = [
+        LEGACY_MAGIC,
+        1001,
+        {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}},
+    ]
     return b"".join(pickle.dumps(part, protocol=2) for part in header) + main_pickle + pickle.dumps([], protocol=2)
 
 
@@ -382,11 +413,21 @@ class _Exploit:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("module,name", [
-    ("os", "system"), ("posix", "system"), ("builtins", "eval"), ("builtins", "exec"), ("subprocess", "Popen"),
-    ("torch", "load"), ("torch._utils", "_rebuild_from_type_v2"), ("collections", "defaultdict"),
-    ("numpy", "load"), ("pickle", "loads"),
-])
+@pytest.mark.parametrize(
+    "module,name",
+    [
+        ("os", "system"),
+        ("posix", "system"),
+        ("builtins", "eval"),
+        ("builtins", "exec"),
+        ("subprocess", "Popen"),
+        ("torch", "load"),
+        ("torch._utils", "_rebuild_from_type_v2"),
+        ("collections", "defaultdict"),
+        ("numpy", "load"),
+        ("pickle", "loads"),
+    ],
+)
 def test_pickle_with_any_other_global_is_refused(module: str, name: str, tmp_path: Path) -> None:
     payload = _global_call(module, name, f"touch {tmp_path / 'pwned'}")
     for data in (_legacy_checkpoint(payload), payload + b"\0" * 16):
@@ -478,7 +519,6 @@ def test_progress_bar_only_on_a_terminal() -> None:
             assert stream.getvalue() == ""  # logs and pipes stay clean
 
 
-
 def test_the_only_difference_from_the_reference_is_how_its_sqrt_rounded(models_dir: Path) -> None:
     """Every folded channel of the reference export equals g / s * w with s one of the two float32 neighbours of
     the exact sqrt(var + eps): its exporter's sqrt was faithful (error < 1 ulp), ours is correctly rounded. Where they
@@ -487,13 +527,19 @@ def test_the_only_difference_from_the_reference_is_how_its_sqrt_rounded(models_d
         weights = {k.removeprefix("module."): v for k, v in load_state_dict(models_dir / "source" / pth).items()}
         reference = onnx.load(str(models_dir / spec(key).filename))
         initializers = {i.name: numpy_helper.to_array(i) for i in reference.graph.initializer}
-        paths = {node_scope(k.removesuffix(".weight")): k.removesuffix(".weight")
-                 for k, v in weights.items() if k.endswith(".weight") and v.ndim == 4}
+        paths = {
+            node_scope(k.removesuffix(".weight")): k.removesuffix(".weight")
+            for k, v in weights.items()
+            if k.endswith(".weight") and v.ndim == 4
+        }
         ours_rounded = other_neighbour = 0
         for node in (n for n in reference.graph.node if n.op_type == "Conv"):
             path = paths[node.name.removesuffix("/Conv")]
-            bn = path.removesuffix(".conv") + ".bn" if path.endswith(".conv") else \
-                path.replace(".fc1", ".bn1").replace(".fc2", ".bn2")
+            bn = (
+                path.removesuffix(".conv") + ".bn"
+                if path.endswith(".conv")
+                else path.replace(".fc1", ".bn1").replace(".fc2", ".bn2")
+            )
             w, g = weights[f"{path}.weight"], weights[f"{bn}.weight"]
             x = weights[f"{bn}.running_var"] + np.float32(1e-5)
             expected = initializers[node.input[1]]
@@ -512,6 +558,7 @@ def test_the_only_difference_from_the_reference_is_how_its_sqrt_rounded(models_d
 
 def test_a_pickle_cannot_alter_the_allowed_builders(models_dir: Path) -> None:
     """BUILD on an allowed global (torch.FloatStorage) would rewrite the shared allow-list entry: refused."""
+
     def text(value: str) -> bytes:
         return b"X" + struct.pack("<I", len(value)) + value.encode()
 

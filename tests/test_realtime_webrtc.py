@@ -43,8 +43,14 @@ def still(media: Path, name: str) -> list[np.ndarray]:
     return [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)]
 
 
-async def run_check(reg: SessionRegistry, frames: list[np.ndarray], fps: float, options: SessionOptions,
-                    timeout: float = 40, lead_s: float = 1.5):
+async def run_check(
+    reg: SessionRegistry,
+    frames: list[np.ndarray],
+    fps: float,
+    options: SessionOptions,
+    timeout: float = 40,
+    lead_s: float = 1.5,
+):
     """Returns the session as stored once the check settled, and what the client saw."""
     session, token = await reg.create(options)
     client = LiveClient(FramesTrack(frames, fps, lead_s=lead_s))
@@ -66,7 +72,9 @@ async def settle(reg: SessionRegistry, timeout: float = 10.0) -> None:
 
 async def test_d12_in_its_own_order_succeeds(registry, d12):
     frames, fps = d12
-    session, run = await run_check(registry, frames, fps, SessionOptions(actions=("turn_left", "turn_right", "open_mouth")))
+    session, run = await run_check(
+        registry, frames, fps, SessionOptions(actions=("turn_left", "turn_right", "open_mouth"))
+    )
     assert run.status == SUCCEEDED, session.result
     assert session.status == SUCCEEDED
     result = session.result
@@ -88,7 +96,9 @@ async def test_d12_in_its_own_order_succeeds(registry, d12):
 
 async def test_d12_in_another_order_fails_naming_the_action(registry, d12):
     frames, fps = d12
-    session, run = await run_check(registry, frames, fps, SessionOptions(actions=("turn_left", "open_mouth", "turn_right")))
+    session, run = await run_check(
+        registry, frames, fps, SessionOptions(actions=("turn_left", "open_mouth", "turn_right"))
+    )
     assert run.status == FAILED and session.status == FAILED
     assert "actions_failed" in session.result["reasons"]
     failed = [a["action"] for a in session.result["actions"] if not a["passed"]]
@@ -120,11 +130,13 @@ async def test_d12_without_actions_and_without_a_held_lead_in_succeeds(registry,
 async def test_mouth_held_open_while_positioning_still_allows_open_mouth(engine, d12):
     # positioning sees d12's open mouth (t=4.96 s) held still; after the prompt the clip closes and opens it again
     frames, fps = d12
-    open_frame, rest = frames[int(4.96 * fps)], frames[int(4.0 * fps):]
+    open_frame, rest = frames[int(4.96 * fps)], frames[int(4.0 * fps) :]
     reg = SessionRegistry(engine, LOOPBACK)
     reg.start()
     try:
-        session, run = await run_check(reg, [open_frame, *rest], fps, SessionOptions(actions=("open_mouth",)), lead_s=2.0)
+        session, run = await run_check(
+            reg, [open_frame, *rest], fps, SessionOptions(actions=("open_mouth",)), lead_s=2.0
+        )
     finally:
         await reg.close()
     assert run.status == SUCCEEDED, session.result

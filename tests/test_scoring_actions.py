@@ -21,22 +21,31 @@ REST = Baseline(yaw=0.0, pitch=0.0, blink=0.0, mouth_open=0.0, smile=0.0)
 
 def face(pitch: float = 0.0, blink: float = 0.05) -> FaceObservation:
     return FaceObservation(
-        bbox=BBox(100, 100, 300, 320), landmarks=np.zeros((478, 3), np.float32),
-        pose=HeadPose(yaw=0.0, pitch=pitch, roll=0.0), expression=Expression(blink=blink, mouth_open=0.02, smile=0.05),
+        bbox=BBox(100, 100, 300, 320),
+        landmarks=np.zeros((478, 3), np.float32),
+        pose=HeadPose(yaw=0.0, pitch=pitch, roll=0.0),
+        expression=Expression(blink=blink, mouth_open=0.02, smile=0.05),
         quality=Quality(0.4, 0.8, 0.5, True, 0.9),
     )
 
 
 def frames(faces: Sequence[FaceObservation | None]) -> list[FrameObservation]:
-    return [FrameObservation(i * STEP_MS, i, 640, 480, int(f is not None), f, None if f else "no_face")
-            for i, f in enumerate(faces)]
+    return [
+        FrameObservation(i * STEP_MS, i, 640, 480, int(f is not None), f, None if f else "no_face")
+        for i, f in enumerate(faces)
+    ]
 
 
 def nod(peak: float, hold: int = 4, rest_before: int = 10, rest_after: int = 6) -> list[FaceObservation]:
     """Rest (long enough for the 0.4 s baseline), ramp to `peak` degrees of pitch, hold, back to rest."""
     ramp = [peak * 0.3, peak * 0.7]
-    return ([face()] * rest_before + [face(p) for p in ramp] + [face(peak)] * hold
-            + [face(p) for p in reversed(ramp)] + [face()] * rest_after)
+    return (
+        [face()] * rest_before
+        + [face(p) for p in ramp]
+        + [face(peak)] * hold
+        + [face(p) for p in reversed(ramp)]
+        + [face()] * rest_after
+    )
 
 
 @pytest.mark.parametrize("peak, passes", [(5.0, False), (9.0, False), (12.0, True), (25.0, True), (-15.0, True)])

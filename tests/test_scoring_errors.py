@@ -14,8 +14,8 @@ from scoring import errors
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
 from scoring.media import VideoReader
-from scoring.settings import MediaLimits
 from scoring.reasons import Reason
+from scoring.settings import MediaLimits
 
 
 def _with_limits(engine: LivenessEngine, **limits: Any) -> LivenessEngine:
@@ -99,7 +99,10 @@ def test_oversized_image(engine, media_bytes) -> None:
     assert _code(lambda: _with_limits(engine, image_size=len(data) - 1).analyze(data)) == errors.INPUT_TOO_LARGE
     # A baseline JPEG over image-pixels is decoded at 1/2, 1/4 or 1/8 scale (a valid phone photo); refused only
     # when even 1/8 is over the limit.
-    assert _code(lambda: _with_limits(engine, image_pixels=(480 // 8) * (640 // 8) - 1).analyze(data)) == errors.RESOLUTION_TOO_HIGH
+    assert (
+        _code(lambda: _with_limits(engine, image_pixels=(480 // 8) * (640 // 8) - 1).analyze(data))
+        == errors.RESOLUTION_TOO_HIGH
+    )
     assert _with_limits(engine, image_pixels=480 * 640 - 1).analyze(data).frames_analyzed == 1  # at 1/2 scale
 
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+import mediagen
 from scoring.engine import AnalysisOptions
 from scoring.reasons import Reason
-import mediagen
 
 
 def test_live_selfie_is_alive(engine, media_bytes) -> None:
@@ -33,7 +33,9 @@ def test_presentation_attacks_are_not_alive(engine, media_bytes, name: str) -> N
 
 
 def test_same_person_matches(engine, media_bytes) -> None:
-    verdict = engine.analyze(media_bytes("identity/obama.jpg"), AnalysisOptions(reference=media_bytes("identity/obama2.jpg")))
+    verdict = engine.analyze(
+        media_bytes("identity/obama.jpg"), AnalysisOptions(reference=media_bytes("identity/obama2.jpg"))
+    )
     match = verdict.match
     assert match is not None
     assert match.same_person
@@ -42,7 +44,9 @@ def test_same_person_matches(engine, media_bytes) -> None:
 
 
 def test_different_people_do_not_match(engine, media_bytes) -> None:
-    verdict = engine.analyze(media_bytes("identity/obama.jpg"), AnalysisOptions(reference=media_bytes("identity/biden.jpg")))
+    verdict = engine.analyze(
+        media_bytes("identity/obama.jpg"), AnalysisOptions(reference=media_bytes("identity/biden.jpg"))
+    )
     match = verdict.match
     assert match is not None
     assert not match.same_person

@@ -35,7 +35,9 @@ def test_d12_actions_in_order_pass(engine, media_bytes) -> None:
 
 
 def test_d12_actions_out_of_order_fail_naming_the_missing_one(engine, media_bytes) -> None:
-    verdict = engine.analyze(media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("turn_left", "open_mouth", "turn_right")))
+    verdict = engine.analyze(
+        media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("turn_left", "open_mouth", "turn_right"))
+    )
     assert not verdict.alive
     assert Reason.ACTIONS_FAILED in verdict.reasons
     by_name = {a.action: a for a in verdict.actions}
@@ -93,18 +95,24 @@ def test_yaw_sign_user_left_is_image_right(engine, media_bytes) -> None:
 
 def test_action_windows_are_respected(engine, media_bytes) -> None:
     data = media_bytes("videos/d12.mp4")
-    inside = engine.analyze(data, AnalysisOptions(actions=D12_ACTIONS, action_windows_ms=((1000, 2500), (2500, 4000), (4000, 5500))))
+    inside = engine.analyze(
+        data, AnalysisOptions(actions=D12_ACTIONS, action_windows_ms=((1000, 2500), (2500, 4000), (4000, 5500)))
+    )
     assert inside.alive, inside.to_dict()
     assert [a.window_ms for a in inside.actions] == [(1000, 2500), (2500, 4000), (4000, 5500)]
     # turn_left really happens at ~1.5 s; a window after it must not accept it.
-    outside = engine.analyze(data, AnalysisOptions(actions=D12_ACTIONS, action_windows_ms=((2000, 6000), (2500, 4000), (4000, 5500))))
+    outside = engine.analyze(
+        data, AnalysisOptions(actions=D12_ACTIONS, action_windows_ms=((2000, 6000), (2500, 4000), (4000, 5500)))
+    )
     assert not outside.alive
     assert Reason.ACTIONS_FAILED in outside.reasons
     assert [a.action for a in outside.actions if not a.passed] == ["turn_left"]
 
 
 def test_spliced_identities_fail_with_face_changed(engine, media_bytes) -> None:
-    clip = mediagen.splice_clips([(media_bytes("videos/d12.mp4"), 0.0, 2.5), (media_bytes("videos/d18.mp4"), 0.0, 2.5)], size=(480, 480))
+    clip = mediagen.splice_clips(
+        [(media_bytes("videos/d12.mp4"), 0.0, 2.5), (media_bytes("videos/d18.mp4"), 0.0, 2.5)], size=(480, 480)
+    )
     verdict = engine.analyze(clip)
     assert not verdict.alive
     assert Reason.FACE_CHANGED in verdict.reasons
@@ -175,5 +183,7 @@ def test_natural_blinks_in_real_clips_pass_blink(engine, media_bytes, name: str,
 
 def test_blink_outside_its_window_fails(engine, media_bytes) -> None:
     """d12 blinks at ~2.0 s and not again before 3.7 s: a blink demanded in 2.3-3.5 s is not there."""
-    verdict = engine.analyze(media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("blink",), action_windows_ms=((2300, 3500),)))
+    verdict = engine.analyze(
+        media_bytes("videos/d12.mp4"), AnalysisOptions(actions=("blink",), action_windows_ms=((2300, 3500),))
+    )
     assert not verdict.alive and verdict.reasons == [Reason.ACTIONS_FAILED]

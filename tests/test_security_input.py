@@ -21,19 +21,29 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
 
 from api_support import AUTH, make_app, make_config
-from fuzzing import (ffconcat_playlist, hls_playlist, jpeg_fill_byte_bomb, jpeg_progressive_bomb, multipart,
-                     nested_json, nested_object, resolution_switch_h264, rle_bmp_bomb, unknown_codec_webm,
-                     webp_header_bomb)
+from fuzzing import (
+    ffconcat_playlist,
+    hls_playlist,
+    jpeg_fill_byte_bomb,
+    jpeg_progressive_bomb,
+    multipart,
+    nested_json,
+    nested_object,
+    resolution_switch_h264,
+    rle_bmp_bomb,
+    unknown_codec_webm,
+    webp_header_bomb,
+)
 from mediagen import cut_clip
 from realtime.protocol import decode_client
 from scoring import errors as codes
@@ -44,8 +54,8 @@ from scoring.media import VideoReader, decode_image, preflight
 from scoring.safe_json import JsonError, loads
 from scoring.settings import EngineSettings, MediaLimits
 from serverproc import Server
-from webapp.config import ConfigError
 from webapp.app import create_app
+from webapp.config import ConfigError
 from webapp.server import hypercorn_config
 from webapp.workers import Busy, WorkerPool
 
@@ -53,8 +63,12 @@ LIMITS = MediaLimits()
 KEY = "security-test-key"
 # Refused from the header. A baseline JPEG up to 8x over the limit per side is decoded at 1/2-1/8 scale instead
 # (phone photos; libjpeg's DCT scaling never allocates the full picture), so its bomb here is 65000x65000.
-BOMBS = {"bmp_rle": rle_bmp_bomb, "jpeg_progressive": jpeg_progressive_bomb, "webp_vp8l": webp_header_bomb,
-         "jpeg_fill_byte": lambda: jpeg_fill_byte_bomb(65000, 65000)}
+BOMBS = {
+    "bmp_rle": rle_bmp_bomb,
+    "jpeg_progressive": jpeg_progressive_bomb,
+    "webp_vp8l": webp_header_bomb,
+    "jpeg_fill_byte": lambda: jpeg_fill_byte_bomb(65000, 65000),
+}
 
 
 # -- finding 3: image dimensions from every legal header form ---------------------------------------------------
@@ -84,10 +98,22 @@ def _bmp_core(width: int, height: int) -> bytes:
     """OS/2 BITMAPCOREHEADER (12 bytes, 16-bit sizes), 24 bits per pixel."""
     row = (width * 3 + 3) // 4 * 4
     pixels = bytes(row * height)
-    header = width.to_bytes(2, "little") + height.to_bytes(2, "little") + (1).to_bytes(2, "little") + (24).to_bytes(2, "little")
+    header = (
+        width.to_bytes(2, "little")
+        + height.to_bytes(2, "little")
+        + (1).to_bytes(2, "little")
+        + (24).to_bytes(2, "little")
+    )
     offset = 14 + 12
-    return b"BM" + (offset + len(pixels)).to_bytes(4, "little") + bytes(4) + offset.to_bytes(4, "little") + \
-        (12).to_bytes(4, "little") + header + pixels
+    return (
+        b"BM"
+        + (offset + len(pixels)).to_bytes(4, "little")
+        + bytes(4)
+        + offset.to_bytes(4, "little")
+        + (12).to_bytes(4, "little")
+        + header
+        + pixels
+    )
 
 
 HEADER_FORMS = {
@@ -134,9 +160,17 @@ def test_image_bombs_are_refused_from_the_header_without_decoding(name: str, mon
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("data", [b"\x89PNG\r\n\x1a\n", b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IDAT" + bytes(8),
-                                  b"\xff\xd8\xff\xe0\x00\x10JFIF", b"\xff\xd8\xff\xda\x00\x08", b"BM" + bytes(12),
-                                  b"RIFF\x00\x00\x00\x00WEBPVP8X"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n",
+        b"\x89PNG\r\n\x1a\n" + bytes(8) + b"IDAT" + bytes(8),
+        b"\xff\xd8\xff\xe0\x00\x10JFIF",
+        b"\xff\xd8\xff\xda\x00\x08",
+        b"BM" + bytes(12),
+        b"RIFF\x00\x00\x00\x00WEBPVP8X",
+    ],
+)
 def test_an_image_whose_size_cannot_be_read_is_refused(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded an image of unknown size"))
     with pytest.raises(InputError) as caught:
@@ -152,8 +186,13 @@ def test_playlists_open_no_file_and_tell_nothing(tmp_path: Path, monkeypatch: py
     cv2.imwrite(str(tmp_path / "pic.png"), np.full((64, 64, 3), 90, np.uint8))
     monkeypatch.chdir(tmp_path)
     answers = []
-    for upload in (ffconcat_playlist("pic.png"), ffconcat_playlist("pic.jpg"), ffconcat_playlist("missing.png"),
-                   hls_playlist("pic.png"), hls_playlist("missing.png")):
+    for upload in (
+        ffconcat_playlist("pic.png"),
+        ffconcat_playlist("pic.jpg"),
+        ffconcat_playlist("missing.png"),
+        hls_playlist("pic.png"),
+        hls_playlist("missing.png"),
+    ):
         with pytest.raises(InputError) as caught:
             preflight(upload, LIMITS)
         answers.append((caught.value.code, caught.value.message))
@@ -172,9 +211,21 @@ def test_webm_with_an_unknown_codec_id_is_unsupported_media() -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("raw", [nested_json(100_000), nested_object(100_000), nested_json(33), b"\xff\xfe{\x00}\x00",
-                                 b'{"a": "\xc3\x28"}', b'{"a": "\\ud800"}', b'{"\\udfff": 1}', b"[NaN]", b"[-Infinity]",
-                                 b"[" + b"9" * 5000 + b"]"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        nested_json(100_000),
+        nested_object(100_000),
+        nested_json(33),
+        b"\xff\xfe{\x00}\x00",
+        b'{"a": "\xc3\x28"}',
+        b'{"a": "\\ud800"}',
+        b'{"\\udfff": 1}',
+        b"[NaN]",
+        b"[-Infinity]",
+        b"[" + b"9" * 5000 + b"]",
+    ],
+)
 def test_safe_json_refuses(raw: bytes) -> None:
     with pytest.raises(JsonError):
         loads(raw)
@@ -182,8 +233,13 @@ def test_safe_json_refuses(raw: bytes) -> None:
 
 @pytest.mark.unit
 def test_safe_json_accepts_what_the_apis_send() -> None:
-    body = {"sdp": "v=0\r\n", "type": "offer", "n": [1, 2.5, None, True], "deep": json.loads(nested_json(31)),
-            "name": "Ünïcode 😀"}
+    body = {
+        "sdp": "v=0\r\n",
+        "type": "offer",
+        "n": [1, 2.5, None, True],
+        "deep": json.loads(nested_json(31)),
+        "name": "Ünïcode 😀",
+    }
     assert loads(json.dumps(body).encode()) == body
     assert loads(json.dumps(body, ensure_ascii=False).encode()) == body
 
@@ -260,8 +316,9 @@ async def test_a_job_past_its_deadline_is_answered_busy_and_keeps_its_slot() -> 
 @pytest.fixture(scope="module")
 def small_engine(models_dir: Path) -> Iterator[LivenessEngine]:
     """One landmarker per pool and a short wait, so a test can hold a whole pool."""
-    engine = LivenessEngine.load(replace(EngineSettings(), landmarker_wait_s=0.3), str(models_dir),
-                                 landmarkers=1, live_landmarkers=1)
+    engine = LivenessEngine.load(
+        replace(EngineSettings(), landmarker_wait_s=0.3), str(models_dir), landmarkers=1, live_landmarkers=1
+    )
     yield engine
     engine.close()
 
@@ -285,7 +342,8 @@ def test_live_checks_and_uploads_use_separate_pools(small_engine: LivenessEngine
 
 
 async def test_an_upload_that_cannot_get_a_landmarker_in_time_gets_503_with_retry_after(
-        small_engine: LivenessEngine, short_clip: bytes) -> None:
+    small_engine: LivenessEngine, short_clip: bytes
+) -> None:
     app = make_app(small_engine)
     client = app.test_client()
     held = small_engine.models.landmarkers.acquire()
@@ -312,9 +370,13 @@ def test_server_timeouts_are_settings() -> None:
 
 # -- finding 5 through the app: JSON on every JSON route, codec-less video on every video route, the sweep ----------
 
-BAD_JSON = {"nested_array": nested_json(100_000), "nested_object": nested_object(50_000),
-            "utf16": '{"sdp": "x"}'.encode("utf-16"), "latin1": '{"sdp": "caf\xe9"}'.encode("latin-1"),
-            "surrogate": b'{"sdp": "\\ud800", "type": "offer"}'}
+BAD_JSON = {
+    "nested_array": nested_json(100_000),
+    "nested_object": nested_object(50_000),
+    "utf16": '{"sdp": "x"}'.encode("utf-16"),
+    "latin1": '{"sdp": "caf\xe9"}'.encode("latin-1"),
+    "surrogate": b'{"sdp": "\\ud800", "type": "offer"}',
+}
 
 
 @pytest.fixture(scope="module")
@@ -328,9 +390,12 @@ async def test_bad_json_is_a_400_on_every_json_route(session_app, kind: str) -> 
     created = await client.post("/v1/sessions", json={}, headers=AUTH)
     assert created.status_code == 201
     session = await created.get_json()
-    routes = [("/v1/sessions", AUTH), (f"/v1/sessions/{session['session_id']}/offer",
-                                       {"Authorization": f"Bearer {session['client_token']}"}),
-              ("/v2/proj/live-detect", AUTH), ("/liveness", AUTH)]
+    routes = [
+        ("/v1/sessions", AUTH),
+        (f"/v1/sessions/{session['session_id']}/offer", {"Authorization": f"Bearer {session['client_token']}"}),
+        ("/v2/proj/live-detect", AUTH),
+        ("/liveness", AUTH),
+    ]
     for path, auth in routes:
         response = await client.post(path, data=BAD_JSON[kind], headers={**auth, "Content-Type": "application/json"})
         assert response.status_code == 400, (path, response.status_code, await response.get_data(as_text=True))
@@ -343,19 +408,26 @@ async def test_unknown_codec_is_unsupported_media_on_every_video_endpoint(sessio
     assert native.status_code == 415 and (await native.get_json())["error"]["code"] == codes.UNSUPPORTED_MEDIA
     findface = await client.post("/v1/video-liveness", data=video, headers={**AUTH, "Content-Type": "video/webm"})
     assert findface.status_code == 415 and (await findface.get_json())["code"] == "UNSUPPORTED_MEDIA"
-    huawei = await client.post("/v2/proj/live-detect", headers=AUTH,
-                               json={"video_base64": base64.b64encode(video).decode(), "actions": "1"})
+    huawei = await client.post(
+        "/v2/proj/live-detect", headers=AUTH, json={"video_base64": base64.b64encode(video).decode(), "actions": "1"}
+    )
     assert huawei.status_code == 400 and (await huawei.get_json())["error_code"] == "FRS.0701"
     ok, jpeg = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
-    body, kind = multipart({"encrypted_video": base64.b64encode(video).decode(),
-                            "encrypted_image": base64.b64encode(jpeg.tobytes()).decode()})
-    silent = await client.post("/identity/silent_image_verification/stateless", data=body,
-                               headers={**AUTH, "Content-Type": kind})
+    body, kind = multipart(
+        {
+            "encrypted_video": base64.b64encode(video).decode(),
+            "encrypted_image": base64.b64encode(jpeg.tobytes()).decode(),
+        }
+    )
+    silent = await client.post(
+        "/identity/silent_image_verification/stateless", data=body, headers={**AUTH, "Content-Type": kind}
+    )
     assert 400 <= silent.status_code < 500, await silent.get_data(as_text=True)
 
 
 async def test_an_unexpected_error_is_a_logged_500_with_the_request_id(
-        engine, short_clip: bytes, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    engine, short_clip: bytes, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     app = make_app(engine)
 
     def broken(*args: object) -> None:
@@ -363,8 +435,9 @@ async def test_an_unexpected_error_is_a_logged_500_with_the_request_id(
 
     monkeypatch.setattr(engine, "analyze", broken)
     caplog.set_level(logging.ERROR, logger="livecheck")
-    response = await app.test_client().post("/v1/analyze", data=short_clip,
-                                            headers={**AUTH, "Content-Type": "video/mp4", "X-Request-Id": "req-abc-123"})
+    response = await app.test_client().post(
+        "/v1/analyze", data=short_clip, headers={**AUTH, "Content-Type": "video/mp4", "X-Request-Id": "req-abc-123"}
+    )
     assert response.status_code == 500
     body = await response.get_json()
     assert body["error"]["code"] == "internal" and body["error"]["request_id"] == "req-abc-123"
@@ -377,7 +450,10 @@ SWEEP_BODIES = {
     "nested": (nested_json(100_000), "application/json"),
     "not_utf8": (b'{"a": "\xff\xfe"}', "application/json"),
     "binary_as_video": (bytes(range(256)) * 8, "video/mp4"),
-    "bad_multipart": (b"--x\r\nContent-Disposition: form-data; name=\"media\"\r\n\r\nabc", "multipart/form-data; boundary=x"),
+    "bad_multipart": (
+        b'--x\r\nContent-Disposition: form-data; name="media"\r\n\r\nabc',
+        "multipart/form-data; boundary=x",
+    ),
     "form": (b"encrypted_video=%ZZ&encrypted_image=" + b"A" * 10, "application/x-www-form-urlencoded"),
     "empty": (b"", "application/json"),
 }
@@ -386,8 +462,13 @@ SWEEP_BODIES = {
 async def test_sweep_every_route_with_malformed_bodies_meets_no_5xx_but_busy(session_app) -> None:  # type: ignore[no-untyped-def]
     client = session_app.test_client()
     created = await (await client.post("/v1/sessions", json={}, headers=AUTH)).get_json()
-    values = {"session_id": created["session_id"], "project_id": "p", "detection_id": "d" * 32, "lang": "en",
-              "name": "widget/main.js"}
+    values = {
+        "session_id": created["session_id"],
+        "project_id": "p",
+        "detection_id": "d" * 32,
+        "lang": "en",
+        "name": "widget/main.js",
+    }
     swept = 0
     for rule in session_app.url_map.iter_rules():
         path = rule.rule
@@ -396,12 +477,21 @@ async def test_sweep_every_route_with_malformed_bodies_meets_no_5xx_but_busy(ses
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             for label, (body, kind) in SWEEP_BODIES.items():
                 for auth in (AUTH, {}, {"Authorization": f"Bearer {created['client_token']}"}):
-                    response = await client.open(path, method=method, data=body,
-                                                 headers={**auth, "Content-Type": kind, "Origin": "http://localhost"})
+                    response = await client.open(
+                        path,
+                        method=method,
+                        data=body,
+                        headers={**auth, "Content-Type": kind, "Origin": "http://localhost"},
+                    )
                     swept += 1
                     busy = response.status_code == 503 and ("Retry-After" in response.headers or path == "/readyz")
-                    assert response.status_code < 500 or busy, \
-                        (method, path, label, response.status_code, (await response.get_data(as_text=True))[:300])
+                    assert response.status_code < 500 or busy, (
+                        method,
+                        path,
+                        label,
+                        response.status_code,
+                        (await response.get_data(as_text=True))[:300],
+                    )
     assert swept > 200
 
 
@@ -413,8 +503,11 @@ def server(models_dir: Path, media: Path, tmp_path_factory: pytest.TempPathFacto
     workdir = tmp_path_factory.mktemp("serve-cwd")  # where a relative playlist entry would point
     (workdir / "pic.jpg").write_bytes((media / "images" / "image_F1.jpg").read_bytes())
     cv2.imwrite(str(workdir / "pic.png"), np.full((64, 64, 3), 90, np.uint8))
-    proc = Server({"LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": "2", "LIVECHECK_SERVER__LANDMARKERS": "2"},
-                  cwd=workdir, models_dir=models_dir)
+    proc = Server(
+        {"LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": "2", "LIVECHECK_SERVER__LANDMARKERS": "2"},
+        cwd=workdir,
+        models_dir=models_dir,
+    )
     try:
         proc.wait_ready()
         yield proc
@@ -438,8 +531,9 @@ def test_image_bombs_do_not_raise_the_servers_peak_memory(server: Server) -> Non
     status, _ = _post(server, "/v1/analyze", jpeg_fill_byte_bomb(), "image/jpeg")
     assert status in (200, 422)
     with ThreadPoolExecutor(2) as pool:  # two at once
-        statuses = list(pool.map(lambda b: _post(server, "/v1/analyze", b(), "image/bmp")[0],
-                                 [rle_bmp_bomb, jpeg_progressive_bomb]))
+        statuses = list(
+            pool.map(lambda b: _post(server, "/v1/analyze", b(), "image/bmp")[0], [rle_bmp_bomb, jpeg_progressive_bomb])
+        )
     assert statuses == [422, 422]
     growth = server.peak_mb() - base
     print(f"server peak memory growth over 7 image bombs: {growth:.0f} MB")
@@ -448,8 +542,12 @@ def test_image_bombs_do_not_raise_the_servers_peak_memory(server: Server) -> Non
 
 def test_playlist_uploads_open_nothing_on_the_server(server: Server) -> None:
     answers = []
-    for upload in (ffconcat_playlist("pic.png"), ffconcat_playlist("pic.jpg"), ffconcat_playlist("nothing.png"),
-                   hls_playlist("pic.png")):
+    for upload in (
+        ffconcat_playlist("pic.png"),
+        ffconcat_playlist("pic.jpg"),
+        ffconcat_playlist("nothing.png"),
+        hls_playlist("pic.png"),
+    ):
         status, body = _post(server, "/v1/analyze", upload, "video/mp4")
         answers.append((status, body["error"]["code"], body["error"]["message"]))
     assert answers[0] == (415, codes.UNSUPPORTED_MEDIA, answers[0][2])
@@ -470,14 +568,22 @@ def test_requests_that_cannot_get_a_worker_in_time_get_503_not_a_silent_close(mo
     """One worker, a 0.5 s bound on waiting for it, and four clips at once (each takes seconds to analyze): the
     first is served, the ones that could not start in time get 503 + Retry-After; every connection is answered."""
     clip = cut_clip((media / "videos" / "d0.mp4").read_bytes(), 0.0, 8.0, size=(480, 480))
-    proc = Server({"LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": "1", "LIVECHECK_SERVER__QUEUE": "4",
-                   "LIVECHECK_SERVER__QUEUE_WAIT_S": "0.5"}, models_dir=models_dir)
+    proc = Server(
+        {
+            "LIVECHECK_API_KEYS": KEY,
+            "LIVECHECK_SERVER__WORKERS": "1",
+            "LIVECHECK_SERVER__QUEUE": "4",
+            "LIVECHECK_SERVER__QUEUE_WAIT_S": "0.5",
+        },
+        models_dir=models_dir,
+    )
     try:
         proc.wait_ready()
         headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "video/mp4"}
         with ThreadPoolExecutor(4) as pool:
-            replies = list(pool.map(lambda _: proc.request("POST", "/v1/video-liveness", clip, headers, timeout=60),
-                                    range(4)))
+            replies = list(
+                pool.map(lambda _: proc.request("POST", "/v1/video-liveness", clip, headers, timeout=60), range(4))
+            )
     finally:
         proc.stop()
     statuses = sorted(r.status for r in replies)

@@ -13,10 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from mediagen import decode_frames, encode_video, encode_webm
 from quart.testing import QuartClient
-from session_support import FallbackClient, ShiftedClock
 
+from mediagen import decode_frames, encode_video, encode_webm
 from realtime.client import FramesTrack, LiveClient
 from realtime.errors import SessionError
 from realtime.fallback import FallbackPlan, FallbackTiming
@@ -27,6 +26,7 @@ from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
 from realtime.store import SqliteStore
 from scoring.engine import AnalysisOptions
+from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
@@ -35,8 +35,9 @@ KEY = "security-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 HOST = "http://localhost"  # what the test client's requests are addressed to (the demo's own origin)
 D12_ORDER = ("turn_left", "turn_right", "open_mouth")  # what d12.mp4 does, in this order (MEDIA.md)
-REALTIME = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=1, demo_max_live=2, demo_max_open=3,
-                            demo_per_client_per_minute=2)
+REALTIME = RealtimeSettings(
+    ice_host_addresses=("127.0.0.1",), max_sessions=1, demo_max_live=2, demo_max_open=3, demo_per_client_per_minute=2
+)
 
 
 class ServerClient(QuartClient):
@@ -95,8 +96,12 @@ async def test_fallback_refused_unless_the_integrator_allowed_it(server, d12_byt
     body = await create(server, actions=["turn_left"])
     token = {"Authorization": f"Bearer {body['client_token']}"}
     for method, path in (("POST", "fallback"), ("GET", "fallback"), ("POST", "fallback/next"), ("POST", "recording")):
-        refused = await server.open(f"/v1/sessions/{body['session_id']}/{path}", method=method, headers=token,
-                                    data=d12_bytes if path == "recording" else None)
+        refused = await server.open(
+            f"/v1/sessions/{body['session_id']}/{path}",
+            method=method,
+            headers=token,
+            data=d12_bytes if path == "recording" else None,
+        )
         assert refused.status_code == 403 and (await refused.get_json())["error"]["code"] == "fallback_not_allowed"
     assert (await server.registry.get(body["session_id"])).status == "CREATED"
 
@@ -131,7 +136,7 @@ async def test_unmodified_d12_replayed_on_the_servers_time_fails(server, d12_byt
     result = (await server.registry.get(body["session_id"])).result
     assert "moved_before_prompt" in result["reasons"] and "recording_timeline" not in result["reasons"], result
     assert d12_events["turn_left"] < run.prompts[0]["elapsed_ms"]
-    (start_ms, end_ms), = run.windows_ms(REALTIME.min_reaction_ms)
+    ((start_ms, end_ms),) = run.windows_ms(REALTIME.min_reaction_ms)
     assert [a["window_s"] for a in result["actions"]] == [[start_ms / 1000, end_ms / 1000]]
 
 
@@ -192,14 +197,20 @@ async def test_a_genuine_recording_timed_to_the_prompts_succeeds(server, d12_byt
     done = await client.upload(clip)
     result = (await server.registry.get(body["session_id"])).result
     assert done.status_code == 200, await done.get_json()
-    assert (await done.get_json())["status"] == "SUCCEEDED", (result["reasons"], result["actions"], run.prompts, anchors)
+    assert (await done.get_json())["status"] == "SUCCEEDED", (
+        result["reasons"],
+        result["actions"],
+        run.prompts,
+        anchors,
+    )
     assert result["mode"] == "recording" and result["assurance"] == "low" and result["reasons"] == []
     for action, prompt in zip(result["actions"], run.prompts):
         assert action["passed"] and prompt["elapsed_ms"] / 1000 < action["start_s"] <= action["window_s"][1]
 
 
-def pass_rate(events: dict[str, list[int]], actions: tuple[str, ...], timing: FallbackTiming, draws: int,
-              rng: random.Random) -> float:
+def pass_rate(
+    events: dict[str, list[int]], actions: tuple[str, ...], timing: FallbackTiming, draws: int, rng: random.Random
+) -> float:
     """Share of server schedules an unmodified clip (its measured movement starts) passes when the attacker asks
     for every prompt exactly when due: none of the probed movements before the first prompt, and action i starting
     inside window i after action i-1 (the engine's rule)."""
@@ -250,13 +261,17 @@ async def test_odds_of_an_unmodified_clip_against_the_server_timed_fallback(engi
         shifted = {a: [t - cut_ms for t in ts if t - cut_ms >= 0] for a, ts in normal.items()}
         cuts[cut_ms] = sum(pass_rate(shifted, (a,), timing, 200, rng) for a in NAMES) / len(NAMES)
     best_cut = max(cuts, key=cuts.__getitem__)
-    three_best_cut = sum(pass_rate({a: [t - best_cut for t in ts if t >= best_cut] for a, ts in normal.items()}, o,
-                                   timing, 20, rng) for o in orders) / len(orders)
+    three_best_cut = sum(
+        pass_rate({a: [t - best_cut for t in ts if t >= best_cut] for a, ts in normal.items()}, o, timing, 20, rng)
+        for o in orders
+    ) / len(orders)
     print(f"\nd12 movement starts (ms): {normal}\nhalf speed: {halved}")
     print(f"d12 unchanged: one action (per action) {one_action}; random three-action {random_three:.4f}")
     print(f"d12 at half speed, fixed three-action session in its order: {fixed_three_half:.4f}")
-    print(f"d12 cut to start at {best_cut} ms (best cut): random one-action {cuts[best_cut]:.3f}, "
-          f"random three-action {three_best_cut:.4f}")
+    print(
+        f"d12 cut to start at {best_cut} ms (best cut): random one-action {cuts[best_cut]:.3f}, "
+        f"random three-action {three_best_cut:.4f}"
+    )
     assert max(one_action.values()) == 0 and random_three == 0 and fixed_three_half == 0
     assert three_best_cut < 0.01
 
@@ -268,8 +283,9 @@ async def test_junk_offer_is_refused_before_a_slot_or_landmarker_is_taken(server
     body = await create(server, actions=["turn_left"])
     token = {"Authorization": f"Bearer {body['client_token']}"}
     for junk in ("v=0", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "hello", "v=0\r\n" + "a=x\r\n" * 3000):
-        response = await server.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": junk, "type": "offer"},
-                                     headers=token)
+        response = await server.post(
+            f"/v1/sessions/{body['session_id']}/offer", json={"sdp": junk, "type": "offer"}, headers=token
+        )
         assert response.status_code in (400, 413) and (await response.get_json())["error"]["code"] == "invalid_offer"
         counts = server.registry.counts()
         assert (counts["live"], counts["peers"], counts["landmarkers"]) == (0, 0, 0)
@@ -277,8 +293,9 @@ async def test_junk_offer_is_refused_before_a_slot_or_landmarker_is_taken(server
     assert (await server.registry.get(body["session_id"])).status == "CREATED"
     live, sdp = await real_offer()
     try:
-        answer = await server.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                   headers=token)
+        answer = await server.post(
+            f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"}, headers=token
+        )
         assert answer.status_code == 200 and (await answer.get_json())["type"] == "answer"
     finally:
         await live.close()
@@ -310,8 +327,11 @@ async def test_an_offer_that_never_connects_frees_its_slot_after_the_connect_tim
     body = await create(server, actions=["turn_left"], recording_fallback=True)
     live, sdp = await real_offer()
     try:
-        answer = await server.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                   headers={"Authorization": f"Bearer {body['client_token']}"})
+        answer = await server.post(
+            f"/v1/sessions/{body['session_id']}/offer",
+            json={"sdp": sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {body['client_token']}"},
+        )
         assert answer.status_code == 200  # ... and the client never applies it
     finally:
         await live.close()
@@ -327,8 +347,9 @@ async def test_an_offer_that_never_connects_frees_its_slot_after_the_connect_tim
 
 
 async def demo_create(client, address: str = "198.51.100.7"):
-    return await client.post("/demo/sessions", json={}, headers={"Origin": HOST},
-                             scope_base={"client": (address, 40000)})
+    return await client.post(
+        "/demo/sessions", json={}, headers={"Origin": HOST}, scope_base={"client": (address, 40000)}
+    )
 
 
 async def test_demo_quota_never_takes_integrators_capacity(server):
@@ -350,19 +371,27 @@ async def test_demo_quota_never_takes_integrators_capacity(server):
             live, sdp = await real_offer()
             clients.append(live)
             token = demo["widget_url"].split("#token=", 1)[1]
-            response = await server.post(f"/v1/sessions/{demo['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                         headers={"Authorization": f"Bearer {token}"})
+            response = await server.post(
+                f"/v1/sessions/{demo['session_id']}/offer",
+                json={"sdp": sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             if index < REALTIME.demo_max_live:
                 assert response.status_code == 200, await response.get_json()
             else:
-                assert response.status_code == 503 and (await response.get_json())["error"]["code"] == "too_many_sessions"
+                assert (
+                    response.status_code == 503 and (await response.get_json())["error"]["code"] == "too_many_sessions"
+                )
         assert server.registry.counts(Tenant.DEMO)["live"] == REALTIME.demo_max_live
         # ... yet an integrator (max_sessions = 1 here) still creates a session and gets its answer
         body = await create(server, actions=["turn_left"])
         live, sdp = await real_offer()
         clients.append(live)
-        answer = await server.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                   headers={"Authorization": f"Bearer {body['client_token']}"})
+        answer = await server.post(
+            f"/v1/sessions/{body['session_id']}/offer",
+            json={"sdp": sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {body['client_token']}"},
+        )
         assert answer.status_code == 200, await answer.get_json()
         assert server.registry.counts(Tenant.INTEGRATOR)["live"] == 1
     finally:
@@ -377,10 +406,20 @@ async def test_forged_forwarding_headers_and_new_ipv6_addresses_are_no_new_ident
     quota = server.registry.demo_quota
     server.registry.demo_quota = replace(quota, limits=replace(quota.limits, max_open=100))
     limit = REALTIME.demo_per_client_per_minute
-    forged = [await server.post("/demo/sessions", json={}, scope_base={"client": ("198.51.100.9", 40000)},
-                                headers={"Origin": HOST, "X-Forwarded-For": f"192.0.2.{i}", "X-Real-IP": f"192.0.2.{i}",
-                                         "Forwarded": f"for=192.0.2.{i}"})
-              for i in range(limit + 2)]
+    forged = [
+        await server.post(
+            "/demo/sessions",
+            json={},
+            scope_base={"client": ("198.51.100.9", 40000)},
+            headers={
+                "Origin": HOST,
+                "X-Forwarded-For": f"192.0.2.{i}",
+                "X-Real-IP": f"192.0.2.{i}",
+                "Forwarded": f"for=192.0.2.{i}",
+            },
+        )
+        for i in range(limit + 2)
+    ]
     assert [r.status_code for r in forged] == [200] * limit + [429, 429]
     assert all([(await r.get_json())["error"]["code"] == "demo_rate_limited" for r in forged[limit:]])
     rotating = [await demo_create(server, f"2001:db8:1:2::{i:x}") for i in range(1, limit + 2)]
@@ -399,7 +438,9 @@ async def test_demo_status_only_for_its_page_and_demo_sessions_hidden_from_api_k
     url = f"/demo/sessions/{sid}"
     bare = await server.get(url)  # curl: no Origin, no Sec-Fetch-Site
     assert bare.status_code in (403, 404)
-    elsewhere = await server.get(url, headers={"Origin": "https://evil.example", "Authorization": f"Bearer {status_token}"})
+    elsewhere = await server.get(
+        url, headers={"Origin": "https://evil.example", "Authorization": f"Bearer {status_token}"}
+    )
     assert elsewhere.status_code == 403
     no_token = await server.get(url, headers={"Sec-Fetch-Site": "same-origin"})
     assert no_token.status_code == 404
@@ -407,16 +448,28 @@ async def test_demo_status_only_for_its_page_and_demo_sessions_hidden_from_api_k
     assert page.status_code == 200 and await page.get_json() == {"session_id": sid, "status": "CREATED"}
     # an integrator's session is not readable through the demo endpoint, even from the page
     body = await create(server, actions=["turn_left"])
-    other = await server.get(f"/demo/sessions/{body['session_id']}",
-                             headers={"Sec-Fetch-Site": "same-origin", "Authorization": f"Bearer {status_token}"})
+    other = await server.get(
+        f"/demo/sessions/{body['session_id']}",
+        headers={"Sec-Fetch-Site": "same-origin", "Authorization": f"Bearer {status_token}"},
+    )
     assert other.status_code == 404
     # and an API key does not read demo sessions
     read = await server.get(f"/v1/sessions/{sid}", headers=AUTH)
     assert read.status_code == 404 and (await read.get_json())["error"]["code"] == "session_not_found"
 
 
-@pytest.mark.parametrize("entry", ["https://shop.example/checkout", "*", "https://user@shop.example", "shop.example",
-                                   "https://shop.example?x=1", "javascript:alert(1)", 7])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://shop.example/checkout",
+        "*",
+        "https://user@shop.example",
+        "shop.example",
+        "https://shop.example?x=1",
+        "javascript:alert(1)",
+        7,
+    ],
+)
 async def test_invalid_allowed_origin_is_refused_naming_it(server, entry):
     response = await server.post("/v1/sessions", json={"allowed_origins": ["https://ok.example", entry]}, headers=AUTH)
     assert response.status_code == 400
@@ -431,8 +484,11 @@ async def test_metrics_show_live_session_gauges_by_tenant(server):
     body = await create(server, actions=["turn_left"])
     live, sdp = await real_offer()
     try:
-        answer = await server.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                   headers={"Authorization": f"Bearer {body['client_token']}"})
+        answer = await server.post(
+            f"/v1/sessions/{body['session_id']}/offer",
+            json={"sdp": sdp, "type": "offer"},
+            headers={"Authorization": f"Bearer {body['client_token']}"},
+        )
         assert answer.status_code == 200
         text = await (await server.get("/metrics")).get_data(as_text=True)
     finally:

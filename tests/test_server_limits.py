@@ -29,8 +29,12 @@ def get(port: int, path: str) -> int:
 
 @pytest.fixture(scope="module")
 def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    env = {"LIVECHECK_API_KEYS": KEY, "LIVECHECK_MODELS": str(models_dir), "LIVECHECK_SERVER__WORKERS": "1",
-           "LIVECHECK_SERVER__LANDMARKERS": "1"}
+    env = {
+        "LIVECHECK_API_KEYS": KEY,
+        "LIVECHECK_MODELS": str(models_dir),
+        "LIVECHECK_SERVER__WORKERS": "1",
+        "LIVECHECK_SERVER__LANDMARKERS": "1",
+    }
     serve = ServeProcess.start(tmp_path_factory.mktemp("limits") / "serve.log", env=env)
     try:
         serve.wait_ready(90)
@@ -40,8 +44,10 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def request_head(port: int, length_header: str) -> bytes:
-    return (f"POST /v1/video-liveness HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {KEY}\r\n"
-            f"Content-Type: video/mp4\r\n{length_header}\r\n\r\n").encode()
+    return (
+        f"POST /v1/video-liveness HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {KEY}\r\n"
+        f"Content-Type: video/mp4\r\n{length_header}\r\n\r\n"
+    ).encode()
 
 
 def read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
@@ -53,8 +59,14 @@ def read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
         while True:
             head, sep, body = data.partition(b"\r\n\r\n")
             if sep:
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 if len(body) >= length:
                     break
             chunk = sock.recv(65536)

@@ -12,11 +12,11 @@ import json
 from dataclasses import replace
 
 import pytest
+
 from api_support import CheckedClient
 from mediagen import decode_frames, flip_byte
-from session_support import FallbackClient, ShiftedClock
-
 from realtime.client import FramesTrack, LiveClient
+from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
@@ -51,7 +51,9 @@ async def test_create_and_read_a_session(client):
     assert (await client.post("/v1/sessions", json={})).status_code == 401
     body = await create(client, action_count=2, allowed_origins=["https://shop.example"], ttl=120)
     assert set(body) >= {"session_id", "client_token", "widget_url", "expires_at"}
-    assert body["client_token"] not in (await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_data(as_text=True))
+    assert body["client_token"] not in (
+        await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_data(as_text=True)
+    )
     read = await (await client.get(f"/v1/sessions/{body['session_id']}", headers=AUTH)).get_json()
     assert read["status"] == "CREATED" and "result" not in read
     assert (await client.get(f"/v1/sessions/{body['session_id']}")).status_code == 401
@@ -59,16 +61,19 @@ async def test_create_and_read_a_session(client):
     assert missing.status_code == 404 and (await missing.get_json())["error"]["code"] == "session_not_found"
 
 
-@pytest.mark.parametrize("options, code", [
-    ({"actions": ["fly"]}, "invalid_actions"),
-    ({"action_count": 99}, "invalid_actions"),
-    ({"action_count": "3"}, "invalid_session_options"),
-    ({"ttl": 0}, "invalid_ttl"),
-    ({"allowed_origins": ["javascript:x"]}, "invalid_allowed_origin"),
-    ({"allowed_origins": "https://shop.example"}, "invalid_session_options"),
-    ({"recording_fallback": "yes"}, "invalid_session_options"),
-    ({"reference_photo": "%%%"}, "invalid_session_options"),
-])
+@pytest.mark.parametrize(
+    "options, code",
+    [
+        ({"actions": ["fly"]}, "invalid_actions"),
+        ({"action_count": 99}, "invalid_actions"),
+        ({"action_count": "3"}, "invalid_session_options"),
+        ({"ttl": 0}, "invalid_ttl"),
+        ({"allowed_origins": ["javascript:x"]}, "invalid_allowed_origin"),
+        ({"allowed_origins": "https://shop.example"}, "invalid_session_options"),
+        ({"recording_fallback": "yes"}, "invalid_session_options"),
+        ({"reference_photo": "%%%"}, "invalid_session_options"),
+    ],
+)
 async def test_bad_options_are_clear_400s(client, options, code):
     response = await client.post("/v1/sessions", json=options, headers=AUTH)
     assert response.status_code == 400
@@ -80,7 +85,9 @@ async def test_reference_photo_without_a_face_is_refused(client):
     import numpy as np
 
     blank = cv2.imencode(".jpg", np.full((200, 200, 3), 128, np.uint8))[1].tobytes()
-    response = await client.post("/v1/sessions", json={"reference_photo": base64.b64encode(blank).decode()}, headers=AUTH)
+    response = await client.post(
+        "/v1/sessions", json={"reference_photo": base64.b64encode(blank).decode()}, headers=AUTH
+    )
     assert response.status_code == 400 and (await response.get_json())["error"]["code"] == "reference_no_face"
 
 
@@ -124,8 +131,9 @@ async def test_recording_fallback_follows_the_server_clock(client, media_bytes):
     state = await (await fallback.call("GET")).get_json()
     assert state["issued"] == 1 and "action" not in state
     # the offer cannot be used once the fallback claimed the session
-    offer = await client.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": "v=0", "type": "offer"},
-                              headers=fallback.auth)
+    offer = await client.post(
+        f"/v1/sessions/{body['session_id']}/offer", json={"sdp": "v=0", "type": "offer"}, headers=fallback.auth
+    )
     assert offer.status_code == 409
     # d12 never nods -> FAILED naming nod (uploaded in time, within the timeline)
     client.clock.advance((prompt["stop_at_ms"] - prompt["elapsed_ms"]) / 1000 + 1)
@@ -153,7 +161,9 @@ async def offer_over_http(client, body, frames, fps):
     token = {"Authorization": f"Bearer {body['client_token']}"}
 
     async def post(sdp: str) -> dict[str, str]:
-        response = await client.post(f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"}, headers=token)
+        response = await client.post(
+            f"/v1/sessions/{body['session_id']}/offer", json={"sdp": sdp, "type": "offer"}, headers=token
+        )
         assert response.status_code == 200, await response.get_json()
         return await response.get_json()
 
@@ -217,7 +227,9 @@ async def test_a_refused_recording_fails_the_session(client, media_bytes, upload
     body = await create(client, action_count=0, recording_fallback=True)
     sid, token = body["session_id"], {"Authorization": f"Bearer {body['client_token']}"}
     assert (await client.post(f"/v1/sessions/{sid}/fallback", headers=token)).status_code == 200
-    refused = await client.post(f"/v1/sessions/{sid}/recording", data=upload, headers={**token, "Content-Type": "video/mp4"})
+    refused = await client.post(
+        f"/v1/sessions/{sid}/recording", data=upload, headers={**token, "Content-Type": "video/mp4"}
+    )
     assert 400 <= refused.status_code < 500
     error = (await refused.get_json())["error"]["code"]
     assert error == (code or error) and error not in ("token_used", "invalid_token")

@@ -7,21 +7,31 @@ import asyncio
 import os
 import stat
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 import pytest
-from servers import REDIS_SERVER, Redis
-from session_support import ShiftedClock
 
 from realtime.status import InvalidTransition, SessionStatus
-from realtime.store import (Admission, Limit, SessionRecord, SessionStore, StoreError, Ticket, lost_sessions,
-                            open_store, total, update)
+from realtime.store import (
+    Admission,
+    Limit,
+    SessionRecord,
+    SessionStore,
+    StoreError,
+    Ticket,
+    lost_sessions,
+    open_store,
+    total,
+    update,
+)
 from realtime.store.redis import RedisStore
 from realtime.store.sqlite import SqliteStore
+from servers import REDIS_SERVER, Redis
+from session_support import ShiftedClock
 
 BACKENDS = ["sqlite", "memory", "redis"]
 
@@ -75,17 +85,29 @@ async def let_pass(store_url: str, clock: ShiftedClock, seconds: float) -> None:
 
 def record(session_id: str = "s1", ttl_s: float = 60.0, **changes) -> SessionRecord:
     now = time.time()
-    base = SessionRecord(id=session_id, token_hash="ab" * 32, actions=("turn_left", "nod"), created_at=now,
-                         expires_at=now + ttl_s, purge_at=now + ttl_s + 3600, allowed_origins=("https://a.example",),
-                         audit_images=True, owner="owner-1",
-                         reference=np.arange(4, dtype=np.float32).tobytes(), reference_given=True)
+    base = SessionRecord(
+        id=session_id,
+        token_hash="ab" * 32,
+        actions=("turn_left", "nod"),
+        created_at=now,
+        expires_at=now + ttl_s,
+        purge_at=now + ttl_s + 3600,
+        allowed_origins=("https://a.example",),
+        audit_images=True,
+        owner="owner-1",
+        reference=np.arange(4, dtype=np.float32).tobytes(),
+        reference_given=True,
+    )
     return replace(base, **changes)
 
 
 async def test_create_get_round_trip(store_url, opened):
     store = opened(store_url)
-    original = record(fallback={"actions": ["nod"], "marks_ms": [2000, 5500], "issued_ms": [2100]},
-                      status_token_hash="cd" * 32, result={"alive": False, "reasons": ["x"], "best_face": {"bbox": [1, 2]}})
+    original = record(
+        fallback={"actions": ["nod"], "marks_ms": [2000, 5500], "issued_ms": [2100]},
+        status_token_hash="cd" * 32,
+        result={"alive": False, "reasons": ["x"], "best_face": {"bbox": [1, 2]}},
+    )
     await store.create(original)
     got = await store.get("s1")
     assert got == original
@@ -115,6 +137,7 @@ async def test_concurrent_claims_from_two_connections_have_one_winner(store_url,
             if current.status != SessionStatus.CREATED:
                 raise PermissionError("token_used")
             return current.bump(status=SessionStatus.IN_PROGRESS, node_id=node, started_at=time.time())
+
         return change
 
     async def attempt(i: int) -> None:
@@ -167,8 +190,14 @@ async def test_in_progress_and_counts_follow_the_status(store_url, opened):
     assert [r.id for r in await store.in_progress()] == ["a"]
     await store.create(record("demo-1", tenant="demo"))
     counts = await store.counts()
-    mine = [counts[("integrator", s)] for s in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED)]
-    assert mine == [1, 1, 1] and counts[("demo", SessionStatus.CREATED)] == 1 and counts[("demo", SessionStatus.FAILED)] == 0
+    mine = [
+        counts[("integrator", s)] for s in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS, SessionStatus.SUCCEEDED)
+    ]
+    assert (
+        mine == [1, 1, 1]
+        and counts[("demo", SessionStatus.CREATED)] == 1
+        and counts[("demo", SessionStatus.FAILED)] == 0
+    )
     assert total(counts, SessionStatus.CREATED) == 2
 
 
@@ -215,8 +244,9 @@ async def test_concurrent_hits_never_exceed_the_limit(store_url, opened):
 
 def ticket(client: str, key: str, rate_limit: int = 3, cap: int = 100, ttl_s: float = 180.0) -> Ticket:
     """The demo's shape: a one-minute window per client and a cap on open sessions."""
-    return Ticket(rate_key=f"demo:{client}", rate_limit=rate_limit, window_s=60.0, kind="demo-open", key=key, cap=cap,
-                  ttl_s=ttl_s)
+    return Ticket(
+        rate_key=f"demo:{client}", rate_limit=rate_limit, window_s=60.0, kind="demo-open", key=key, cap=cap, ttl_s=ttl_s
+    )
 
 
 def two_connections(store_url: str, opened: Callable[[str], SessionStore]) -> list[SessionStore]:
@@ -229,8 +259,11 @@ async def footprint(store: SessionStore) -> int:
     if isinstance(store, RedisStore):
         return int(await store._redis.dbsize())
     assert isinstance(store, SqliteStore)
-    return int(await store._run(lambda conn: conn.execute(
-        "SELECT (SELECT COUNT(*) FROM hits) + (SELECT COUNT(*) FROM items)").fetchone()[0]))
+    return int(
+        await store._run(
+            lambda conn: conn.execute("SELECT (SELECT COUNT(*) FROM hits) + (SELECT COUNT(*) FROM items)").fetchone()[0]
+        )
+    )
 
 
 async def test_admission_rate_is_one_window_across_connections(store_url, opened, clock):
@@ -251,8 +284,9 @@ async def test_admission_rate_is_one_window_across_connections(store_url, opened
 
 async def test_admission_cap_is_shared_freed_by_drop_and_by_ttl(store_url, opened, clock):
     stores = two_connections(store_url, opened)
-    answers = [await stores[i % len(stores)].admit(ticket(f"203.0.113.{i}", f"s{i}", cap=3, ttl_s=180))
-               for i in range(5)]
+    answers = [
+        await stores[i % len(stores)].admit(ticket(f"203.0.113.{i}", f"s{i}", cap=3, ttl_s=180)) for i in range(5)
+    ]
     assert [a.refused for a in answers] == [None, None, None, Limit.CAP, Limit.CAP]
     assert await stores[0].count_items("demo-open") == 3
     await stores[-1].drop_item("demo-open", "s1")  # decided on the other node: its place is free
@@ -273,11 +307,13 @@ async def test_the_rate_is_checked_before_the_cap(store_url, opened):
 
 async def test_concurrent_admissions_never_exceed_either_limit(store_url, opened):
     stores = two_connections(store_url, opened)
-    many = await asyncio.gather(*(stores[i % len(stores)].admit(ticket(f"10.0.0.{i}", f"c{i}", cap=5))
-                                  for i in range(30)))
+    many = await asyncio.gather(
+        *(stores[i % len(stores)].admit(ticket(f"10.0.0.{i}", f"c{i}", cap=5)) for i in range(30))
+    )
     assert sum(a.refused is None for a in many) == 5 and await stores[0].count_items("demo-open") == 5
-    one = await asyncio.gather(*(stores[i % len(stores)].admit(ticket("10.9.9.9", f"r{i}", rate_limit=4, cap=1000))
-                                 for i in range(30)))
+    one = await asyncio.gather(
+        *(stores[i % len(stores)].admit(ticket("10.9.9.9", f"r{i}", rate_limit=4, cap=1000)) for i in range(30))
+    )
     assert sum(a.refused is None for a in one) == 4
 
 
@@ -361,7 +397,6 @@ async def test_an_unreachable_store_is_a_503_not_a_500(engine):
     load balancer stops sending this node work; nothing hangs (connect timeout)."""
     from api_support import CheckedClient
     from servers import free_port
-
     from webapp.app import create_app
     from webapp.config import load_config
 

@@ -26,7 +26,8 @@ from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
-from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS, FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
+from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
+from webapp.api_huawei import FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.config import ServiceConfig
 from webapp.errors import ApiCode
@@ -42,7 +43,9 @@ def values(enum: type[StrEnum]) -> list[str]:
 
 
 def schema(path: str, method: str, status: str) -> dict[str, Any]:
-    found: dict[str, Any] = document()["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    found: dict[str, Any] = document()["paths"][path][method]["responses"][status]["content"]["application/json"][
+        "schema"
+    ]
     return found
 
 
@@ -56,8 +59,13 @@ def test_openapi_statuses_actions_and_reasons_are_the_enums() -> None:
     assert session["properties"]["status"]["enum"] == values(SessionStatus)
     result = session["properties"]["result"]["properties"]
     assert result["actions"]["items"]["properties"]["action"]["enum"] == values(Action)
-    assert set(result["reasons"]["items"]["enum"]) == {*values(Reason), *values(LiveReason), *values(FallbackCode), *values(InputCode),
-                                                       SessionCode.INVALID_OFFER}
+    assert set(result["reasons"]["items"]["enum"]) == {
+        *values(Reason),
+        *values(LiveReason),
+        *values(FallbackCode),
+        *values(InputCode),
+        SessionCode.INVALID_OFFER,
+    }
     assert result["mode"]["enum"] == values(SessionMode) and result["assurance"]["enum"] == values(Assurance)
     selector = next(p for p in document()["paths"]["/v1/analyze"]["post"]["parameters"] if p["name"] == "mf_selector")
     assert selector["schema"]["enum"] == values(FaceSelector)
@@ -72,9 +80,17 @@ def test_openapi_statuses_actions_and_reasons_are_the_enums() -> None:
 
 def test_openapi_error_codes_are_the_enums() -> None:
     native = schema("/v1/analyze", "post", "400")["properties"]["error"]["properties"]["code"]["enum"]
-    expected = {*values(InputCode), *values(ApiCode), *values(SessionCode), *values(FallbackCode), Reason.REFERENCE_NO_FACE.value}
+    expected = {
+        *values(InputCode),
+        *values(ApiCode),
+        *values(SessionCode),
+        *values(FallbackCode),
+        Reason.REFERENCE_NO_FACE.value,
+    }
     assert set(native) == expected and len(native) == len(expected)
-    assert schema("/v1/sessions/{session_id}", "get", "404")["properties"]["error"]["properties"]["code"]["enum"] == native
+    assert (
+        schema("/v1/sessions/{session_id}", "get", "404")["properties"]["error"]["properties"]["code"]["enum"] == native
+    )
     findface = schema("/v1/video-liveness", "post", "400")["properties"]["code"]["enum"]
     assert set(findface) == {c.upper() for c in [*values(InputCode), *values(ApiCode), METHOD_NOT_ALLOWED]}
     huawei = schema("/v2/{project_id}/live-detect", "post", "400")["properties"]["error_code"]["enum"]
@@ -111,17 +127,17 @@ def test_openapi_describes_the_data_channel_from_the_enums() -> None:
 
 def test_protocol_doc_lists_what_the_server_sends() -> None:
     text = (DOCS / "protocol.md").read_text()
-    server_part = text[text.index("### Server -> client"):text.index("## Rules the server enforces")]
-    client_part = text[text.index("### Client -> server"):text.index("### Server -> client")]
+    server_part = text[text.index("### Server -> client") : text.index("## Rules the server enforces")]
+    client_part = text[text.index("### Client -> server") : text.index("### Server -> client")]
     sent = {cls.type for cls in protocol.ServerMessage.__subclasses__()}
     assert set(re.findall(r"^\| `(\w+)` \|", server_part, re.M)) == {str(t) for t in sent}
     assert set(re.findall(r"^\| `(\w+)` \|", client_part, re.M)) == {str(t) for t in protocol.CLIENT_TYPES}
     assert sent | protocol.CLIENT_TYPES == set(MessageType), "every message type is sent by one side"
     state_row = next(line for line in server_part.splitlines() if line.startswith("| `state`"))
     assert re.findall(r"`(\w+)`", state_row)[2:] == values(Phase)
-    feedback = server_part[server_part.index("Feedback codes:"):server_part.index("Defined once")]
+    feedback = server_part[server_part.index("Feedback codes:") : server_part.index("Defined once")]
     assert re.findall(r"`(\w+)`", re.sub(r"\([^()]*\)", "", feedback)) == values(FeedbackCode)
-    actions = re.findall(r"`(\w+)`", server_part[server_part.index("Actions:"):].splitlines()[0])
+    actions = re.findall(r"`(\w+)`", server_part[server_part.index("Actions:") :].splitlines()[0])
     assert actions == values(Action)
 
 
@@ -147,7 +163,7 @@ def _toml_keys(cls: type, section: str = "") -> list[tuple[str, str]]:
 
 def test_api_doc_names_every_config_key() -> None:
     text = (DOCS / "api.md").read_text()
-    part = text[text.index("## Config keys"):text.index("## Metrics")]
+    part = text[text.index("## Config keys") : text.index("## Metrics")]
     documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", part, re.M))
     keys = _toml_keys(ServiceConfig)
     assert len(keys) > 100  # the walk reached the nested sections

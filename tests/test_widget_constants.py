@@ -27,12 +27,19 @@ CONSTANTS = MODULES / "constants.js"
 USERS = sorted(p for p in MODULES.glob("*.js") if p != CONSTANTS) + [FRONTEND / "static" / "demo.js"]
 
 MIRRORS: dict[str, type[StrEnum]] = {
-    "SessionStatus": SessionStatus, "Phase": Phase, "FeedbackCode": FeedbackCode, "Action": Action,
-    "MessageType": MessageType, "FallbackCode": FallbackCode,
+    "SessionStatus": SessionStatus,
+    "Phase": Phase,
+    "FeedbackCode": FeedbackCode,
+    "Action": Action,
+    "MessageType": MessageType,
+    "FallbackCode": FallbackCode,
 }
 WIDGET_OWN = ("Screen", "ErrorScreen", "EmbedMessage")
-SCALARS = {"PROTOCOL_VERSION": protocol.PROTOCOL_VERSION, "CHANNEL_LABEL": protocol.CHANNEL_LABEL,
-           "MAX_MESSAGE_BYTES": protocol.MAX_MESSAGE_BYTES}
+SCALARS = {
+    "PROTOCOL_VERSION": protocol.PROTOCOL_VERSION,
+    "CHANNEL_LABEL": protocol.CHANNEL_LABEL,
+    "MAX_MESSAGE_BYTES": protocol.MAX_MESSAGE_BYTES,
+}
 
 FROZEN = re.compile(r"^export const (\w+) = Object\.freeze\(\{\n(.*?)\n\}\);$", re.S | re.M)
 ENTRY = re.compile(r"^\s*([A-Z][A-Z0-9_]*): '([^'\\]*)',$")
@@ -56,7 +63,8 @@ def parse_constants(text: str) -> Parsed:
             members[match[1]] = match[2]
         sets[name] = members
     scalars: dict[str, int | str] = {
-        name: int(value) if value.isdigit() else value[1:-1] for name, value in SCALAR.findall(text)}
+        name: int(value) if value.isdigit() else value[1:-1] for name, value in SCALAR.findall(text)
+    }
     exported = re.findall(r"^export (?:const|function|class|async function) (\w+)", text, re.M)
     unknown = set(exported) - set(sets) - set(scalars)
     assert not unknown, f"exports the parser does not read: {sorted(unknown)}"
@@ -138,30 +146,42 @@ def vocabulary(sets: Sets) -> dict[str, str]:
 
 def test_no_module_spells_a_value_that_has_a_constant(constants: Parsed) -> None:
     names = vocabulary(constants[0])
-    found = [f"{path.relative_to(FRONTEND)}:{line}: '{text}' is {names[text]}"
-             for path in USERS for line, text in string_literals(path.read_text(encoding="utf-8")) if text in names]
+    found = [
+        f"{path.relative_to(FRONTEND)}:{line}: '{text}' is {names[text]}"
+        for path in USERS
+        for line, text in string_literals(path.read_text(encoding="utf-8"))
+        if text in names
+    ]
     assert found == []
 
 
 def test_the_scan_finds_a_spelled_value_and_skips_comments(constants: Parsed) -> None:
     names = vocabulary(constants[0])
-    source = "// 'challenge' in a comment\n/* \"FAILED\" */ if (x === 'challenge') y(`SUCCEEDED`, \"a\\\"b\");\n"
-    assert [(line, text) for line, text in string_literals(source) if text in names] == [(2, "challenge"), (2, "SUCCEEDED")]
+    source = '// \'challenge\' in a comment\n/* "FAILED" */ if (x === \'challenge\') y(`SUCCEEDED`, "a\\"b");\n'
+    assert [(line, text) for line, text in string_literals(source) if text in names] == [
+        (2, "challenge"),
+        (2, "SUCCEEDED"),
+    ]
     assert (2, 'a"b') in string_literals(source)
 
 
 def test_the_widget_modules_import_what_exists_and_the_page_loads_main_as_a_module() -> None:
-    exports = {p.name: set(re.findall(r"^export (?:const|function|class|async function) (\w+)",
-                                      p.read_text(encoding="utf-8"), re.M)) for p in MODULES.glob("*.js")}
+    exports = {
+        p.name: set(
+            re.findall(r"^export (?:const|function|class|async function) (\w+)", p.read_text(encoding="utf-8"), re.M)
+        )
+        for p in MODULES.glob("*.js")
+    }
     for path in USERS:
-        for names, target in re.findall(r"^import \{([^}]*)\} from '\./(?:widget/)?([\w.]+)';$",
-                                        path.read_text(encoding="utf-8"), re.M):
+        for names, target in re.findall(
+            r"^import \{([^}]*)\} from '\./(?:widget/)?([\w.]+)';$", path.read_text(encoding="utf-8"), re.M
+        ):
             assert target in exports, f"{path.name} imports missing {target}"
             missing = {n.strip() for n in names.split(",")} - exports[target]
             assert not missing, f"{path.name}: {target} does not export {sorted(missing)}"
     page = (FRONTEND / "templates" / "widget.html").read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b[^>]*>", page)
-    assert scripts == ["<script type=\"module\" src=\"{{ static_url('widget/main.js') }}\">"], scripts
+    assert scripts == ['<script type="module" src="{{ static_url(\'widget/main.js\') }}">'], scripts
     assert "</script>" in page and not re.search(r"<script\b[^>]*>[^<]+</script>", page), "no inline script"
     preloaded = re.search(r"\{% for module in \[([^\]]*)\] %\}\s*<link rel=\"modulepreload\"", page)
     assert preloaded, "widget.html preloads the module graph"
@@ -193,15 +213,21 @@ def test_the_widget_ships_a_catalog_for_each_of_its_languages(catalogs: Catalogs
         assert all(isinstance(v, str) and v.strip() for v in strings.values()), f"{lang}: an empty string"
 
 
-@pytest.mark.parametrize("prefix, suffix, source", [
-    ("feedback.", "", FeedbackCode), ("prompt.", "", Action),
-    ("error.", ".heading", "ErrorScreen"), ("error.", ".body", "ErrorScreen"),
-])
+@pytest.mark.parametrize(
+    "prefix, suffix, source",
+    [
+        ("feedback.", "", FeedbackCode),
+        ("prompt.", "", Action),
+        ("error.", ".heading", "ErrorScreen"),
+        ("error.", ".body", "ErrorScreen"),
+    ],
+)
 def test_every_code_has_its_string_in_every_language_and_no_stale_ones(
-        prefix: str, suffix: str, source: type[StrEnum] | str, catalogs: Catalogs, constants: Parsed) -> None:
+    prefix: str, suffix: str, source: type[StrEnum] | str, catalogs: Catalogs, constants: Parsed
+) -> None:
     values = {m.value for m in source} if not isinstance(source, str) else set(constants[0][source].values())
     for lang, strings in catalogs.items():
-        keyed = {k[len(prefix):len(k) - len(suffix)] for k in strings if k.startswith(prefix) and k.endswith(suffix)}
+        keyed = {k[len(prefix) : len(k) - len(suffix)] for k in strings if k.startswith(prefix) and k.endswith(suffix)}
         assert values - keyed == set(), f"{lang}: no string for {sorted(values - keyed)}"
         assert keyed - values == set(), f"{lang}: strings for codes that do not exist: {sorted(keyed - values)}"
 

@@ -13,8 +13,15 @@ from scoring.verdict import Verdict
 from webapp.services import Services
 
 
-async def analyze(svc: Services, endpoint: str, data: bytes, options: AnalysisOptions = AnalysisOptions(),
-                  *, limits: MediaLimits | None = None, kind: str = "any") -> Verdict:
+async def analyze(
+    svc: Services,
+    endpoint: str,
+    data: bytes,
+    options: AnalysisOptions = AnalysisOptions(),
+    *,
+    limits: MediaLimits | None = None,
+    kind: str = "any",
+) -> Verdict:
     """kind: 'any' (sniffed), 'video' or 'image'. `limits` narrows the engine's for one API (Huawei's 15 s)."""
     engine = svc.engine
     limits = limits or svc.config.engine.limits

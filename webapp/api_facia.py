@@ -11,16 +11,15 @@ does not). A valid photo over the pixel limit (a 24 MP phone JPEG) is downscaled
 
 from __future__ import annotations
 
-
 from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
 from scoring.image_header import ImageFormat, image_format
 from webapp import errors
 from webapp.analysis import analyze, decode_b64
-from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
+from webapp.services import services
 from webapp.uploads import FRAMING_BYTES, base64_chars, json_object, limit_body, require_type
 
 blueprint = Blueprint("facia", __name__)
@@ -82,6 +81,8 @@ async def liveness() -> Response:
         return limited
     verdict = await analyze(svc, ENDPOINT, image, kind="image")
     score = round(verdict.best_face.liveness, 6) if verdict.best_face else 0.0
-    response = jsonify({"liveness_result": {"is_live": int(verdict.alive), "liveness_score": score}, "message": "Success"})
+    response = jsonify(
+        {"liveness_result": {"is_live": int(verdict.alive), "liveness_score": score}, "message": "Success"}
+    )
     response.status_code = 201
     return response

@@ -12,9 +12,9 @@ from quart import Blueprint, Response, jsonify, request
 
 from webapp import errors
 from webapp.analysis import analyze, b64, face_png, photo_jpeg
-from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import NOT_FOUND, ApiError, Failure
+from webapp.services import services
 from webapp.uploads import body_bytes, limit_body, require_type
 
 blueprint = Blueprint("findface", __name__)

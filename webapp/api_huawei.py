@@ -14,17 +14,17 @@ from dataclasses import replace
 from quart import Blueprint, Response, jsonify, request
 
 from scoring import actions as scoring_actions
-from scoring.actions import Action
 from scoring import errors as codes
+from scoring.actions import Action
 from scoring.engine import AnalysisOptions
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
-from webapp.services import services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
 from webapp.fetch import fetch_video
+from webapp.services import services
 from webapp.uploads import FRAMING_BYTES, base64_bytes, file_field, json_object, limit_body, require_type
 
 blueprint = Blueprint("huawei", __name__)
@@ -32,7 +32,12 @@ ENDPOINT = "huawei"
 MAX_VIDEO_BYTES = 8 * 1024 * 1024  # of base64 text (video_base64, video_url) or of the file (video_file)
 MIN_SECONDS, MAX_SECONDS = 1.0, 15.0
 ACTION_CODES: dict[int, Action] = {
-    1: Action.TURN_LEFT, 2: Action.TURN_RIGHT, 3: Action.NOD, 4: Action.OPEN_MOUTH, 5: Action.BLINK, 6: Action.SMILE,
+    1: Action.TURN_LEFT,
+    2: Action.TURN_RIGHT,
+    3: Action.NOD,
+    4: Action.OPEN_MOUTH,
+    5: Action.BLINK,
+    6: Action.SMILE,
 }
 CODE_OF_ACTION: dict[str, int] = {name: code for code, name in ACTION_CODES.items()}
 
@@ -60,8 +65,15 @@ ERROR_CODES: dict[str, tuple[str, int, str]] = {
 # Reason codes reported in warning-list when a video is judged not alive.
 # Huawei's own warning numbers are not in its document; these are livecheck's, stable once given.
 WARNING_CODES: dict[Reason, int] = {
-    Reason.NO_FACE: 1, Reason.MULTIPLE_FACES: 2, Reason.SHORT_TIME: 3, Reason.STATIC_VIDEO: 4, Reason.FACE_CHANGED: 5,
-    Reason.LOW_LIVENESS: 6, Reason.ACTIONS_FAILED: 7, Reason.TOO_FEW_FRAMES: 8, Reason.LOOPED_VIDEO: 9,
+    Reason.NO_FACE: 1,
+    Reason.MULTIPLE_FACES: 2,
+    Reason.SHORT_TIME: 3,
+    Reason.STATIC_VIDEO: 4,
+    Reason.FACE_CHANGED: 5,
+    Reason.LOW_LIVENESS: 6,
+    Reason.ACTIONS_FAILED: 7,
+    Reason.TOO_FEW_FRAMES: 8,
+    Reason.LOOPED_VIDEO: 9,
     Reason.FLAT_FACE: 10,
 }
 
@@ -77,7 +89,7 @@ errors.install(blueprint, render)
 
 def parse_actions(text: object) -> tuple[Action, ...]:
     if not isinstance(text, str) or not text.strip():
-        raise ApiError(codes.INVALID_ACTIONS, "actions is required, e.g. \"1,3,2\".")
+        raise ApiError(codes.INVALID_ACTIONS, 'actions is required, e.g. "1,3,2".')
     names = []
     for part in text.split(","):
         try:
@@ -126,8 +138,13 @@ async def live_detect(project_id: str) -> Response:
         video = await file_field(request, "video_file")
     actions = parse_actions(fields.get("actions"))
     windows = parse_windows(fields.get("action_time"))
-    options = AnalysisOptions(actions=actions, action_windows_ms=windows, nod_threshold_deg=parse_nod(fields.get("nod_threshold")),
-                              mf_selector=FaceSelector.BIGGEST, min_seconds=MIN_SECONDS)
+    options = AnalysisOptions(
+        actions=actions,
+        action_windows_ms=windows,
+        nod_threshold_deg=parse_nod(fields.get("nod_threshold")),
+        mf_selector=FaceSelector.BIGGEST,
+        min_seconds=MIN_SECONDS,
+    )
     if video is None and isinstance(fields.get("video_base64"), str):
         if len(fields["video_base64"]) > MAX_VIDEO_BYTES:
             raise ApiError(codes.INPUT_TOO_LARGE, "video_base64 is longer than 8 MB.")
@@ -136,23 +153,36 @@ async def live_detect(project_id: str) -> Response:
         except ValueError:
             raise ApiError(codes.CORRUPT_MEDIA, "video_base64 is not valid base64.") from None
     if video is None and isinstance(fields.get("video_url"), str):
-        video = await fetch_video(fields["video_url"], svc.config.server.video_url_prefixes, base64_bytes(MAX_VIDEO_BYTES))
+        video = await fetch_video(
+            fields["video_url"], svc.config.server.video_url_prefixes, base64_bytes(MAX_VIDEO_BYTES)
+        )
     if not video:
         raise ApiError(codes.EMPTY_INPUT, "")
     if len(video) > MAX_VIDEO_BYTES:
         raise ApiError(codes.INPUT_TOO_LARGE, "")
-    limits = replace(svc.config.engine.limits.without_rate_and_resolution(), video_size=MAX_VIDEO_BYTES,
-                     video_min_length_sec=MIN_SECONDS, video_length_sec=MAX_SECONDS)
+    limits = replace(
+        svc.config.engine.limits.without_rate_and_resolution(),
+        video_size=MAX_VIDEO_BYTES,
+        video_min_length_sec=MIN_SECONDS,
+        video_length_sec=MAX_SECONDS,
+    )
     verdict = await analyze(svc, ENDPOINT, video, options, limits=limits, kind="video")
     if Reason.SHORT_TIME in verdict.reasons:
         raise ApiError(codes.VIDEO_TOO_SHORT, f"The video lasts {verdict.duration_s:.2f} s.")
     picture = photo_jpeg(verdict, svc.config.engine.fullframe_jpeg_quality)
-    return jsonify({
-        "video-result": {
-            "alive": verdict.alive,
-            "actions": [{"action": CODE_OF_ACTION[a.action], "confidence": round(a.confidence, 4)} for a in verdict.actions],
-            "picture": b64(picture) if picture else "",
-        },
-        "warning-list": [{"warningCode": WARNING_CODES[Reason(r)], "warningMsg": r} for r in verdict.reasons
-                         if r in WARNING_CODES],
-    })
+    return jsonify(
+        {
+            "video-result": {
+                "alive": verdict.alive,
+                "actions": [
+                    {"action": CODE_OF_ACTION[a.action], "confidence": round(a.confidence, 4)} for a in verdict.actions
+                ],
+                "picture": b64(picture) if picture else "",
+            },
+            "warning-list": [
+                {"warningCode": WARNING_CODES[Reason(r)], "warningMsg": r}
+                for r in verdict.reasons
+                if r in WARNING_CODES
+            ],
+        }
+    )

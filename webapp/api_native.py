@@ -13,9 +13,9 @@ from scoring.engine import AnalysisOptions
 from scoring.settings import FaceSelector
 from webapp import errors
 from webapp.analysis import analyze
-from webapp.services import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError
+from webapp.services import request_id, services
 from webapp.uploads import body_bytes, file_field, limit_body, require_type
 
 blueprint = Blueprint("native", __name__)
@@ -41,8 +41,13 @@ def options_from(fields: dict[str, str], reference: bytes | None) -> AnalysisOpt
     selector = fields.get("mf_selector") or None
     if selector is not None and selector not in tuple(FaceSelector):
         raise ApiError(BAD_REQUEST, f"mf_selector must be one of {', '.join(FaceSelector)}.")
-    return AnalysisOptions(actions=actions, action_windows_ms=parse_windows(fields.get("action_time")),
-                           nod_threshold_deg=nod_value, reference=reference, mf_selector=selector)
+    return AnalysisOptions(
+        actions=actions,
+        action_windows_ms=parse_windows(fields.get("action_time")),
+        nod_threshold_deg=nod_value,
+        reference=reference,
+        mf_selector=selector,
+    )
 
 
 @blueprint.post("/v1/analyze")

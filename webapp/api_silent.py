@@ -30,16 +30,16 @@ from quart import Blueprint, Response, jsonify, request
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
-from scoring.image_header import ImageFormat, image_format
 from scoring.errors import InputError
+from scoring.image_header import ImageFormat, image_format
 from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
 from scoring.reasons import Reason
 from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
-from webapp.services import request_id, services
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, ApiError, Failure
+from webapp.services import request_id, services
 from webapp.uploads import FRAMING_BYTES, base64_chars, limit_body, require_type
 
 blueprint = Blueprint("silent", __name__)
@@ -163,14 +163,22 @@ async def stateless() -> Response:
         raise
     if Reason.REFERENCE_NO_FACE in verdict.reasons:
         raise ApiError(NO_FACE_IN_IMAGE, "no face in the photo")
-    if {Reason.NO_FACE, Reason.TOO_FEW_FRAMES, Reason.MULTIPLE_FACES} & set(verdict.reasons) and Reason.SHORT_TIME not in verdict.reasons:
+    if {Reason.NO_FACE, Reason.TOO_FEW_FRAMES, Reason.MULTIPLE_FACES} & set(
+        verdict.reasons
+    ) and Reason.SHORT_TIME not in verdict.reasons:
         raise ApiError(LIVENESS_CHECK_FAILED, "no usable face in the video")
     passed = verdict.alive
-    body: dict[str, object] = {"code": 1000, "passed": passed, "liveness_score": round(verdict.average_liveness, 6),
-                               "request_id": request_id()}
+    body: dict[str, object] = {
+        "code": 1000,
+        "passed": passed,
+        "liveness_score": round(verdict.average_liveness, 6),
+        "request_id": request_id(),
+    }
     if _flag(fields, "return_status"):
         short = Reason.SHORT_TIME in verdict.reasons
-        body["liveness_status"] = LivenessStatus.OK if passed else (LivenessStatus.SHORT_TIME if short else LivenessStatus.HACK)
+        body["liveness_status"] = (
+            LivenessStatus.OK if passed else (LivenessStatus.SHORT_TIME if short else LivenessStatus.HACK)
+        )
     if passed and verdict.match is not None:
         body["verification_score"] = round(verdict.match.score, 6)
     if passed and _flag(fields, "return_image") and verdict.best_face is not None:

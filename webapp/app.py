@@ -15,7 +15,7 @@ from quart import Blueprint, Quart, Response, g, jsonify, request
 
 from realtime.store import StoreError, open_store
 from scoring.engine import LivenessEngine
-from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, ops, openapi, sessions, widget
+from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, openapi, ops, sessions, widget
 from webapp.auth import KeyRing, RateLimiter
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
@@ -30,8 +30,15 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Every feature's routes, in registration order.
 BLUEPRINTS: tuple[Blueprint, ...] = (
-    ops.blueprint, openapi.blueprint, api_native.blueprint, api_findface.blueprint, api_huawei.blueprint,
-    api_facia.blueprint, api_silent.blueprint, sessions.blueprint, widget.blueprint,
+    ops.blueprint,
+    openapi.blueprint,
+    api_native.blueprint,
+    api_findface.blueprint,
+    api_huawei.blueprint,
+    api_facia.blueprint,
+    api_silent.blueprint,
+    sessions.blueprint,
+    widget.blueprint,
 )
 
 
@@ -41,17 +48,23 @@ def _check(config: ServiceConfig) -> None:
     if key and (len(key.encode()) != 32 or len(iv.encode()) != 12):
         raise ConfigError(["server.silent-aes-key / silent-aes-iv: need a 32-character key and a 12-character IV"])
     server = config.server
-    timeouts = {"request-timeout-s": server.request_timeout_s, "queue-wait-s": server.queue_wait_s,
-                "body-timeout-s": server.body_timeout_s, "read-timeout-s": server.read_timeout_s,
-                "keep-alive-timeout-s": server.keep_alive_timeout_s}
+    timeouts = {
+        "request-timeout-s": server.request_timeout_s,
+        "queue-wait-s": server.queue_wait_s,
+        "body-timeout-s": server.body_timeout_s,
+        "read-timeout-s": server.read_timeout_s,
+        "keep-alive-timeout-s": server.keep_alive_timeout_s,
+    }
     problems = [f"server.{name}: must be > 0" for name, value in timeouts.items() if not value > 0]
     if server.read_timeout_s <= server.request_timeout_s:
         # Hypercorn closes a connection whose client sent nothing for read-timeout-s, even while its request is
         # being analyzed: the analysis must be answered (or refused with 503) before that.
         problems.append("server.read-timeout-s: must be longer than server.request-timeout-s")
     live = config.realtime
-    for name, low, high in (("fallback-lead", live.fallback_lead_min_ms, live.fallback_lead_max_ms),
-                            ("fallback-gap", live.fallback_gap_min_ms, live.fallback_gap_max_ms)):
+    for name, low, high in (
+        ("fallback-lead", live.fallback_lead_min_ms, live.fallback_lead_max_ms),
+        ("fallback-gap", live.fallback_gap_min_ms, live.fallback_gap_max_ms),
+    ):
         if not 0 < low <= high:
             problems.append(f"realtime.{name}-min-ms / -max-ms: need 0 < min <= max")
     if problems:
@@ -69,15 +82,29 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     _check(config)
     owns_engine = engine is None
     if engine is None:
-        engine = LivenessEngine.load(config.engine, config.models_dir, landmarkers=config.server.landmarkers,
-                                     live_landmarkers=config.realtime.max_sessions
-                                     + (config.realtime.demo_max_live if config.server.demo else 0))  # demo: its own share
+        engine = LivenessEngine.load(
+            config.engine,
+            config.models_dir,
+            landmarkers=config.server.landmarkers,
+            live_landmarkers=config.realtime.max_sessions
+            + (config.realtime.demo_max_live if config.server.demo else 0),
+        )  # demo: its own share
     store = open_store(config.store.url)
     app.extensions[EXTENSION] = Services(
-        config=config, engine=engine, pool=WorkerPool(config.server.workers, config.server.queue, queue_wait_s=config.server.queue_wait_s,
-                                                    job_timeout_s=config.server.request_timeout_s),
-        metrics=Metrics(), keys=KeyRing(config.api_keys), detections=DetectionCache(store, config.server.detection_ttl_s),
-        facia_limiter=RateLimiter(store, config.server.facia_rate_limit_per_minute), store=store, owns_engine=owns_engine,
+        config=config,
+        engine=engine,
+        pool=WorkerPool(
+            config.server.workers,
+            config.server.queue,
+            queue_wait_s=config.server.queue_wait_s,
+            job_timeout_s=config.server.request_timeout_s,
+        ),
+        metrics=Metrics(),
+        keys=KeyRing(config.api_keys),
+        detections=DetectionCache(store, config.server.detection_ttl_s),
+        facia_limiter=RateLimiter(store, config.server.facia_rate_limit_per_minute),
+        store=store,
+        owns_engine=owns_engine,
     )
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
@@ -110,8 +137,15 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     async def _store_unavailable(exc: StoreError) -> Response:
         """The session store (Redis, the SQLite file) cannot be reached: a server-side outage, answered 503."""
         log.error("session store unavailable in %s %s: %s", request.method, request.path, exc)
-        response = jsonify({"error": {"code": StoreError.code, "message": "The session store is unavailable; "
-                                      "try again shortly.", "request_id": getattr(g, "request_id", None)}})
+        response = jsonify(
+            {
+                "error": {
+                    "code": StoreError.code,
+                    "message": "The session store is unavailable; try again shortly.",
+                    "request_id": getattr(g, "request_id", None),
+                }
+            }
+        )
         response.status_code = 503
         response.headers["Retry-After"] = "5"
         return response

@@ -43,8 +43,7 @@ def _native_stderr_hidden() -> Iterator[None]:
     # Only the process's own stderr writes to fd 2; a replaced one (pytest's capture) is left alone.
     own = python_stderr is sys.__stderr__
     if own:
-        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace",
-                          buffering=1)
+        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1)
     try:
         yield
     finally:
@@ -58,8 +57,8 @@ def _native_stderr_hidden() -> Iterator[None]:
 def cmd_models(args: argparse.Namespace) -> int:
     from models import MANIFEST, ModelError, ModelStore, resolve_models_dir
     from models.download import TerminalProgress, download_models, source_url
-    from models.manifest import DOWNLOADS
     from models.loader import has_no_models, install_models, sha256_of
+    from models.manifest import DOWNLOADS
 
     if args.models_command == "sources":
         rows = [{"file": d.file, "url": source_url(d), "sha256": d.sha256} for d in DOWNLOADS]
@@ -88,8 +87,11 @@ def cmd_models(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         print(f"installed {len(installed)} model files into {target}")
     if args.models_command == "verify" and has_no_models(target):
-        print(f"livecheck: no model files in {target}. Run `livecheck models download` (needs internet) or "
-              "`livecheck models install --from DIR`.", file=sys.stderr)
+        print(
+            f"livecheck: no model files in {target}. Run `livecheck models download` (needs internet) or "
+            "`livecheck models install --from DIR`.",
+            file=sys.stderr,
+        )
         return EXIT_NO_MODELS
     try:
         store = ModelStore.open(target)
@@ -116,8 +118,10 @@ def _format_verdict(result: dict[str, object]) -> str:
         )
     for action in result.get("actions") or []:  # type: ignore[attr-defined]
         span = f"{action['start_s']}-{action['end_s']} s" if action["passed"] else "not seen"
-        lines.append(f"action {action['action']}: {'passed' if action['passed'] else 'FAILED'} "
-                     f"(confidence {action['confidence']}, {span})")
+        lines.append(
+            f"action {action['action']}: {'passed' if action['passed'] else 'FAILED'} "
+            f"(confidence {action['confidence']}, {span})"
+        )
     match = result.get("match")
     if isinstance(match, dict):
         lines.append(f"match: same_person={match['same_person']} score={match['score']} cosine={match['cosine']}")
@@ -143,8 +147,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             decode_image(reference, config.engine.limits)
         actions = tuple(a.strip() for a in args.actions.split(",") if a.strip()) if args.actions else ()
         options = AnalysisOptions(
-            actions=actions, action_windows_ms=parse_windows(args.action_time), nod_threshold_deg=args.nod_threshold,
-            reference=reference, mf_selector=args.mf_selector,
+            actions=actions,
+            action_windows_ms=parse_windows(args.action_time),
+            nod_threshold_deg=args.nod_threshold,
+            reference=reference,
+            mf_selector=args.mf_selector,
         )
         engine = LivenessEngine.load(config.engine, args.models or config.models_dir, landmarkers=1)
     except (OSError, ValueError, ConfigError, ModelError, InputError) as exc:
@@ -190,12 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="analyze a video or still and print the verdict")
     analyze.add_argument("file")
     analyze.add_argument("--actions", help="comma-separated, in order: turn_left,turn_right,nod,blink,open_mouth,smile")
-    analyze.add_argument("--action-time", help="one START-END window per action, ms from the start (Huawei action_time)")
+    analyze.add_argument(
+        "--action-time", help="one START-END window per action, ms from the start (Huawei action_time)"
+    )
     analyze.add_argument("--nod-threshold", type=float, help="degrees, 1-90 (default 10)")
     analyze.add_argument("--reference", help="photo to match the best face against")
     analyze.add_argument("--mf-selector", choices=[s.value for s in FaceSelector])
     analyze.add_argument("--json", action="store_true", help="print the whole verdict as JSON")
-    analyze.add_argument("--models", help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)")
+    analyze.add_argument(
+        "--models", help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)"
+    )
     analyze.add_argument("--config", help="TOML config file")
     analyze.set_defaults(func=cmd_analyze)
 
@@ -204,13 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify = models_sub.add_parser("verify", help="check every model file against the manifest's sha256")
     verify.add_argument("--models")
     download = models_sub.add_parser(
-        "download", help="fetch the models from their upstream sources (pinned by sha256) and verify them",
+        "download",
+        help="fetch the models from their upstream sources (pinned by sha256) and verify them",
         description="Fetches each model from its upstream source, pinned by sha256; converts MiniFASNet from "
         "PyTorch to ONNX (no PyTorch needed). Proxies: http_proxy/https_proxy. Mirror: LIVECHECK_MODELS_MIRROR=URL "
         "fetches https://HOST/PATH as URL/HOST/PATH.",
     )
-    download.add_argument("--dir", "--models", dest="models",
-                          help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)")
+    download.add_argument(
+        "--dir",
+        "--models",
+        dest="models",
+        help="models directory (default: $LIVECHECK_MODELS, then ~/.local/share/livecheck/models)",
+    )
     sources = models_sub.add_parser("sources", help="list every upstream download: file, URL, sha256")
     sources.add_argument("--json", action="store_true")
     install = models_sub.add_parser("install", help="copy model files from a directory and verify them")
@@ -222,8 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config")
     serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8000)")
     serve.add_argument("--models")
-    serve.add_argument("--processes", type=int, default=1, metavar="N",
-                       help="server processes sharing the listening socket and the session store (default 1)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the listening socket and the session store (default 1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     add_subcommands(sub, _engine_settings)  # eval, make-attacks

@@ -12,10 +12,10 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.store import check_store_url
@@ -193,7 +193,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         node = out
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -231,7 +231,9 @@ def _read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServiceConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> ServiceConfig:
     """Defaults < file < environment < explicit overrides (CLI flags). Raises ConfigError listing every problem."""
     problems: list[str] = []
     data: dict[str, Any] = {}
@@ -257,5 +259,13 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
     return config
 
 
-__all__ = ["ActionSettings", "ConfigError", "EngineSettings", "MediaLimits", "ServerSettings", "ServiceConfig", "StoreSettings",
-           "load_config"]
+__all__ = [
+    "ActionSettings",
+    "ConfigError",
+    "EngineSettings",
+    "MediaLimits",
+    "ServerSettings",
+    "ServiceConfig",
+    "StoreSettings",
+    "load_config",
+]

@@ -7,11 +7,10 @@ their contract says otherwise (Huawei answers 400 for everything, for one).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from collections.abc import Callable
-
-import logging
 
 from quart import Blueprint, Quart, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
@@ -116,7 +115,9 @@ def failure_of(exc: Exception) -> Failure:
     if isinstance(exc, BadRequest):
         return Failure(BAD_REQUEST, exc.description or "Bad request.", 400)
     if isinstance(exc, HTTPException):
-        return Failure(BAD_REQUEST if (exc.code or 500) < 500 else ApiCode.SERVER_ERROR, exc.description or "", exc.code or 500)
+        return Failure(
+            BAD_REQUEST if (exc.code or 500) < 500 else ApiCode.SERVER_ERROR, exc.description or "", exc.code or 500
+        )
     raise exc
 
 

@@ -73,16 +73,22 @@ def _adapt(root: dict[str, Any]) -> IniConfig:
                 if sub_key in KEPT_IN_EXTRACTION_API:
                     kept[sub_key] = sub_value
                 else:
-                    out.warnings.append(f"{key}.{sub_key}: FindFace's extraction service setting; livecheck runs its "
-                                        "models in-process (ignored)")
+                    out.warnings.append(
+                        f"{key}.{sub_key}: FindFace's extraction service setting; livecheck runs its "
+                        "models in-process (ignored)"
+                    )
             if kept:
                 out.data[key] = kept
         elif name == "extraction-api":
-            out.warnings.append(f"{key}: FindFace's extraction service URL; livecheck runs its models in-process (ignored)")
+            out.warnings.append(
+                f"{key}: FindFace's extraction service URL; livecheck runs its models in-process (ignored)"
+            )
         elif name == "liveness-threshold":
             out.data[key] = value
-            out.warnings.append(f"{key}: {value} is applied as is, but it was chosen for FindFace's model; livecheck's "
-                                "scores are calibrated for 0.6 (its default; docs/api.md 'Defaults that differ')")
+            out.warnings.append(
+                f"{key}: {value} is applied as is, but it was chosen for FindFace's model; livecheck's "
+                "scores are calibrated for 0.6 (its default; docs/api.md 'Defaults that differ')"
+            )
         elif name == "listen" and isinstance(value, str) and value.startswith(":"):
             out.data[key] = ALL_INTERFACES + value  # Go's ":18301": every interface
         else:

@@ -12,8 +12,8 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 
 def new_node_id() -> str:

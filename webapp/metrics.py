@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import bisect
 import threading
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 # name -> {labels: value}; a feature's live figures (the session registry's, say), read at each scrape
 LabeledGauges = dict[str, dict[tuple[tuple[str, str], ...], float]]
@@ -54,8 +54,9 @@ class Metrics:
         self._gauge_sources: dict[str, Callable[[], LabeledGauges]] = {}
         self._refreshers: dict[str, Callable[[], Awaitable[None]]] = {}
 
-    def add_gauges(self, name: str, source: Callable[[], LabeledGauges],
-                   refresh: Callable[[], Awaitable[None]] | None = None) -> None:
+    def add_gauges(
+        self, name: str, source: Callable[[], LabeledGauges], refresh: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """`source()` is called at each scrape (on the event loop) for labelled gauges; `refresh()`, when given,
         is awaited first (figures read from the session store, say)."""
         with self._lock:
@@ -97,14 +98,20 @@ class Metrics:
     def render(self, gauges: dict[str, float] | None = None) -> str:
         lines: list[str] = []
         with self._lock:
-            lines += ["# HELP livecheck_requests_total HTTP requests by endpoint, method and status.",
-                      "# TYPE livecheck_requests_total counter"]
+            lines += [
+                "# HELP livecheck_requests_total HTTP requests by endpoint, method and status.",
+                "# TYPE livecheck_requests_total counter",
+            ]
             lines += [f"livecheck_requests_total{_labels(k)} {v}" for k, v in sorted(self._requests.items())]
             lines += self._histogram("livecheck_request_seconds", "HTTP request latency by endpoint.", self._latency)
-            lines += ["# HELP livecheck_verdicts_total Verdicts by endpoint and outcome.",
-                      "# TYPE livecheck_verdicts_total counter"]
+            lines += [
+                "# HELP livecheck_verdicts_total Verdicts by endpoint and outcome.",
+                "# TYPE livecheck_verdicts_total counter",
+            ]
             lines += [f"livecheck_verdicts_total{_labels(k)} {v}" for k, v in sorted(self._verdicts.items())]
-            lines += self._histogram("livecheck_inference_seconds", "Time per request spent in each model stage.", self._stages)
+            lines += self._histogram(
+                "livecheck_inference_seconds", "Time per request spent in each model stage.", self._stages
+            )
         for name, value in sorted((gauges or {}).items()):
             lines += [f"# TYPE {name} gauge", f"{name} {value}"]
         with self._lock:

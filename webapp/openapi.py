@@ -23,7 +23,8 @@ from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
-from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS, FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
+from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
+from webapp.api_huawei import FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
 from webapp.ops import Readiness
@@ -73,68 +74,158 @@ BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
 NATIVE_ERROR = obj({"error": obj({"code": ERROR_CODE, "message": STR}, {"request_id": {"type": ["string", "null"]}})})
 # FindFace upper-cases livecheck's codes (its own documents' style); Huawei maps them to FRS codes.
 FINDFACE_ERROR = obj({"code": enum(c.upper() for c in [*InputCode, *ApiCode, METHOD_NOT_ALLOWED]), "desc": STR})
-HUAWEI_ERROR = obj({"error_code": enum([*(code for code, _, _ in HUAWEI_ERRORS.values()), HUAWEI_FALLBACK_ERROR]),
-                    "error_msg": STR})
-SILENT_ERROR = obj({"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR,
-                    "request_id": STR})
+HUAWEI_ERROR = obj(
+    {"error_code": enum([*(code for code, _, _ in HUAWEI_ERRORS.values()), HUAWEI_FALLBACK_ERROR]), "error_msg": STR}
+)
+SILENT_ERROR = obj(
+    {"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR, "request_id": STR}
+)
 FACIA_ERROR = {"oneOf": [obj({"message": STR}), obj({"error": STR})]}
 VERDICT = obj(
-    {"kind": {"enum": ["video", "image"]}, "alive": BOOL, "average_liveness": NUM, "reasons": {"type": "array", "items": VERDICT_REASON},
-     "best_face": {"oneOf": [{"type": "null"}, obj({"frame_no": INT, "timestamp_s": NUM, "bbox": BBOX,
-                                                     "quality": {"type": "object"}, "liveness": NUM})]},
-     "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM})},
-     "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
-     "frames": {"type": "object"}, "duration_s": NUM, "timings_ms": {"type": "object"}, "request_id": STR},
+    {
+        "kind": {"enum": ["video", "image"]},
+        "alive": BOOL,
+        "average_liveness": NUM,
+        "reasons": {"type": "array", "items": VERDICT_REASON},
+        "best_face": {
+            "oneOf": [
+                {"type": "null"},
+                obj(
+                    {"frame_no": INT, "timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"}, "liveness": NUM}
+                ),
+            ]
+        },
+        "actions": {"type": "array", "items": obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM})},
+        "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
+        "frames": {"type": "object"},
+        "duration_s": NUM,
+        "timings_ms": {"type": "object"},
+        "request_id": STR,
+    },
 )
-FINDFACE_FACE = obj({"liveness": NUM, "quality": NUM, "bbox": BBOX, "frame_no": INT, "frame_ts": NUM},
-                    {"detection_id": STR, "photo": STR, "normalized": STR})
-FINDFACE_RESULT = obj({"alive": BOOL, "average_liveness": NUM, "best_face": {"oneOf": [{"type": "null"}, FINDFACE_FACE]}})
-HUAWEI_RESULT = obj({
-    "video-result": obj({"alive": BOOL, "actions": {"type": "array", "items": obj({"action": enum(ACTION_CODES),
-                                                                                  "confidence": NUM})},
-                         "picture": STR}),
-    "warning-list": {"type": "array", "items": obj({"warningCode": enum(WARNING_CODES.values()), "warningMsg": enum(WARNING_CODES)})},
-})
-FACIA_RESULT = obj({"liveness_result": obj({"is_live": {"enum": [0, 1]}, "liveness_score": NUM}), "message": {"const": "Success"}})
-SILENT_RESULT = obj({"code": {"const": 1000}, "passed": BOOL, "liveness_score": NUM, "request_id": STR},
-                    {"liveness_status": enum(LivenessStatus), "verification_score": NUM,
-                     "image_timestamp": NUM, "base64_image": STR, "base64_face_image": STR})
+FINDFACE_FACE = obj(
+    {"liveness": NUM, "quality": NUM, "bbox": BBOX, "frame_no": INT, "frame_ts": NUM},
+    {"detection_id": STR, "photo": STR, "normalized": STR},
+)
+FINDFACE_RESULT = obj(
+    {"alive": BOOL, "average_liveness": NUM, "best_face": {"oneOf": [{"type": "null"}, FINDFACE_FACE]}}
+)
+HUAWEI_RESULT = obj(
+    {
+        "video-result": obj(
+            {
+                "alive": BOOL,
+                "actions": {"type": "array", "items": obj({"action": enum(ACTION_CODES), "confidence": NUM})},
+                "picture": STR,
+            }
+        ),
+        "warning-list": {
+            "type": "array",
+            "items": obj({"warningCode": enum(WARNING_CODES.values()), "warningMsg": enum(WARNING_CODES)}),
+        },
+    }
+)
+FACIA_RESULT = obj(
+    {"liveness_result": obj({"is_live": {"enum": [0, 1]}, "liveness_score": NUM}), "message": {"const": "Success"}}
+)
+SILENT_RESULT = obj(
+    {"code": {"const": 1000}, "passed": BOOL, "liveness_score": NUM, "request_id": STR},
+    {
+        "liveness_status": enum(LivenessStatus),
+        "verification_score": NUM,
+        "image_timestamp": NUM,
+        "base64_image": STR,
+        "base64_face_image": STR,
+    },
+)
 FLAG = {"in": "query", "schema": {"type": "boolean", "default": False}}
 NULLABLE_NUM = {"oneOf": [{"type": "null"}, NUM]}
 NULLABLE_INT = {"oneOf": [{"type": "null"}, INT]}
-SESSION_OPTIONS = {"type": "object", "properties": {
-    "action_count": {"type": "integer", "minimum": 0, "maximum": 6},
-    "actions": {"type": "array", "items": ACTION_NAME, "maxItems": 6},
-    "reference_photo": {"type": "string", "description": "base64 (or data URI) of a photo to match the face against"},
-    "allowed_origins": {"type": "array", "items": STR, "maxItems": 16},
-    "ttl": {"type": "number", "minimum": 1, "maximum": 3600},
-    "audit_images": BOOL,
-    "recording_fallback": {"type": "boolean", "default": False,
-                           "description": "allow the recording fallback when WebRTC fails (lower assurance)"},
-}}
-SESSION_CREATED = obj({"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS})
-SESSION_ACTION = obj({"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
-                     {"prompted_s": NUM, "start_s": NULLABLE_NUM, "end_s": NULLABLE_NUM, "reaction_ms": NULLABLE_INT,
-                      "window_s": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM}]}})
+SESSION_OPTIONS = {
+    "type": "object",
+    "properties": {
+        "action_count": {"type": "integer", "minimum": 0, "maximum": 6},
+        "actions": {"type": "array", "items": ACTION_NAME, "maxItems": 6},
+        "reference_photo": {
+            "type": "string",
+            "description": "base64 (or data URI) of a photo to match the face against",
+        },
+        "allowed_origins": {"type": "array", "items": STR, "maxItems": 16},
+        "ttl": {"type": "number", "minimum": 1, "maximum": 3600},
+        "audit_images": BOOL,
+        "recording_fallback": {
+            "type": "boolean",
+            "default": False,
+            "description": "allow the recording fallback when WebRTC fails (lower assurance)",
+        },
+    },
+}
+SESSION_CREATED = obj(
+    {"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS}
+)
+SESSION_ACTION = obj(
+    {"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
+    {
+        "prompted_s": NUM,
+        "start_s": NULLABLE_NUM,
+        "end_s": NULLABLE_NUM,
+        "reaction_ms": NULLABLE_INT,
+        "window_s": {"oneOf": [{"type": "null"}, {"type": "array", "items": NUM}]},
+    },
+)
 SESSION_RESULT = obj(
     {"alive": BOOL, "reasons": {"type": "array", "items": SESSION_REASON}, "model_versions": {"type": "object"}},
-    {"mode": enum(SessionMode), "assurance": enum(Assurance), "confidence": NUM, "average_liveness": NUM, "liveness_frames": INT,
-     "actions": {"type": "array", "items": SESSION_ACTION},
-     "best_face": {"oneOf": [{"type": "null"}, obj({"timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"},
-                                                    "liveness": NUM}, {"frame_no": INT, "image_jpeg_b64": STR})]},
-     "audit_images": {"type": "array", "items": STR, "maxItems": 4},
-     "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
-     "identity_min_cosine": NULLABLE_NUM, "frames_analyzed": INT, "duration_s": NUM},
+    {
+        "mode": enum(SessionMode),
+        "assurance": enum(Assurance),
+        "confidence": NUM,
+        "average_liveness": NUM,
+        "liveness_frames": INT,
+        "actions": {"type": "array", "items": SESSION_ACTION},
+        "best_face": {
+            "oneOf": [
+                {"type": "null"},
+                obj(
+                    {"timestamp_s": NUM, "bbox": BBOX, "quality": {"type": "object"}, "liveness": NUM},
+                    {"frame_no": INT, "image_jpeg_b64": STR},
+                ),
+            ]
+        },
+        "audit_images": {"type": "array", "items": STR, "maxItems": 4},
+        "match": {"oneOf": [{"type": "null"}, obj({"score": NUM, "cosine": NUM, "same_person": BOOL})]},
+        "identity_min_cosine": NULLABLE_NUM,
+        "frames_analyzed": INT,
+        "duration_s": NUM,
+    },
 )
-SESSION = obj({"session_id": STR, "status": SESSION_STATUS, "expires_at": INT},
-              {"result": SESSION_RESULT,
-               "signed_result": {"type": "string", "description": "Compact JWS (HS256, key = your API key) of the "
-                                 "decision; see docs/protocol.md 'Signed results'."}})
+SESSION = obj(
+    {"session_id": STR, "status": SESSION_STATUS, "expires_at": INT},
+    {
+        "result": SESSION_RESULT,
+        "signed_result": {
+            "type": "string",
+            "description": "Compact JWS (HS256, key = your API key) of the "
+            "decision; see docs/protocol.md 'Signed results'.",
+        },
+    },
+)
 SDP = obj({"sdp": STR, "type": {"enum": ["offer", "answer"]}})
-FALLBACK = obj({"session_id": STR, "total": INT, "issued": INT, "elapsed_ms": INT, "next_prompt_ms": NULLABLE_INT,
-                "stop_at_ms": NULLABLE_INT, "upload_by_ms": NULLABLE_INT})
-FALLBACK_PROMPT = {**FALLBACK, "required": FALLBACK["required"] + ["action", "index", "deadline_ms"],
-                   "properties": {**FALLBACK["properties"], "action": ACTION_NAME, "index": INT, "deadline_ms": INT}}
+FALLBACK = obj(
+    {
+        "session_id": STR,
+        "total": INT,
+        "issued": INT,
+        "elapsed_ms": INT,
+        "next_prompt_ms": NULLABLE_INT,
+        "stop_at_ms": NULLABLE_INT,
+        "upload_by_ms": NULLABLE_INT,
+    }
+)
+FALLBACK_PROMPT = {
+    **FALLBACK,
+    "required": FALLBACK["required"] + ["action", "index", "deadline_ms"],
+    "properties": {**FALLBACK["properties"], "action": ACTION_NAME, "index": INT, "deadline_ms": INT},
+}
 SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": STR}
 # The data channel (docs/protocol.md): not HTTP, so described as schemas for clients written from this document.
 CHANNEL_SCHEMAS: dict[str, Any] = {
@@ -143,12 +234,20 @@ CHANNEL_SCHEMAS: dict[str, Any] = {
     "FeedbackCode": {**enum(FeedbackCode), "description": "`code` of a `feedback` message."},
     "ChannelMessage": {
         "description": f"A data-channel message, protocol version {PROTOCOL_VERSION}.",
-        "type": "object", "required": ["v", "type"],
-        "properties": {"v": {"const": PROTOCOL_VERSION}, "type": {"$ref": "#/components/schemas/ChannelMessageType"},
-                       "state": {"$ref": "#/components/schemas/Phase"},
-                       "code": {"$ref": "#/components/schemas/FeedbackCode"}, "action": ACTION_NAME,
-                       "index": INT, "total": INT, "deadline_ms": INT, "completed": INT,
-                       "status": enum([SessionStatus.SUCCEEDED, SessionStatus.FAILED])},
+        "type": "object",
+        "required": ["v", "type"],
+        "properties": {
+            "v": {"const": PROTOCOL_VERSION},
+            "type": {"$ref": "#/components/schemas/ChannelMessageType"},
+            "state": {"$ref": "#/components/schemas/Phase"},
+            "code": {"$ref": "#/components/schemas/FeedbackCode"},
+            "action": ACTION_NAME,
+            "index": INT,
+            "total": INT,
+            "deadline_ms": INT,
+            "completed": INT,
+            "status": enum([SessionStatus.SUCCEEDED, SessionStatus.FAILED]),
+        },
     },
     "Reason": {**SESSION_REASON, "description": "Every reason a verdict or a session result can give."},
     "ErrorCode": {**ERROR_CODE, "description": "`error.code` of the native API and the session endpoints."},
@@ -163,100 +262,212 @@ def document() -> dict[str, Any]:
     bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "livecheck", "version": "1", "description": "Face liveness: native and seed-compatible APIs."},
+        "info": {
+            "title": "livecheck",
+            "version": "1",
+            "description": "Face liveness: native and seed-compatible APIs.",
+        },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": CHANNEL_SCHEMAS},
         "paths": {
-            "/v1/analyze": {"post": {
-                "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
-                "security": bearer,
-                "parameters": [{"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold")]
-                + [{"name": "mf_selector", "in": "query", "schema": enum(FaceSelector)}],
-                "requestBody": {"content": {"video/*": {}, "image/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
-                "responses": {"200": reply("verdict", VERDICT), **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503)},
-            }},
-            "/v1/video-liveness": {"post": {
-                "summary": "FindFace findface-liveness-api compatible.", "security": bearer,
-                "parameters": [{"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")],
-                "requestBody": {"content": {"video/*": {}}},
-                "responses": {"200": reply("result", FINDFACE_RESULT), **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503)},
-            }, **{m: {"summary": "Wrong method: 405 in FindFace's error shape.", "responses": errors(FINDFACE_ERROR, 405)}
-                  for m in ("get", "put", "patch", "delete")}},
-            "/v1/detections/{detection_id}": {"get": {
-                "summary": "A best face kept by return_detection, until it expires.", "security": bearer,
-                "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
-                "responses": {"200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
-                              **errors(FINDFACE_ERROR, 401, 404)},
-            }, **{m: {"summary": "Wrong method: 405 in FindFace's error shape.", "responses": errors(FINDFACE_ERROR, 405)}
-                  for m in ("post", "put", "patch", "delete")}},
-            "/v2/{project_id}/live-detect": {"post": {
-                "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
-                "security": bearer + [{"X-Auth-Token": []}],
-                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": STR}],
-                "requestBody": {"content": {
-                    "application/json": {"schema": obj({"actions": STR}, {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM})},
-                    "multipart/form-data": {"schema": obj({"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR})}}},
-                "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
-            }},
-            "/liveness": {"post": {
-                "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
-                "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
-                "responses": {"201": reply("result", FACIA_RESULT), **errors(FACIA_ERROR, 400, 401, 413, 429, 503)},
-            }},
-            "/status_check": {"get": {"summary": "Facia: 'Services is live'.",
-                                      "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": STR}}}}}},
-            "/identity/silent_image_verification/stateless": {"post": {
-                "summary": "Silent liveness + face comparison. Fields AES-256-GCM (base64 ciphertext||tag) or plain base64.",
-                "security": bearer,
-                "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": obj(
-                    {"encrypted_video": STR, "encrypted_image": STR},
-                    {n: STR for n in ("auto_rotate", "check_quality", "return_image", "return_face_image", "return_status")})}}},
-                "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
-            }},
-            "/v1/sessions": {"post": {
-                "summary": "Create a live-check session (integrator). The client token is shown once.",
-                "security": bearer,
-                "requestBody": json_content(SESSION_OPTIONS),
-                "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
-            }},
-            "/v1/sessions/{session_id}": {"get": {
-                "summary": "A session's status and, once decided, its result and signed_result (integrator; a "
-                           "session another API key created answers 404).", "security": bearer,
-                "parameters": [SESSION_ID],
-                "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
-            }},
-            "/v1/sessions/{session_id}/offer": {"post": {
-                "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
-                "parameters": [SESSION_ID],
-                "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
-                "responses": {"200": reply("answer", SDP), **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503)},
-            }},
-            "/v1/sessions/{session_id}/fallback": {"post": {
-                "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
-                           "whose connection never delivered a frame). Only with recording_fallback: true at create.",
-                "parameters": [SESSION_ID],
-                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410, 503)},
-            }, "get": {
-                "summary": "Where the recording stands on the server's clock; reveals no prompt.",
-                "parameters": [SESSION_ID],
-                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409)},
-            }},
-            "/v1/sessions/{session_id}/fallback/next": {"post": {
-                "summary": "The next prompt once it is due (409 prompt_not_due + Retry-After before).",
-                "parameters": [SESSION_ID],
-                "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
-            }},
-            "/v1/sessions/{session_id}/recording": {"post": {
-                "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
-                           "recording refused as bad media fails the session with the input error's code.",
-                "parameters": [SESSION_ID],
-                "requestBody": {"content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
-                "responses": {"200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
-                              **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503)},
-            }},
+            "/v1/analyze": {
+                "post": {
+                    "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
+                    "security": bearer,
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold")
+                    ]
+                    + [{"name": "mf_selector", "in": "query", "schema": enum(FaceSelector)}],
+                    "requestBody": {
+                        "content": {
+                            "video/*": {},
+                            "image/*": {},
+                            "application/octet-stream": {},
+                            "multipart/form-data": {},
+                        }
+                    },
+                    "responses": {
+                        "200": reply("verdict", VERDICT),
+                        **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/v1/video-liveness": {
+                "post": {
+                    "summary": "FindFace findface-liveness-api compatible.",
+                    "security": bearer,
+                    "parameters": [
+                        {"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")
+                    ],
+                    "requestBody": {"content": {"video/*": {}}},
+                    "responses": {
+                        "200": reply("result", FINDFACE_RESULT),
+                        **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503),
+                    },
+                },
+                **{
+                    m: {
+                        "summary": "Wrong method: 405 in FindFace's error shape.",
+                        "responses": errors(FINDFACE_ERROR, 405),
+                    }
+                    for m in ("get", "put", "patch", "delete")
+                },
+            },
+            "/v1/detections/{detection_id}": {
+                "get": {
+                    "summary": "A best face kept by return_detection, until it expires.",
+                    "security": bearer,
+                    "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
+                    "responses": {
+                        "200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
+                        **errors(FINDFACE_ERROR, 401, 404),
+                    },
+                },
+                **{
+                    m: {
+                        "summary": "Wrong method: 405 in FindFace's error shape.",
+                        "responses": errors(FINDFACE_ERROR, 405),
+                    }
+                    for m in ("post", "put", "patch", "delete")
+                },
+            },
+            "/v2/{project_id}/live-detect": {
+                "post": {
+                    "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
+                    "security": bearer + [{"X-Auth-Token": []}],
+                    "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": STR}],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": obj(
+                                    {"actions": STR},
+                                    {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM},
+                                )
+                            },
+                            "multipart/form-data": {
+                                "schema": obj(
+                                    {"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR}
+                                )
+                            },
+                        }
+                    },
+                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
+                }
+            },
+            "/liveness": {
+                "post": {
+                    "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
+                    "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
+                    "responses": {"201": reply("result", FACIA_RESULT), **errors(FACIA_ERROR, 400, 401, 413, 429, 503)},
+                }
+            },
+            "/status_check": {
+                "get": {
+                    "summary": "Facia: 'Services is live'.",
+                    "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": STR}}}},
+                }
+            },
+            "/identity/silent_image_verification/stateless": {
+                "post": {
+                    "summary": "Silent liveness + face comparison. Fields AES-256-GCM (base64 ciphertext||tag) or plain base64.",
+                    "security": bearer,
+                    "requestBody": {
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": obj(
+                                    {"encrypted_video": STR, "encrypted_image": STR},
+                                    {
+                                        n: STR
+                                        for n in (
+                                            "auto_rotate",
+                                            "check_quality",
+                                            "return_image",
+                                            "return_face_image",
+                                            "return_status",
+                                        )
+                                    },
+                                )
+                            }
+                        }
+                    },
+                    "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
+                }
+            },
+            "/v1/sessions": {
+                "post": {
+                    "summary": "Create a live-check session (integrator). The client token is shown once.",
+                    "security": bearer,
+                    "requestBody": json_content(SESSION_OPTIONS),
+                    "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
+                }
+            },
+            "/v1/sessions/{session_id}": {
+                "get": {
+                    "summary": "A session's status and, once decided, its result and signed_result (integrator; a "
+                    "session another API key created answers 404).",
+                    "security": bearer,
+                    "parameters": [SESSION_ID],
+                    "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
+                }
+            },
+            "/v1/sessions/{session_id}/offer": {
+                "post": {
+                    "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
+                    "parameters": [SESSION_ID],
+                    "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
+                    "responses": {
+                        "200": reply("answer", SDP),
+                        **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503),
+                    },
+                }
+            },
+            "/v1/sessions/{session_id}/fallback": {
+                "post": {
+                    "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
+                    "whose connection never delivered a frame). Only with recording_fallback: true at create.",
+                    "parameters": [SESSION_ID],
+                    "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410, 503)},
+                },
+                "get": {
+                    "summary": "Where the recording stands on the server's clock; reveals no prompt.",
+                    "parameters": [SESSION_ID],
+                    "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409)},
+                },
+            },
+            "/v1/sessions/{session_id}/fallback/next": {
+                "post": {
+                    "summary": "The next prompt once it is due (409 prompt_not_due + Retry-After before).",
+                    "parameters": [SESSION_ID],
+                    "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
+                }
+            },
+            "/v1/sessions/{session_id}/recording": {
+                "post": {
+                    "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
+                    "recording refused as bad media fails the session with the input error's code.",
+                    "parameters": [SESSION_ID],
+                    "requestBody": {
+                        "content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}
+                    },
+                    "responses": {
+                        "200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
+                        **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503),
+                    },
+                }
+            },
             "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": {"const": "ok"}}))}}},
-            "/readyz": {"get": {"responses": {"200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
-                                               "503": reply("not ready", obj({"status": enum(Readiness)}))}}},
-            "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}}},
+            "/readyz": {
+                "get": {
+                    "responses": {
+                        "200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
+                        "503": reply("not ready", obj({"status": enum(Readiness)})),
+                    }
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}
+                }
+            },
             "/openapi.json": {"get": {"responses": {"200": reply("this document", {"type": "object"})}}},
         },
     }

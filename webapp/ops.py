@@ -36,10 +36,25 @@ async def readyz() -> Response:
         store_ok = True
     except StoreError:
         store_ok = False
-    status = (Readiness.DRAINING if draining else Readiness.STORE_UNAVAILABLE if not store_ok
-              else Readiness.READY if loaded else Readiness.LOADING)
-    response = jsonify({"status": status, "models": loaded, "store": store_ok, "node": svc.lifecycle.node_id,
-                        "workers": svc.pool.workers, "in_flight": svc.pool.in_flight})
+    status = (
+        Readiness.DRAINING
+        if draining
+        else Readiness.STORE_UNAVAILABLE
+        if not store_ok
+        else Readiness.READY
+        if loaded
+        else Readiness.LOADING
+    )
+    response = jsonify(
+        {
+            "status": status,
+            "models": loaded,
+            "store": store_ok,
+            "node": svc.lifecycle.node_id,
+            "workers": svc.pool.workers,
+            "in_flight": svc.pool.in_flight,
+        }
+    )
     response.status_code = 200 if status == Readiness.READY else 503
     return response
 
@@ -48,9 +63,11 @@ async def readyz() -> Response:
 async def metrics() -> Response:
     svc = services()
     await svc.metrics.refresh()
-    text = svc.metrics.render({
-        "livecheck_workers": svc.pool.workers,
-        "livecheck_requests_in_flight": svc.pool.in_flight,
-        "livecheck_detections_cached": await svc.detections.count(),
-    })
+    text = svc.metrics.render(
+        {
+            "livecheck_workers": svc.pool.workers,
+            "livecheck_requests_in_flight": svc.pool.in_flight,
+            "livecheck_detections_cached": await svc.detections.count(),
+        }
+    )
     return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")

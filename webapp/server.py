@@ -41,8 +41,9 @@ def hypercorn_config(config: ServiceConfig) -> HypercornConfig:
     return hc
 
 
-def serve(config_path: str | None = None, listen: str | None = None, models_dir: str | None = None,
-          processes: int = 1) -> int:
+def serve(
+    config_path: str | None = None, listen: str | None = None, models_dir: str | None = None, processes: int = 1
+) -> int:
     try:
         config = load_config(config_path, listen=listen, models_dir=models_dir)
     except ConfigError as exc:
@@ -56,9 +57,12 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     keyless = [name for name, api in (("findface", config.findface), ("silent", config.silent)) if not api.require_key]
-    print(f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
-          f"{len(config.api_keys)} API keys)"
-          + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""), file=sys.stderr)
+    print(
+        f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
+        f"{len(config.api_keys)} API keys)"
+        + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""),
+        file=sys.stderr,
+    )
 
     lifecycle = services(app).lifecycle
     print(f"livecheck: node {lifecycle.node_id}, session store {services(app).store.url}", file=sys.stderr)
@@ -71,8 +75,10 @@ def serve(config_path: str | None = None, listen: str | None = None, models_dir:
 
         async def drained() -> None:
             await stop.wait()
-            print(f"livecheck: draining node {lifecycle.node_id} (/readyz answers 503; running checks finish)",
-                  file=sys.stderr)
+            print(
+                f"livecheck: draining node {lifecycle.node_id} (/readyz answers 503; running checks finish)",
+                file=sys.stderr,
+            )
             if not await lifecycle.drain(config.realtime.check_timeout_s):
                 print("livecheck: check-timeout-s passed while draining; stopping the remaining work", file=sys.stderr)
 
@@ -109,8 +115,11 @@ def supervise(config: ServiceConfig, processes: int, config_path: str | None, mo
         return subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),))
 
     children = [spawn() for _ in range(processes)]
-    print(f"livecheck: {processes} server processes on http://{config.listen} (pids "
-          f"{', '.join(str(c.pid) for c in children)})", file=sys.stderr)
+    print(
+        f"livecheck: {processes} server processes on http://{config.listen} (pids "
+        f"{', '.join(str(c.pid) for c in children)})",
+        file=sys.stderr,
+    )
     stopping = False
 
     def forward(signum: int, _frame: object) -> None:
@@ -140,14 +149,19 @@ def supervise(config: ServiceConfig, processes: int, config_path: str | None, mo
         now = time.monotonic()
         restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
         if len(restarts) > MAX_RESTARTS:
-            print(f"livecheck: server processes keep exiting ({len(restarts)} in {RESTART_WINDOW_S:g} s, last "
-                  f"pid {pid} with {code}); stopping", file=sys.stderr)
+            print(
+                f"livecheck: server processes keep exiting ({len(restarts)} in {RESTART_WINDOW_S:g} s, last "
+                f"pid {pid} with {code}); stopping",
+                file=sys.stderr,
+            )
             forward(signal.SIGTERM, None)
             codes[index] = code or 1
             continue
         children[index] = spawn()
-        print(f"livecheck: server process {pid} exited with {code}; started pid {children[index].pid} in its place",
-              file=sys.stderr)
+        print(
+            f"livecheck: server process {pid} exited with {code}; started pid {children[index].pid} in its place",
+            file=sys.stderr,
+        )
     listener.close()
     failed = [code for code in codes.values() if code != 0]
     return failed[0] if failed else 0

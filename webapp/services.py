@@ -52,8 +52,9 @@ class Services:
         """The one session registry, created when serving starts (or on first use) in the serving loop: its
         heartbeat and purge tasks belong to that loop. It keeps sessions in `store`, as this process's node."""
         if self.registry is None:
-            self.registry = SessionRegistry(self.engine, self.config.realtime, self.store, cluster=self.config.store,
-                                            node_id=self.lifecycle.node_id)
+            self.registry = SessionRegistry(
+                self.engine, self.config.realtime, self.store, cluster=self.config.store, node_id=self.lifecycle.node_id
+            )
             self.registry.start()
             self.metrics.add_gauges(REGISTRY_GAUGES, self.registry.gauges, self.registry.refresh_counts)
             self.lifecycle.add_probe(self.registry.busy)

@@ -11,11 +11,11 @@ from realtime.errors import SessionCode, SessionError
 from realtime.fallback import FallbackPlan
 from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
-from webapp.services import services
 from webapp.analysis import decode_b64
 from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
 from webapp.origins import normalize_origin
+from webapp.services import services
 from webapp.signing import key_id, result_claims, sign
 from webapp.uploads import FRAMING_BYTES, base64_chars, body_bytes, json_object
 
@@ -33,8 +33,12 @@ def registry(app: Quart | None = None) -> SessionRegistry:
 def _not_draining() -> None:
     """New checks go to other nodes while this one shuts down (running ones and their uploads finish)."""
     if services().lifecycle.draining:
-        raise SessionError(SessionCode.SERVER_DRAINING, "This server is shutting down; try again (another node will answer).", 503,
-                           retry_after_s=1)
+        raise SessionError(
+            SessionCode.SERVER_DRAINING,
+            "This server is shutting down; try again (another node will answer).",
+            503,
+            retry_after_s=1,
+        )
 
 
 def session_error_response(exc: SessionError) -> Response:
@@ -71,8 +75,12 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     for index, entry in enumerate(origins):
         if normalize_origin(entry) is None:  # refused, never silently dropped (the widget would be unframeable)
             shown = repr(entry)[:100]
-            raise ApiError(SessionCode.INVALID_ALLOWED_ORIGIN, f"allowed_origins[{index}] = {shown} is not a plain "
-                           "scheme://host[:port] origin (no path, query, wildcard or credentials).", 400)
+            raise ApiError(
+                SessionCode.INVALID_ALLOWED_ORIGIN,
+                f"allowed_origins[{index}] = {shown} is not a plain "
+                "scheme://host[:port] origin (no path, query, wildcard or credentials).",
+                400,
+            )
     fallback = body.get("recording_fallback", False)
     if not isinstance(fallback, bool):
         raise bad("recording_fallback must be true or false.")
@@ -95,9 +103,14 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
         if len(reference) > MAX_REFERENCE_BYTES:
             raise bad(too_large)
     return SessionOptions(
-        action_count=count, actions=tuple(actions) if actions is not None else None, reference_photo=reference,
-        allowed_origins=tuple(o.rstrip("/") for o in origins), ttl_s=float(ttl) if ttl is not None else None,
-        audit_images=audit, owner=owner, recording_fallback=fallback,
+        action_count=count,
+        actions=tuple(actions) if actions is not None else None,
+        reference_photo=reference,
+        allowed_origins=tuple(o.rstrip("/") for o in origins),
+        ttl_s=float(ttl) if ttl is not None else None,
+        audit_images=audit,
+        owner=owner,
+        recording_fallback=fallback,
     )
 
 
@@ -119,13 +132,15 @@ async def create_session() -> Any:
         reference = await svc.pool.run(reg.embed_reference, options.reference_photo)
     session, token = await reg.create(options, reference)
     base = (svc.config.server.public_url or request.host_url).rstrip("/")
-    response = jsonify({
-        "session_id": session.id,
-        "client_token": token,
-        "widget_url": f"{base}/widget/{session.id}#token={token}",
-        "expires_at": int(session.expires_at),
-        "status": session.status,
-    })
+    response = jsonify(
+        {
+            "session_id": session.id,
+            "client_token": token,
+            "widget_url": f"{base}/widget/{session.id}#token={token}",
+            "expires_at": int(session.expires_at),
+            "status": session.status,
+        }
+    )
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -148,7 +163,7 @@ async def offer(session_id: str) -> Any:
     body = await _json()
     sdp, kind = body.get("sdp"), body.get("type", "offer")
     if not isinstance(sdp, str) or not isinstance(kind, str):
-        raise SessionError(SessionCode.INVALID_OFFER, "Expected {\"sdp\": ..., \"type\": \"offer\"}.", 400)
+        raise SessionError(SessionCode.INVALID_OFFER, 'Expected {"sdp": ..., "type": "offer"}.', 400)
     answer = await registry().offer(session_id, _client_token(body), sdp, kind)
     return jsonify(answer)
 
@@ -178,8 +193,14 @@ async def fallback_state(session_id: str) -> Any:
 async def fallback_next(session_id: str) -> Any:
     """The next prompt, once it is due (409 prompt_not_due + Retry-After before); the server keeps its time."""
     prompt, plan, now = await registry().next_prompt(session_id, _client_token())
-    return jsonify({**_fallback_view(session_id, plan, now), "action": prompt.action, "index": prompt.index,
-                    "deadline_ms": max(0, prompt.ends_ms - prompt.issued_ms)})
+    return jsonify(
+        {
+            **_fallback_view(session_id, plan, now),
+            "action": prompt.action,
+            "index": prompt.index,
+            "deadline_ms": max(0, prompt.ends_ms - prompt.issued_ms),
+        }
+    )
 
 
 @blueprint.post("/v1/sessions/<session_id>/recording")

@@ -15,9 +15,7 @@ from quart.formparser import FormDataParser
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from scoring import safe_json
-
 from webapp.errors import BAD_REQUEST, UNSUPPORTED_CONTENT_TYPE, ApiError
-
 
 FRAMING_BYTES = 64 * 1024  # what a body carries besides its payloads: field names, boundaries, a data-URI prefix
 
@@ -33,8 +31,9 @@ def base64_bytes(chars: int) -> int:
     return chars // 4 * 3
 
 
-def _memory_stream(total_content_length: int | None, content_type: str | None, filename: str | None,
-                   content_length: int | None = None) -> IO[bytes]:
+def _memory_stream(
+    total_content_length: int | None, content_type: str | None, filename: str | None, content_length: int | None = None
+) -> IO[bytes]:
     return io.BytesIO()
 
 
@@ -71,8 +70,10 @@ def media_type(request: Request) -> str:
 def require_type(request: Request, *allowed_prefixes: str) -> str:
     kind = media_type(request)
     if not any(kind.startswith(p) for p in allowed_prefixes):
-        raise ApiError(UNSUPPORTED_CONTENT_TYPE,
-                       f"Content-Type {kind or '(none)'} is not accepted here; expected {' or '.join(allowed_prefixes)}.")
+        raise ApiError(
+            UNSUPPORTED_CONTENT_TYPE,
+            f"Content-Type {kind or '(none)'} is not accepted here; expected {' or '.join(allowed_prefixes)}.",
+        )
     return kind
 
 

@@ -17,9 +17,9 @@ from quart import Blueprint, Response, abort, jsonify, render_template, request,
 import frontend
 from realtime.errors import SessionCode, SessionError
 from realtime.registry import CREATED, EXPIRED, SessionRegistry
-from webapp.services import Services, services
 from webapp.auth import bearer_token
 from webapp.origins import normalize_origin
+from webapp.services import Services, services
 from webapp.sessions import session_error_response
 
 FRONTEND = Path(frontend.__file__).parent
@@ -50,11 +50,19 @@ def frame_ancestors(origins: list[str]) -> str:
 
 
 def widget_csp(origins: list[str]) -> str:
-    return "; ".join((
-        "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
-        "media-src 'self' blob: mediastream:", "connect-src 'self'", "base-uri 'none'", "form-action 'none'",
-        f"frame-ancestors {frame_ancestors(origins)}",
-    ))
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "media-src 'self' blob: mediastream:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {frame_ancestors(origins)}",
+        )
+    )
 
 
 def own_origin() -> str:
@@ -67,8 +75,10 @@ def own_origin() -> str:
 def _ice_servers() -> list[dict[str, Any]]:
     settings = _services().config.realtime
     servers: list[dict[str, Any]] = [{"urls": url} for url in settings.stun_servers]
-    servers += [{"urls": url, "username": settings.turn_username, "credential": settings.turn_password}
-                for url in settings.turn_servers]
+    servers += [
+        {"urls": url, "username": settings.turn_username, "credential": settings.turn_password}
+        for url in settings.turn_servers
+    ]
     return servers
 
 
@@ -98,9 +108,17 @@ async def widget_page(session_id: str) -> Response:
     except SessionError:
         problem = "session_expired"
     html = await render_template(
-        "widget.html", session_id=session_id, allowed_origins=origins, ice_servers=_ice_servers(),
-        languages=list(LANGUAGES), i18n_base="/widget/i18n/", api_base="", connect_timeout_ms=CONNECT_TIMEOUT_MS,
-        problem=problem, recording_fallback=recording_fallback, static_url=lambda name: f"/widget/static/{name}",
+        "widget.html",
+        session_id=session_id,
+        allowed_origins=origins,
+        ice_servers=_ice_servers(),
+        languages=list(LANGUAGES),
+        i18n_base="/widget/i18n/",
+        api_base="",
+        connect_timeout_ms=CONNECT_TIMEOUT_MS,
+        problem=problem,
+        recording_fallback=recording_fallback,
+        static_url=lambda name: f"/widget/static/{name}",
     )
     return _page_headers(Response(html, content_type="text/html; charset=utf-8"), widget_csp(origins))
 
@@ -143,8 +161,19 @@ def _demo_enabled() -> None:
 async def demo_page() -> Response:
     _demo_enabled()
     html = await render_template("demo.html")
-    csp = "; ".join(("default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src data:", "connect-src 'self'",
-                     "frame-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"))
+    csp = "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src data:",
+            "connect-src 'self'",
+            "frame-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
     return _page_headers(Response(html, content_type="text/html; charset=utf-8"), csp)
 
 
@@ -160,8 +189,13 @@ async def demo_create() -> Response:
         session, token, status_token = await _registry().create_demo(request.remote_addr or "unknown", origin)
     except SessionError as exc:
         return session_error_response(exc)
-    response = jsonify({"session_id": session.id, "widget_url": f"{origin}/widget/{session.id}#token={token}",
-                        "status_token": status_token})
+    response = jsonify(
+        {
+            "session_id": session.id,
+            "widget_url": f"{origin}/widget/{session.id}#token={token}",
+            "status_token": status_token,
+        }
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

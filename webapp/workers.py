@@ -12,9 +12,9 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
-from collections.abc import Callable
 
 T = TypeVar("T")
 
@@ -28,8 +28,9 @@ class Busy(Exception):
 
 
 class WorkerPool:
-    def __init__(self, workers: int, queue: int, *, queue_wait_s: float | None = None,
-                 job_timeout_s: float | None = None) -> None:
+    def __init__(
+        self, workers: int, queue: int, *, queue_wait_s: float | None = None, job_timeout_s: float | None = None
+    ) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("workers must be >= 1 and queue >= 0")
         self.workers = workers
@@ -63,7 +64,9 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
         try:
-            job: Future[T] = self._executor.submit(self._timed, fn, args, lambda: loop.call_soon_threadsafe(started.set))
+            job: Future[T] = self._executor.submit(
+                self._timed, fn, args, lambda: loop.call_soon_threadsafe(started.set)
+            )
         except BaseException:
             self._leave(None)
             raise
@@ -74,16 +77,20 @@ class WorkerPool:
                 await asyncio.wait_for(started.wait(), self.queue_wait_s)
             except TimeoutError:
                 if job.cancel():
-                    raise Busy(self.retry_after(), f"No worker became free within {self.queue_wait_s:g} s; "
-                                                   f"retry in {self.retry_after()} s.") from None
+                    raise Busy(
+                        self.retry_after(),
+                        f"No worker became free within {self.queue_wait_s:g} s; retry in {self.retry_after()} s.",
+                    ) from None
         remaining = None if self.job_timeout_s is None else max(0.0, self.job_timeout_s - (time.monotonic() - began))
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), remaining)
         except TimeoutError:
             if job.done() and not job.cancelled() and job.exception() is None:
                 return job.result()
-            raise Busy(self.retry_after(), f"The analysis did not finish within {self.job_timeout_s:g} s; "
-                                           f"retry in {self.retry_after()} s.") from None
+            raise Busy(
+                self.retry_after(),
+                f"The analysis did not finish within {self.job_timeout_s:g} s; retry in {self.retry_after()} s.",
+            ) from None
 
     def _leave(self, _job: object) -> None:
         with self._lock:

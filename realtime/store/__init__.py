@@ -1,17 +1,17 @@
 """Where sessions live: one interface (`SessionStore`), chosen by URL in one place (`open_store`).
 
-    sqlite:///<absolute path>   embedded default (four slashes: sqlite:////var/lib/livecheck/livecheck.db;
-                                sessions survive a restart; processes on one machine share it)
-    sqlite:///:memory:          one process, nothing kept (tests of the registry alone)
-    redis://host:port/db        several processes or machines (rediss:// for TLS)
+sqlite:///<absolute path>   embedded default (four slashes: sqlite:////var/lib/livecheck/livecheck.db;
+                            sessions survive a restart; processes on one machine share it)
+sqlite:///:memory:          one process, nothing kept (tests of the registry alone)
+redis://host:port/db        several processes or machines (rediss:// for TLS)
 """
 
 from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from realtime.store.base import Admission, Limit, SessionStore, StoreError, Ticket, lost_sessions, total, update
 from realtime.store.records import SessionRecord
@@ -37,7 +37,7 @@ def check_store_url(url: str) -> str | None:
     if url.startswith(REDIS_SCHEMES):
         return None if len(url.split("://", 1)[1]) > 0 else "expected redis://HOST:PORT/DB"
     if url.startswith(SQLITE_PREFIX):
-        path = url[len(SQLITE_PREFIX):]
+        path = url[len(SQLITE_PREFIX) :]
         return None if path == MEMORY or path.startswith("/") else "expected sqlite:////absolute/path.db"
     return "expected sqlite:///PATH or redis://HOST:PORT/DB"
 
@@ -50,8 +50,21 @@ def open_store(url: str = "", clock: Callable[[], float] = time.time) -> Session
         raise StoreError(f"store url {url!r}: {problem}")
     if url.startswith(REDIS_SCHEMES):
         return RedisStore(url, clock)
-    return SqliteStore(url[len(SQLITE_PREFIX):], clock)
+    return SqliteStore(url[len(SQLITE_PREFIX) :], clock)
 
 
-__all__ = ["Admission", "Limit", "SessionRecord", "SessionStore", "StoreError", "Ticket", "check_store_url", "data_dir",
-           "default_store_url", "lost_sessions", "open_store", "total", "update"]
+__all__ = [
+    "Admission",
+    "Limit",
+    "SessionRecord",
+    "SessionStore",
+    "StoreError",
+    "Ticket",
+    "check_store_url",
+    "data_dir",
+    "default_store_url",
+    "lost_sessions",
+    "open_store",
+    "total",
+    "update",
+]

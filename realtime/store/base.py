@@ -8,13 +8,13 @@ SQLite (one machine, several processes) and Redis (several machines). See docs/d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
-from collections.abc import Callable
 
-from realtime.status import InvalidTransition, SessionStatus, check_transition
 from realtime.errors import SessionCode
+from realtime.status import InvalidTransition, SessionStatus, check_transition
 from realtime.store.records import SessionRecord
 
 MAX_RETRIES = 64
@@ -108,8 +108,9 @@ class SessionStore(Protocol):
     async def close(self) -> None: ...
 
 
-async def update(store: SessionStore, session_id: str,
-                 change: Callable[[SessionRecord], SessionRecord | None]) -> SessionRecord | None:
+async def update(
+    store: SessionStore, session_id: str, change: Callable[[SessionRecord], SessionRecord | None]
+) -> SessionRecord | None:
     """Applies `change` to the current record atomically: on a concurrent write the record is read again and
     `change` re-applied to it. `change` returns the new record (from record.bump(...)), None to leave it as is,
     or raises to refuse. Returns the record as stored afterwards (None: no such session)."""

@@ -81,12 +81,14 @@ return {0, 0}
 
 def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Redis down or timing out is the store being unavailable (503 store_unavailable), never a 500."""
+
     @functools.wraps(method)
     async def call(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
         except RedisError as exc:
             raise StoreError(f"session store unavailable: {type(exc).__name__}: {exc}") from exc
+
     return call
 
 
@@ -133,9 +135,14 @@ class RedisStore:
     @_guarded
     async def create(self, record: SessionRecord) -> None:
         created = await self._create(
-            keys=[self._key(record.id), self._index(record.status), self._tenant_index(record.tenant, record.status),
-                  f"{PREFIX}tenants"],
-            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id, record.tenant])
+            keys=[
+                self._key(record.id),
+                self._index(record.status),
+                self._tenant_index(record.tenant, record.status),
+                f"{PREFIX}tenants",
+            ],
+            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id, record.tenant],
+        )
         if not created:
             raise ValueError(f"session {record.id} exists")
 
@@ -147,9 +154,15 @@ class RedisStore:
     @_guarded
     async def swap(self, old: SessionRecord, new: SessionRecord) -> bool:
         done = await self._swap(
-            keys=[self._key(old.id), self._index(old.status), self._index(new.status),
-                  self._tenant_index(old.tenant, old.status), self._tenant_index(new.tenant, new.status)],
-            args=[old.version, new.version, str(new.status), new.to_json(), _ms(new.purge_at), old.id])
+            keys=[
+                self._key(old.id),
+                self._index(old.status),
+                self._index(new.status),
+                self._tenant_index(old.tenant, old.status),
+                self._tenant_index(new.tenant, new.status),
+            ],
+            args=[old.version, new.version, str(new.status), new.to_json(), _ms(new.purge_at), old.id],
+        )
         return bool(done)
 
     async def _members(self, status: SessionStatus) -> list[str]:
@@ -242,10 +255,21 @@ class RedisStore:
         store's clock (the items' expiry, like put_item's); the client's window key expires by itself."""
         now = _ms(self._clock())
         reply = await self._admit(
-            keys=[f"{PREFIX}hits:{ticket.rate_key}", f"{PREFIX}items:{ticket.kind}",
-                  f"{PREFIX}item:{ticket.kind}:{ticket.key}"],
-            args=[now, _ms(ticket.window_s), ticket.rate_limit, ticket.cap, now + _ms(ticket.ttl_s), ticket.key,
-                  secrets.token_hex(8)])
+            keys=[
+                f"{PREFIX}hits:{ticket.rate_key}",
+                f"{PREFIX}items:{ticket.kind}",
+                f"{PREFIX}item:{ticket.kind}:{ticket.key}",
+            ],
+            args=[
+                now,
+                _ms(ticket.window_s),
+                ticket.rate_limit,
+                ticket.cap,
+                now + _ms(ticket.ttl_s),
+                ticket.key,
+                secrets.token_hex(8),
+            ],
+        )
         outcome = int(reply[0])
         if outcome == 1:
             return Admission(Limit.RATE, int(reply[1]) / 1000)

@@ -10,9 +10,9 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from collections.abc import Callable
 
 from realtime.status import SessionStatus
 from realtime.store.base import Admission, Limit, StoreError, Ticket
@@ -93,8 +93,10 @@ def _admit(conn: sqlite3.Connection, ticket: Ticket, now: float) -> Admission:
     if alive >= ticket.cap:
         return Admission(Limit.CAP)
     conn.execute("INSERT INTO hits (key, at, nonce) VALUES (?, ?, ?)", (ticket.rate_key, now, secrets.token_hex(8)))
-    conn.execute("INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, '{}', ?)",
-                 (ticket.kind, ticket.key, now + ticket.ttl_s))
+    conn.execute(
+        "INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, '{}', ?)",
+        (ticket.kind, ticket.key, now + ticket.ttl_s),
+    )
     return Admission()
 
 
@@ -131,16 +133,20 @@ class SqliteStore:
 
     async def create(self, record: SessionRecord) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO sessions (id, tenant, status, version, purge_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-                         (record.id, record.tenant, str(record.status), record.version, record.purge_at,
-                          record.to_json()))
+            conn.execute(
+                "INSERT INTO sessions (id, tenant, status, version, purge_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.id, record.tenant, str(record.status), record.version, record.purge_at, record.to_json()),
+            )
+
         await self._run(run)
 
     async def get(self, session_id: str) -> SessionRecord | None:
         def run(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute("SELECT body FROM sessions WHERE id = ? AND purge_at > ?",
-                               (session_id, self._clock())).fetchone()
+            row = conn.execute(
+                "SELECT body FROM sessions WHERE id = ? AND purge_at > ?", (session_id, self._clock())
+            ).fetchone()
             return None if row is None else str(row[0])
+
         body = await self._run(run)
         return None if body is None else SessionRecord.from_json(body)
 
@@ -148,21 +154,27 @@ class SqliteStore:
         def run(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE sessions SET status = ?, version = ?, purge_at = ?, body = ? WHERE id = ? AND version = ?",
-                (str(new.status), new.version, new.purge_at, new.to_json(), old.id, old.version))
+                (str(new.status), new.version, new.purge_at, new.to_json(), old.id, old.version),
+            )
             return cursor.rowcount == 1
+
         return await self._run(run)
 
     async def in_progress(self) -> list[SessionRecord]:
         def run(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute("SELECT body FROM sessions WHERE status = ? AND purge_at > ?",
-                                (str(SessionStatus.IN_PROGRESS), self._clock())).fetchall()
+            rows = conn.execute(
+                "SELECT body FROM sessions WHERE status = ? AND purge_at > ?",
+                (str(SessionStatus.IN_PROGRESS), self._clock()),
+            ).fetchall()
             return [str(r[0]) for r in rows]
+
         return [SessionRecord.from_json(body) for body in await self._run(run)]
 
     async def counts(self) -> dict[tuple[str, SessionStatus], int]:
         def run(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
             # from the (tenant, status) index alone; rows past their TTL count until the next purge()
             return conn.execute("SELECT tenant, status, COUNT(*) FROM sessions GROUP BY tenant, status").fetchall()
+
         rows = await self._run(run)
         found = {(str(t), str(s)): int(n) for t, s, n in rows}
         tenants = {t for t, _ in found}
@@ -176,15 +188,19 @@ class SqliteStore:
             conn.execute("DELETE FROM nodes WHERE alive_until <= ?", (now - 3600,))
             conn.execute("DELETE FROM hits WHERE at <= ?", (now - 3600,))
             return int(dropped)
+
         return await self._run(run)
 
     # -- nodes ---------------------------------------------------------------------------------------------------
 
     async def beat(self, node_id: str, ttl_s: float) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO nodes (node_id, alive_until) VALUES (?, ?) "
-                         "ON CONFLICT (node_id) DO UPDATE SET alive_until = excluded.alive_until",
-                         (node_id, self._clock() + ttl_s))
+            conn.execute(
+                "INSERT INTO nodes (node_id, alive_until) VALUES (?, ?) "
+                "ON CONFLICT (node_id) DO UPDATE SET alive_until = excluded.alive_until",
+                (node_id, self._clock() + ttl_s),
+            )
+
         await self._run(run)
 
     async def alive(self, node_ids: set[str]) -> set[str]:
@@ -194,29 +210,37 @@ class SqliteStore:
         def run(conn: sqlite3.Connection) -> set[str]:
             rows = conn.execute("SELECT node_id FROM nodes WHERE alive_until > ?", (self._clock(),)).fetchall()
             return {str(r[0]) for r in rows}
+
         return node_ids & await self._run(run)
 
     # -- items and counters --------------------------------------------------------------------------------------
 
     async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
         def run(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
-                         (kind, key, json.dumps(value, separators=(",", ":")), self._clock() + ttl_s))
+            conn.execute(
+                "INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+                (kind, key, json.dumps(value, separators=(",", ":")), self._clock() + ttl_s),
+            )
+
         await self._run(run)
 
     async def get_item(self, kind: str, key: str) -> dict[str, Any] | None:
         def run(conn: sqlite3.Connection) -> str | None:
-            row = conn.execute("SELECT body FROM items WHERE kind = ? AND key = ? AND expires_at > ?",
-                               (kind, key, self._clock())).fetchone()
+            row = conn.execute(
+                "SELECT body FROM items WHERE kind = ? AND key = ? AND expires_at > ?", (kind, key, self._clock())
+            ).fetchone()
             return None if row is None else str(row[0])
+
         body = await self._run(run)
         return None if body is None else dict(json.loads(body))
 
     async def count_items(self, kind: str) -> int:
         def run(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ? AND expires_at > ?",
-                               (kind, self._clock())).fetchone()
+            row = conn.execute(
+                "SELECT COUNT(*) FROM items WHERE kind = ? AND expires_at > ?", (kind, self._clock())
+            ).fetchone()
             return int(row[0])
+
         return await self._run(run)
 
     async def drop_item(self, kind: str, key: str) -> None:
@@ -233,6 +257,7 @@ class SqliteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
         return await self._run(run)
 
     async def hit(self, key: str, limit: int, window_s: float) -> bool:
@@ -250,6 +275,7 @@ class SqliteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
         return await self._run(run)
 
     async def ping(self) -> None:
@@ -257,10 +283,12 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Closes the connection; the next call opens it again (an app may be served more than once in tests)."""
+
         def run() -> None:
             with self._lock:
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     conn.close()
+
         if self.path != MEMORY:  # closing an in-memory database would lose it
             await asyncio.to_thread(run)
