@@ -40,8 +40,8 @@ class Measured:
     seconds: float  # how long the check watched (live) or the clip lasted (offline)
 
 
-def webcam_frames(path: Path) -> tuple[list[np.ndarray], float]:
-    """The clip's frames at most MAX_SIDE px on the long side, as a browser's camera track sends them."""
+def webcam_frames(path: Path, max_side: int = MAX_SIDE) -> tuple[list[np.ndarray], float]:
+    """The clip's frames at most `max_side` px on the long side (MAX_SIDE: what a browser's camera track sends)."""
     import av  # noqa: PLC0415 - PyAV is heavy; only the live side reads clips this way
 
     from realtime.client import read_clip  # noqa: PLC0415
@@ -49,7 +49,7 @@ def webcam_frames(path: Path) -> tuple[list[np.ndarray], float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         width, height = stream.codec_context.width, stream.codec_context.height
-    scale = min(1.0, MAX_SIDE / max(width, height))
+    scale = min(1.0, max_side / max(width, height))
     return read_clip(str(path), size=(int(width * scale) // 2 * 2, int(height * scale) // 2 * 2), max_seconds=30.0)
 
 
@@ -130,9 +130,9 @@ def print_summary(rows: list[Measured]) -> None:
             print(f"    {part}")
 
 
-async def run_live(server: LiveServer, clips: list[Path], runs: int, rows: list[Measured]) -> None:
+async def run_live(server: LiveServer, clips: list[Path], runs: int, max_side: int, rows: list[Measured]) -> None:
     for path in clips:
-        frames, fps = await asyncio.to_thread(webcam_frames, path)
+        frames, fps = await asyncio.to_thread(webcam_frames, path, max_side)
         for run in range(1, runs + 1):
             try:
                 measured = await live(server, frames, fps, path.stem, run)
@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("media", type=Path, help="the live media folder (../shared/media)")
     parser.add_argument("--clips", nargs="*", default=None, help="clip names (default: every videos/*.mp4)")
     parser.add_argument("--runs", type=int, default=1, help="live runs per clip")
+    parser.add_argument("--max-side", type=int, default=MAX_SIDE,
+                        help=f"long side of the streamed frames (default {MAX_SIDE}, a webcam's; 720 is what an upload "
+                             "is analyzed at)")
     parser.add_argument("--models", default=None)
     args = parser.parse_args(argv)
     videos = sorted((args.media / "videos").glob("*.mp4"))
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.close()
     print_rows(rows)
     with live_server(args.models) as server:
-        asyncio.run(run_live(server, clips, args.runs, rows))
+        asyncio.run(run_live(server, clips, args.runs, args.max_side, rows))
     print()
     order = {clip.stem: i for i, clip in enumerate(clips)}
     print_rows(sorted(rows, key=lambda r: (order[r.clip], r.path != "offline", r.path)))

@@ -133,11 +133,12 @@ class ChallengeSession:
         self._rules = Rules.live(engine, settings.min_liveness_frames)  # the decision rules clips and stills use
         self._decide_since: int | None = None
         # Cross-frame evidence (flat_face, static_video, looped_video), the same module recorded clips use, fed
-        # only the check's own frames (from the challenge on): see _collect.
+        # the frames after the stream's start-up (evidence_settle_ms): see _collect.
         self._evidence = EvidenceTracker(engine.evidence)
         self._evidence_report: EvidenceReport | None = None
         self._evidence_at_ms = -10**9
         self._last_yaw: float | None = None
+        self._first_frame_ms: int | None = None  # the first frame observed (the stream's start)
         self._evidence_since_ms: int | None = None  # the first face the evidence was given
 
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
@@ -197,6 +198,8 @@ class ChallengeSession:
         if self.done or self.phase == p.Phase.WAITING:
             return []
         self._frames += 1
+        if self._first_frame_ms is None:
+            self._first_frame_ms = now_ms
         out: list[p.ServerMessage] = []
         face = obs.face
         self._multiple += int(obs.rejected == Reason.MULTIPLE_FACES)
@@ -218,11 +221,12 @@ class ChallengeSession:
     # -- phases --------------------------------------------------------------------------------------------------
 
     def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
-        if self.phase != p.Phase.POSITIONING:
-            # The evidence is measured on the check's frames, not the positioning ones: a stream's first frames are
-            # its encoder's start-up (VP8's first key frame reads mt_sun's smile 0.38 as 0.14 until the picture
-            # is refined ~0.3 s later) and the camera's, and a recorded clip has no such frames. Counted, they
-            # made an expression change no upload of the same clip shows (docs/verdict.md "Live and recorded").
+        assert self._first_frame_ms is not None
+        if now_ms - self._first_frame_ms >= self.settings.evidence_settle_ms:
+            # A stream's first frames are its encoder's start-up (VP8's first key frame reads mt_sun's smile 0.38
+            # as 0.14 until the picture is refined ~8 frames later) and its camera's; a recorded clip has no such
+            # frames. Counted, they made an expression change no upload of the same clip shows (docs/verdict.md
+            # "Live and recorded").
             self._evidence.add(face, now_ms, rgb)
             if self._evidence_since_ms is None:
                 self._evidence_since_ms = now_ms

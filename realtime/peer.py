@@ -24,11 +24,11 @@ from realtime.challenge import ChallengeSession
 from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from scoring.analyzer import FrameAnalyzer
+from scoring.media import analysis_size
 from scoring.observation import FrameObservation
 
 FINAL_MESSAGE_WAIT_S = 2.0  # at most this long for the browser to acknowledge the result before closing
 log = logging.getLogger("livecheck.realtime")
-MAX_ANALYSIS_SIDE = 640  # frames are scaled down to this before analysis (the guide needs no more)
 
 
 def ice_configuration(settings: RealtimeSettings) -> RTCConfiguration:
@@ -221,14 +221,12 @@ class LivePeer:
 
     def _analyze(self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool) -> tuple[FrameObservation, np.ndarray]:
         """Runs in a worker thread: YUV -> RGB at the analysis size in one step (only frames that get analyzed are
-        converted), landmarks (+ anti-spoof / embedding on request)."""
+        converted), landmarks (+ anti-spoof / embedding on request). The size and the scaler are an upload's
+        (scoring.media.VideoReader: `analysis_max_side`, the same swscale call), so a camera's frames are measured
+        as a recording of them would be (docs/verdict.md "Live and recorded")."""
         start = time.perf_counter()
-        scale = min(1.0, MAX_ANALYSIS_SIDE / max(frame.width, frame.height))
-        if scale < 1.0:
-            rgb = frame.to_ndarray(width=int(frame.width * scale), height=int(frame.height * scale), format="rgb24",
-                                   interpolation="AREA")
-        else:
-            rgb = frame.to_ndarray(format="rgb24")
+        width, height, scale = analysis_size(frame.width, frame.height, self.challenge.engine.analysis_max_side)
+        rgb = frame.to_ndarray(format="rgb24", width=width, height=height) if scale < 1.0 else frame.to_ndarray(format="rgb24")
         stages = self.stats.stages_s
         stages["convert"] = stages.get("convert", 0.0) + time.perf_counter() - start
         obs = self.analyzer.analyze(rgb, now_ms, frame_no, liveness=liveness, embed=embed)

@@ -32,7 +32,10 @@ class RealtimeSettings:
     steady_angle_deg: float = 5.0
     steady_ms: int = 600  # the face must be steady this long before the first prompt
     min_liveness_frames: int = 5  # anti-spoof samples needed before a decision
-    min_watch_ms: int = 2500  # a face is watched at least this long before a decision (static check)
+    min_watch_ms: int = 2500  # the evidence watches a face this long before a decision (static check)
+    # A stream's first frames are its encoder's and camera's start-up (VP8's first key frame reads a smile 0.38 as
+    # 0.14 for ~8 frames): not evidence (docs/verdict.md "Live and recorded").
+    evidence_settle_ms: int = 1000
     decide_timeout_ms: int = 5000  # after the last action, wait this long at most for enough samples
     # Passive checks (action-count 0) watch until the frames show a live 3D face (scoring.evidence) or this passes.
     passive_timeout_ms: int = 20000

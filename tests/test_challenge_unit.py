@@ -56,19 +56,20 @@ def test_passive_check_with_an_expression_succeeds() -> None:
     assert session.outcome.duration_ms >= SETTINGS.min_watch_ms
 
 
-def test_positioning_frames_are_not_evidence() -> None:
-    """A stream's first frames are its encoder's and camera's start-up (VP8's first key frame reads a smile 0.38
-    as 0.14): an expression that only differs between positioning and the check proves nothing, and the static
-    check's watch starts with the check's own frames."""
+def test_a_streams_start_up_is_not_evidence() -> None:
+    """A stream's first evidence_settle_ms are its encoder's and camera's start-up (VP8's first key frame reads a
+    smile 0.38 as 0.14): an expression that only differs between them and the rest proves nothing, and the static
+    check's watch starts after them."""
     session = passive()
-    feed(session, 700, blink=0.9)  # positioning: steady from 100 ms, the challenge (deciding) starts at 700 ms
+    settle = SETTINGS.evidence_settle_ms
+    feed(session, STEP_MS + settle - 1, blink=0.9)  # the start-up: positioning, then deciding from 700 ms
     assert not session.done
-    feed(session, 3300, start_ms=800)  # the check's frames, the same level throughout
-    assert not session.done  # without the positioning frames there is no expression change to decide on
+    feed(session, settle + 3200, start_ms=STEP_MS + settle)  # the level everything after the start-up shows
+    assert not session.done  # without the start-up there is no expression change to decide on
     session.tick(700 + SETTINGS.passive_timeout_ms + 1)
     assert session.outcome is not None and session.outcome.evidence is not None
     assert session.outcome.reasons == [Reason.STATIC_VIDEO]
-    assert session.outcome.evidence.frames == (3300 - 800) // STEP_MS + 1
+    assert session.outcome.evidence.frames == (3200 - STEP_MS) // STEP_MS + 1
     assert session.outcome.evidence.expression < ENGINE.evidence.expression_min
 
 
