@@ -70,8 +70,11 @@ async def live(server: LiveServer, frames: list[np.ndarray], fps: float, name: s
         session = created.json()
 
         async def offer(sdp: str) -> dict[str, str]:
-            answer = await http.post(f"/v1/sessions/{session['session_id']}/offer", json={"sdp": sdp, "type": "offer"},
-                                     headers={"Authorization": f"Bearer {session['client_token']}"})
+            answer = await http.post(
+                f"/v1/sessions/{session['session_id']}/offer",
+                json={"sdp": sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {session['client_token']}"},
+            )
             answer.raise_for_status()
             return answer.json()  # type: ignore[no-any-return]
 
@@ -89,8 +92,14 @@ async def live(server: LiveServer, frames: list[np.ndarray], fps: float, name: s
                 break
             await asyncio.sleep(0.2)
     result = body.get("result") or {}
-    return Measured(name, f"live {run}", bool(result.get("alive")), tuple(result.get("reasons") or ()),
-                    result.get("evidence") or {}, float(result.get("duration_s") or 0.0))
+    return Measured(
+        name,
+        f"live {run}",
+        bool(result.get("alive")),
+        tuple(result.get("reasons") or ()),
+        result.get("evidence") or {},
+        float(result.get("duration_s") or 0.0),
+    )
 
 
 def _value(evidence: dict[str, Any], key: str) -> str:
@@ -100,13 +109,19 @@ def _value(evidence: dict[str, Any], key: str) -> str:
 
 def print_rows(rows: list[Measured], header: bool = True) -> None:
     if header:
-            print(f"{'clip':10s} {'path':8s} {'verdict':8s} {'parallax':>8s} {'expr':>7s} {'travel':>7s} {'frames':>6s} "
-              f"{'watched':>7s}  evidence / reasons", flush=True)
+        print(
+            f"{'clip':10s} {'path':8s} {'verdict':8s} {'parallax':>8s} {'expr':>7s} {'travel':>7s} {'frames':>6s} "
+            f"{'watched':>7s}  evidence / reasons",
+            flush=True,
+        )
     for r in rows:
         e = r.evidence
-        print(f"{r.clip:10s} {r.path:8s} {'alive' if r.alive else 'refused':8s} {_value(e, 'parallax'):>8s} "
-              f"{_value(e, 'expression'):>7s} {_value(e, 'travel'):>7s} {e.get('frames', 0):6d} {r.seconds:6.1f}s  "
-              f"{','.join(e.get('evidence') or []) or '-'} / {','.join(r.reasons) or 'alive'}", flush=True)
+        print(
+            f"{r.clip:10s} {r.path:8s} {'alive' if r.alive else 'refused':8s} {_value(e, 'parallax'):>8s} "
+            f"{_value(e, 'expression'):>7s} {_value(e, 'travel'):>7s} {e.get('frames', 0):6d} {r.seconds:6.1f}s  "
+            f"{','.join(e.get('evidence') or []) or '-'} / {','.join(r.reasons) or 'alive'}",
+            flush=True,
+        )
 
 
 def print_summary(rows: list[Measured]) -> None:
@@ -122,8 +137,10 @@ def print_summary(rows: list[Measured]) -> None:
             if not values:
                 parts.append(f"{key} offline {_value(off.evidence, key)} live -")
                 continue
-            parts.append(f"{key} offline {_value(off.evidence, key)} live {statistics.mean(values):.4f} "
-                         f"({min(values):.4f}..{max(values):.4f}, spread {max(values) - min(values):.4f})")
+            parts.append(
+                f"{key} offline {_value(off.evidence, key)} live {statistics.mean(values):.4f} "
+                f"({min(values):.4f}..{max(values):.4f}, spread {max(values) - min(values):.4f})"
+            )
         alive = sum(r.alive for r in runs)
         print(f"  {clip}: offline {'alive' if off.alive else 'refused'}, live alive {alive}/{len(runs)}")
         for part in parts:
@@ -148,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("media", type=Path, help="the live media folder (../shared/media)")
     parser.add_argument("--clips", nargs="*", default=None, help="clip names (default: every videos/*.mp4)")
     parser.add_argument("--runs", type=int, default=1, help="live runs per clip")
-    parser.add_argument("--max-side", type=int, default=MAX_SIDE,
-                        help=f"long side of the streamed frames (default {MAX_SIDE}, a webcam's; 720 is what an upload "
-                             "is analyzed at)")
+    parser.add_argument(
+        "--max-side",
+        type=int,
+        default=MAX_SIDE,
+        help=f"long side of the streamed frames (default {MAX_SIDE}, a webcam's; 720 is what an upload is analyzed at)",
+    )
     parser.add_argument("--models", default=None)
     args = parser.parse_args(argv)
     videos = sorted((args.media / "videos").glob("*.mp4"))

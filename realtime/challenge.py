@@ -7,8 +7,8 @@ session started) and returns the protocol messages to send. It never sees a clie
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,7 +27,9 @@ from scoring.settings import EngineSettings
 EXPRESSION_FIELDS = {Action.BLINK: "blink", Action.OPEN_MOUTH: "mouth_open", Action.SMILE: "smile"}
 
 
-def draw_actions(count: int, pool: Sequence[Action] = ACTIONS, rng: secrets.SystemRandom | None = None) -> tuple[Action, ...]:
+def draw_actions(
+    count: int, pool: Sequence[Action] = ACTIONS, rng: secrets.SystemRandom | None = None
+) -> tuple[Action, ...]:
     """`count` actions from `pool` drawn with a cryptographic RNG, never the same one twice in a row."""
     rng = rng or secrets.SystemRandom()
     out: list[Action] = []
@@ -124,7 +126,7 @@ class ChallengeSession:
         self._detector: ActionDetector | None = None
         self._liveness: list[float] = []
         self._identity = IdentityTrack()
-        self._last_embed_ms = -10**9
+        self._last_embed_ms = -(10**9)
         self._best: BestFrame | None = None
         self._audit: list[np.ndarray] = []
         self._frames = 0
@@ -136,7 +138,7 @@ class ChallengeSession:
         # the frames after the stream's start-up (evidence_settle_ms): see _collect.
         self._evidence = EvidenceTracker(engine.evidence)
         self._evidence_report: EvidenceReport | None = None
-        self._evidence_at_ms = -10**9
+        self._evidence_at_ms = -(10**9)
         self._last_yaw: float | None = None
         self._first_frame_ms: int | None = None  # the first frame observed (the stream's start)
         self._evidence_since_ms: int | None = None  # the first face the evidence was given
@@ -144,7 +146,10 @@ class ChallengeSession:
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
 
     def wants_liveness(self, frame_no: int) -> bool:
-        return self.phase in (p.Phase.POSITIONING, p.Phase.CHALLENGE, p.Phase.DECIDING) and frame_no % max(1, self.settings.antispoof_every) == 0
+        return (
+            self.phase in (p.Phase.POSITIONING, p.Phase.CHALLENGE, p.Phase.DECIDING)
+            and frame_no % max(1, self.settings.antispoof_every) == 0
+        )
 
     def wants_embedding(self, now_ms: int) -> bool:
         """Only while the last face seen was near the starting pose: an embedding of a turned face is discarded,
@@ -212,15 +217,26 @@ class ChallengeSession:
             out += self._position(obs, now_ms)
         elif self.phase == p.Phase.CHALLENGE:
             out += self._challenge(obs, now_ms)
-        elif self.phase == p.Phase.DECIDING and len(self._liveness) >= self.settings.min_liveness_frames \
-                and self._watched_ms(now_ms) >= self.settings.min_watch_ms and self._convinced(now_ms):
+        elif (
+            self.phase == p.Phase.DECIDING
+            and len(self._liveness) >= self.settings.min_liveness_frames
+            and self._watched_ms(now_ms) >= self.settings.min_watch_ms
+            and self._convinced(now_ms)
+        ):
             out += self._decide(now_ms)
         out += self.tick(now_ms)
         return out
 
     # -- phases --------------------------------------------------------------------------------------------------
 
-    def _collect(self, obs: FrameObservation, face: FaceObservation, rgb: np.ndarray | None, now_ms: int, out: list[p.ServerMessage]) -> None:
+    def _collect(
+        self,
+        obs: FrameObservation,
+        face: FaceObservation,
+        rgb: np.ndarray | None,
+        now_ms: int,
+        out: list[p.ServerMessage],
+    ) -> None:
         assert self._first_frame_ms is not None
         if now_ms - self._first_frame_ms >= self.settings.evidence_settle_ms:
             # A stream's first frames are its encoder's start-up (VP8's first key frame reads mt_sun's smile 0.38
@@ -233,7 +249,9 @@ class ChallengeSession:
         self._last_yaw = face.pose.yaw
         if face.liveness is not None:
             self._liveness.append(float(face.liveness))
-            if rgb is not None and (self._best is None or face.quality.score > self._best.observation.face.quality.score):  # type: ignore[union-attr]
+            if rgb is not None and (
+                self._best is None or face.quality.score > self._best.observation.face.quality.score
+            ):  # type: ignore[union-attr]
                 self._best = BestFrame(obs, rgb)
         if face.embedding is not None and self._near_start_pose(face.pose.yaw):
             # identity is compared in the starting pose faces only: SFace similarity drops with the head turned
@@ -287,7 +305,7 @@ class ChallengeSession:
         if now_ms - self._steady_since >= self.settings.steady_ms and len(self._steady_faces) >= 3:
             self._baseline = Baseline.from_faces(self._steady_faces[-8:])
             self.phase = p.Phase.CHALLENGE
-            self._last_embed_ms = -10**9
+            self._last_embed_ms = -(10**9)
             if self.keep_audit_frames and obs.face is not None and self._best is not None:
                 self._audit.append(self._best.rgb)
             out.append(p.State(p.Phase.CHALLENGE))
@@ -312,7 +330,9 @@ class ChallengeSession:
         detector, current = self._detector, self._results[-1]
         assert detector is not None
         if obs.face is None:
-            return self._say(p.FeedbackCode.MULTIPLE_FACES if obs.rejected == Reason.MULTIPLE_FACES else p.FeedbackCode.NO_FACE)
+            return self._say(
+                p.FeedbackCode.MULTIPLE_FACES if obs.rejected == Reason.MULTIPLE_FACES else p.FeedbackCode.NO_FACE
+            )
         out = self._say(p.FeedbackCode.OK)
         self._rebaseline(detector, obs.face)
         event = detector.update(now_ms, obs.face)
@@ -374,9 +394,13 @@ class ChallengeSession:
 
     def _facts(self, stopped: Sequence[str] = ()) -> Facts:
         return Facts(
-            frames=self._frames, frames_with_face=self._faces, multiple_faces_frames=self._multiple,
-            liveness_frames=len(self._liveness), average_liveness=self._average(),
-            identity_min=self._identity.min_similarity, actions_asked=len(self.actions),
+            frames=self._frames,
+            frames_with_face=self._faces,
+            multiple_faces_frames=self._multiple,
+            liveness_frames=len(self._liveness),
+            average_liveness=self._average(),
+            identity_min=self._identity.min_similarity,
+            actions_asked=len(self.actions),
             actions_passed=sum(1 for r in self._results if r.passed),
             evidence=self._evidence_report.reasons if self._evidence_report is not None else (),
             stopped=tuple(stopped),
@@ -409,9 +433,15 @@ class ChallengeSession:
         self.phase = p.Phase.DONE
         self._detector = None
         self.outcome = ChallengeOutcome(
-            status=status, reasons=reasons, actions=list(self._results), average_liveness=self._average(),
-            liveness_frames=len(self._liveness), identity_min_cosine=self._identity.min_similarity, best=self._best,
-            audit_frames=self._audit[:4], frames_analyzed=self._frames,
+            status=status,
+            reasons=reasons,
+            actions=list(self._results),
+            average_liveness=self._average(),
+            liveness_frames=len(self._liveness),
+            identity_min_cosine=self._identity.min_similarity,
+            best=self._best,
+            audit_frames=self._audit[:4],
+            frames_analyzed=self._frames,
             duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
             evidence=self._evidence_report,
         )

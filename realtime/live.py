@@ -53,8 +53,9 @@ def result_inputs(record: SessionRecord) -> ResultInputs:
 
 
 class LiveChecks:
-    def __init__(self, engine: LivenessEngine, settings: RealtimeSettings, book: SessionBook,
-                 executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, engine: LivenessEngine, settings: RealtimeSettings, book: SessionBook, executor: ThreadPoolExecutor
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.book = book
@@ -105,10 +106,17 @@ class LiveChecks:
         try:
             analyzer, landmarker = await loop.run_in_executor(self.executor, self.engine.stream_analyzer)
             local.landmarker = landmarker
-            challenge = ChallengeSession(claimed.actions, self.settings, self.engine.settings,
-                                         keep_audit_frames=claimed.audit_images)
-            local.peer = LivePeer(self.settings, challenge, analyzer, self.executor,
-                                  functools.partial(self._peer_finished, local), time.monotonic)
+            challenge = ChallengeSession(
+                claimed.actions, self.settings, self.engine.settings, keep_audit_frames=claimed.audit_images
+            )
+            local.peer = LivePeer(
+                self.settings,
+                challenge,
+                analyzer,
+                self.executor,
+                functools.partial(self._peer_finished, local),
+                time.monotonic,
+            )
             answer = await local.peer.answer(sdp, kind)
         except Exception as exc:
             await self.end(local, [SessionCode.INVALID_OFFER])
@@ -136,13 +144,21 @@ class LiveChecks:
         peer = local.peer
         ours = self.book.ours
         try:
-            if peer is not None and reasons is None and peer.stats.frames_analyzed == 0 and self._lost_in_transport(peer):
+            if (
+                peer is not None
+                and reasons is None
+                and peer.stats.frames_analyzed == 0
+                and self._lost_in_transport(peer)
+            ):
                 # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
                 # recording fallback can still run; the sweep fails it with this reason if nothing follows
                 outcome = peer.challenge.outcome
                 stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else LiveReason.DISCONNECTED
-                await update(self.book.store, session_id,
-                             lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None)
+                await update(
+                    self.book.store,
+                    session_id,
+                    lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None,
+                )
                 await self._drop_peer(local)
                 return
             result: dict[str, Any] | None = None
@@ -155,15 +171,20 @@ class LiveChecks:
                 if outcome is not None:
                     try:
                         result = await asyncio.get_running_loop().run_in_executor(
-                            self.executor, self._live_result, local.record, outcome)
+                            self.executor, self._live_result, local.record, outcome
+                        )
                     except Exception:
                         result = failed_result(self.engine, SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
                     passed = bool(outcome.alive and result.get("alive"))
                     status = SessionStatus.SUCCEEDED if passed else SessionStatus.FAILED
                     await self.book.decide(session_id, status, result, ours)
             if result is None:
-                await self.book.decide(session_id, SessionStatus.FAILED,
-                                       failed_result(self.engine, SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]), ours)
+                await self.book.decide(
+                    session_id,
+                    SessionStatus.FAILED,
+                    failed_result(self.engine, SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]),
+                    ours,
+                )
             if peer is not None:
                 await peer.close()
                 local.peer = None
@@ -183,7 +204,11 @@ class LiveChecks:
         """True when the check ended because the connection or the camera track went away, not by the user's
         cancel or an error: only then may the recording fallback take over the unused session."""
         outcome = peer.challenge.outcome
-        return outcome is None or not outcome.reasons or outcome.reasons[0] in (LiveReason.DISCONNECTED, LiveReason.STREAM_ENDED)
+        return (
+            outcome is None
+            or not outcome.reasons
+            or outcome.reasons[0] in (LiveReason.DISCONNECTED, LiveReason.STREAM_ENDED)
+        )
 
     async def _drop_peer(self, local: LocalCheck) -> None:
         """Closes the peer connection and frees the landmarker without deciding anything."""
@@ -215,8 +240,12 @@ class LiveChecks:
         self._forget(local)
         if local.stats is not None and local.stats.frames_analyzed > 0:
             # a frame slipped through while closing: the live check counts
-            await self.book.decide(session_id, SessionStatus.FAILED, failed_result(self.engine, SessionMode.LIVE, [LiveReason.DISCONNECTED]),
-                                   self.book.ours)
+            await self.book.decide(
+                session_id,
+                SessionStatus.FAILED,
+                failed_result(self.engine, SessionMode.LIVE, [LiveReason.DISCONNECTED]),
+                self.book.ours,
+            )
             raise token_used()
 
     # -- housekeeping --------------------------------------------------------------------------------------------
@@ -238,8 +267,9 @@ class LiveChecks:
                 continue
             peer, started = local.peer, current.started_at or now
             if peer.stats.frames_analyzed > 0 and not local.frames_recorded:
-                marked = await update(self.book.store, current.id,
-                                      lambda r: r.bump(frames_seen=True) if ours(r) else None)
+                marked = await update(
+                    self.book.store, current.id, lambda r: r.bump(frames_seen=True) if ours(r) else None
+                )
                 local.frames_recorded = marked is not None and marked.frames_seen
             if peer.stats.frames_received == 0 and now - started > self.settings.connect_timeout_s:
                 await self.end(local, None)

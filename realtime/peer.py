@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -34,8 +34,13 @@ log = logging.getLogger("livecheck.realtime")
 def ice_configuration(settings: RealtimeSettings) -> RTCConfiguration:
     servers = [RTCIceServer(urls=list(settings.stun_servers))] if settings.stun_servers else []
     if settings.turn_servers:
-        servers.append(RTCIceServer(urls=list(settings.turn_servers), username=settings.turn_username or None,
-                                    credential=settings.turn_password or None))
+        servers.append(
+            RTCIceServer(
+                urls=list(settings.turn_servers),
+                username=settings.turn_username or None,
+                credential=settings.turn_password or None,
+            )
+        )
     return RTCConfiguration(iceServers=servers)
 
 
@@ -59,7 +64,8 @@ def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> Non
             connection._local_candidates_start = True
             for component in connection._components:
                 connection._local_candidates += await connection.get_component_candidates(
-                    component=component, addresses=list(connection._livecheck_hosts))
+                    component=component, addresses=list(connection._livecheck_hosts)
+                )
             connection._local_candidates_end = True
 
         connection.gather_candidates = gather
@@ -219,14 +225,20 @@ class LivePeer:
             self._send(self.challenge.cancel(LiveReason.INTERNAL_ERROR, self._now_ms()))
         self._finish_soon()
 
-    def _analyze(self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool) -> tuple[FrameObservation, np.ndarray]:
+    def _analyze(
+        self, frame: Any, now_ms: int, frame_no: int, liveness: bool, embed: bool
+    ) -> tuple[FrameObservation, np.ndarray]:
         """Runs in a worker thread: YUV -> RGB at the analysis size in one step (only frames that get analyzed are
         converted), landmarks (+ anti-spoof / embedding on request). The size and the scaler are an upload's
         (scoring.media.VideoReader: `analysis_max_side`, the same swscale call), so a camera's frames are measured
         as a recording of them would be (docs/verdict.md "Live and recorded")."""
         start = time.perf_counter()
         width, height, scale = analysis_size(frame.width, frame.height, self.challenge.engine.analysis_max_side)
-        rgb = frame.to_ndarray(format="rgb24", width=width, height=height) if scale < 1.0 else frame.to_ndarray(format="rgb24")
+        rgb = (
+            frame.to_ndarray(format="rgb24", width=width, height=height)
+            if scale < 1.0
+            else frame.to_ndarray(format="rgb24")
+        )
         stages = self.stats.stages_s
         stages["convert"] = stages.get("convert", 0.0) + time.perf_counter() - start
         obs = self.analyzer.analyze(rgb, now_ms, frame_no, liveness=liveness, embed=embed)

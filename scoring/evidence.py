@@ -26,14 +26,14 @@ times can (actions). What it costs: a live face that neither turns nor changes e
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from scoring.observation import FaceObservation
 from scoring import mesh
+from scoring.observation import FaceObservation
 from scoring.reasons import Reason
 
 FACE_OVAL = np.array(mesh.FACE_OVAL)
@@ -45,7 +45,9 @@ def face_thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
     patch = rgb[b.top : b.bottom, b.left : b.right]
     if patch.size == 0:
         return np.zeros((32, 32), dtype=np.float32)
-    return cv2.cvtColor(cv2.resize(patch, (32, 32), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return cv2.cvtColor(cv2.resize(patch, (32, 32), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY).astype(
+        np.float32
+    )
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,9 @@ class EvidenceTracker:
         self._shifts.append(image_shift(old.grey, frame.grey, old.outline, old.width))
         if max(abs(old.pose[0] - pose[0]), abs(old.pose[1] - pose[1])) < lim.parallax_pose_deg:
             return
-        residual = track_residual(old.grey, frame.grey, old.outline, old.width) if old.width >= lim.min_track_face_px else None
+        residual = (
+            track_residual(old.grey, frame.grey, old.outline, old.width) if old.width >= lim.min_track_face_px else None
+        )
         if residual is None:
             self._unproven_turns += 1
         else:
@@ -203,7 +207,9 @@ class EvidenceTracker:
         lim = self.limits
         n = self._samples
         repeated = self._repeats / self._thumb_pairs if self._thumb_pairs else 0.0
-        expression = float(np.max(self._smoothed_max - self._smoothed_min)) if np.isfinite(self._smoothed_max).all() else 0.0
+        expression = (
+            float(np.max(self._smoothed_max - self._smoothed_min)) if np.isfinite(self._smoothed_max).all() else 0.0
+        )
         loop = loop_lag_seconds(list(self._thumbs), list(self._thumb_ms), lim)
         pairs = len(self._parallax)
         parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
@@ -214,8 +220,19 @@ class EvidenceTracker:
         if n < lim.min_frames:
             if self._thumb_pairs >= 3 and repeated >= lim.repeat_share:
                 found.append(Reason.STATIC_VIDEO)
-            return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated,
-                                  loop, (), tuple(found))
+            return EvidenceReport(
+                n,
+                parallax,
+                pairs,
+                self._unproven_turns,
+                travel,
+                expression,
+                pose_range,
+                repeated,
+                loop,
+                (),
+                tuple(found),
+            )
         if parallax is not None and parallax >= lim.parallax_min:
             evidence.append("parallax")
         if expression >= lim.expression_min:
@@ -232,8 +249,19 @@ class EvidenceTracker:
             found.append(Reason.FLAT_FACE if travel >= lim.travel_min else Reason.STATIC_VIDEO)
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
-        return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated, loop,
-                              tuple(evidence), tuple(found))
+        return EvidenceReport(
+            n,
+            parallax,
+            pairs,
+            self._unproven_turns,
+            travel,
+            expression,
+            pose_range,
+            repeated,
+            loop,
+            tuple(evidence),
+            tuple(found),
+        )
 
 
 def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -258,8 +286,9 @@ def image_shift(before: np.ndarray, after: np.ndarray, outline: np.ndarray, face
     return float(np.hypot(dx, dy) / max(1.0, face_width))
 
 
-def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, face_width: float,
-                   max_points: int = 150) -> float | None:
+def track_residual(
+    before: np.ndarray, after: np.ndarray, outline: np.ndarray, face_width: float, max_points: int = 150
+) -> float | None:
     """Median distance (face widths) between corner features inside the face outline tracked from `before` to
     `after` (forward-backward checked) and where the best least-squares homography puts them; None with too few
     tracks. A plane's tracks fit a homography to sub-pixel accuracy; a turning head's do not (parallax: the
@@ -291,7 +320,9 @@ def track_residual(before: np.ndarray, after: np.ndarray, outline: np.ndarray, f
     return float(np.median(np.linalg.norm(mapped - dst, axis=1)) / max(1.0, face_width))
 
 
-def loop_lag_seconds(thumbs: Sequence[np.ndarray], times_ms: Sequence[float], limits: EvidenceLimits = EvidenceLimits()) -> float | None:
+def loop_lag_seconds(
+    thumbs: Sequence[np.ndarray], times_ms: Sequence[float], limits: EvidenceLimits = EvidenceLimits()
+) -> float | None:
     """The lag at which the clip repeats itself (a recording looped), or None. For each lag of at least
     loop_min_lag_ms, every frame is compared with the frames that lag later (one sample either side, for sampling
     phase and variable frame rates); the lag repeats when the median of those best matches is near-identical
@@ -311,7 +342,9 @@ def loop_lag_seconds(thumbs: Sequence[np.ndarray], times_ms: Sequence[float], li
     longest = n - max(limits.loop_min_frames, int(np.ceil(limits.loop_min_share * n)))
     for lag in range(max(2, int(np.ceil(limits.loop_min_lag_ms / step_ms))), longest):
         count = n - lag - 1
-        best = np.minimum(np.minimum(np.diag(dist, lag - 1)[:count], np.diag(dist, lag)[:count]), np.diag(dist, lag + 1)[:count])
+        best = np.minimum(
+            np.minimum(np.diag(dist, lag - 1)[:count], np.diag(dist, lag)[:count]), np.diag(dist, lag + 1)[:count]
+        )
         if float(np.median(best)) <= limit:
             return float(times_ms[lag] - times_ms[0]) / 1000
     return None

@@ -21,15 +21,20 @@ ENGINE = EngineSettings()
 STEP_MS = 100
 
 
-def frame(t_ms: int, liveness: float | None = 0.9, blink: float = 0.1, embedding: np.ndarray | None = None,
-          face: bool = True) -> FrameObservation:
+def frame(
+    t_ms: int, liveness: float | None = 0.9, blink: float = 0.1, embedding: np.ndarray | None = None, face: bool = True
+) -> FrameObservation:
     """A centred, frontal, well-lit 640x480 face (what positioning asks for)."""
     if not face:
         return FrameObservation(t_ms, t_ms // STEP_MS, 640, 480, 0, None, Reason.NO_FACE)
     observed = FaceObservation(
-        bbox=BBox(220, 140, 420, 340), landmarks=np.zeros((478, 3), np.float32), pose=HeadPose(0.0, 0.0, 0.0),
-        expression=Expression(blink, 0.05, 0.0), quality=Quality(0.31, 0.5, 0.5, True, 0.5),
-        liveness=liveness, embedding=embedding,
+        bbox=BBox(220, 140, 420, 340),
+        landmarks=np.zeros((478, 3), np.float32),
+        pose=HeadPose(0.0, 0.0, 0.0),
+        expression=Expression(blink, 0.05, 0.0),
+        quality=Quality(0.31, 0.5, 0.5, True, 0.5),
+        liveness=liveness,
+        embedding=embedding,
     )
     return FrameObservation(t_ms, t_ms // STEP_MS, 640, 480, 1, observed)
 

@@ -127,8 +127,9 @@ async def test_flat_attacks_fail_a_passive_live_check(engine, flat_clips, name: 
 
 @pytest.mark.parametrize("codec,container", [("libx264", "mp4"), ("libvpx", "webm")])
 @pytest.mark.parametrize("height", [360, 1080])
-def test_a_still_reencoded_by_a_codec_at_any_size_is_static(engine, media: Path, codec: str, container: str,
-                                                            height: int) -> None:
+def test_a_still_reencoded_by_a_codec_at_any_size_is_static(
+    engine, media: Path, codec: str, container: str, height: int
+) -> None:
     """A still with sensor noise and flicker, re-encoded (codec noise on top, as a virtual camera's stream):
     at 360p and 1080p, H.264 and VP8, it stays `static_video`."""
     import cv2  # noqa: PLC0415
