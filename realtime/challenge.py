@@ -249,9 +249,8 @@ class ChallengeSession:
         self._last_yaw = face.pose.yaw
         if face.liveness is not None:
             self._liveness.append(float(face.liveness))
-            if rgb is not None and (
-                self._best is None or face.quality.score > self._best.observation.face.quality.score
-            ):  # type: ignore[union-attr]
+            best_face = self._best.observation.face if self._best is not None else None
+            if rgb is not None and (best_face is None or face.quality.score > best_face.quality.score):
                 self._best = BestFrame(obs, rgb)
         if face.embedding is not None and self._near_start_pose(face.pose.yaw):
             # identity is compared in the starting pose faces only: SFace similarity drops with the head turned
