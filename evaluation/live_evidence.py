@@ -19,10 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
-from evaluation.live_runner import MAX_SIDE, LiveServer, live_server
+from evaluation.live_runner import MAX_SIDE, LiveServer, live_server, stream_session
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.settings import EngineSettings, MediaLimits
 
@@ -61,36 +60,7 @@ def offline(engine: LivenessEngine, path: Path) -> Measured:
 
 async def live(server: LiveServer, frames: list[np.ndarray], fps: float, name: str, run: int) -> Measured:
     """One passive live check of the clip through the server; the integrator's view of its result."""
-    from realtime.client import FramesTrack, LiveClient  # noqa: PLC0415 - aiortc loads only for live runs
-
-    headers = {"Authorization": f"Bearer {server.api_key}"}
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
-        created = await http.post("/v1/sessions", json={"action_count": 0}, headers=headers)
-        created.raise_for_status()
-        session = created.json()
-
-        async def offer(sdp: str) -> dict[str, str]:
-            answer = await http.post(
-                f"/v1/sessions/{session['session_id']}/offer",
-                json={"sdp": sdp, "type": "offer"},
-                headers={"Authorization": f"Bearer {session['client_token']}"},
-            )
-            answer.raise_for_status()
-            return answer.json()  # type: ignore[no-any-return]
-
-        client = LiveClient(FramesTrack(frames, fps, lead_s=LEAD_S))
-        try:
-            await client.connect(offer)
-            await client.wait_result(60.0)
-        finally:
-            await client.close()
-        body: dict[str, Any] = {}
-        for _ in range(75):  # the result is written to the store right after the client is told
-            response = await http.get(f"/v1/sessions/{session['session_id']}", headers=headers)
-            body = response.json()
-            if body.get("result"):
-                break
-            await asyncio.sleep(0.2)
+    body = await stream_session(server, frames, fps, actions=0, lead_s=LEAD_S, timeout_s=60.0)
     result = body.get("result") or {}
     return Measured(
         name,

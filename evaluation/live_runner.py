@@ -81,38 +81,13 @@ def _frames(path: Path) -> tuple[list[np.ndarray], float]:
 
 async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, timeout_s: float) -> ItemResult:
     """One item through one live session; never raises (a failure is the item's error)."""
-    from realtime.client import FramesTrack, LiveClient  # noqa: PLC0415 - aiortc loads only for --live
-
     started = time.perf_counter()
     actions = live_actions if item.attack_type in RECORDING_TYPES else 0
-    headers = {"Authorization": f"Bearer {server.api_key}"}
-    client: LiveClient | None = None
     try:
         frames, fps = await asyncio.to_thread(_frames, item.path)
-        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
-            created = await http.post("/v1/sessions", json={"action_count": actions}, headers=headers)
-            created.raise_for_status()
-            session = created.json()
-            token = session["client_token"]
-
-            async def offer(sdp: str) -> dict[str, str]:
-                answer = await http.post(
-                    f"/v1/sessions/{session['session_id']}/offer",
-                    json={"sdp": sdp, "type": "offer"},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                answer.raise_for_status()
-                return answer.json()  # type: ignore[no-any-return]
-
-            client = LiveClient(FramesTrack(frames, fps, lead_s=0.5))
-            await client.connect(offer)
-            await client.wait_result(timeout_s)
-            body = await _decided(http, session["session_id"], headers)
+        body = await stream_session(server, frames, fps, actions=actions, lead_s=0.5, timeout_s=timeout_s)
     except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
         return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
-    finally:
-        if client is not None:
-            await client.close()
     result = body.get("result") or {}
     if body.get("status") not in (SessionStatus.SUCCEEDED, SessionStatus.FAILED):
         return ItemResult(item, False, 0.0, (), f"not decided: {body.get('status')}", time.perf_counter() - started)
@@ -124,6 +99,37 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
         None,
         time.perf_counter() - started,
     )
+
+
+async def stream_session(
+    server: LiveServer, frames: list[np.ndarray], fps: float, *, actions: int, lead_s: float, timeout_s: float
+) -> dict[str, Any]:
+    """One live session as an integrator and a camera would run it: created with the API key (`actions` prompted;
+    0: passive), the frames streamed by the Python WebRTC client, then the session as the integrator reads it."""
+    from realtime.client import FramesTrack, LiveClient  # noqa: PLC0415 - aiortc loads only for live runs
+
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as http:
+        created = await http.post("/v1/sessions", json={"action_count": actions}, headers=headers)
+        created.raise_for_status()
+        session = created.json()
+
+        async def offer(sdp: str) -> dict[str, str]:
+            answer = await http.post(
+                f"/v1/sessions/{session['session_id']}/offer",
+                json={"sdp": sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {session['client_token']}"},
+            )
+            answer.raise_for_status()
+            return answer.json()  # type: ignore[no-any-return]
+
+        client = LiveClient(FramesTrack(frames, fps, lead_s=lead_s))
+        try:
+            await client.connect(offer)
+            await client.wait_result(timeout_s)
+        finally:
+            await client.close()
+        return await _decided(http, session["session_id"], headers)
 
 
 async def _decided(

@@ -217,22 +217,15 @@ class EvidenceTracker:
         pose_range = float(np.max(self._pose_max - self._pose_min)) if n else 0.0
         evidence: list[str] = []
         found: list[Reason] = []
+
+        def report() -> EvidenceReport:
+            return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated,
+                                  loop, tuple(evidence), tuple(found))  # fmt: skip
+
         if n < lim.min_frames:
             if self._thumb_pairs >= 3 and repeated >= lim.repeat_share:
                 found.append(Reason.STATIC_VIDEO)
-            return EvidenceReport(
-                n,
-                parallax,
-                pairs,
-                self._unproven_turns,
-                travel,
-                expression,
-                pose_range,
-                repeated,
-                loop,
-                (),
-                tuple(found),
-            )
+            return report()
         if parallax is not None and parallax >= lim.parallax_min:
             evidence.append("parallax")
         if expression >= lim.expression_min:
@@ -249,19 +242,7 @@ class EvidenceTracker:
             found.append(Reason.FLAT_FACE if travel >= lim.travel_min else Reason.STATIC_VIDEO)
         if loop is not None and Reason.STATIC_VIDEO not in found:
             found.append(Reason.LOOPED_VIDEO)
-        return EvidenceReport(
-            n,
-            parallax,
-            pairs,
-            self._unproven_turns,
-            travel,
-            expression,
-            pose_range,
-            repeated,
-            loop,
-            tuple(evidence),
-            tuple(found),
-        )
+        return report()
 
 
 def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:
