@@ -28,7 +28,9 @@ from realtime.store import SqliteStore
 from scoring.engine import AnalysisOptions
 from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
+from webapp.client_address import parse_networks
 from webapp.config import load_config
+from webapp.services import services
 from webapp.sessions import registry
 
 KEY = "security-key"
@@ -427,6 +429,30 @@ async def test_forged_forwarding_headers_and_new_ipv6_addresses_are_no_new_ident
     assert (await demo_create(server, "2001:db8:1:3::1")).status_code == 200  # the next /64 is another client
     mapped = [await demo_create(server, ("198.51.100.77", "::ffff:198.51.100.77")[i % 2]) for i in range(limit + 1)]
     assert [r.status_code for r in mapped] == [200] * limit + [429]  # IPv4 as IPv4-mapped IPv6: the same client
+
+
+async def test_behind_a_trusted_proxy_each_visitor_has_its_own_rate_and_forges_nothing(server):
+    """server.trusted-proxies: behind nginx (the peer) every visitor is named by the address nginx appends to
+    X-Forwarded-For; what a visitor writes in that header itself stays to the left and changes nothing; a client that
+    is not the proxy still gets no say."""
+    services(server.app).trusted_proxies = parse_networks(["198.51.100.1"])
+    quota = server.registry.demo_quota
+    server.registry.demo_quota = replace(quota, limits=replace(quota.limits, max_open=100))
+    limit = REALTIME.demo_per_client_per_minute
+
+    async def via(peer: str, forwarded: str):  # type: ignore[no-untyped-def]
+        return await server.post(
+            "/demo/sessions",
+            json={},
+            scope_base={"client": (peer, 40000)},
+            headers={"Origin": HOST, "X-Forwarded-For": forwarded},
+        )
+
+    visitor = [await via("198.51.100.1", f"192.0.2.{i}, 203.0.113.5") for i in range(limit + 1)]
+    assert [r.status_code for r in visitor] == [200] * limit + [429]
+    assert (await via("198.51.100.1", "203.0.113.6")).status_code == 200  # another visitor behind the same nginx
+    direct = [await via("198.51.100.50", f"203.0.113.{10 + i}") for i in range(limit + 1)]
+    assert [r.status_code for r in direct] == [200] * limit + [429]  # not the proxy: the peer is the client
 
 
 # -- 7. the smaller findings ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from realtime.store import StoreError, open_store
 from scoring.engine import LivenessEngine
 from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, openapi, ops, sessions, widget
 from webapp.auth import KeyRing, RateLimiter
+from webapp.client_address import parse_networks
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.errors import install_app as install_errors
@@ -105,6 +106,7 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         facia_limiter=RateLimiter(store, config.server.facia_rate_limit_per_minute),
         store=store,
         owns_engine=owns_engine,
+        trusted_proxies=parse_networks(config.server.trusted_proxies),
     )
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")

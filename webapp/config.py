@@ -21,6 +21,7 @@ from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.store import check_store_url
 from scoring.settings import ActionSettings, EngineSettings, MediaLimits
 from webapp import findface_ini
+from webapp.client_address import parse_networks
 
 log = logging.getLogger("livecheck.config")
 
@@ -51,6 +52,12 @@ class ServerSettings:
     public_url: str = ""  # base URL for widget links; default: derived from the request
     landmarkers: int = 8  # landmarker instances at most (one per busy worker or live session)
     demo: bool = True  # GET / demo page and its keyless same-origin session endpoint; turn off in production
+    # Reverse proxies (addresses or CIDR) whose X-Forwarded-For names the client (the demo's per-client rate);
+    # empty: the TCP peer is the client, whatever the headers say.
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        parse_networks(self.trusted_proxies)  # ValueError names the entry: reported with the other config problems
 
 
 @dataclass(frozen=True)

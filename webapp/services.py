@@ -22,6 +22,7 @@ from realtime.registry import SessionRegistry
 from realtime.store import SessionStore
 from scoring.engine import LivenessEngine
 from webapp.auth import KeyRing, RateLimiter
+from webapp.client_address import Network
 from webapp.config import ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.lifecycle import Lifecycle
@@ -47,6 +48,7 @@ class Services:
     owns_engine: bool = True
     lifecycle: Lifecycle = field(default_factory=Lifecycle)  # node id; draining on SIGTERM
     registry: SessionRegistry | None = None  # live checks: created in the serving loop (`sessions()`)
+    trusted_proxies: tuple[Network, ...] = ()  # server.trusted-proxies, parsed (webapp.client_address)
 
     def sessions(self) -> SessionRegistry:
         """The one session registry, created when serving starts (or on first use) in the serving loop: its

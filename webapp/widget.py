@@ -18,6 +18,7 @@ import frontend
 from realtime.errors import SessionCode, SessionError
 from realtime.registry import CREATED, EXPIRED, SessionRegistry
 from webapp.auth import bearer_token
+from webapp.client_address import client_address
 from webapp.origins import normalize_origin
 from webapp.services import Services, services
 from webapp.sessions import session_error_response
@@ -152,6 +153,12 @@ async def embed_script() -> Response:
 # -- demo ----------------------------------------------------------------------------------------------------------
 
 
+def _client() -> str:
+    """The demo's rate is per client: the TCP peer, or what a trusted proxy says it is (webapp.client_address)."""
+    forwarded = request.headers.getlist("X-Forwarded-For")
+    return client_address(request.remote_addr, forwarded, _services().trusted_proxies)
+
+
 def _demo_enabled() -> None:
     if not _services().config.server.demo:
         abort(404)
@@ -186,7 +193,7 @@ async def demo_create() -> Response:
     if request.headers.get("Origin", "").rstrip("/") != origin:
         return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "The demo creates sessions for its own page only.", 403)
     try:
-        session, token, status_token = await _registry().create_demo(request.remote_addr or "unknown", origin)
+        session, token, status_token = await _registry().create_demo(_client(), origin)
     except SessionError as exc:
         return session_error_response(exc)
     response = jsonify(
