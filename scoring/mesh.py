@@ -52,3 +52,12 @@ FACE_OVAL = (
     67,
     109,
 )
+# Skin regions the light challenge samples (scoring/light.py): each a few points whose centroid lies on skin,
+# away from the eyes, brows, lips and the face's outline, facing different directions on a 3D face.
+LIGHT_REGIONS: dict[str, tuple[int, ...]] = {
+    "forehead": (151, 9, 108, 337),
+    "left_cheek": (50, 101, 118, 205),
+    "right_cheek": (280, 330, 347, 425),
+    "nose": (4, 5, 195),
+    "chin": (199, 175, 200),
+}
