@@ -18,3 +18,7 @@ class Reason(StrEnum):
     TOO_FEW_FRAMES = "too_few_frames"
     REFERENCE_NO_FACE = "reference_no_face"
     LOOPED_VIDEO = "looped_video"
+    LIGHT_MISMATCH = (
+        "light_mismatch"  # live, light challenge: the face did not reflect the colours in time, or as a plane
+    )
+    TOO_BRIGHT = "too_bright"  # live, light challenge: ambient light too strong for any response (not a spoof)

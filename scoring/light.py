@@ -1,0 +1,270 @@
+"""The light challenge (issue 20): a colour sequence the server draws and shows full screen, and whether the face
+reflected it - at the time it was shown, and as a 3D surface does.
+
+Pure numpy, no web imports. The live check (realtime/light_phase.py) draws a sequence (`draw_sequence`), stamps
+when it sent each colour on the server's clock, samples the skin regions of every analyzed frame
+(`sample_regions`: five slice means on the frame already decoded) and measures once the sequence is over
+(`measure`).
+
+What the measure relies on: a skin pixel is albedo x irradiance, and the screen adds irradiance in its own colour.
+So each region's relative change per channel (value / its mean over the sequence - 1) follows the colours shown,
+whatever the skin's albedo, `lag` later (display + camera + network, the same for every channel). On a plane
+(paper, a screen held up, a picture tinted in software) every region faces the light the same way and changes by
+the same fraction; on a face the nose, cheeks, forehead and chin face different ways and change by different
+fractions (`region_spread`). A face lit so strongly by ambient light that the screen adds nothing measurable shows
+no response at all: that is `too_bright` (move to shade), not a spoof.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from scoring.mesh import LIGHT_REGIONS
+from scoring.reasons import Reason
+
+
+class LightColor(StrEnum):
+    """The colours a sequence is drawn from (the eight corners of the RGB cube)."""
+
+    BLACK = "black"
+    WHITE = "white"
+    RED = "red"
+    YELLOW = "yellow"
+    LIME = "lime"
+    CYAN = "cyan"
+    BLUE = "blue"
+    MAGENTA = "magenta"
+
+
+# Each colour's (R, G, B) on the screen, 0 or 1.
+COLOR_RGB: dict[LightColor, tuple[int, int, int]] = {
+    LightColor.BLACK: (0, 0, 0),
+    LightColor.WHITE: (1, 1, 1),
+    LightColor.RED: (1, 0, 0),
+    LightColor.YELLOW: (1, 1, 0),
+    LightColor.LIME: (0, 1, 0),
+    LightColor.CYAN: (0, 1, 1),
+    LightColor.BLUE: (0, 0, 1),
+    LightColor.MAGENTA: (1, 0, 1),
+}
+REGION_NAMES: tuple[str, ...] = tuple(LIGHT_REGIONS)
+
+
+class LightOutcome(StrEnum):
+    """What the light challenge concluded (the result's `light.outcome`)."""
+
+    PASSED = "passed"
+    MISMATCH = "light_mismatch"  # the face did not reflect the sequence in time, or reflected it as a plane
+    TOO_BRIGHT = "too_bright"  # no response under strong ambient light: not a spoof verdict, move to shade
+    DECLINED = "declined"  # the user chose to continue without lights (photosensitivity): lower assurance
+
+
+@dataclass(frozen=True)
+class LightLimits:
+    """The sequence's shape and the measure's thresholds (docs/verdict.md "Light challenge")."""
+
+    min_colors: int = 6
+    max_colors: int = 8
+    min_step_ms: int = 400  # each colour is shown 400-550 ms: at most 2.5 changes per second (the cap is 3)
+    max_step_ms: int = 550
+    min_lag_ms: int = 50  # display + camera + network latency searched for, the same for every channel
+    max_lag_ms: int = 400
+    lag_step_ms: int = 10
+    min_frames: int = 12  # analyzed frames with a face inside the lagged sequence
+    min_correlation: float = 0.7  # pooled correlation of the face's response with the colours shown
+    min_region_spread: float = 0.1  # (max - min) / mean of the regions' gains: a plane's are equal...
+    min_region_chi2: float = 20.0  # ...and they must differ beyond their noise (chi-square, 4 degrees of freedom)
+    bright_luma: float = 0.7  # no response on a face at least this bright: too_bright, not a mismatch
+
+
+@dataclass(frozen=True)
+class LightStep:
+    """One colour of a sequence and when it was sent (ms on the server's clock)."""
+
+    color: LightColor
+    start_ms: int
+
+
+def draw_sequence(
+    limits: LightLimits = LightLimits(), rng: secrets.SystemRandom | None = None
+) -> tuple[tuple[LightColor, int], ...]:
+    """`min_colors`..`max_colors` colours with their durations (ms), drawn with a cryptographic RNG: never the same
+    colour twice in a row, and every channel both on and off at least once (so each channel's response can be
+    measured)."""
+    rng = rng or secrets.SystemRandom()
+    colors = tuple(LightColor)
+    while True:
+        count = rng.randint(limits.min_colors, limits.max_colors)
+        out: list[LightColor] = []
+        for _ in range(count):
+            out.append(rng.choice([c for c in colors if not out or c != out[-1]]))
+        rgb = np.array([COLOR_RGB[c] for c in out])
+        if (rgb.max(axis=0) == 1).all() and (rgb.min(axis=0) == 0).all():
+            return tuple((c, rng.randint(limits.min_step_ms, limits.max_step_ms)) for c in out)
+
+
+def sample_regions(rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The mean colour (0..1) of a small square around each skin region's centre, shape (regions, 3); NaN where
+    the square falls outside the frame. A few slice means: the per-frame cost is tiny (bench/frame_pipeline.py)."""
+    height, width = rgb.shape[:2]
+    xs = landmarks[:, 0]
+    half = max(2, int(0.04 * float(xs.max() - xs.min())))
+    out = np.full((len(LIGHT_REGIONS), 3), np.nan, dtype=np.float64)
+    for i, points in enumerate(LIGHT_REGIONS.values()):
+        cx, cy = landmarks[list(points), :2].mean(axis=0)
+        x0, y0 = int(cx) - half, int(cy) - half
+        x1, y1 = x0 + 2 * half + 1, y0 + 2 * half + 1
+        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+            continue
+        out[i] = rgb[y0:y1, x0:x1].reshape(-1, rgb.shape[2])[:, :3].mean(axis=0) / 255.0
+    return out
+
+
+@dataclass
+class LightTrace:
+    """The region samples of the frames seen during a sequence, with their arrival times (server clock, ms)."""
+
+    times_ms: list[int] = field(default_factory=list)
+    samples: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, now_ms: int, sample: np.ndarray) -> None:
+        self.times_ms.append(now_ms)
+        self.samples.append(sample)
+
+    def __len__(self) -> int:
+        return len(self.times_ms)
+
+
+@dataclass(frozen=True)
+class LightReport:
+    """What was measured. `correlation` and `region_spread` are at the best lag; gains are relative changes of
+    each region per unit of screen colour."""
+
+    outcome: LightOutcome
+    colors: tuple[LightColor, ...]
+    frames: int = 0
+    lag_ms: int | None = None
+    correlation: float | None = None
+    region_gains: dict[str, float] = field(default_factory=dict)
+    region_spread: float | None = None
+    region_chi2: float | None = None
+    luma: float | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """The failure reason this outcome gives the check, None when it passed or was declined."""
+        if self.outcome is LightOutcome.MISMATCH:
+            return Reason.LIGHT_MISMATCH
+        if self.outcome is LightOutcome.TOO_BRIGHT:
+            return Reason.TOO_BRIGHT
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        def r(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
+        return {
+            "outcome": self.outcome.value,
+            "colors": [c.value for c in self.colors],
+            "frames": self.frames,
+            "lag_ms": self.lag_ms,
+            "correlation": r(self.correlation),
+            "region_gains": {k: round(v, 4) for k, v in self.region_gains.items()},
+            "region_spread": r(self.region_spread),
+            "region_chi2": None if self.region_chi2 is None else round(self.region_chi2, 1),
+            "luma": r(self.luma),
+        }
+
+
+def declined(colors: Sequence[LightColor] = ()) -> LightReport:
+    return LightReport(LightOutcome.DECLINED, tuple(colors))
+
+
+def _pooled_correlation(response: np.ndarray, expected: np.ndarray) -> float:
+    """Correlation of (frames, 3) with (frames, 3), each channel centred on its own mean, pooled over channels:
+    a channel the sequence did not change contributes its noise and nothing else."""
+    y = response - response.mean(axis=0)
+    e = expected - expected.mean(axis=0)
+    denominator = float(np.sqrt((y * y).sum() * (e * e).sum()))
+    return float((y * e).sum() / denominator) if denominator > 0 else 0.0
+
+
+def measure(
+    steps: Sequence[LightStep],
+    end_ms: int,
+    times_ms: Sequence[int],
+    samples: Sequence[np.ndarray],
+    limits: LightLimits = LightLimits(),
+) -> LightReport:
+    """Aligns the regions' response with the colours shown (`steps`, the last one shown until `end_ms`) at every lag
+    in `min_lag_ms`..`max_lag_ms` and judges the best one."""
+    colors = tuple(s.color for s in steps)
+    if not steps or not len(times_ms):
+        return LightReport(LightOutcome.MISMATCH, colors)
+    times = np.asarray(times_ms, dtype=np.float64)
+    values = np.stack([np.asarray(s, dtype=np.float64) for s in samples])  # (frames, regions, 3)
+    valid = np.isfinite(values).all(axis=(1, 2))
+    starts = np.array([s.start_ms for s in steps], dtype=np.float64)
+    shown = np.array([COLOR_RGB[s.color] for s in steps], dtype=np.float64)
+    best: tuple[float, int, np.ndarray, np.ndarray] | None = None
+    frames = 0
+    for lag in range(limits.min_lag_ms, limits.max_lag_ms + 1, limits.lag_step_ms):
+        at = times - lag
+        inside = valid & (at >= starts[0]) & (at < end_ms)
+        count = int(inside.sum())
+        frames = max(frames, count)
+        if count < limits.min_frames:
+            continue
+        expected = shown[np.searchsorted(starts, at[inside], side="right") - 1]
+        window = values[inside]
+        mean = window.mean(axis=0)
+        relative = window / np.where(mean > 1e-3, mean, np.nan) - 1.0  # (frames, regions, 3)
+        relative = np.nan_to_num(relative)
+        correlation = _pooled_correlation(relative.mean(axis=1), expected)
+        if best is None or correlation > best[0]:
+            best = (correlation, lag, relative, expected)
+    if best is None:
+        return LightReport(LightOutcome.MISMATCH, colors, frames=frames)
+    correlation, lag, relative, expected = best
+    e = expected - expected.mean(axis=0)
+    energy = float((e * e).sum())
+    centred = relative - relative.mean(axis=0)
+    gains = np.array([float((centred[:, r] * e).sum()) / energy for r in range(relative.shape[1])])
+    mean_gain = float(gains.mean())
+    spread = float((gains.max() - gains.min()) / mean_gain) if mean_gain > 0 else 0.0
+    chi2 = _region_chi2(centred, e, gains, energy)
+    inside = valid & (times - lag >= starts[0]) & (times - lag < end_ms)
+    rgb = values[inside].mean(axis=(0, 1))
+    luma = float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+    if correlation < limits.min_correlation:
+        outcome = LightOutcome.TOO_BRIGHT if luma >= limits.bright_luma else LightOutcome.MISMATCH
+    elif spread < limits.min_region_spread or chi2 < limits.min_region_chi2:
+        outcome = LightOutcome.MISMATCH  # it followed the colours, but as a plane
+    else:
+        outcome = LightOutcome.PASSED
+    return LightReport(
+        outcome,
+        colors,
+        frames=int(inside.sum()),
+        lag_ms=lag,
+        correlation=correlation,
+        region_gains=dict(zip(REGION_NAMES, (float(g) for g in gains), strict=True)),
+        region_spread=spread,
+        region_chi2=chi2,
+        luma=luma,
+    )
+
+
+def _region_chi2(centred: np.ndarray, expected: np.ndarray, gains: np.ndarray, energy: float) -> float:
+    """How far the regions' gains differ from one common gain, in units of their standard errors (from each
+    region's residual after its own fit): a plane's differ by noise only (~4 for five regions)."""
+    residual = centred - gains[None, :, None] * expected[:, None, :]
+    variance = residual.var(axis=(0, 2)) / energy  # (regions,): the squared standard error of each gain
+    weights = 1.0 / np.maximum(variance, 1e-12)
+    common = float((weights * gains).sum() / weights.sum())
+    return float((weights * (gains - common) ** 2).sum())
