@@ -8,6 +8,7 @@ import fractions
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import av
 import numpy as np
@@ -15,8 +16,10 @@ from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
 from realtime import protocol as p
 from realtime.peer import offer_host_addresses
+from scoring.light import COLOR_RGB, LightColor
 
 CLOCK_RATE = 90000
+Box = tuple[int, int, int, int]  # left, top, right, bottom in pixels
 
 
 def read_clip(
@@ -57,11 +60,113 @@ class FramesTrack(VideoStreamTrack):
         if delay > 0:
             await asyncio.sleep(delay)
         index = min(max(0, self._n - self.lead), len(self.frames) - 1)
-        frame = av.VideoFrame.from_ndarray(self.frames[index], format="rgb24")
+        frame = av.VideoFrame.from_ndarray(self.render(index, time.monotonic()), format="rgb24")
         frame.pts = int(self._n * CLOCK_RATE / self.fps)
         frame.time_base = fractions.Fraction(1, CLOCK_RATE)
         self._n += 1
         return frame
+
+    def render(self, index: int, now: float) -> np.ndarray:
+        """The picture sent for frame `index` at `now` (monotonic seconds): the frame as it is."""
+        return self.frames[index]
+
+
+@runtime_checkable
+class LightAware(Protocol):
+    """A track that wants the server's `light` messages (LiveClient forwards them with their arrival time)."""
+
+    def on_light(self, message: dict[str, object], at: float) -> None: ...
+
+
+class ReflectingTrack(FramesTrack):
+    """A SIMULATION FOR TESTS (docs/protocol.md "Light challenge"): a camera whose face reflects the colours the
+    server tells the widget to show, as a real face lit by the screen would. Each frame's face region is multiplied
+    by (1 + strength x shading x colour), the colour being the one commanded `lag_s` before the frame is sent
+    (display + camera latency); shading falls from 1 where the face points at the screen (its centre) to ~0.7 at
+    its sides (a 3D surface; `flat=True` lights it evenly, as a picture held up to the screen is); sensor noise on
+    top. `recolor` maps the commanded colour to the one reflected (an attacker's guess); `face_boxes` is the face
+    per frame (one box for all, or one per frame), by default a centred box of 45 % of the width."""
+
+    def __init__(
+        self,
+        frames: Sequence[np.ndarray],
+        fps: float,
+        lag_s: float = 0.15,
+        *,
+        lead_s: float = 0.0,
+        strength: float = 0.15,
+        noise: float = 2.0,
+        flat: bool = False,
+        face_boxes: Box | Sequence[Box] | None = None,
+        recolor: Callable[[str], str] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(frames, fps, lead_s=lead_s)
+        self.lag_s = lag_s
+        self.strength = strength
+        self.noise = noise
+        self.flat = flat
+        self.recolor = recolor
+        self.commands: list[tuple[float, str]] = []  # (arrival, colour) as the client received them
+        self._rng = np.random.default_rng(seed)
+        height, width = self.frames[0].shape[:2]
+        if face_boxes is None:
+            side = int(0.45 * width)
+            face_boxes = ((width - side) // 2, (height - side) // 2, (width + side) // 2, (height + side) // 2)
+        boxes = [face_boxes] if isinstance(face_boxes[0], int) else list(face_boxes)  # type: ignore[list-item]
+        self.face_boxes: list[Box] = boxes  # type: ignore[assignment]
+        self._shading: dict[tuple[int, int], np.ndarray] = {}
+        self._noise_bank: list[np.ndarray] = []
+
+    def on_light(self, message: dict[str, object], at: float) -> None:
+        color = str(message.get("color"))
+        self.commands.append((at, self.recolor(color) if self.recolor is not None else color))
+
+    def shown(self, at: float) -> np.ndarray:
+        """The screen's colour (R, G, B in 0..1) at monotonic time `at`: nothing before the first command."""
+        current = [c for t, c in self.commands if t <= at]
+        if not current or current[-1] not in COLOR_RGB:
+            return np.zeros(3)
+        return np.asarray(COLOR_RGB[LightColor(current[-1])], dtype=np.float32)
+
+    def _weights(self, width: int, height: int) -> np.ndarray:
+        """The shading over a face box of this size (an ellipse; 0 outside it), cached per size."""
+        found = self._shading.get((width, height))
+        if found is None:
+            yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+            u = (xx + 0.5 - width / 2) / max(1.0, width / 2)
+            v = (yy + 0.5 - height / 2) / max(1.0, height / 2)
+            curved = np.sqrt(np.clip(1.0 - 0.9 * u**2 - 0.5 * v**2, 0.05, 1.0))
+            found = np.where(u**2 + v**2 <= 1.0, 1.0 if self.flat else curved, 0.0).astype(np.float32)
+            self._shading[(width, height)] = found
+        return found
+
+    def render(self, index: int, now: float) -> np.ndarray:
+        frame = self.frames[index]
+        color = self.shown(now - self.lag_s)
+        if not color.any() and self.noise <= 0:
+            return frame
+        out = frame.astype(np.float32)
+        if color.any():
+            height, width = frame.shape[:2]
+            left, top, right, bottom = self.face_boxes[min(index, len(self.face_boxes) - 1)]
+            left, top, right, bottom = max(0, left), max(0, top), min(width, right), min(height, bottom)
+            if right > left and bottom > top:
+                weights = self._weights(right - left, bottom - top)
+                out[top:bottom, left:right] *= 1.0 + self.strength * weights[..., None] * color
+        if self.noise > 0:
+            out += self._noise(frame.shape)
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    def _noise(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Sensor noise: one of a few pre-drawn fields, shifted at random (drawing a fresh one per frame costs
+        more than the rest of the frame)."""
+        if len(self._noise_bank) < 4 or self._noise_bank[0].shape != shape:
+            if self._noise_bank and self._noise_bank[0].shape != shape:
+                self._noise_bank = []
+            self._noise_bank.append(self._rng.normal(0.0, self.noise, shape).astype(np.float32))
+        field_ = self._noise_bank[int(self._rng.integers(len(self._noise_bank)))]
+        return np.roll(field_, int(self._rng.integers(shape[0])), axis=0)
 
 
 @dataclass
@@ -79,7 +184,10 @@ OfferFn = Callable[[str], Awaitable[dict[str, str]]]
 class LiveClient:
     """One client connection. `connect(offer_fn)` does the SDP exchange through `offer_fn(sdp) -> answer`."""
 
-    def __init__(self, track: FramesTrack, host_addresses: Sequence[str] = ("127.0.0.1",)) -> None:
+    def __init__(
+        self, track: FramesTrack, host_addresses: Sequence[str] = ("127.0.0.1",), *, light: bool = True
+    ) -> None:
+        """`light=False`: the user declines the light challenge (`no_light` before `ready`)."""
         self.pc = RTCPeerConnection()
         self.track = track
         self.run = ClientRun()
@@ -88,10 +196,14 @@ class LiveClient:
         self.prompted = asyncio.Event()
         self.channel = self.pc.createDataChannel(p.CHANNEL_LABEL)
         self.pc.addTrack(track)
-        self.channel.on(
-            "open", lambda: self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.READY}"}}')
-        )
+        self.light = light
+        self.channel.on("open", self._on_open)
         self.channel.on("message", self._on_message)
+
+    def _on_open(self) -> None:
+        if not self.light:
+            self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.NO_LIGHT}"}}')
+        self.channel.send(f'{{"v":{p.PROTOCOL_VERSION},"type":"{p.MessageType.READY}"}}')
 
     def _on_message(self, raw: str) -> None:
         message = p.decode_server(raw)
@@ -99,6 +211,8 @@ class LiveClient:
         self.run.messages.append(message)
         if message["type"] == p.MessageType.PROMPT:
             self.prompted.set()
+        if message["type"] == p.MessageType.LIGHT and isinstance(self.track, LightAware):
+            self.track.on_light(message, float(message["_at"]))  # type: ignore[arg-type]
         if message["type"] == p.MessageType.RESULT:
             self.run.status = str(message["status"])
             self.result.set()

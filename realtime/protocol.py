@@ -24,6 +24,7 @@ class Phase(StrEnum):
 
     WAITING = "waiting"  # connected, the client has not sent `ready` yet
     POSITIONING = "positioning"
+    LIGHT = "light"  # the light challenge (sessions created with light: true), after positioning
     CHALLENGE = "challenge"
     DECIDING = "deciding"
     DONE = "done"
@@ -53,13 +54,16 @@ class MessageType(StrEnum):
     FEEDBACK = "feedback"
     PROMPT = "prompt"
     PROGRESS = "progress"
+    LIGHT = "light"
     RESULT = "result"
     # client -> server
     READY = "ready"
     CANCEL = "cancel"
+    NO_LIGHT = "no_light"
 
 
-CLIENT_TYPES = frozenset({MessageType.READY, MessageType.CANCEL})
+CLIENT_TYPES = frozenset({MessageType.READY, MessageType.CANCEL, MessageType.NO_LIGHT})
+LIGHT_OFF = "off"  # a `light` message's colour once the sequence is over: take the overlay away
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,17 @@ class Prompt(ServerMessage):
 class Progress(ServerMessage):
     type: ClassVar[MessageType] = MessageType.PROGRESS
     completed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Light(ServerMessage):
+    """Show `color` full screen from now until the next `light` message (`off` after the last one). Sent at the
+    moment it is due on the server's clock, one colour at a time: the sequence is never revealed in advance."""
+
+    type: ClassVar[MessageType] = MessageType.LIGHT
+    color: str  # a scoring.light.LightColor, or LIGHT_OFF
+    index: int  # 0-based; == total with LIGHT_OFF
     total: int
 
 
