@@ -39,6 +39,7 @@ class FallbackCode(StrEnum):
     TIMELINE = "recording_timeline"  # the clip is longer than the time since the recording started
     MOVED_BEFORE_PROMPT = "moved_before_prompt"  # a head turn, nod or open mouth before the first prompt was issued
     EMPTY_RECORDING = "empty_recording"  # the upload had no bytes
+    NOT_VIDEO = "recording_not_video"  # a still (an image, or a clip of fewer frames than a check needs), not video
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,20 @@ from realtime.status import SessionStatus
 from realtime.store import SessionRecord, update
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
+from scoring.media import sniff
+from scoring.reasons import Reason
+
+MIN_RECORDING_FRAMES = 2  # fewer decoded frames is a still in a video container, not a recording
 
 
 def judged_once() -> SessionError:
     return SessionError(SessionCode.TOKEN_USED, "A session runs once; its recording was already judged.", 409)
+
+
+def not_video() -> SessionError:
+    return SessionError(
+        FallbackCode.NOT_VIDEO, "The recording must be a video of the check; a still image is not accepted.", 422
+    )
 
 
 def plan_of(session: SessionRecord) -> FallbackPlan:
@@ -108,6 +118,15 @@ class RecordingChecks:
         prompt, plan = issued[0]
         return prompt, plan, now
 
+    async def accepts_upload(self, session_id: str, token: str | None) -> SessionRecord:
+        """The checks an upload must pass before its body is read (token, fallback allowed and started, not judged
+        yet): a stranger's upload costs no bytes read."""
+        session = await self._session(session_id, token)
+        if session.recording_used or session.status not in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS):
+            raise judged_once()
+        plan_of(session)
+        return session
+
     async def decide(
         self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None
     ) -> SessionRecord:
@@ -117,10 +136,7 @@ class RecordingChecks:
         blocking work (default: our executor). The upload that claims the recording (compare-and-set) is the one
         judged; this node is then the session's node (a crash here leaves it node_lost, not IN_PROGRESS)."""
         received = self.book.clock()
-        session = await self._session(session_id, token)
-        if session.recording_used or session.status not in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS):
-            raise judged_once()
-        plan_of(session)
+        session = await self.accepts_upload(session_id, token)
 
         def claim(current: SessionRecord) -> SessionRecord:
             if current.recording_used or current.status != SessionStatus.IN_PROGRESS or current.fallback is None:
@@ -146,6 +162,9 @@ class RecordingChecks:
         if not data:  # judged like any unusable recording: the session ends FAILED
             await self.fail(session.id, FallbackCode.EMPTY_RECORDING)
             raise SessionError(FallbackCode.EMPTY_RECORDING, "The recording is empty.", 400)
+        if sniff(data) == "image":  # a still is never judged by the still-image rules here, whatever its label
+            await self.fail(session.id, FallbackCode.NOT_VIDEO)
+            raise not_video()
         # the probes come first (a probe found fails the check); then the prompted actions in their windows
         probes = plan.probes()
         options = AnalysisOptions(
@@ -155,10 +174,10 @@ class RecordingChecks:
         try:
             if run is None:
                 verdict = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.engine.analyze, data, options
+                    self.executor, self.engine.analyze_video, data, options
                 )
             else:
-                verdict = await run(self.engine.analyze, data, options)
+                verdict = await run(self.engine.analyze_video, data, options)
         except InputError as exc:  # a broken recording fails the session with the input's code (no retry)
             await self.fail(session.id, exc.code)
             raise
@@ -171,13 +190,26 @@ class RecordingChecks:
                 ),
             )
             raise
+        if verdict.kind != "video" or verdict.frames_decoded < MIN_RECORDING_FRAMES:  # one frame in a container
+            await self.fail(session.id, FallbackCode.NOT_VIDEO)
+            raise not_video()
         extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
+        extra += [r for r in self.live_rules(verdict.liveness_frames, verdict.duration_s) if r not in verdict.reasons]
         result = await asyncio.get_running_loop().run_in_executor(
             self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), extra
         )
         status = SessionStatus.SUCCEEDED if result["alive"] else SessionStatus.FAILED
         decided = await self.book.decide(session.id, status, result, lambda r: r.status == SessionStatus.IN_PROGRESS)
         return decided or await self.book.get(session.id)
+
+    def live_rules(self, liveness_frames: int, duration_s: float) -> list[str]:
+        """What a live check of this mode would also have asked: as many anti-spoof samples and as long a watch."""
+        extra: list[str] = []
+        if liveness_frames < self.settings.min_liveness_frames:
+            extra.append(Reason.LOW_LIVENESS.value)
+        if duration_s * 1000 < self.settings.min_watch_ms:
+            extra.append(Reason.SHORT_TIME.value)
+        return extra
 
     async def fail(self, session_id: str, code: str) -> None:
         await self.book.decide(

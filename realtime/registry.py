@@ -251,6 +251,10 @@ class SessionRegistry:
     async def next_prompt(self, session_id: str, token: str | None) -> tuple[FallbackPrompt, FallbackPlan, float]:
         return await self.recording.next_prompt(session_id, token)
 
+    async def accepts_upload(self, session_id: str, token: str | None) -> None:
+        """Raises unless this client may upload its recording now (checked before the body is read)."""
+        await self.recording.accepts_upload(session_id, token)
+
     async def decide_recording(
         self, session_id: str, token: str | None, data: bytes, run: Callable[..., Any] | None = None
     ) -> SessionRecord:

@@ -17,7 +17,15 @@ from webapp.errors import ApiError
 from webapp.origins import normalize_origin
 from webapp.services import services
 from webapp.signing import key_id, result_claims, sign
-from webapp.uploads import FRAMING_BYTES, base64_chars, body_bytes, json_object
+from webapp.uploads import (
+    FRAMING_BYTES,
+    base64_chars,
+    body_bytes,
+    file_field,
+    json_object,
+    limit_body,
+    media_type,
+)
 
 blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
@@ -205,9 +213,16 @@ async def fallback_next(session_id: str) -> Any:
 
 @blueprint.post("/v1/sessions/<session_id>/recording")
 async def recording(session_id: str) -> Any:
-    """The recording of the fallback: raw video bytes (or multipart field `video`)."""
-    files = await request.files
-    data = files["video"].read() if "video" in files else await body_bytes(request)
+    """The recording of the fallback: raw video bytes (or multipart field `video`). The token is checked and the
+    body capped (the engine's video-size) before a byte of it is read."""
     svc = services()
-    session = await registry().decide_recording(session_id, _client_token(), data, run=svc.pool.run)
+    reg = registry()
+    token = _client_token()
+    await reg.accepts_upload(session_id, token)
+    limit_body(request, svc.config.engine.limits.video_size + FRAMING_BYTES)
+    if media_type(request).startswith("multipart/form-data"):
+        data = await file_field(request, "video") or b""
+    else:
+        data = await body_bytes(request)
+    session = await reg.decide_recording(session_id, token, data, run=svc.pool.run)
     return jsonify({"session_id": session.id, "status": session.status})
