@@ -19,6 +19,23 @@ KEY = "test-key-1"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
+def metric_samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """A /metrics exposition parsed (prometheus_client's parser): (sample name, its labels) -> value, so that a
+    test names a series whatever the label order or number format."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def series(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    """A key of `metric_samples`."""
+    return name, frozenset(labels.items())
+
+
 def temp_store_url() -> str:
     """A fresh SQLite store per app: sessions and rate counters of one test never leak into another."""
     return f"sqlite:///{tempfile.mkdtemp(prefix='livecheck-store-')}/livecheck.db"

@@ -7,7 +7,7 @@ import io
 
 from quart.datastructures import FileStorage
 
-from api_support import AUTH, CheckedClient, make_app
+from api_support import AUTH, CheckedClient, make_app, metric_samples, series
 from mediagen import cut_clip
 
 
@@ -74,10 +74,11 @@ async def test_metrics_count_requests_verdicts_and_model_time(client, media_byte
         "/v1/analyze", data=media_bytes("images/image_T1.jpg"), headers={**AUTH, "Content-Type": "image/jpeg"}
     )
     text = await (await client.get("/metrics")).get_data(as_text=True)
-    assert 'livecheck_requests_total{endpoint="/v1/analyze",method="POST",status="200"}' in text
-    assert 'livecheck_verdicts_total{endpoint="native",alive="true"}' in text
-    assert 'livecheck_inference_seconds_count{model="antispoof"}' in text
-    assert 'livecheck_request_seconds_bucket{endpoint="/v1/analyze",le="+Inf"}' in text
+    samples = metric_samples(text)
+    assert samples[series("livecheck_requests_total", endpoint="/v1/analyze", method="POST", status="200")] == 1
+    assert samples[series("livecheck_verdicts_total", endpoint="native", alive="true")] == 1
+    assert samples[series("livecheck_inference_seconds_count", model="antispoof")] == 1
+    assert samples[series("livecheck_request_seconds_bucket", endpoint="/v1/analyze", le="+Inf")] == 1
 
 
 async def test_30_concurrent_requests_against_2_workers_get_200_or_503(engine, media_bytes):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from quart.testing import QuartClient
 
+from api_support import metric_samples, series
 from mediagen import decode_frames, encode_video, encode_webm
 from realtime.client import FramesTrack, LiveClient
 from realtime.errors import SessionError
@@ -519,13 +520,14 @@ async def test_metrics_show_live_session_gauges_by_tenant(server):
         text = await (await server.get("/metrics")).get_data(as_text=True)
     finally:
         await live.close()
-    lines = set(text.splitlines())
-    assert 'livecheck_sessions{tenant="integrator",status="CREATED"} 1' in lines
-    assert 'livecheck_sessions{tenant="integrator",status="IN_PROGRESS"} 1' in lines
-    assert 'livecheck_sessions{tenant="demo",status="CREATED"} 1' in lines
-    assert 'livecheck_live_checks{tenant="integrator"} 1' in lines and 'livecheck_live_checks{tenant="demo"} 0' in lines
-    assert 'livecheck_live_peers{tenant="integrator"} 1' in lines
-    assert 'livecheck_sessions{tenant="demo",status="SUCCEEDED"} 0' in lines
+    samples = metric_samples(text)
+    assert samples[series("livecheck_sessions", tenant="integrator", status="CREATED")] == 1
+    assert samples[series("livecheck_sessions", tenant="integrator", status="IN_PROGRESS")] == 1
+    assert samples[series("livecheck_sessions", tenant="demo", status="CREATED")] == 1
+    assert samples[series("livecheck_live_checks", tenant="integrator")] == 1
+    assert samples[series("livecheck_live_checks", tenant="demo")] == 0
+    assert samples[series("livecheck_live_peers", tenant="integrator")] == 1
+    assert samples[series("livecheck_sessions", tenant="demo", status="SUCCEEDED")] == 0
 
 
 async def test_lookup_by_id_or_token_touches_no_other_session(engine):

@@ -1,58 +1,93 @@
-"""Prometheus text exposition without a client library: counters and fixed-bucket histograms.
+"""`/metrics` on prometheus_client: request, verdict and model-stage counters and histograms, and the gauges a
+feature reads at each scrape (the session registry's, the worker pool's).
 
-Labels: requests and latency by endpoint (the route rule, never the raw path) and status; verdicts by
-endpoint and outcome; inference time by model stage (landmarks, antispoof, embedding, decode, ...).
+Every label comes from a closed set, so nothing a client sends can add a series: the endpoint is the route rule
+(never the raw path; `unmatched` for none), the method one of `http.HTTPMethod` or `other`, the status an HTTP
+status code the app itself chose; verdict endpoints and model stages are names in the code.
+
+`serve --processes N` (webapp/server.py) gives every process one PROMETHEUS_MULTIPROC_DIR: counters and histograms
+are then written there by each process and a scrape, whichever process answers it, sums them over all of them
+(prometheus_client's multi-process mode). Gauges read at scrape time (workers, requests in flight, this node's
+live checks) are the answering process's own; the session counts read from the store are the cluster's.
 """
 
 from __future__ import annotations
 
-import bisect
+import os
 import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from http import HTTPMethod
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 # name -> {labels: value}; a feature's live figures (the session registry's, say), read at each scrape
 LabeledGauges = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
 LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 STAGE_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the text format generate_latest writes
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable (read when it is first imported)
+OTHER_METHOD = "other"
+_METHODS = frozenset(HTTPMethod)
+
+# No `*_created` series: the exposition stays the one the docs and dashboards name.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
-@dataclass
-class _Histogram:
-    buckets: tuple[float, ...]
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    n: int = 0
-
-    def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
-
-    def observe(self, value: float) -> None:
-        index = bisect.bisect_left(self.buckets, value)
-        if index < len(self.counts):
-            self.counts[index] += 1
-        self.total += value
-        self.n += 1
+def method_label(method: str) -> str:
+    """A request method as a label: a standard method as is, anything a client invents as `other`."""
+    return method if method in _METHODS else OTHER_METHOD
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
-    escaped = (f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"' for k, v in pairs)
-    return "{" + ",".join(escaped) + "}"
+class _ScrapeGauges(Collector):
+    """Gauges computed when scraped: the fixed ones given to `Metrics.render` and the features' sources."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self._metrics.gauge_families()
 
 
 class Metrics:
-    """Thread-safe; one instance per app (on the services object)."""
+    """Thread-safe (prometheus_client's metrics are); one instance per app (on the services object), each on a
+    registry of its own so that several apps in one process (the tests) keep their figures apart."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir if multiprocess_dir is not None else os.environ.get(MULTIPROC_ENV)
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "livecheck_requests",
+            "HTTP requests by endpoint, method and status.",
+            ("endpoint", "method", "status"),
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "livecheck_request_seconds",
+            "HTTP request latency by endpoint.",
+            ("endpoint",),
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._verdicts = Counter(
+            "livecheck_verdicts", "Verdicts by endpoint and outcome.", ("endpoint", "alive"), registry=self.registry
+        )
+        self._stages = Histogram(
+            "livecheck_inference_seconds",
+            "Time per request spent in each model stage.",
+            ("model",),
+            buckets=STAGE_BUCKETS_S,
+            registry=self.registry,
+        )
         self._lock = threading.Lock()
-        self._requests: dict[tuple[tuple[str, str], ...], int] = {}
-        self._latency: dict[tuple[tuple[str, str], ...], _Histogram] = {}
-        self._verdicts: dict[tuple[tuple[str, str], ...], int] = {}
-        self._stages: dict[tuple[tuple[str, str], ...], _Histogram] = {}
-        self._busy = 0
+        self._fixed: Mapping[str, float] = {}
         self._gauge_sources: dict[str, Callable[[], LabeledGauges]] = {}
         self._refreshers: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._gauges = _ScrapeGauges(self)
+        self.registry.register(self._gauges)
 
     def add_gauges(
         self, name: str, source: Callable[[], LabeledGauges], refresh: Callable[[], Awaitable[None]] | None = None
@@ -77,60 +112,37 @@ class Metrics:
             await refresh()
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (("endpoint", endpoint), ("method", method), ("status", str(status)))
-            self._requests[key] = self._requests.get(key, 0) + 1
-            lkey = (("endpoint", endpoint),)
-            self._latency.setdefault(lkey, _Histogram(LATENCY_BUCKETS_S)).observe(seconds)
-            if status == 503:
-                self._busy += 1
+        self._requests.labels(endpoint, method_label(method), str(status)).inc()
+        self._latency.labels(endpoint).observe(seconds)
 
-    def verdict(self, endpoint: str, alive: bool, timings_ms: dict[str, float]) -> None:
-        with self._lock:
-            key = (("endpoint", endpoint), ("alive", "true" if alive else "false"))
-            self._verdicts[key] = self._verdicts.get(key, 0) + 1
-            for stage, ms in timings_ms.items():
-                if stage == "total":
-                    continue
-                skey = (("model", stage),)
-                self._stages.setdefault(skey, _Histogram(STAGE_BUCKETS_S)).observe(ms / 1000)
+    def verdict(self, endpoint: str, alive: bool, timings_ms: Mapping[str, float]) -> None:
+        self._verdicts.labels(endpoint, "true" if alive else "false").inc()
+        for stage, ms in timings_ms.items():
+            if stage != "total":
+                self._stages.labels(stage).observe(ms / 1000)
 
-    def render(self, gauges: dict[str, float] | None = None) -> str:
-        lines: list[str] = []
+    def gauge_families(self) -> list[Metric]:
         with self._lock:
-            lines += [
-                "# HELP livecheck_requests_total HTTP requests by endpoint, method and status.",
-                "# TYPE livecheck_requests_total counter",
-            ]
-            lines += [f"livecheck_requests_total{_labels(k)} {v}" for k, v in sorted(self._requests.items())]
-            lines += self._histogram("livecheck_request_seconds", "HTTP request latency by endpoint.", self._latency)
-            lines += [
-                "# HELP livecheck_verdicts_total Verdicts by endpoint and outcome.",
-                "# TYPE livecheck_verdicts_total counter",
-            ]
-            lines += [f"livecheck_verdicts_total{_labels(k)} {v}" for k, v in sorted(self._verdicts.items())]
-            lines += self._histogram(
-                "livecheck_inference_seconds", "Time per request spent in each model stage.", self._stages
-            )
-        for name, value in sorted((gauges or {}).items()):
-            lines += [f"# TYPE {name} gauge", f"{name} {value}"]
-        with self._lock:
+            fixed = dict(self._fixed)
             sources = list(self._gauge_sources.values())
+        families: list[Metric] = [GaugeMetricFamily(name, name, value=value) for name, value in sorted(fixed.items())]
         for source in sources:
             for name, series in sorted(source().items()):
-                lines.append(f"# TYPE {name} gauge")
-                lines += [f"{name}{_labels(labels)} {value:g}" for labels, value in sorted(series.items())]
-        return "\n".join(lines) + "\n"
+                names = [label for label, _ in next(iter(series), ())]
+                family = GaugeMetricFamily(name, name, labels=names)
+                for labels, value in sorted(series.items()):
+                    family.add_metric([value for _, value in labels], value)
+                families.append(family)
+        return families
 
-    @staticmethod
-    def _histogram(name: str, help_text: str, series: dict[tuple[tuple[str, str], ...], _Histogram]) -> list[str]:
-        lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
-        for key, hist in sorted(series.items()):
-            cumulative = 0
-            for bound, count in zip(hist.buckets, hist.counts):
-                cumulative += count
-                lines.append(f"{name}_bucket{_labels(key + (('le', repr(bound)),))} {cumulative}")
-            lines.append(f"{name}_bucket{_labels(key + (('le', '+Inf'),))} {hist.n}")
-            lines.append(f"{name}_sum{_labels(key)} {hist.total:.6f}")
-            lines.append(f"{name}_count{_labels(key)} {hist.n}")
-        return lines
+    def render(self, gauges: Mapping[str, float] | None = None) -> str:
+        """The text exposition; `gauges` are plain gauges read for this scrape. With a multi-process directory the
+        counters and histograms are every process's, summed."""
+        with self._lock:
+            self._fixed = dict(gauges or {})
+        if self.multiprocess_dir:
+            scrape = CollectorRegistry()
+            MultiProcessCollector(scrape, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            scrape.register(self._gauges)
+            return generate_latest(scrape).decode()
+        return generate_latest(self.registry).decode()

@@ -7,6 +7,7 @@ from enum import StrEnum
 from quart import Blueprint, Response, jsonify
 
 from realtime.store import StoreError
+from webapp.metrics import CONTENT_TYPE
 from webapp.services import services
 
 blueprint = Blueprint("ops", __name__)
@@ -70,4 +71,4 @@ async def metrics() -> Response:
             "livecheck_detections_cached": await svc.detections.count(),
         }
     )
-    return Response(text, content_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(text, content_type=CONTENT_TYPE)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
@@ -22,6 +25,7 @@ from hypercorn.config import Config as HypercornConfig
 from models import ModelError
 from webapp.app import create_app
 from webapp.config import ConfigError, ServiceConfig, load_config
+from webapp.metrics import MULTIPROC_ENV
 from webapp.services import services
 
 EXIT_CONFIG = 2
@@ -94,7 +98,29 @@ def supervise(config: ServiceConfig, processes: int, config_path: str | None, mo
     must be one every process can open: SQLite (WAL) on this machine, or Redis. A process that dies is started
     again (its running checks are failed `node_lost` by the others' sweep), unless processes keep dying: more than
     `MAX_RESTARTS` in `RESTART_WINDOW_S` stops them all (exit 1; a broken config or store, not a crash, is the
-    likely cause). SIGTERM/SIGINT are passed on; the exit status is 0 when every process drained and exited 0."""
+    likely cause). SIGTERM/SIGINT are passed on; the exit status is 0 when every process drained and exited 0.
+    They share one Prometheus multi-process directory (PROMETHEUS_MULTIPROC_DIR, a fresh temporary one unless set),
+    so that /metrics counts every process's requests whichever process answers."""
+    listener = _listen(config)
+    if listener is None:
+        return EXIT_CONFIG
+    metrics_dir = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="livecheck-metrics-")
+    command = [sys.executable, "-m", "webapp.cli", "serve", "--listen", config.listen]
+    command += ["--config", config_path] if config_path else []
+    command += ["--models", models_dir] if models_dir else []
+    env = {**os.environ, LISTEN_FD: str(listener.fileno()), MULTIPROC_ENV: metrics_dir}
+    try:
+        return _Supervisor(lambda: subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),))).run(
+            processes, config.listen
+        )
+    finally:
+        listener.close()
+        if metrics_dir != os.environ.get(MULTIPROC_ENV):
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _listen(config: ServiceConfig) -> socket.socket | None:
+    """The listening socket the processes inherit; None (after saying why) when it cannot be bound."""
     host, port = config.host_port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -103,65 +129,66 @@ def supervise(config: ServiceConfig, processes: int, config_path: str | None, mo
         listener.bind((host, port))
     except OSError as exc:
         print(f"livecheck: cannot listen on {config.listen}: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        listener.close()
+        return None
     listener.listen(1024)
     listener.set_inheritable(True)
-    command = [sys.executable, "-m", "webapp.cli", "serve", "--listen", config.listen]
-    command += ["--config", config_path] if config_path else []
-    command += ["--models", models_dir] if models_dir else []
-    env = {**os.environ, LISTEN_FD: str(listener.fileno())}
+    return listener
 
-    def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(command, env=env, pass_fds=(listener.fileno(),))
 
-    children = [spawn() for _ in range(processes)]
-    print(
-        f"livecheck: {processes} server processes on http://{config.listen} (pids "
-        f"{', '.join(str(c.pid) for c in children)})",
-        file=sys.stderr,
-    )
-    stopping = False
+class _Supervisor:
+    """The children of `supervise`: started, restarted when one dies (within the restart budget), signalled."""
 
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children:
+    def __init__(self, spawn: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self.spawn = spawn
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.stopping = False
+        self.restarts: list[float] = []
+        self.codes: dict[int, int] = {}  # child index -> exit status, once it is not restarted
+
+    def forward(self, signum: int, _frame: object = None) -> None:
+        self.stopping = True
+        for child in self.children:
             if child.poll() is None:
                 child.send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    restarts: list[float] = []
-    codes: dict[int, int] = {}
-    while len(codes) < len(children):
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        index = next((i for i, c in enumerate(children) if c.pid == pid), None)
-        if index is None:
-            continue
-        code = os.waitstatus_to_exitcode(status)
-        children[index].returncode = code
-        if stopping:
-            codes[index] = code
-            continue
+    def run(self, processes: int, listen: str) -> int:
+        self.children = [self.spawn() for _ in range(processes)]
+        pids = ", ".join(str(c.pid) for c in self.children)
+        print(f"livecheck: {processes} server processes on http://{listen} (pids {pids})", file=sys.stderr)
+        signal.signal(signal.SIGTERM, self.forward)
+        signal.signal(signal.SIGINT, self.forward)
+        while len(self.codes) < len(self.children):
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            index = next((i for i, c in enumerate(self.children) if c.pid == pid), None)
+            if index is not None:
+                self.exited(index, os.waitstatus_to_exitcode(status))
+        failed = [code for code in self.codes.values() if code != 0]
+        return failed[0] if failed else 0
+
+    def exited(self, index: int, code: int) -> None:
+        """Child `index` exited with `code`: recorded when stopping or past the restart budget, else replaced."""
+        pid = self.children[index].pid
+        self.children[index].returncode = code
+        if self.stopping:
+            self.codes[index] = code
+            return
         now = time.monotonic()
-        restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
-        if len(restarts) > MAX_RESTARTS:
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(self.restarts) > MAX_RESTARTS:
             print(
-                f"livecheck: server processes keep exiting ({len(restarts)} in {RESTART_WINDOW_S:g} s, last "
+                f"livecheck: server processes keep exiting ({len(self.restarts)} in {RESTART_WINDOW_S:g} s, last "
                 f"pid {pid} with {code}); stopping",
                 file=sys.stderr,
             )
-            forward(signal.SIGTERM, None)
-            codes[index] = code or 1
-            continue
-        children[index] = spawn()
+            self.forward(signal.SIGTERM)
+            self.codes[index] = code or 1
+            return
+        self.children[index] = self.spawn()
         print(
-            f"livecheck: server process {pid} exited with {code}; started pid {children[index].pid} in its place",
+            f"livecheck: server process {pid} exited with {code}; started pid {self.children[index].pid} in its place",
             file=sys.stderr,
         )
-    listener.close()
-    failed = [code for code in codes.values() if code != 0]
-    return failed[0] if failed else 0
