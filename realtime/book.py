@@ -40,6 +40,7 @@ class SessionOptions:
     audit_images: bool = False
     owner: str | None = None  # opaque id of the integrator that created it; None = any integrator may read it
     recording_fallback: bool = False  # the integrator allows the recording fallback (lower assurance)
+    light: bool | None = None  # the light challenge; None: the configured default ([realtime] light)
 
 
 def token_used() -> SessionError:
@@ -115,6 +116,7 @@ class SessionBook:
             owner=options.owner,
             tenant=tenant,
             recording_fallback=options.recording_fallback,
+            light=self.settings.light if options.light is None else options.light,
             status_token_hash=status_token_hash,
             reference=None if reference is None else np.asarray(reference, dtype=np.float32).tobytes(),
             reference_given=options.reference_photo is not None,

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from realtime import protocol as p
+from realtime.light_phase import AWAY_CODES, LightPhase
 from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
 from scoring.actions import ACTIONS, Action, ActionDetector, Baseline, event_confidence, threshold_for
 from scoring.decision import Decision, Facts, Rules, decide
 from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
+from scoring.light import LightLimits, LightReport
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason
 from scoring.settings import EngineSettings
@@ -84,6 +86,7 @@ class ChallengeOutcome:
     frames_analyzed: int
     duration_ms: int
     evidence: EvidenceReport | None = None  # the cross-frame measures behind static_video / flat_face / looped_video
+    light: LightReport | None = None  # the light challenge, when the session asked for it (realtime/light_phase.py)
 
     @property
     def alive(self) -> bool:
@@ -106,6 +109,7 @@ class ChallengeSession:
         engine: EngineSettings,
         *,
         keep_audit_frames: bool = False,
+        light: bool = False,
     ) -> None:
         unknown = [a for a in actions if a not in ACTIONS]
         if unknown:
@@ -142,6 +146,12 @@ class ChallengeSession:
         self._last_yaw: float | None = None
         self._first_frame_ms: int | None = None  # the first frame observed (the stream's start)
         self._evidence_since_ms: int | None = None  # the first face the evidence was given
+        # The light challenge between positioning and the actions (docs/protocol.md "Light challenge").
+        self._light = (
+            LightPhase(LightLimits(), away_ms=settings.light_away_ms, attempts=settings.light_attempts)
+            if light
+            else None
+        )
 
     # -- what the pipeline should compute for the next frame ---------------------------------------------------
 
@@ -178,6 +188,11 @@ class ChallengeSession:
         self.phase = p.Phase.POSITIONING
         return [p.State(p.Phase.POSITIONING)]
 
+    def decline_light(self) -> None:
+        """The user continues without lights (`no_light`, before the phase): the result says so."""
+        if self._light is not None:
+            self._light.decline()
+
     def cancel(self, reason: str, now_ms: int) -> list[p.ServerMessage]:
         if self.done:
             return []
@@ -190,6 +205,8 @@ class ChallengeSession:
             return [p.Feedback(p.FeedbackCode.TOO_SLOW), *self._finish([LiveReason.TIMEOUT], now_ms)]
         if self.phase == p.Phase.POSITIONING and now_ms - self.started_ms > self.settings.positioning_timeout_s * 1000:
             return self._finish([LiveReason.POSITIONING_FAILED], now_ms)
+        if self.phase == p.Phase.LIGHT:
+            return self._light_step(None, None, None, now_ms)
         if self.phase == p.Phase.CHALLENGE and self._results and now_ms > self._results[-1].deadline_ms:
             return self._expire_action(now_ms)
         if self.phase == p.Phase.DECIDING and self._decide_since is not None:
@@ -215,6 +232,9 @@ class ChallengeSession:
                 return out
         if self.phase == p.Phase.POSITIONING:
             out += self._position(obs, now_ms)
+        elif self.phase == p.Phase.LIGHT:
+            out += self._light_step(obs, rgb, self._positioning_code(obs), now_ms)
+            self._previous = obs.face
         elif self.phase == p.Phase.CHALLENGE:
             out += self._challenge(obs, now_ms)
         elif (
@@ -238,7 +258,7 @@ class ChallengeSession:
         out: list[p.ServerMessage],
     ) -> None:
         assert self._first_frame_ms is not None
-        if now_ms - self._first_frame_ms >= self.settings.evidence_settle_ms:
+        if now_ms - self._first_frame_ms >= self.settings.evidence_settle_ms and self.phase != p.Phase.LIGHT:
             # A stream's first frames are its encoder's start-up (VP8's first key frame reads mt_sun's smile 0.38
             # as 0.14 until the picture is refined ~8 frames later) and its camera's; a recorded clip has no such
             # frames. Counted, they made an expression change no upload of the same clip shows (docs/verdict.md
@@ -303,12 +323,36 @@ class ChallengeSession:
         self._steady_faces.append(obs.face)
         if now_ms - self._steady_since >= self.settings.steady_ms and len(self._steady_faces) >= 3:
             self._baseline = Baseline.from_faces(self._steady_faces[-8:])
+            if self._light is not None and not self._light.done:
+                self.phase = p.Phase.LIGHT
+                return [*out, p.State(p.Phase.LIGHT), *self._light.begin(now_ms)]
             self.phase = p.Phase.CHALLENGE
             self._last_embed_ms = -(10**9)
             if self.keep_audit_frames and obs.face is not None and self._best is not None:
                 self._audit.append(self._best.rgb)
             out.append(p.State(p.Phase.CHALLENGE))
             out += self._next_prompt(now_ms)
+        return out
+
+    def _light_step(
+        self, obs: FrameObservation | None, rgb: np.ndarray | None, code: p.FeedbackCode | None, now_ms: int
+    ) -> list[p.ServerMessage]:
+        """The light phase (realtime/light_phase.py): on to the actions once measured; back to positioning when the
+        face left the oval for too long (a fresh sequence then)."""
+        light = self._light
+        assert light is not None
+        if obs is None or code is None:
+            out = light.tick(now_ms)
+        else:
+            out = self._say(code if code in AWAY_CODES else p.FeedbackCode.OK)
+            out += light.observe(obs.face, rgb, code, now_ms)
+        if light.waiting_for_face:
+            self.phase, self._steady_since, self._steady_faces = p.Phase.POSITIONING, None, []
+            out.append(p.State(p.Phase.POSITIONING))
+        elif light.done:
+            self.phase = p.Phase.CHALLENGE
+            self._last_embed_ms = -(10**9)
+            out += [p.State(p.Phase.CHALLENGE), *self._next_prompt(now_ms)]
         return out
 
     def _next_prompt(self, now_ms: int) -> list[p.ServerMessage]:
@@ -402,10 +446,16 @@ class ChallengeSession:
             actions_asked=len(self.actions),
             actions_passed=sum(1 for r in self._results if r.passed),
             evidence=self._evidence_report.reasons if self._evidence_report is not None else (),
+            light=self._light_reasons(),
             stopped=tuple(stopped),
         )
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _light_reasons(self) -> tuple[str, ...]:
+        """The light rule's fact: its failure reason once measured (none when passed, declined, or not asked)."""
+        report = self._light.report if self._light is not None else None
+        return (report.reason,) if report is not None and report.reason is not None else ()
 
     def _watched_ms(self, now_ms: int) -> int:
         """How long the evidence has watched a face: a check with no actions still lasts long enough for the
@@ -443,5 +493,6 @@ class ChallengeSession:
             frames_analyzed=self._frames,
             duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
             evidence=self._evidence_report,
+            light=self._light.report if self._light is not None else None,
         )
         return [p.State(p.Phase.DONE), p.Result(status)]

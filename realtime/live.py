@@ -107,7 +107,11 @@ class LiveChecks:
             analyzer, landmarker = await loop.run_in_executor(self.executor, self.engine.stream_analyzer)
             local.landmarker = landmarker
             challenge = ChallengeSession(
-                claimed.actions, self.settings, self.engine.settings, keep_audit_frames=claimed.audit_images
+                claimed.actions,
+                self.settings,
+                self.engine.settings,
+                keep_audit_frames=claimed.audit_images,
+                light=claimed.light,
             )
             local.peer = LivePeer(
                 self.settings,

@@ -149,6 +149,8 @@ class LivePeer:
             return
         if message.type == p.MessageType.READY:
             self._send(self.challenge.start(self._now_ms()))
+        elif message.type == p.MessageType.NO_LIGHT:
+            self.challenge.decline_light()
         elif message.type == p.MessageType.CANCEL:
             self._send(self.challenge.cancel(LiveReason.CANCELLED, self._now_ms()))
             self._finish_soon()

@@ -13,12 +13,13 @@ import numpy as np
 
 from realtime.challenge import ChallengeOutcome
 from realtime.fallback import FallbackCode
-from realtime.modes import ASSURANCE, SessionMode
+from realtime.modes import ASSURANCE, Assurance, SessionMode
 from realtime.reasons import LiveReason
 from scoring.embedding import align_face, cosine
 from scoring.engine import LivenessEngine
 from scoring.evidence import EvidenceReport
 from scoring.imaging import encode_jpeg
+from scoring.light import LightOutcome, LightReport
 from scoring.match import MatchResult
 from scoring.reasons import Reason
 from scoring.verdict import Verdict
@@ -71,8 +72,13 @@ def _result(
     duration_s: float,
     evidence: EvidenceReport | None,
     match: MatchResult | None,
+    light: LightReport | None = None,
 ) -> dict[str, Any]:
-    """The one shape of a decided session's result (docs/protocol.md "Result"), live or recorded."""
+    """The one shape of a decided session's result (docs/protocol.md "Result"), live or recorded. A live check
+    whose user declined the light challenge it asked for is worth less: assurance low."""
+    assurance = ASSURANCE[mode]
+    if light is not None and light.outcome is LightOutcome.DECLINED:
+        assurance = Assurance.LOW
     return {
         "alive": alive,
         "confidence": round(confidence, 4),
@@ -86,9 +92,10 @@ def _result(
         "duration_s": round(duration_s, 3),
         "evidence": evidence.to_dict() if evidence else None,  # cross-frame measures (docs/verdict.md)
         "match": match.to_dict() if match else None,
+        "light": light.to_dict() if light else None,  # the light challenge (docs/protocol.md)
         "reasons": reasons,
         "mode": mode.value,
-        "assurance": ASSURANCE[mode].value,
+        "assurance": assurance.value,
         "model_versions": engine.models.store.versions(),
     }
 
@@ -128,6 +135,7 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
         duration_s=outcome.duration_ms / 1000,
         evidence=outcome.evidence,
         match=match,
+        light=outcome.light,
     )
 
 

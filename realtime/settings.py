@@ -42,6 +42,10 @@ class RealtimeSettings:
     evidence_interval_ms: int = 1000  # how often a passive check recomputes the evidence while it waits
     identity_max_turn_deg: float = 8.0  # embeddings only from frames this close to the starting yaw
     identity_interval_ms: int = 700  # one SFace embedding per this interval (up to identity-samples)
+    # The light challenge (docs/protocol.md "Light challenge"): the default of the session option `light`.
+    light: bool = False  # off until measured on real faces and screens (the simulated camera passes it)
+    light_away_ms: int = 1000  # a face out of the oval this long interrupts the colours (a fresh sequence follows)
+    light_attempts: int = 3  # sequences at most; an interrupted last one is judged on what was seen
     connect_timeout_s: float = 15.0  # an answered offer that delivers no frame by then frees its slot and landmarker
     # Recording fallback (realtime/fallback.py), only for sessions created with recording_fallback: true.
     fallback_lead_min_ms: int = 2000  # the first prompt is due at a random moment in [min, max] after recording starts

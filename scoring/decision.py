@@ -28,6 +28,7 @@ class Rule(StrEnum):
     LIVENESS = "liveness"  # low_liveness
     ACTIONS = "actions"  # actions_failed
     REFERENCE = "reference"  # reference_no_face (does not count against alive)
+    LIGHT = "light"  # light_mismatch | too_bright, as scoring.light measured them (live checks that asked)
 
 
 # The order reasons are listed in; a rule not named does not apply to that kind of check.
@@ -42,7 +43,7 @@ VIDEO_ORDER = (
     Rule.REFERENCE,
 )
 # A live check has no presence rule: a missing face keeps it in positioning (positioning_failed, timeout).
-LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE)
+LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE, Rule.LIGHT)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Facts:
     actions_asked: int
     actions_passed: int  # a still passes none: it cannot show an action
     evidence: tuple[str, ...] = ()  # scoring.evidence's reasons (empty when nothing was tracked)
+    light: tuple[str, ...] = ()  # scoring.light's reason (empty: passed, declined, or not asked)
     duration_s: float | None = None  # None: not a clip
     reference_asked: bool = False
     reference_found: bool = False  # a face was found in the reference photo
@@ -133,6 +135,8 @@ def _apply(rule: Rule, f: Facts, rules: Rules) -> list[str]:
         return [Reason.SHORT_TIME] if f.duration_s is not None and f.duration_s < rules.min_seconds else []
     if rule is Rule.EVIDENCE:
         return list(f.evidence)
+    if rule is Rule.LIGHT:
+        return list(f.light)
     if rule is Rule.IDENTITY:
         return [Reason.FACE_CHANGED] if f.identity_min is not None and f.identity_min < rules.identity_threshold else []
     if rule is Rule.LIVENESS:

@@ -19,6 +19,7 @@ from realtime.reasons import LiveReason
 from realtime.status import SessionStatus
 from scoring.actions import Action
 from scoring.errors import InputCode
+from scoring.light import LightColor, LightOutcome
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
@@ -158,6 +159,11 @@ SESSION_OPTIONS = {
             "default": False,
             "description": "allow the recording fallback when WebRTC fails (lower assurance)",
         },
+        "light": {
+            "type": "boolean",
+            "description": "the light challenge after positioning (default: [realtime] light, off); "
+            "docs/protocol.md 'Light challenge'",
+        },
     },
 }
 SESSION_CREATED = obj(
@@ -196,6 +202,23 @@ SESSION_RESULT = obj(
         "identity_min_cosine": NULLABLE_NUM,
         "frames_analyzed": INT,
         "duration_s": NUM,
+        "light": {
+            "oneOf": [
+                {"type": "null"},
+                obj(
+                    {"outcome": enum(LightOutcome), "colors": {"type": "array", "items": enum(LightColor)}},
+                    {
+                        "frames": INT,
+                        "lag_ms": NULLABLE_INT,
+                        "correlation": NULLABLE_NUM,
+                        "region_gains": {"type": "object", "additionalProperties": NUM},
+                        "region_spread": NULLABLE_NUM,
+                        "region_chi2": NULLABLE_NUM,
+                        "luma": NULLABLE_NUM,
+                    },
+                ),
+            ]
+        },
     },
 )
 SESSION = obj(

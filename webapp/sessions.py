@@ -92,6 +92,9 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     fallback = body.get("recording_fallback", False)
     if not isinstance(fallback, bool):
         raise bad("recording_fallback must be true or false.")
+    light = body.get("light")
+    if light is not None and not isinstance(light, bool):
+        raise bad("light must be true or false.")
     ttl = body.get("ttl")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float))):
         raise bad("ttl must be a number of seconds.")
@@ -119,6 +122,7 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
         audit_images=audit,
         owner=owner,
         recording_fallback=fallback,
+        light=light,
     )
 
 

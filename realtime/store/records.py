@@ -25,6 +25,7 @@ class SessionRecord:
     owner: str | None = None  # opaque id of the integrator that created it
     tenant: Tenant = Tenant.INTEGRATOR
     recording_fallback: bool = False  # the integrator allows the recording fallback
+    light: bool = False  # the live check includes the light challenge (docs/protocol.md)
     status_token_hash: str | None = None  # demo sessions: sha256 hex of the token the demo page reads the status with
     reference: bytes | None = field(default=None, repr=False)  # float32 embedding of the reference photo
     reference_given: bool = False
