@@ -1,8 +1,10 @@
 """MediaPipe FaceLandmarker behind a small interface: RGB frame in, raw faces out.
 
-VIDEO mode needs strictly increasing timestamps per instance, and an instance costs ~0.6 s to create, so
-`StreamLandmarker` re-bases each new stream's timestamps onto the instance's own monotonic clock and
-`LandmarkerPool` lends instances out instead of creating one per request.
+A VIDEO-mode instance tracks: each frame's landmarks start from the previous frame's, whatever gap the timestamps
+leave, so an instance that had seen one clip answered the next clip differently (mt_yongen 0.709586 alone,
+0.71031 right after mt_sun). A liveness answer must be a function of its input, so a VIDEO instance serves one
+stream and is then closed (`LandmarkerPool` never lends it again); creating one costs ~15-50 ms against seconds of
+analysis (bench/landmarker_cost.py). IMAGE-mode instances hold nothing between calls and are reused.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
 
 
 class StreamLandmarker:
-    """One MediaPipe instance. Use `begin_stream()` before each new stream of frames."""
+    """One MediaPipe instance. In VIDEO mode it serves a single stream: `begin_stream()` once, then frames."""
 
     def __init__(self, model_path: Path, *, video: bool = True, max_faces: int = 2) -> None:
         options = FaceLandmarkerOptions(
@@ -59,9 +61,18 @@ class StreamLandmarker:
         self._landmarker = FaceLandmarker.create_from_options(options)
         self._last_ts = -1
         self._offset = 0
+        self._streams = 0
+
+    @property
+    def used(self) -> bool:
+        """A VIDEO instance that has begun a stream carries that stream's tracking state."""
+        return self.video and self._streams > 0
 
     def begin_stream(self) -> None:
-        # A gap of one second tells the tracker nothing carries over from the previous stream.
+        if self.used:
+            raise RuntimeError("a VIDEO landmarker tracks across frames: it serves one stream only")
+        self._streams += 1
+        # The first timestamp a fresh instance has always seen (kept so results stay what they were).
         self._offset = self._last_ts + 1000
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int) -> list[RawFace]:
@@ -93,7 +104,9 @@ class StreamLandmarker:
 
 
 class LandmarkerPool:
-    """Lends landmarkers (VIDEO mode for streams, IMAGE mode for stills); creates new ones up to `max_size`, then callers wait for a free one."""
+    """Lends landmarkers (VIDEO mode for streams, IMAGE mode for stills); at most `max_size` exist at once, then
+    callers wait for one to be given back. A VIDEO landmarker given back is closed, never lent again: each stream
+    gets a fresh one (a prewarmed spare or a new one)."""
 
     def __init__(
         self, model_path: Path, max_size: int, *, video: bool = True, max_faces: int = 2, name: str = ""
@@ -147,11 +160,14 @@ class LandmarkerPool:
 
     def release(self, item: StreamLandmarker) -> None:
         with self._cond:
-            if self._closed:
-                item.close()
-                return
-            self._idle.append(item)
+            spent = self._closed or item.used
+            if spent:
+                self._created -= 1  # its place is free for a fresh instance
+            else:
+                self._idle.append(item)
             self._cond.notify()
+        if spent:
+            item.close()
 
     @contextmanager
     def lend(self, timeout: float | None = None) -> Iterator[StreamLandmarker]:
