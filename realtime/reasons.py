@@ -1,6 +1,6 @@
 """Reasons a live session fails that belong to the session, not to the frames (docs/protocol.md "Result").
 
-The verdict's own reasons (low_liveness, flat_face, ...) are scoring.reasons.Reason; the recording fallback's are
+The verdict's own reasons (low_liveness, flat_face, face_mismatch, ...) are scoring.reasons.Reason; the recording fallback's are
 realtime.fallback.FallbackCode. StrEnum members compare equal to their strings, so stored results keep working.
 """
 
@@ -15,7 +15,6 @@ class LiveReason(StrEnum):
     DISCONNECTED = "disconnected"  # the peer connection failed or closed mid-check
     STREAM_ENDED = "stream_ended"  # the video track ended mid-check
     POSITIONING_FAILED = "positioning_failed"  # no steady, well-placed face within positioning-timeout-s
-    FACE_MISMATCH = "face_mismatch"  # the face is not the one on the reference photo
     NODE_LOST = "node_lost"  # the node running the check stopped heart-beating; another node decided it
     SERVER_SHUTDOWN = "server_shutdown"  # the node had to stop before the check ended
     INTERNAL_ERROR = "internal_error"  # the analysis failed (a bug, logged); never the user's fault

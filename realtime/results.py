@@ -14,7 +14,6 @@ import numpy as np
 from realtime.challenge import ChallengeOutcome
 from realtime.fallback import FallbackCode
 from realtime.modes import ASSURANCE, Assurance, SessionMode
-from realtime.reasons import LiveReason
 from scoring.embedding import align_face, cosine
 from scoring.engine import LivenessEngine
 from scoring.evidence import EvidenceReport
@@ -118,7 +117,7 @@ def live_result(engine: LivenessEngine, inputs: ResultInputs, outcome: Challenge
         match = _match(engine, inputs, aligned)
     images = [_b64_jpeg(f, 80) for f in outcome.audit_frames[:4]] if inputs.audit_images else []
     if match is not None and not match.same_person:
-        reasons.append(LiveReason.FACE_MISMATCH)
+        reasons.append(Reason.FACE_MISMATCH)
     return _result(
         engine,
         SessionMode.LIVE,
@@ -159,7 +158,7 @@ def recording_result(
             best["image_jpeg_b64"] = _b64_jpeg(verdict.best_face.face_rgb, 90)
         match = _match(engine, inputs, verdict.best_face.face_rgb)
         if match is not None and not match.same_person:
-            reasons.append(LiveReason.FACE_MISMATCH)
+            reasons.append(Reason.FACE_MISMATCH)
     confidence = min([verdict.average_liveness] + [a.confidence for a in actions]) if verdict.liveness_frames else 0.0
     images = (
         [_b64_jpeg(verdict.best_face.frame_rgb, 80)] if inputs.audit_images and verdict.best_face is not None else []

@@ -6,12 +6,15 @@ different facts in different ways, then all call `decide`. Where the three diffe
 - which rules apply and in which order the reasons are listed (`order`; clients and tests see the order);
 - the live check needs `min_liveness_frames` anti-spoof scores and counts "no score at all" as low liveness,
   where a still or a clip without scores already says no_face / too_few_frames;
-- a live check that stopped early (`Facts.stopped`) is judged only on why it stopped, plus low liveness.
+- a live check that stopped early (`Facts.stopped`) is judged only on why it stopped, plus low liveness;
+- a session (live or the recording fallback, `Rules.recording`) also has the match with its reference photo
+  (`Facts.same_person`: face_mismatch) and, for a recording, what the fallback's own checks found (`Facts.session`);
+  a recording is judged by the video rules plus what a live check of its mode asks (anti-spoof scores, watch time).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from scoring.reasons import Reason
@@ -29,6 +32,8 @@ class Rule(StrEnum):
     ACTIONS = "actions"  # actions_failed
     REFERENCE = "reference"  # reference_no_face (does not count against alive)
     LIGHT = "light"  # light_mismatch | too_bright, as scoring.light measured them (live checks that asked)
+    MATCH = "match"  # face_mismatch: the face is not the reference photo's (sessions with a reference)
+    SESSION = "session"  # the recording fallback's own checks (moved_before_prompt, recording_timeline)
 
 
 # The order reasons are listed in; a rule not named does not apply to that kind of check.
@@ -43,7 +48,8 @@ VIDEO_ORDER = (
     Rule.REFERENCE,
 )
 # A live check has no presence rule: a missing face keeps it in positioning (positioning_failed, timeout).
-LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE, Rule.LIGHT)
+LIVE_ORDER = (Rule.LIVENESS, Rule.IDENTITY, Rule.ACTIONS, Rule.EVIDENCE, Rule.LIGHT, Rule.MATCH)
+RECORDING_ORDER = (*VIDEO_ORDER, Rule.MATCH, Rule.SESSION)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class Facts:
     reference_asked: bool = False
     reference_found: bool = False  # a face was found in the reference photo
     stopped: tuple[str, ...] = ()  # a live check stopped before deciding: why (timeout, cancelled, face_changed...)
+    same_person: bool | None = None  # the face against the session's reference photo (None: no reference, no face)
+    session: tuple[str, ...] = ()  # what the recording fallback's own checks found (its codes, listed last)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,18 @@ class Rules:
             settings.identity_threshold,
             min_selected_frames=settings.min_selected_frames,
             min_seconds=settings.min_video_seconds if min_seconds is None else min_seconds,
+        )
+
+    @classmethod
+    def recording(cls, settings: EngineSettings, min_liveness_frames: int, min_watch_s: float) -> Rules:
+        """The recording fallback's clip: the video rules, and what a live check of the mode asks too (as many
+        anti-spoof scores, as long a watch), the reference match and the fallback's own checks."""
+        video = cls.video(settings)
+        return replace(
+            video,
+            order=RECORDING_ORDER,
+            min_liveness_frames=min_liveness_frames,
+            min_seconds=max(video.min_seconds, min_watch_s),
         )
 
     @classmethod
@@ -145,6 +165,10 @@ def _apply(rule: Rule, f: Facts, rules: Rules) -> list[str]:
         return [Reason.ACTIONS_FAILED] if f.actions_passed < f.actions_asked else []
     if rule is Rule.REFERENCE:
         return [Reason.REFERENCE_NO_FACE] if f.reference_asked and not f.reference_found else []
+    if rule is Rule.MATCH:
+        return [Reason.FACE_MISMATCH] if f.same_person is False else []
+    if rule is Rule.SESSION:
+        return list(f.session)
     raise AssertionError(rule)
 
 

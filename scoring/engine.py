@@ -154,6 +154,7 @@ class LivenessEngine:
             duration_s=0.0,
             identity_min_cosine=None,
             timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
+            facts=facts,
         )
 
     # -- video --------------------------------------------------------------------------------------------
@@ -266,4 +267,5 @@ class LivenessEngine:
             identity_min_cosine=identity.min_similarity,
             timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
             evidence=evidence,
+            facts=facts,
         )

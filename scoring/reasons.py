@@ -17,6 +17,7 @@ class Reason(StrEnum):
     ACTIONS_FAILED = "actions_failed"
     TOO_FEW_FRAMES = "too_few_frames"
     REFERENCE_NO_FACE = "reference_no_face"
+    FACE_MISMATCH = "face_mismatch"  # a session's face is not the one on its reference photo
     LOOPED_VIDEO = "looped_video"
     LIGHT_MISMATCH = (
         "light_mismatch"  # live, light challenge: the face did not reflect the colours in time, or as a plane

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scoring.actions import ActionResult
+from scoring.decision import Facts
 from scoring.evidence import EvidenceReport
 from scoring.match import MatchResult
 from scoring.observation import BBox, Quality
@@ -52,6 +53,7 @@ class Verdict:
     timings_ms: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     evidence: EvidenceReport | None = None  # cross-frame measures of a video (None for stills)
+    facts: Facts | None = field(default=None, repr=False)  # what was decided on (a session decides again with more)
 
     @property
     def actions_passed(self) -> bool:
