@@ -89,6 +89,7 @@ BrowserFactory = Callable[..., Any]
 def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
     """launch(camera=Y4mInfo, grant=True, loopback=True) -> a new Playwright page (its browser closes after the test).
 
+    extra_flags: more Chromium switches; color_scheme: what prefers-color-scheme answers.
     grant=False: the camera prompt is denied. fake_device=False: the browser has no camera. loopback=False: Chromium gathers no loopback ICE candidates, and in
     a loopback-only namespace that means no candidate at all, so WebRTC cannot connect.
     """
@@ -102,8 +103,10 @@ def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
         viewport: dict[str, int] | None = None,
         locale: str = "en-US",
         fake_device: bool = True,
+        extra_flags: tuple[str, ...] = (),
+        color_scheme: str = "light",
     ) -> Any:
-        flags = list(BASE_FLAGS)
+        flags = list(BASE_FLAGS) + list(extra_flags)
         if fake_device:  # without it, headless Chromium on this machine has no camera at all
             flags.append("--use-fake-device-for-media-stream")
         if camera is not None:
@@ -113,7 +116,9 @@ def launch(playwright_driver: Any) -> Iterator[BrowserFactory]:
             flags.append("--allow-loopback-in-peer-connection")
         browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
         browsers.append(browser)
-        context = browser.new_context(viewport=viewport or {"width": 480, "height": 900}, locale=locale)
+        context = browser.new_context(
+            viewport=viewport or {"width": 480, "height": 900}, locale=locale, color_scheme=color_scheme
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.on("console", lambda msg: print(f"[browser {msg.type}] {msg.text}"))
@@ -145,17 +150,31 @@ class _HostHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>host</title></head><body>
-<h1>Integrator page</h1><div id="slot"></div>
+HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>host</title>
+<style>body { margin: 0; font: 16px/1.4 sans-serif; } header { padding: 12px 16px; background: #eee; }
+main { padding: 0 8px; }</style></head><body>
+<header><h1 style="margin:0;font-size:1.2rem">Integrator page</h1><p style="margin:4px 0 0">Checkout, step 2 of 3</p>
+</header><main><div id="slot"></div></main>
 <script>
   const params = new URLSearchParams(location.search);
   window.received = [];
+  window.events = [];
   window.addEventListener('message', (e) => window.received.push({origin: e.origin, data: e.data}));
+  const options = {widgetUrl: params.get('widget')};
+  for (const name of ['language', 'colorScheme', 'height']) if (params.get(name)) options[name] = params.get(name);
+  if (params.get('strings')) options.strings = JSON.parse(params.get('strings'));
+  if (params.get('frameTimeoutMs')) options.frameTimeoutMs = Number(params.get('frameTimeoutMs'));
+  for (const type of ['Ready', 'Progress', 'Completed', 'Cancelled', 'Error', 'Retry']) {
+    options['on' + type] = (event) => window.events.push(event);
+  }
   const script = document.createElement('script');
   script.src = params.get('server') + '/embed.js';
   script.onload = () => {
-    window.outcome = LiveCheck.mount(document.getElementById('slot'), {widgetUrl: params.get('widget')})
-      .then((info) => (window.completed = info));
+    window.outcome = LiveCheck.mount(document.getElementById('slot'), options)
+      .then((widget) => { window.mounted = widget.sessionId; return widget.result; })
+      .then((result) => (window.completed = result))
+      .catch((err) => (window.mountError = {name: err.name, code: err.code, message: err.message}));
   };
   document.head.appendChild(script);
 </script></body></html>"""

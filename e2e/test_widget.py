@@ -147,7 +147,9 @@ def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
         server.process.send_signal(signal.SIGCONT)
     page.screenshot(path=str(artifacts / "network-lost.png"))
     assert page.locator("#lc-heading").inner_text() == "Connection lost"
-    assert page.get_by_role("button", name="Start a new check").is_visible()
+    # opened on its own, without a return_url: no button that would do nothing; the text says where to go
+    assert page.locator("#lc-buttons button").count() == 0
+    assert "start a new check" in page.locator("#lc-body").inner_text()
     body = server.wait_decided(created["session_id"], 60)
     # whichever the resumed server notices first (its timers ran on while it was stopped, or the closed peer)
     assert body["status"] == "FAILED" and body["result"]["alive"] is False and body["result"]["reasons"], body
@@ -207,14 +209,17 @@ def test_allowed_host_origin_receives_completed(
     )
     frame_locator.locator("#lc-start:not([disabled])").click(timeout=20_000)
     frame_locator.get_by_role("button", name="Cancel").click(timeout=20_000)
+    frame_locator.get_by_role("button", name="Cancel the check").click()
     page.wait_for_function("window.completed !== undefined", timeout=30_000)
     completed = page.evaluate("window.completed")
-    assert completed == {"sessionId": created["session_id"], "status": "FAILED"}
+    assert completed == {"type": "cancelled", "sessionId": created["session_id"], "status": "FAILED"}
     messages = page.evaluate("window.received")
     server_origin = server.base
     assert all(m["origin"] == server_origin for m in messages)
-    for message in messages:  # session id and status only: nothing to tune an attack against
-        assert set(message["data"]) == {"type", "sessionId", "status"}
+    for message in messages:  # session id, status, an error screen's name, a height: nothing to tune against
+        assert (
+            {"type", "sessionId", "status"} <= set(message["data"]) <= {"type", "sessionId", "status", "code", "height"}
+        )
     body = server.wait_decided(created["session_id"])
     assert body["status"] == "FAILED" and "cancelled" in body["result"]["reasons"], body
 
@@ -255,7 +260,8 @@ def test_expired_and_used_sessions_say_so(server: Server, launch: Any) -> None:
     page = launch(None)
     page.goto(f"{server.base}/widget/no-such-session#token=x")
     page.wait_for_selector("#livecheck[data-error='session_expired']")
-    assert page.get_by_role("button", name="Start a new check").is_visible()
+    assert page.locator("#lc-buttons button").count() == 0  # no return_url: the text says go back to the site
+    assert "Go back to the site" in page.locator("#lc-body").inner_text()
 
     created = server.create_session(actions=["turn_left"], recording_fallback=True)
     import httpx
@@ -278,6 +284,7 @@ def test_demo_page_runs_a_check_through_the_server(server: Server, cameras: dict
     widget.locator("#lc-camera").click()
     widget.locator("#lc-start:not([disabled])").click(timeout=20_000)
     widget.get_by_role("button", name="Cancel").click(timeout=20_000)
+    widget.get_by_role("button", name="Cancel the check").click()
     try:
         page.wait_for_selector("body[data-result]", timeout=30_000)
     finally:  # on a failure, say what the widget showed and what the server said

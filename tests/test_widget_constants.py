@@ -21,6 +21,7 @@ from webapp import widget
 pytestmark = pytest.mark.unit
 
 FRONTEND = Path(widget.FRONTEND)
+ROOT = Path(__file__).resolve().parent.parent
 MODULES = FRONTEND / "static" / "widget"
 CONSTANTS = MODULES / "constants.js"
 # Modules that must use the constants (the embed script is a classic script loaded cross-origin: checked apart).
@@ -34,7 +35,7 @@ MIRRORS: dict[str, type[StrEnum]] = {
     "MessageType": MessageType,
     "FallbackCode": FallbackCode,
 }
-WIDGET_OWN = ("Screen", "ErrorScreen", "EmbedMessage")
+WIDGET_OWN = ("Screen", "ErrorScreen", "EmbedMessage", "HostMessage", "Theme", "Layout")
 SCALARS = {
     "PROTOCOL_VERSION": protocol.PROTOCOL_VERSION,
     "CHANNEL_LABEL": protocol.CHANNEL_LABEL,
@@ -190,10 +191,24 @@ def test_the_widget_modules_import_what_exists_and_the_page_loads_main_as_a_modu
     assert "script-src 'self';" in csp and "unsafe" not in csp
 
 
-def test_embed_script_listens_for_every_message_the_widget_posts(constants: Parsed) -> None:
-    embed = (FRONTEND / "static" / "embed.js").read_text(encoding="utf-8")
-    for value in constants[0]["EmbedMessage"].values():
-        assert f"'livecheck:{value}'" in embed
+HOST_API = ROOT / "clients" / "js" / "src" / "livecheck.js"
+# Messages the widget posts that the host API handles itself instead of passing on as events.
+HOST_INTERNAL = {"height"}
+
+
+def test_the_host_api_hears_every_message_the_widget_posts_and_knows_every_error(constants: Parsed) -> None:
+    """clients/js (and the embed.js generated from it) has an event for each message and an error code for each
+    error screen the widget can show."""
+    source = HOST_API.read_text(encoding="utf-8")
+    host: Sets = {}
+    for name, body in re.findall(r"^const (\w+) = Object\.freeze\(\{\n(.*?)\n\}\);$", source, re.S | re.M):
+        if name in ("LiveCheckEvent", "ErrorCode"):
+            entries = [ENTRY.match(line) for line in body.splitlines()]
+            host[name] = {m[1]: m[2] for m in entries if m}
+    sets = constants[0]
+    assert set(sets["EmbedMessage"].values()) - HOST_INTERNAL == set(host["LiveCheckEvent"].values())
+    assert set(sets["ErrorScreen"].values()) <= set(host["ErrorCode"].values())
+    assert all(f"'{value}'" in source for value in HOST_INTERNAL)
 
 
 def test_the_server_names_page_problems_the_widget_shows(constants: Parsed) -> None:

@@ -26,7 +26,7 @@ from webapp.sessions import session_error_response
 FRONTEND = Path(frontend.__file__).parent
 STATIC = FRONTEND / "static"
 I18N = FRONTEND / "i18n"
-LANGUAGES = ("en", "es")  # the first is the fallback
+LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "zh-Hans", "ja", "ar")  # the first is the fallback
 CONNECT_TIMEOUT_MS = 10_000  # WebRTC must connect within this, else the widget records instead (when allowed)
 
 blueprint = Blueprint("widget", __name__, template_folder=str(FRONTEND / "templates"))
@@ -98,10 +98,12 @@ async def widget_page(session_id: str) -> Response:
     origins: list[str] = []
     problem = ""
     recording_fallback = False
+    stores_images = False
     try:
         session = await _registry().get(session_id)
         origins = safe_origins(session.allowed_origins)
         recording_fallback = session.recording_fallback
+        stores_images = session.audit_images
         if session.status == EXPIRED:
             problem = "session_expired"
         elif session.status != CREATED:
@@ -119,6 +121,8 @@ async def widget_page(session_id: str) -> Response:
         connect_timeout_ms=CONNECT_TIMEOUT_MS,
         problem=problem,
         recording_fallback=recording_fallback,
+        stores_images=stores_images,
+        positioning_timeout_ms=int(_services().config.realtime.positioning_timeout_s * 1000),
         static_url=lambda name: f"/widget/static/{name}",
     )
     return _page_headers(Response(html, content_type="text/html; charset=utf-8"), widget_csp(origins))

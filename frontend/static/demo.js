@@ -8,6 +8,7 @@ const POLL_MS = 250;
 const button = document.getElementById('demo-start');
 const status = document.getElementById('demo-status');
 const slot = document.getElementById('demo-widget');
+let current = null; // the mounted widget (a retry from it mounts a new session in its place)
 
 /** The server finishes its bookkeeping a moment after the widget hears the result: poll briefly. */
 async function outcome(sessionId, statusToken) {
@@ -25,13 +26,18 @@ async function outcome(sessionId, statusToken) {
 async function run() {
   button.disabled = true;
   status.textContent = 'Creating a session…';
+  if (current) current.unmount();
+  current = null;
   slot.replaceChildren();
   try {
     const res = await fetch('/demo/sessions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     const body = await res.json();
     if (!res.ok) throw new Error((body.error && body.error.message) || ('HTTP ' + res.status));
     status.textContent = 'Session ' + body.session_id + ' created. Follow the instructions in the widget.';
-    const done = await window.LiveCheck.mount(slot, { widgetUrl: body.widget_url });
+    const mounting = window.LiveCheck.mount(slot, { widgetUrl: body.widget_url, onRetry: () => run() });
+    current = mounting.widget;
+    const widget = await mounting;
+    const done = await widget.result;
     status.textContent = 'The check ended; asking the server for the outcome…';
     const check = await outcome(done.sessionId, body.status_token);
     status.textContent = 'The server says: ' + (check.status || 'unknown') + '.';

@@ -27,6 +27,7 @@ export const Phase = Object.freeze({
   WAITING: 'waiting',
   POSITIONING: 'positioning',
   CHALLENGE: 'challenge',
+  LIGHT: 'light',
   DECIDING: 'deciding',
   DONE: 'done',
 });
@@ -65,6 +66,8 @@ export const MessageType = Object.freeze({
   RESULT: 'result',
   READY: 'ready',
   CANCEL: 'cancel',
+  LIGHT: 'light',
+  NO_LIGHT: 'no_light',
 });
 
 /** realtime.fallback.FallbackCode: error codes of the recording fallback's endpoints. */
@@ -77,6 +80,7 @@ export const FallbackCode = Object.freeze({
   TIMELINE: 'recording_timeline',
   MOVED_BEFORE_PROMPT: 'moved_before_prompt',
   EMPTY_RECORDING: 'empty_recording',
+  NOT_VIDEO: 'recording_not_video',
 });
 
 /* ---- the widget's own --------------------------------------------------------------------------------------- */
@@ -103,12 +107,35 @@ export const ErrorScreen = Object.freeze({
   CAMERA_IN_USE: 'camera_in_use',
   WEBRTC_FAILED: 'webrtc_failed',
   NETWORK: 'network',
+  INSECURE_CONTEXT: 'insecure_context',
   GENERIC: 'generic',
 });
 
-/** Messages posted to the embedding page as `livecheck:<type>` (embed.js listens for them). */
+/** Messages posted to the embedding page as `livecheck:<type>` (embed.js, clients/js, listens for them). */
 export const EmbedMessage = Object.freeze({
   READY: 'ready',
   PROGRESS: 'progress',
   COMPLETED: 'completed',
+  CANCELLED: 'cancelled',
+  ERROR: 'error',
+  RETRY: 'retry',
+  HEIGHT: 'height',
+});
+
+/** Messages the embedding page posts to the widget as `livecheck:<type>`. */
+export const HostMessage = Object.freeze({
+  VIEWPORT: 'viewport',
+});
+
+/** The colour scheme: `theme` in the URL fragment, else the browser's `prefers-color-scheme`. */
+export const Theme = Object.freeze({
+  AUTO: 'auto',
+  LIGHT: 'light',
+  DARK: 'dark',
+});
+
+/** `data-layout` of the root: the camera above the controls, or beside them on short landscape screens. */
+export const Layout = Object.freeze({
+  STACKED: 'stacked',
+  WIDE: 'wide',
 });

@@ -28,7 +28,7 @@ const given = (value) => value !== null && value !== undefined;
 
 export class RecordingFallback {
   /** `host`: the widget (see check.js): `screens`, `prompts`, `notify`, `t`, `ui`, `stream`, `showCheck()`,
-   * `showError(kind)`, `finish(status)`, `finished`. */
+   * `showError(kind)`, `finish(status)`, `finished`, `wayForward(label)`. */
   constructor(host, api, allowed) {
     this.host = host;
     this.api = api;
@@ -48,10 +48,12 @@ export class RecordingFallback {
     const host = this.host;
     const type = recorderType();
     if (!this.allowed || !type) { host.showError(ErrorScreen.WEBRTC_FAILED); return; }
+    // Cancel here, too: nothing has been sent yet, and the way forward is a new check.
     host.ui.root.dataset.mode = 'recording';
     host.screens.show(Screen.START, {
       stage: true, heading: host.t('start.heading'), body: host.t('fallback.notice'),
-      buttons: [{ id: 'lc-start', label: host.t('start.button'), primary: true, onClick: () => this.record(type) }],
+      buttons: [{ id: 'lc-start', label: host.t('start.button'), primary: true, onClick: () => this.record(type) },
+        host.cancelButton()],
     });
   }
 
@@ -64,8 +66,7 @@ export class RecordingFallback {
     recorder.onstop = () => {
       if (!host.finished && !this.abandoned) this.upload(new Blob(chunks, { type: type.split(';')[0] }));
     };
-    host.showCheck();
-    host.screens.setButtons([]);
+    host.showCheck(); // with Cancel: a cancelled recording is never uploaded
     host.ui.rec.hidden = false;
     host.ui.rec.textContent = host.t('fallback.recording');
     recorder.onstart = async () => {

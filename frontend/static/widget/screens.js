@@ -5,6 +5,7 @@ export function findUi(doc) {
   const $ = (id) => doc.getElementById(id);
   return Object.freeze({
     root: $('livecheck'), heading: $('lc-heading'), body: $('lc-body'), stage: $('lc-stage'), video: $('lc-video'),
+    privacy: $('lc-privacy'),
     cue: $('lc-cue'), cueUse: $('lc-cue-use'), countdown: $('lc-countdown'), rec: $('lc-rec'),
     prompt: $('lc-prompt'), feedback: $('lc-feedback'), progress: $('lc-progress'), step: $('lc-step'),
     bar: $('lc-bar'), barFill: $('lc-bar-fill'), next: $('lc-next'), buttons: $('lc-buttons'),
@@ -16,11 +17,13 @@ export class Screens {
   constructor(ui, clearLive) {
     this.ui = ui;
     this.clearLive = clearLive;
+    this.current = [];
   }
 
   /** Buttons from specs `{id, label, primary, disabled, onClick}`; returns the first primary one. */
   setButtons(buttons) {
     const ui = this.ui;
+    this.current = buttons || [];
     ui.buttons.replaceChildren();
     let first = null;
     for (const spec of buttons || []) {
@@ -52,8 +55,9 @@ export class Screens {
     ui.progress.hidden = !opts.progress;
     if (!opts.keepLive) { ui.prompt.textContent = ''; ui.feedback.textContent = ''; this.clearLive(); }
     const primary = this.setButtons(opts.buttons);
-    // Keyboard and screen-reader users land on what matters: the main action, else the heading.
+    // Keyboard and screen-reader users land on what matters: the main action, else the heading. Never by
+    // scrolling: inside an iframe that would jump the embedding page (layout.js brings the camera into view).
     const target = (primary && !primary.disabled) ? primary : ui.heading;
-    if (opts.focus !== false) target.focus({ preventScroll: false });
+    if (opts.focus !== false) target.focus({ preventScroll: true });
   }
 }
