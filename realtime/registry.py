@@ -224,6 +224,11 @@ class SessionRegistry:
                     retry_after_s=5,
                 )
 
+    async def check_client(self, session_id: str, token: str | None) -> None:
+        """Raises unless `token` is the session's client token and the session can still start (before a body is
+        read for it)."""
+        await self.book.claimable(session_id, token)
+
     async def offer(self, session_id: str, token: str | None, sdp: str, kind: str = "offer") -> dict[str, str]:
         """Exchanges SDP for a session: returns the answer. The token is checked, the caps applied and the offer
         validated before the session is claimed (compare-and-set: one node wins) and a landmarker or a peer

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,13 @@ SIGNING = "k2026:" + "s" * 40
 
 
 class SlowHandler(BaseHTTPRequestHandler):
-    """`/ok/slow.mp4`: one byte every 3 s, forever (the attacker's 'video')."""
+    """Any path: one byte every 3 s, forever (the attacker's 'video'); `huge` in the path also declares 1 GB."""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.send_response(200)
         self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(10**9))
+        if "huge" in self.path:  # declares a gigabyte (and trickles it)
+            self.send_header("Content-Length", str(10**9))
         self.end_headers()
         try:
             while not getattr(self.server, "stopping", False):
@@ -65,7 +68,8 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory, slow_site
         "LIVECHECK_API_KEYS": f"{KEY_A},{KEY_B}",
         "LIVECHECK_STORE__URL": f"sqlite:///{work / 'store.db'}",
         "LIVECHECK_STORE__MAX_LIVE_CHECKS": "1",
-        "LIVECHECK_SERVER__VIDEO_URL_PREFIXES": f"http://127.0.0.1:{slow_site}/ok/",
+        "LIVECHECK_SERVER__VIDEO_URL_PREFIXES": f"http://127.0.0.1:{slow_site}/ok/,http://no-such-host.invalid/v/",
+        "LIVECHECK_SERVER__VIDEO_URL_TIMEOUT_S": "3",
         "LIVECHECK_SERVER__WORKERS": "1",
         "LIVECHECK_SERVER__LANDMARKERS": "2",
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
@@ -178,3 +182,146 @@ def test_a_stranger_uploading_to_a_recording_is_refused_before_the_body_is_read(
     path = f"/v1/sessions/{session['session_id']}/recording"
     status, body = announce(server, path, 16 * 1024 * 1024, {"Authorization": "Bearer x", "Content-Type": "video/mp4"})
     assert status == 403 and b"invalid_token" in body
+
+
+# -- 2: nothing keyless reads a body it does not need, or parses one on the event loop ----------------------------
+
+
+def junk_array(size: int) -> bytes:
+    return b"[" + b"1," * (size // 2 - 1) + b"1]"
+
+
+KEYLESS_JUNK: list[tuple[str, bytes, dict[str, str]]] = [
+    ("/v1/sessions/nosuch/offer", junk_array(16 * 1024 * 1024 - 64), {"Content-Type": "application/json"}),
+    ("/v1/sessions/nosuch/offer", junk_array(60 * 1024), {"Content-Type": "application/json"}),
+    (
+        "/liveness",
+        b'{"hash_id": "x", "junk": ' + junk_array(4 * 1024 * 1024) + b"}",
+        {"Content-Type": "application/json"},
+    ),
+    (
+        "/liveness",
+        b'{"hash_id": "x", "selfie_image": "' + b"A" * (12 * 1024 * 1024) + b'"}',
+        {"Content-Type": "application/json"},
+    ),
+]
+
+
+def test_keyless_offer_bodies_are_capped_and_refused_before_reading(server: Server) -> None:
+    """A declared 16 MiB offer to a session is 413 at once (its cap is ~64 KiB); with a wrong Bearer token the
+    token is checked before any of the body is read. Before: the server waited for, read and parsed all of it."""
+    session = create(server)
+    path = f"/v1/sessions/{session['session_id']}/offer"
+    status, body = announce(server, path, 16 * 1024 * 1024, {"Content-Type": "application/json"})
+    assert status == 413 and b"invalid_offer" in body
+    status, body = announce(server, path, 60 * 1024, {"Content-Type": "application/json", "Authorization": "Bearer x"})
+    assert status == 403 and b"invalid_token" in body
+    reply = call(
+        server, "POST", "/v1/sessions/nosuch/offer", b"{not json", key=None, **{"Content-Type": "application/json"}
+    )
+    assert reply.status == 400 and b"line 1" not in reply.body and b"char" not in reply.body  # no decoder text
+
+
+def healthz_latencies(
+    server: Server, seconds: float, junk: list[tuple[str, bytes, dict[str, str]]]
+) -> tuple[list[float], dict[int, int]]:
+    """/healthz answer times while four keyless clients send `junk` as fast as they can; their statuses."""
+    stop = time.monotonic() + seconds
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def attacker(index: int) -> None:
+        n = index
+        while time.monotonic() < stop:
+            path, body, headers = junk[n % len(junk)]
+            n += 1
+            reply = server.request("POST", path, body, headers, timeout=30)
+            with lock:
+                statuses[reply.status] = statuses.get(reply.status, 0) + 1
+
+    latencies: list[float] = []
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(attacker, i) for i in range(4)]
+        time.sleep(0.5)
+        while time.monotonic() < stop:
+            latencies.append(server.request("GET", "/healthz", timeout=30).seconds)
+            time.sleep(0.05)
+        for future in futures:
+            future.result()
+    return latencies, statuses
+
+
+def test_healthz_stays_responsive_while_keyless_junk_is_in_flight(server: Server) -> None:
+    """Four keyless clients send 16 MiB JSON offers, 4 MB JSON arrays and 12 MB strings to /liveness. /healthz is
+    measured meanwhile. Before: it waited 4.7 s behind one offer (the body parsed on the event loop). The bound
+    asserted is generous (a stall, not a figure: bench/fuzz.py prints the p99)."""
+    latencies, statuses = healthz_latencies(server, 8.0, KEYLESS_JUNK)
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    print(
+        f"/healthz under keyless junk: n={len(ordered)} p50={statistics.median(ordered) * 1000:.1f} ms "
+        f"p99={p99 * 1000:.1f} ms max={ordered[-1] * 1000:.1f} ms; junk statuses {statuses}"
+    )
+    assert not any(500 <= s for s in statuses), statuses
+    assert set(statuses) <= {400, 401, 403, 404, 413}, statuses
+    assert ordered[-1] < 2.0, ordered[-5:]
+
+
+# -- 3: video_url fetches are bounded; the session store never waits behind them ---------------------------------
+
+
+def huawei(server: Server, url: str) -> Reply:
+    return call(server, "POST", "/v2/p1/live-detect", {"actions": "1", "video_url": url})
+
+
+def test_a_trickling_video_url_ends_in_fetch_failed_at_its_deadline(server: Server, slow_site: int) -> None:
+    """One byte every 3 s. Before: a 500 after 11 s (an unhandled TimeoutError) while the thread kept reading."""
+    reply = huawei(server, f"http://127.0.0.1:{slow_site}/ok/slow.mp4")
+    assert reply.status == 400, reply.body[:300]
+    assert body_of(reply)["error_code"] == "FRS.0706"
+    assert reply.seconds < 8, reply.seconds  # the 3 s deadline, not the socket timeout per byte
+    declared = huawei(server, f"http://127.0.0.1:{slow_site}/ok/huge.mp4")  # over the byte budget: refused at once
+    assert body_of(declared)["error_code"] == "FRS.0702" and declared.seconds < 2, declared
+
+
+def test_trickling_fetches_do_not_hold_the_session_store(server: Server, slow_site: int) -> None:
+    """Six trickling fetches at once (the pool has two): the rest are refused busy at once, and creating a session
+    (a SQLite write) answers meanwhile. Before: the fetch threads filled the default executor the store shared
+    and POST /v1/sessions hung for more than 20 s."""
+    url = f"http://127.0.0.1:{slow_site}/ok/slow.mp4"
+    with ThreadPoolExecutor(6) as pool:
+        fetches = [pool.submit(huawei, server, url) for _ in range(6)]
+        time.sleep(0.5)
+        started = time.monotonic()
+        for _ in range(3):
+            create(server)
+        creating = time.monotonic() - started
+        replies = [f.result() for f in fetches]
+    codes = sorted(body_of(r)["error_code"] for r in replies)
+    assert set(codes) <= {"FRS.0706", "FRS.0503"} and "FRS.0503" in codes, codes
+    assert all(r.status in (400, 503) for r in replies)
+    assert creating < 2.5, creating
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ok/%2e%2e/secret.mp4",  # encoded dot segments used to pass the raw startswith
+        "/ok/%2E%2E%2Fsecret.mp4",
+        "/ok/..%2fsecret.mp4",
+        "/okay.mp4",  # not under /ok/
+        "/ok/%252e%252e/x.mp4",  # double encoding
+    ],
+)
+def test_video_url_prefixes_are_matched_on_the_normalised_url(server: Server, slow_site: int, path: str) -> None:
+    reply = huawei(server, f"http://127.0.0.1:{slow_site}{path}")
+    assert reply.status == 400 and body_of(reply)["error_code"] == "FRS.0705", reply.body[:300]
+    other_host = huawei(server, f"http://127.0.0.1:{slow_site}@evil.example/ok/x.mp4")
+    assert body_of(other_host)["error_code"] == "FRS.0705"
+
+
+def test_resolver_errors_are_not_echoed(server: Server) -> None:
+    reply = huawei(server, "http://no-such-host.invalid/v/clip.mp4")
+    message = body_of(reply)["error_msg"]
+    assert body_of(reply)["error_code"] == "FRS.0706", message
+    assert "Errno" not in message and "known" not in message and "getaddrinfo" not in message, message

@@ -17,7 +17,7 @@ from scoring import errors as codes
 from scoring.image_header import ImageFormat, image_format
 from webapp import errors
 from webapp.analysis import analyze, decode_b64
-from webapp.auth import require_key
+from webapp.auth import bearer_token, require_key
 from webapp.errors import BAD_REQUEST, RATE_LIMITED, ApiError, Failure
 from webapp.services import services
 from webapp.uploads import FRAMING_BYTES, base64_chars, json_object, limit_body, require_type
@@ -57,11 +57,15 @@ async def status_check() -> Response:
 @blueprint.post("/liveness")
 async def liveness() -> Response:
     svc = services()
+    # A Bearer key is checked before the body is read; Facia's own credential (hash_id) is inside the JSON, so
+    # such a body is read under the cap and parsed off the event loop (uploads.json_object) before it is checked.
+    key = require_key(svc.keys, request) if bearer_token(request) is not None else None
     limit_body(request, base64_chars(svc.config.engine.limits.image_size) + FRAMING_BYTES)
     require_type(request, "application/json")
     body = await json_object(request)
-    hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
-    key = require_key(svc.keys, request, hash_id)
+    if key is None:
+        hash_id = body.get("hash_id") if isinstance(body.get("hash_id"), str) else None
+        key = require_key(svc.keys, request, hash_id)
     selfie = body.get("selfie_image")
     if not isinstance(selfie, str) or not selfie.strip():
         raise ApiError(MISSING, "")

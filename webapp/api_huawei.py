@@ -23,7 +23,7 @@ from webapp import errors
 from webapp.analysis import analyze, b64, decode_b64, photo_jpeg
 from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, ApiError, Failure
-from webapp.fetch import fetch_video
+from webapp.fetch import video_fetcher
 from webapp.services import services
 from webapp.uploads import FRAMING_BYTES, base64_bytes, file_field, json_object, limit_body, require_type
 
@@ -153,9 +153,7 @@ async def live_detect(project_id: str) -> Response:
         except ValueError:
             raise ApiError(codes.CORRUPT_MEDIA, "video_base64 is not valid base64.") from None
     if video is None and isinstance(fields.get("video_url"), str):
-        video = await fetch_video(
-            fields["video_url"], svc.config.server.video_url_prefixes, base64_bytes(MAX_VIDEO_BYTES)
-        )
+        video = await video_fetcher().fetch(fields["video_url"], base64_bytes(MAX_VIDEO_BYTES))
     if not video:
         raise ApiError(codes.EMPTY_INPUT, "")
     if len(video) > MAX_VIDEO_BYTES:

@@ -21,6 +21,8 @@ from webapp.client_address import parse_networks
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.errors import install_app as install_errors
+from webapp.fetch import EXTENSION as FETCHER
+from webapp.fetch import VideoFetcher, parse_prefixes
 from webapp.metrics import Metrics
 from webapp.services import EXTENSION, Services, services
 from webapp.uploads import MemoryRequest
@@ -61,6 +63,14 @@ def _check(config: ServiceConfig) -> None:
         # Hypercorn closes a connection whose client sent nothing for read-timeout-s, even while its request is
         # being analyzed: the analysis must be answered (or refused with 503) before that.
         problems.append("server.read-timeout-s: must be longer than server.request-timeout-s")
+    if not server.video_url_timeout_s > 0:
+        problems.append("server.video-url-timeout-s: must be > 0")
+    if server.video_url_fetches < 1:
+        problems.append("server.video-url-fetches: must be at least 1")
+    try:
+        parse_prefixes(server.video_url_prefixes)
+    except ValueError as exc:
+        problems.append(str(exc))
     live = config.realtime
     for name, low, high in (
         ("fallback-lead", live.fallback_lead_min_ms, live.fallback_lead_max_ms),
@@ -107,6 +117,9 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         store=store,
         owns_engine=owns_engine,
         trusted_proxies=parse_networks(config.server.trusted_proxies),
+    )
+    app.extensions[FETCHER] = VideoFetcher(
+        config.server.video_url_prefixes, config.server.video_url_fetches, config.server.video_url_timeout_s
     )
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
@@ -162,5 +175,6 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     @app.after_serving
     async def _cleanup() -> None:
         await services(app).close()
+        app.extensions[FETCHER].close()
 
     return app

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, Quart, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from realtime.errors import SessionCode, SessionError
 from realtime.fallback import FallbackPlan
+from realtime.offer import MAX_OFFER_BYTES
 from realtime.registry import SessionOptions, SessionRegistry
 from webapp import errors
 from webapp.analysis import decode_b64
@@ -31,6 +33,11 @@ blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
 MAX_REFERENCE_BYTES = 5 * 1024 * 1024
 MAX_ORIGINS = 16
+# What each route's body needs, capped before a byte is read: options with a base64 reference photo; an SDP offer
+# (realtime.offer.MAX_OFFER_BYTES of SDP, JSON-escaped, plus the token when it comes in the body).
+CREATE_BODY_BYTES = base64_chars(MAX_REFERENCE_BYTES) + FRAMING_BYTES
+OFFER_BODY_BYTES = MAX_OFFER_BYTES + 4 * 1024
+UNUSABLE_OFFER = "The SDP offer could not be used"
 
 
 def registry(app: Quart | None = None) -> SessionRegistry:
@@ -63,7 +70,8 @@ async def _session_error(exc: SessionError) -> Any:
     return session_error_response(exc)
 
 
-async def _json() -> dict[str, Any]:
+async def _json(limit: int) -> dict[str, Any]:
+    limit_body(request, limit)
     return await json_object(request, allow_empty=True)
 
 
@@ -137,7 +145,7 @@ def _client_token(body: dict[str, Any] | None = None) -> str | None:
 async def create_session() -> Any:
     svc = services()
     api_key = require_key(svc.keys, request)
-    options = _options(await _json(), owner=key_id(api_key))
+    options = _options(await _json(CREATE_BODY_BYTES), owner=key_id(api_key))
     reg = registry()
     reference = None
     if options.reference_photo is not None:
@@ -172,11 +180,23 @@ async def get_session(session_id: str) -> Any:
 @blueprint.post("/v1/sessions/<session_id>/offer")
 async def offer(session_id: str) -> Any:
     _not_draining()
-    body = await _json()
+    reg = registry()
+    if bearer_token(request) is not None:  # the token is checked before the body is read
+        await reg.check_client(session_id, _client_token())
+    try:
+        body = await _json(OFFER_BODY_BYTES)
+    except RequestEntityTooLarge:
+        raise SessionError(SessionCode.INVALID_OFFER, "The offer is larger than 64 KiB.", 413) from None
     sdp, kind = body.get("sdp"), body.get("type", "offer")
     if not isinstance(sdp, str) or not isinstance(kind, str):
         raise SessionError(SessionCode.INVALID_OFFER, 'Expected {"sdp": ..., "type": "offer"}.', 400)
-    answer = await registry().offer(session_id, _client_token(body), sdp, kind)
+    try:
+        answer = await reg.offer(session_id, _client_token(body), sdp, kind)
+    except SessionError as exc:
+        if exc.code == SessionCode.INVALID_OFFER and exc.message.startswith(UNUSABLE_OFFER):
+            # realtime.live appends the WebRTC stack's exception text: never echoed to a client
+            raise SessionError(SessionCode.INVALID_OFFER, f"{UNUSABLE_OFFER}.", 400) from None
+        raise
     return jsonify(answer)
 
 

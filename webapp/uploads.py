@@ -7,6 +7,7 @@ oversized upload is never read whole. Multipart files are parsed into BytesIO, n
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import IO, Any
 
@@ -18,6 +19,10 @@ from scoring import safe_json
 from webapp.errors import BAD_REQUEST, UNSUPPORTED_CONTENT_TYPE, ApiError
 
 FRAMING_BYTES = 64 * 1024  # what a body carries besides its payloads: field names, boundaries, a data-URI prefix
+INLINE_JSON_BYTES = 64 * 1024  # a JSON body up to this is parsed on the event loop (well under a millisecond)
+# Structural characters ([ { ,) a large JSON body may hold: every API's bodies are a few fields whose large values
+# are strings (base64, SDP), so more is junk, refused before parsing (what makes parsing cost CPU is values, not bytes)
+MAX_JSON_STRUCTURE = 10_000
 
 
 def base64_chars(raw_bytes: int) -> int:
@@ -86,13 +91,34 @@ async def json_object(request: Request, *, allow_empty: bool = False) -> dict[st
     """The body as a JSON object, or a 400 that says what is wrong with it. Every JSON body is read here:
     strict UTF-8, nesting and size bounded (scoring.safe_json), so no body can raise past the handler.
     With `allow_empty`, an empty body is an empty object."""
-    raw = await request.get_data()
+    raw = await body_bytes(request)
     if allow_empty and not raw.strip():
         return {}
+    return await parse_json_object(raw, request.max_content_length)
+
+
+def _structure(raw: bytes) -> int:
+    return raw.count(b"[") + raw.count(b"{") + raw.count(b",")
+
+
+def _parse(raw: bytes, max_bytes: int | None) -> Any:
     try:
-        body = safe_json.loads(raw, max_bytes=request.max_content_length)
+        return safe_json.loads(raw, max_bytes=max_bytes)
     except safe_json.JsonError as exc:
-        raise ApiError(BAD_REQUEST, str(exc)) from None
+        message = str(exc)
+        # safe_json's own sentences are fixed text; the JSON decoder's detail (positions, Python wording) is not shown
+        raise ApiError(BAD_REQUEST, message if ": " not in message else "The body is not valid JSON.") from None
+
+
+async def parse_json_object(raw: bytes, max_bytes: int | None = None) -> dict[str, Any]:
+    """Strict JSON object from a body already read. A large body is first counted for structure (a C scan, no
+    objects made) and then parsed on a thread, so no body stalls the event loop (heartbeats, /healthz)."""
+    if len(raw) <= INLINE_JSON_BYTES:
+        body = _parse(raw, max_bytes)
+    else:
+        if _structure(raw) > MAX_JSON_STRUCTURE:
+            raise ApiError(BAD_REQUEST, f"The JSON body has more than {MAX_JSON_STRUCTURE} values.")
+        body = await asyncio.to_thread(_parse, raw, max_bytes)
     if not isinstance(body, dict):
         raise ApiError(BAD_REQUEST, "The body must be a JSON object.")
     return body

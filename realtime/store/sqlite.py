@@ -1,5 +1,7 @@
 """SQLite session store: the embedded default. Sessions and results survive a restart; several processes on one
-machine share the file (WAL mode, busy timeout). Every call runs on a worker thread, never on the event loop."""
+machine share the file (WAL mode, busy timeout). Every call runs on the store's own thread, never on the event loop
+and never on the loop's default executor: a flood of other blocking work (fetches, parsing) cannot queue in front of
+a heartbeat or a session write."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -107,6 +110,8 @@ class SqliteStore:
         self._clock = clock
         self._lock = threading.Lock()  # one connection, used by one thread at a time
         self._conn: sqlite3.Connection | None = None
+        # The store's own thread (one connection: calls run one at a time anyway); created again after close()
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
@@ -126,8 +131,13 @@ class SqliteStore:
             except sqlite3.OperationalError as exc:  # locked past the busy timeout, disk full, unreadable file
                 raise StoreError(f"session store unavailable: {exc}") from exc
 
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        return self._executor
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self._call, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool(), self._call, fn, *args)
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -291,4 +301,7 @@ class SqliteStore:
                     conn.close()
 
         if self.path != MEMORY:  # closing an in-memory database would lose it
-            await asyncio.to_thread(run)
+            await asyncio.get_running_loop().run_in_executor(self._pool(), run)
+            executor, self._executor = self._executor, None
+            if executor is not None:
+                executor.shutdown(wait=False)
