@@ -1,0 +1,168 @@
+"""The light challenge over real WebRTC, clip by clip: `python -m evaluation.light_runs ../shared/media --runs 10`.
+
+Each shared live clip is streamed into a session created with `light: true` (passive, no actions) by the Python
+client on loopback, as each of these cameras:
+- `reflect`: realtime.client.ReflectingTrack, a simulated face that reflects the colours (150 ms lag, shading);
+- `plain`: FramesTrack, the clip as it is (an injected recording: no reflection);
+- `late`: the reflection 1.5 s late (a remote re-enactment rendering it);
+- `wrong`: a reflection of other colours than the ones commanded (an attacker guessing);
+- `flat`: a still of the clip's first frame, tinted evenly (a picture held up to the screen).
+Prints per clip and camera the outcomes, and the light block's lag, correlation and region spread ranges.
+Run it inside a loopback-only namespace: `unshare -n sh -c 'ip link set lo up && exec ...'`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from realtime.client import Box, FramesTrack, LiveClient, ReflectingTrack, read_clip
+from realtime.registry import SessionOptions, SessionRegistry
+from realtime.settings import RealtimeSettings
+from scoring.light import LightColor
+
+# Six sources (SOURCES.tsv), each clip long enough to show a live face after the light phase (~5-6 s in).
+CLIPS = (
+    "d19.mp4",  # liveportrait-driving
+    "mt_yongen.mp4",  # musetalk
+    "dpe_driving.mp4",  # dpe-broadcast
+    "pcavs_vox_00104.mp4",  # voxceleb
+    "eamm_mead_surprised.mp4",  # mead
+    "w2lgfpgan_kim.mp4",  # youtube-presenter
+)
+CAMERAS = ("reflect", "plain", "late", "wrong", "flat")
+MAX_SIDE = 640  # what a webcam sends
+LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2)
+LEAD_S = 0.5
+
+
+def load_clip(path: Path) -> tuple[list[np.ndarray], float]:
+    import av  # noqa: PLC0415
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+    scale = min(1.0, MAX_SIDE / max(width, height))
+    return read_clip(str(path), size=(int(width * scale) // 2 * 2, int(height * scale) // 2 * 2), max_seconds=20.0)
+
+
+def face_boxes(engine: Any, frames: Sequence[np.ndarray], every: int = 2) -> list[Box]:
+    """Where the face is in each frame (the engine's landmarks on every `every`th frame, held between): the region
+    the simulated camera lights."""
+    analyzer, token = engine.stream_analyzer()
+    boxes: list[Box] = []
+    last: Box | None = None
+    try:
+        for i, rgb in enumerate(frames):
+            if i % every == 0:
+                face = analyzer.analyze(rgb, int(i * 40), i, liveness=False, embed=False).face
+                if face is not None:
+                    b = face.bbox
+                    last = (b.left, b.top, b.right, b.bottom)
+            boxes.append(last or (0, 0, 0, 0))
+    finally:
+        engine.release(token)
+    first = next((b for b in boxes if b != (0, 0, 0, 0)), (0, 0, 0, 0))
+    return [first if b == (0, 0, 0, 0) else b for b in boxes]
+
+
+def other_color(color: str) -> str:
+    """An attacker's guess: any colour but the one commanded."""
+    if color not in set(LightColor):
+        return color
+    return secrets.choice([c.value for c in LightColor if c != color])
+
+
+def camera(kind: str, frames: list[np.ndarray], fps: float, boxes: list[Box]) -> FramesTrack:
+    if kind == "plain":
+        return FramesTrack(frames, fps, lead_s=LEAD_S)
+    if kind == "reflect":
+        return ReflectingTrack(frames, fps, lag_s=0.15, lead_s=LEAD_S, face_boxes=boxes)
+    if kind == "late":
+        return ReflectingTrack(frames, fps, lag_s=1.5, lead_s=LEAD_S, face_boxes=boxes)
+    if kind == "wrong":
+        return ReflectingTrack(frames, fps, lag_s=0.15, lead_s=LEAD_S, face_boxes=boxes, recolor=other_color)
+    if kind == "flat":
+        return ReflectingTrack(frames[:1], fps, lag_s=0.15, lead_s=LEAD_S, face_boxes=boxes[:1], flat=True)
+    raise ValueError(kind)
+
+
+async def run_light_check(
+    reg: SessionRegistry, track: FramesTrack, *, light_client: bool = True, timeout: float = 60.0
+) -> tuple[str, dict[str, Any], list[dict[str, object]]]:
+    """One passive session with light: true; the status, the stored result, and the messages the client saw."""
+    session, token = await reg.create(SessionOptions(action_count=0, light=True))
+    client = LiveClient(track, light=light_client)
+    try:
+        await client.connect(lambda sdp: reg.offer(session.id, token, sdp))
+        run = await client.wait_result(timeout)
+    finally:
+        await client.close()
+    for _ in range(200):
+        if reg.counts()["peers"] == 0 and reg.counts()["live"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    stored = await reg.get(session.id)
+    return str(stored.status), stored.result or {}, run.messages
+
+
+def _span(values: Sequence[float | None]) -> str:
+    found = [v for v in values if v is not None]
+    return f"{min(found):.3f}-{max(found):.3f}" if found else "-"
+
+
+async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[str]) -> int:
+    from scoring.engine import LivenessEngine  # noqa: PLC0415
+    from scoring.settings import EngineSettings  # noqa: PLC0415
+
+    models = os.environ.get("LIVECHECK_MODELS") or str(media.parent / "models")
+    engine = LivenessEngine.load(EngineSettings(), models, landmarkers=3)
+    reg = SessionRegistry(engine, replace(LOOPBACK))
+    reg.start()
+    try:
+        print(f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread")
+        for name in clips:
+            frames, fps = load_clip(media / "videos" / name)
+            boxes = face_boxes(engine, frames)
+            for kind in cameras:
+                outcomes: list[tuple[str, dict[str, Any]]] = []
+                for _ in range(runs):
+                    status, result, _ = await run_light_check(reg, camera(kind, frames, fps, boxes))
+                    outcomes.append((status, result))
+                lights = [r.get("light") or {} for _, r in outcomes]
+                reasons = sorted({x for _, r in outcomes for x in r.get("reasons", [])})
+                passed = sum(s == "SUCCEEDED" for s, _ in outcomes)
+                lags = [float(x["lag_ms"]) if x.get("lag_ms") is not None else None for x in lights]
+                print(
+                    f"{name:28} {kind:8} {passed:9d} {runs - passed:6d}  {','.join(reasons) or '-'} / "
+                    f"{_span(lags)} / {_span([x.get('correlation') for x in lights])} / "
+                    f"{_span([x.get('region_spread') for x in lights])}",
+                    flush=True,
+                )
+    finally:
+        await reg.close()
+        engine.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("media", type=Path)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--cameras", nargs="*", default=list(CAMERAS))
+    args = parser.parse_args(argv)
+    return asyncio.run(_main(args.media, args.runs, args.clips, args.cameras))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
