@@ -52,6 +52,8 @@ class ServerSettings:
     silent_aes_key: str = ""  # 32 characters: AES-256 key for encrypted_video/encrypted_image
     silent_aes_iv: str = ""  # 12 characters: GCM nonce
     public_url: str = ""  # base URL for widget links; default: derived from the request
+    # POST /v1/sessions without allowed_origins: false = created, with a `warnings` entry; true = refused (400)
+    require_allowed_origins: bool = False
     landmarkers: int = 8  # landmarker instances at most (one per busy worker or live session)
     demo: bool = True  # GET / demo page and its keyless same-origin session endpoint; turn off in production
     # Reverse proxies (addresses or CIDR) whose X-Forwarded-For names the client (the demo's per-client rate);

@@ -24,11 +24,11 @@ from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, WARNING_CODES
-from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
-from webapp.api_huawei import FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
+from webapp.api_huawei import Frs
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
 from webapp.ops import Readiness
+from webapp.sessions import NO_ALLOWED_ORIGINS
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -75,9 +75,7 @@ BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
 NATIVE_ERROR = obj({"error": obj({"code": ERROR_CODE, "message": STR}, {"request_id": {"type": ["string", "null"]}})})
 # FindFace upper-cases livecheck's codes (its own documents' style); Huawei maps them to FRS codes.
 FINDFACE_ERROR = obj({"code": enum(c.upper() for c in [*InputCode, *ApiCode, METHOD_NOT_ALLOWED]), "desc": STR})
-HUAWEI_ERROR = obj(
-    {"error_code": enum([*(code for code, _, _ in HUAWEI_ERRORS.values()), HUAWEI_FALLBACK_ERROR]), "error_msg": STR}
-)
+HUAWEI_ERROR = obj({"error_code": enum([code.value for code in Frs]), "error_msg": STR})
 SILENT_ERROR = obj(
     {"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR, "request_id": STR}
 )
@@ -164,10 +162,18 @@ SESSION_OPTIONS = {
             "description": "the light challenge after positioning (default: [realtime] light, off); "
             "docs/protocol.md 'Light challenge'",
         },
+        "return_url": {
+            "type": "string",
+            "maxLength": 2048,
+            "description": "where the widget's end screens lead when it is opened on its own (not in an iframe); "
+            "must be on one of allowed_origins",
+        },
     },
 }
+SESSION_WARNING = obj({"code": {"type": "string", "enum": [NO_ALLOWED_ORIGINS]}, "message": STR})
 SESSION_CREATED = obj(
-    {"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS}
+    {"session_id": STR, "client_token": STR, "widget_url": STR, "expires_at": INT, "status": SESSION_STATUS},
+    {"warnings": {"type": "array", "items": SESSION_WARNING}},
 )
 SESSION_ACTION = obj(
     {"action": ACTION_NAME, "passed": BOOL, "confidence": NUM},
@@ -373,7 +379,7 @@ def document() -> dict[str, Any]:
                             },
                         }
                     },
-                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
+                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 403, 500)},
                 }
             },
             "/liveness": {

@@ -4,6 +4,7 @@ or uses the recording fallback with the session's one-time client token. See doc
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from quart import Blueprint, Quart, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -33,6 +34,8 @@ blueprint = Blueprint("sessions", __name__)
 errors.install(blueprint)
 MAX_REFERENCE_BYTES = 5 * 1024 * 1024
 MAX_ORIGINS = 16
+MAX_RETURN_URL_CHARS = 2048
+NO_ALLOWED_ORIGINS = "no_allowed_origins"  # a `warnings` code of POST /v1/sessions
 # What each route's body needs, capped before a byte is read: options with a base64 reference photo; an SDP offer
 # (realtime.offer.MAX_OFFER_BYTES of SDP, JSON-escaped, plus the token when it comes in the body).
 CREATE_BODY_BYTES = base64_chars(MAX_REFERENCE_BYTES) + FRAMING_BYTES
@@ -134,6 +137,39 @@ def _options(body: dict[str, Any], owner: str | None = None) -> SessionOptions:
     )
 
 
+def _return_url(body: dict[str, Any], origins: tuple[str, ...]) -> str:
+    """Where the widget's end screens lead when it is opened on its own (a link, a QR code). Only to one of the
+    session's allowed origins: the widget page is on this server's origin, and it must not become an open redirect
+    for anyone who crafts a link (the widget checks the same before following it)."""
+    url = body.get("return_url")
+    if url is None:
+        return ""
+    parts = urlsplit(url) if isinstance(url, str) and len(url) <= MAX_RETURN_URL_CHARS else None
+    origin = normalize_origin(f"{parts.scheme}://{parts.netloc}") if parts and not parts.username else None
+    if origin is None or origin not in origins:
+        raise ApiError(
+            SessionCode.INVALID_SESSION_OPTIONS,
+            f"return_url must be an http(s) URL of at most {MAX_RETURN_URL_CHARS} characters on one of the "
+            "session's allowed_origins.",
+            400,
+        )
+    return str(url)
+
+
+def _origin_warnings(origins: tuple[str, ...]) -> list[dict[str, str]]:
+    """No allowed origins: no page can frame the widget (it can still be opened on its own). Said in the answer,
+    or refused with `[server] require-allowed-origins = true`, never a silently unframeable widget."""
+    if origins:
+        return []
+    message = (
+        "allowed_origins is empty: no page can embed this widget (its CSP frame-ancestors is 'none'); it can only "
+        "be opened on its own. List the embedding page's exact origin (scheme, host and port)."
+    )
+    if services().config.server.require_allowed_origins:
+        raise ApiError(SessionCode.INVALID_SESSION_OPTIONS, message, 400)
+    return [{"code": NO_ALLOWED_ORIGINS, "message": message}]
+
+
 def _client_token(body: dict[str, Any] | None = None) -> str | None:
     token = bearer_token(request)
     if token is None and body is not None and isinstance(body.get("token"), str):
@@ -145,22 +181,27 @@ def _client_token(body: dict[str, Any] | None = None) -> str | None:
 async def create_session() -> Any:
     svc = services()
     api_key = require_key(svc.keys, request)
-    options = _options(await _json(CREATE_BODY_BYTES), owner=key_id(api_key))
+    body = await _json(CREATE_BODY_BYTES)
+    options = _options(body, owner=key_id(api_key))
+    return_url = _return_url(body, options.allowed_origins)
+    warnings = _origin_warnings(options.allowed_origins)
     reg = registry()
     reference = None
     if options.reference_photo is not None:
         reference = await svc.pool.run(reg.embed_reference, options.reference_photo)
     session, token = await reg.create(options, reference)
     base = (svc.config.server.public_url or request.host_url).rstrip("/")
-    response = jsonify(
-        {
-            "session_id": session.id,
-            "client_token": token,
-            "widget_url": f"{base}/widget/{session.id}#token={token}",
-            "expires_at": int(session.expires_at),
-            "status": session.status,
-        }
-    )
+    fragment = f"token={token}" + (f"&return={quote(return_url, safe='')}" if return_url else "")
+    created: dict[str, Any] = {
+        "session_id": session.id,
+        "client_token": token,
+        "widget_url": f"{base}/widget/{session.id}#{fragment}",
+        "expires_at": int(session.expires_at),
+        "status": session.status,
+    }
+    if warnings:
+        created["warnings"] = warnings
+    response = jsonify(created)
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"
     return response
