@@ -37,7 +37,7 @@ CLIPS = (
     "dpe_driving.mp4",  # dpe-broadcast
     "pcavs_vox_00104.mp4",  # voxceleb
     "eamm_mead_surprised.mp4",  # mead
-    "w2lgfpgan_kim.mp4",  # youtube-presenter
+    "real3dp_may.mp4",  # may-speech
 )
 CAMERAS = ("reflect", "plain", "late", "wrong", "flat")
 MAX_SIDE = 640  # what a webcam sends
@@ -129,7 +129,9 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     reg = SessionRegistry(engine, replace(LOOPBACK))
     reg.start()
     try:
-        print(f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread")
+        print(
+            f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread / chi2 / luma"
+        )
         for name in clips:
             frames, fps = load_clip(media / "videos" / name)
             boxes = face_boxes(engine, frames)
@@ -145,7 +147,8 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
                 print(
                     f"{name:28} {kind:8} {passed:9d} {runs - passed:6d}  {','.join(reasons) or '-'} / "
                     f"{_span(lags)} / {_span([x.get('correlation') for x in lights])} / "
-                    f"{_span([x.get('region_spread') for x in lights])}",
+                    f"{_span([x.get('region_spread') for x in lights])} / chi2 "
+                    f"{_span([x.get('region_chi2') for x in lights])} / luma {_span([x.get('luma') for x in lights])}",
                     flush=True,
                 )
     finally:

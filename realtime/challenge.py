@@ -193,6 +193,12 @@ class ChallengeSession:
         if self._light is not None:
             self._light.decline()
 
+    def sent(self, now_ms: int) -> None:
+        """The messages the last observe() returned were handed to the channel at `now_ms`, after the frame's
+        analysis: the light phase stamps the colour it sent then (realtime/light_phase.py)."""
+        if self._light is not None:
+            self._light.sent(now_ms)
+
     def cancel(self, reason: str, now_ms: int) -> list[p.ServerMessage]:
         if self.done:
             return []

@@ -83,7 +83,7 @@ class ReflectingTrack(FramesTrack):
     server tells the widget to show, as a real face lit by the screen would. Each frame's face region is multiplied
     by (1 + strength x shading x colour), the colour being the one commanded `lag_s` before the frame is sent
     (display + camera latency); shading falls from 1 where the face points at the screen (its centre) to ~0.7 at
-    its sides (a 3D surface; `flat=True` lights it evenly, as a picture held up to the screen is); sensor noise on
+    its sides (a 3D surface; `flat=True` lights the whole picture evenly, as a photo held up to the screen is); noise on
     top. `recolor` maps the commanded colour to the one reflected (an attacker's guess); `face_boxes` is the face
     per frame (one box for all, or one per frame), by default a centred box of 45 % of the width."""
 
@@ -147,7 +147,9 @@ class ReflectingTrack(FramesTrack):
         if not color.any() and self.noise <= 0:
             return frame
         out = frame.astype(np.float32)
-        if color.any():
+        if color.any() and self.flat:
+            out *= 1.0 + self.strength * color  # a picture held up to the screen: lit evenly, all of it
+        elif color.any():
             height, width = frame.shape[:2]
             left, top, right, bottom = self.face_boxes[min(index, len(self.face_boxes) - 1)]
             left, top, right, bottom = max(0, left), max(0, top), min(width, right), min(height, bottom)

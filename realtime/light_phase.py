@@ -69,6 +69,7 @@ class LightPhase:
         self._attempt: _Attempt | None = None
         self._away_since: int | None = None
         self._waiting_steady = False  # interrupted: a fresh sequence once the challenge sees a steady face again
+        self._unsent: str | None = None  # "step" | "end": what the current call emitted, until sent() stamps it
 
     @property
     def done(self) -> bool:
@@ -88,6 +89,7 @@ class LightPhase:
     def begin(self, now_ms: int) -> list[p.ServerMessage]:
         if self.done:
             return []
+        self._unsent = None
         self.tried += 1
         self._waiting_steady = False
         self._away_since = None
@@ -97,6 +99,7 @@ class LightPhase:
     def observe(
         self, face: FaceObservation | None, rgb: np.ndarray | None, code: p.FeedbackCode, now_ms: int
     ) -> list[p.ServerMessage]:
+        self._unsent = None
         attempt = self._attempt
         if attempt is None or self.done or self._waiting_steady:
             return []
@@ -108,12 +111,24 @@ class LightPhase:
         return self.tick(now_ms)
 
     def tick(self, now_ms: int) -> list[p.ServerMessage]:
+        self._unsent = None
         attempt = self._attempt
         if attempt is None or self.done or self._waiting_steady:
             return []
         if self._away_since is not None and now_ms - self._away_since > self.away_ms and attempt.end_ms is None:
             return self._interrupt(now_ms)
         return self._advance(now_ms)
+
+    def sent(self, now_ms: int) -> None:
+        """What the last observe() emitted left the server at `now_ms`, after the frame's analysis: the colour is
+        stamped then, not at the frame's arrival (under load the analysis alone can take 100 ms and more)."""
+        attempt, unsent, self._unsent = self._attempt, self._unsent, None
+        if attempt is None or unsent is None:
+            return
+        if unsent == "step" and attempt.steps and now_ms > attempt.steps[-1].start_ms:
+            attempt.steps[-1] = LightStep(attempt.steps[-1].color, now_ms)
+        elif unsent == "end" and attempt.end_ms is not None and now_ms > attempt.end_ms:
+            attempt.end_ms = now_ms
 
     # -- the sequence --------------------------------------------------------------------------------------------
 
@@ -130,9 +145,11 @@ class LightPhase:
             return []
         if index == total:
             attempt.end_ms = now_ms
+            self._unsent = "end"
             return [p.Light(p.LIGHT_OFF, total, total)]
         color = attempt.plan[index][0]
         attempt.steps.append(LightStep(color, now_ms))
+        self._unsent = "step"
         return [p.Light(color.value, index, total)]
 
     def _interrupt(self, now_ms: int) -> list[p.ServerMessage]:

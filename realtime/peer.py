@@ -209,6 +209,7 @@ class LivePeer:
                 frame_no += 1
                 messages = self.challenge.observe(obs, rgb, now_ms)
                 self._send(messages)
+                self.challenge.sent(self._now_ms())  # when they left (the light phase stamps its colours)
                 done_at = self.clock()
                 self.stats.frames_analyzed += 1
                 self.stats.latencies_ms.append((done_at - arrived) * 1000)

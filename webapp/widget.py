@@ -98,11 +98,13 @@ async def widget_page(session_id: str) -> Response:
     origins: list[str] = []
     problem = ""
     recording_fallback = False
+    light = False
     stores_images = False
     try:
         session = await _registry().get(session_id)
         origins = safe_origins(session.allowed_origins)
         recording_fallback = session.recording_fallback
+        light = session.light
         stores_images = session.audit_images
         if session.status == EXPIRED:
             problem = "session_expired"
@@ -121,6 +123,7 @@ async def widget_page(session_id: str) -> Response:
         connect_timeout_ms=CONNECT_TIMEOUT_MS,
         problem=problem,
         recording_fallback=recording_fallback,
+        light=light,
         stores_images=stores_images,
         positioning_timeout_ms=int(_services().config.realtime.positioning_timeout_s * 1000),
         static_url=lambda name: f"/widget/static/{name}",
