@@ -16,6 +16,7 @@ from realtime.fallback import FallbackCode
 from realtime.protocol import FeedbackCode, MessageType, Phase
 from realtime.status import SessionStatus
 from scoring.actions import Action
+from scoring.light import LightColor
 from webapp import widget
 
 pytestmark = pytest.mark.unit
@@ -34,12 +35,14 @@ MIRRORS: dict[str, type[StrEnum]] = {
     "Action": Action,
     "MessageType": MessageType,
     "FallbackCode": FallbackCode,
+    "LightColor": LightColor,
 }
 WIDGET_OWN = ("Screen", "ErrorScreen", "EmbedMessage", "HostMessage", "Theme", "Layout")
 SCALARS = {
     "PROTOCOL_VERSION": protocol.PROTOCOL_VERSION,
     "CHANNEL_LABEL": protocol.CHANNEL_LABEL,
     "MAX_MESSAGE_BYTES": protocol.MAX_MESSAGE_BYTES,
+    "LIGHT_OFF": protocol.LIGHT_OFF,
 }
 
 FROZEN = re.compile(r"^export const (\w+) = Object\.freeze\(\{\n(.*?)\n\}\);$", re.S | re.M)

@@ -13,6 +13,7 @@ import { PromptView } from './prompts.js';
 import { dispatch } from './protocol.js';
 import { Screens } from './screens.js';
 import { LiveConnection } from './webrtc.js';
+import { LightChallenge } from './light.js';
 
 /** Problems the server names in `data-problem` before anything starts. */
 const PAGE_PROBLEMS = [ErrorScreen.SESSION_EXPIRED, ErrorScreen.SESSION_USED];
@@ -33,6 +34,7 @@ export class Widget {
     this.screens = new Screens(ui, () => this.prompts.hideCue());
     this.api = new SessionApi(config.apiBase, config.sessionId, this.token);
     this.fallback = new RecordingFallback(this, this.api, config.recordingFallback);
+    this.light = new LightChallenge(ui, this.screens, t, config.light, (type) => this.live && this.live.send(type));
     this.live = null;
     this.stream = null;
     this.finished = false;
@@ -126,6 +128,7 @@ export class Widget {
 
   pressStart() {
     if (!this.live || !this.live.open) return;
+    if (this.light.consent(() => this.pressStart())) return; // the photosensitivity notice first (light.js)
     this.live.send(MessageType.READY);
     this.showCheck();
     this.startPositioningClock();
@@ -218,12 +221,14 @@ export class Widget {
         this.prompts.show(action, index, total, deadlineMs);
       },
       progress: (completed, total) => this.prompts.setProgress(completed, total),
+      light: (color) => this.light.show(color),
       result: (status) => this.finish(status),
     });
   }
 
   onPhase(phase) {
     this.ui.root.dataset.phase = phase;
+    this.light.phase(phase);
     if (phase !== Phase.POSITIONING) this.stopPositioningClock();
     if (phase === Phase.POSITIONING && !this.confirming) this.ui.prompt.textContent = this.t('check.positioning');
     if (phase === Phase.DECIDING) { this.prompts.hideCue(); this.ui.prompt.textContent = this.t('check.deciding'); }
@@ -235,12 +240,14 @@ export class Widget {
   setFeedback(code) {
     if (code === this.lastFeedback) return;
     this.lastFeedback = code;
+    this.light.feedback(code);
     this.ui.root.dataset.feedback = code;
     this.ui.feedback.textContent = code === FeedbackCode.OK ? '' : this.t('feedback.' + code);
   }
 
   stopEverything() {
     this.stopPositioningClock();
+    this.light.stop();
     clearTimeout(this.cancelTimer);
     this.prompts.hideCue();
     this.fallback.stop();

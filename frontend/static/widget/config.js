@@ -20,6 +20,7 @@ export function readConfig(root) {
     positioningTimeoutMs: Number(data.positioningTimeoutMs) || 30000,
     recordingFallback: data.recordingFallback === 'on',
     storesImages: data.storesImages === 'on',
+    light: data.light === 'on',
     problem: data.problem || '',
   });
 }

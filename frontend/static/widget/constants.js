@@ -12,6 +12,8 @@
 export const PROTOCOL_VERSION = 1;
 export const CHANNEL_LABEL = 'livecheck';
 export const MAX_MESSAGE_BYTES = 4096;
+/** realtime.protocol.LIGHT_OFF: a `light` message's colour once the sequence is over. */
+export const LIGHT_OFF = 'off';
 
 /** realtime.status.SessionStatus: a session's status (the `status` of `result` messages and API answers). */
 export const SessionStatus = Object.freeze({
@@ -68,6 +70,18 @@ export const MessageType = Object.freeze({
   CANCEL: 'cancel',
   LIGHT: 'light',
   NO_LIGHT: 'no_light',
+});
+
+/** scoring.light.LightColor: the colours a `light` message shows (light.js fills the screen with them). */
+export const LightColor = Object.freeze({
+  BLACK: 'black',
+  WHITE: 'white',
+  RED: 'red',
+  YELLOW: 'yellow',
+  LIME: 'lime',
+  CYAN: 'cyan',
+  BLUE: 'blue',
+  MAGENTA: 'magenta',
 });
 
 /** realtime.fallback.FallbackCode: error codes of the recording fallback's endpoints. */

@@ -8,7 +8,8 @@ export function encode(type) {
 }
 
 /** Hands a server message to its handler with typed fields: `state(phase)`, `feedback(code)`,
- * `prompt(action, index, total, deadlineMs)`, `progress(completed, total)`, `result(status)`. Anything too big,
+ * `prompt(action, index, total, deadlineMs)`, `progress(completed, total)`, `light(color, index, total)`,
+ * `result(status)`. Anything too big,
  * of another version or of an unknown type is ignored (protocol v1). */
 export function dispatch(raw, handlers) {
   if (typeof raw !== 'string' || raw.length > MAX_MESSAGE_BYTES) return;
@@ -20,6 +21,7 @@ export function dispatch(raw, handlers) {
     case MessageType.PROMPT:
       return handlers.prompt(String(msg.action), Number(msg.index), Number(msg.total), Number(msg.deadline_ms));
     case MessageType.PROGRESS: return handlers.progress(Number(msg.completed), Number(msg.total));
+    case MessageType.LIGHT: return handlers.light(String(msg.color), Number(msg.index), Number(msg.total));
     case MessageType.RESULT: return handlers.result(String(msg.status));
     default: return undefined;
   }
