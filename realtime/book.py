@@ -19,6 +19,7 @@ import numpy as np
 from realtime.challenge import draw_actions
 from realtime.errors import SessionCode, SessionError, not_found
 from realtime.modes import SessionMode, Tenant
+from realtime.results import SessionResult
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import SessionRecord, SessionStore, update
@@ -230,7 +231,7 @@ class SessionBook:
         return record.status == SessionStatus.IN_PROGRESS and record.node_id == self.node_id and record.fallback is None
 
     async def decide(
-        self, session_id: str, status: SessionStatus, result: dict[str, Any], allowed: Callable[[SessionRecord], bool]
+        self, session_id: str, status: SessionStatus, result: SessionResult, allowed: Callable[[SessionRecord], bool]
     ) -> SessionRecord | None:
         """Writes the decision unless `allowed(current)` says the session is no longer the caller's to decide.
         The reference embedding is dropped; the result is kept for result-retention-s."""
@@ -241,7 +242,7 @@ class SessionBook:
             lambda r: (
                 r.bump(
                     status=status,
-                    result=result,
+                    result=result.to_dict(),
                     decided_at=now,
                     reference=None,
                     stalled=None,

@@ -18,7 +18,7 @@ from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
 from scoring.actions import ACTIONS, Action, ActionDetector, Baseline, event_confidence, threshold_for
-from scoring.decision import Decision, Facts, Rules, decide
+from scoring.decision import Facts, Rules, decide
 from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
 from scoring.light import LightLimits, LightReport
 from scoring.observation import FaceObservation, FrameObservation
@@ -73,7 +73,8 @@ class BestFrame:
 
 @dataclass
 class ChallengeOutcome:
-    """What the state machine decided; scores stay server-side."""
+    """What the state machine decided; scores stay server-side. The session's result decides once more with what
+    only the session has (`facts` + the reference match, under the same `rules`: realtime/results.py)."""
 
     status: SessionStatus  # SUCCEEDED | FAILED
     reasons: list[str]
@@ -87,6 +88,8 @@ class ChallengeOutcome:
     duration_ms: int
     evidence: EvidenceReport | None = None  # the cross-frame measures behind static_video / flat_face / looped_video
     light: LightReport | None = None  # the light challenge, when the session asked for it (realtime/light_phase.py)
+    facts: Facts | None = field(default=None, repr=False)
+    rules: Rules | None = field(default=None, repr=False)
 
     @property
     def alive(self) -> bool:
@@ -439,7 +442,7 @@ class ChallengeSession:
         """The decision once the actions are done (or the passive watch is over): scoring.decision's live rules
         (liveness with min_liveness_frames, identity, actions, evidence)."""
         self._evidence_report = self._evidence.report()  # fresh, with every frame seen
-        return self._close(decide(self._facts(), self._rules), now_ms)
+        return self._close(self._facts(), now_ms)
 
     def _facts(self, stopped: Sequence[str] = ()) -> Facts:
         return Facts(
@@ -480,9 +483,12 @@ class ChallengeSession:
     def _finish(self, reasons: list[str], now_ms: int) -> list[p.ServerMessage]:
         """Stops before the decision, for `reasons` (timeout, cancelled, face_changed mid-check, an action's
         deadline): scoring.decision judges a stopped check on why it stopped, plus low liveness so far."""
-        return self._close(decide(self._facts(stopped=reasons), self._rules), now_ms)
+        return self._close(self._facts(stopped=reasons), now_ms)
 
-    def _close(self, decision: Decision, now_ms: int) -> list[p.ServerMessage]:
+    def _close(self, facts: Facts, now_ms: int) -> list[p.ServerMessage]:
+        """The challenge's decision. Nothing is told yet: the session adds what only it has (the reference match)
+        and stores the result first; realtime/live.py then sends `done` and the stored outcome."""
+        decision = decide(facts, self._rules)
         reasons = list(decision.reasons)
         status = SessionStatus.SUCCEEDED if decision.alive else SessionStatus.FAILED
         self.phase = p.Phase.DONE
@@ -500,5 +506,7 @@ class ChallengeSession:
             duration_ms=0 if self.started_ms is None else now_ms - self.started_ms,
             evidence=self._evidence_report,
             light=self._light.report if self._light is not None else None,
+            facts=facts,
+            rules=self._rules,
         )
-        return [p.State(p.Phase.DONE), p.Result(status)]
+        return []

@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
+from realtime import protocol as p
 from realtime.book import SessionBook, reference_of, token_used
 from realtime.challenge import ChallengeOutcome, ChallengeSession
 from realtime.errors import SessionCode, SessionError
 from realtime.modes import SessionMode, Tenant
 from realtime.peer import LivePeer, PipelineStats
 from realtime.reasons import LiveReason
-from realtime.results import ResultInputs, failed_result, live_result
+from realtime.results import ResultInputs, SessionResult, failed_result, live_result
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
-from realtime.store import SessionRecord, update
+from realtime.store import SessionRecord, StoreError, update
 from scoring.engine import LivenessEngine
 from scoring.errors import Overloaded
 
 RECENT_STATS = 256
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -138,15 +140,14 @@ class LiveChecks:
     async def end(self, local: LocalCheck, reasons: list[str] | None) -> None:
         """Decides (if not yet), then closes the peer connection and releases the landmarker. Safe to call twice.
 
-        The decision is written to the store before the connection is closed: closing waits for the result
-        message to reach the browser, and an integrator polling the session (on any node) must never see
-        IN_PROGRESS after the widget showed a result."""
+        The decision is written to the store before the browser is told, and what it is told is the stored
+        outcome (`done`, then `result` with the stored status): the embedding page and an integrator polling the
+        session (on any node) see the same outcome, and never IN_PROGRESS after the widget showed one. Closing
+        waits for that message to reach the browser."""
         if local.ending:
             return
         local.ending = True
-        session_id = local.record.id
         peer = local.peer
-        ours = self.book.ours
         try:
             if (
                 peer is not None
@@ -154,47 +155,57 @@ class LiveChecks:
                 and peer.stats.frames_analyzed == 0
                 and self._lost_in_transport(peer)
             ):
-                # the connection never delivered a frame (ICE failed, say): leave the session undecided so the
-                # recording fallback can still run; the sweep fails it with this reason if nothing follows
-                outcome = peer.challenge.outcome
-                stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else LiveReason.DISCONNECTED
-                await update(
-                    self.book.store,
-                    session_id,
-                    lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None,
-                )
-                await self._drop_peer(local)
+                await self._leave_open(local, peer)
                 return
-            result: dict[str, Any] | None = None
+            stored = await self._decide(local, peer, reasons)
             if peer is not None:
-                outcome = peer.challenge.outcome
-                if outcome is None:
-                    peer.challenge.cancel((reasons or [LiveReason.DISCONNECTED])[0], peer._now_ms())
-                    outcome = peer.challenge.outcome
-                local.stats = peer.stats
-                if outcome is not None:
-                    try:
-                        result = await asyncio.get_running_loop().run_in_executor(
-                            self.executor, self._live_result, local.record, outcome
-                        )
-                    except Exception:
-                        result = failed_result(self.engine, SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
-                    passed = bool(outcome.alive and result.get("alive"))
-                    status = SessionStatus.SUCCEEDED if passed else SessionStatus.FAILED
-                    await self.book.decide(session_id, status, result, ours)
-            if result is None:
-                await self.book.decide(
-                    session_id,
-                    SessionStatus.FAILED,
-                    failed_result(self.engine, SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR]),
-                    ours,
-                )
-            if peer is not None:
+                if stored is not None and stored.status.decided:
+                    peer.tell([p.State(p.Phase.DONE), p.Result(stored.status)])
                 await peer.close()
                 local.peer = None
             self._release(local)
         finally:
             self._forget(local)
+
+    async def _leave_open(self, local: LocalCheck, peer: LivePeer) -> None:
+        """The connection never delivered a frame (ICE failed, say): the session stays undecided so the recording
+        fallback can still run; the sweep fails it with this reason if nothing follows."""
+        outcome = peer.challenge.outcome
+        stalled = outcome.reasons[0] if outcome is not None and outcome.reasons else LiveReason.DISCONNECTED
+        ours = self.book.ours
+        await update(
+            self.book.store,
+            local.record.id,
+            lambda r: r.bump(stalled=stalled) if ours(r) and not r.frames_seen else None,
+        )
+        await self._drop_peer(local)
+
+    async def _decide(
+        self, local: LocalCheck, peer: LivePeer | None, reasons: list[str] | None
+    ) -> SessionRecord | None:
+        """The session's result (realtime/results.py) written to the store while the session is still this
+        node's; the stored record, or None when it no longer was (or the store could not be reached)."""
+        result: SessionResult | None = None
+        if peer is not None:
+            if peer.challenge.outcome is None:
+                peer.challenge.cancel((reasons or [LiveReason.DISCONNECTED])[0], peer._now_ms())
+            outcome = peer.challenge.outcome
+            local.stats = peer.stats
+            if outcome is not None:
+                try:
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self._live_result, local.record, outcome
+                    )
+                except Exception:
+                    log.exception("live check result failed")
+                    result = failed_result(self.engine, SessionMode.LIVE, [LiveReason.INTERNAL_ERROR])
+        if result is None:
+            result = failed_result(self.engine, SessionMode.LIVE, reasons or [LiveReason.INTERNAL_ERROR])
+        try:
+            return await self.book.decide(local.record.id, result.status, result, self.book.ours)
+        except StoreError:
+            log.exception("live check %s: the result could not be stored", local.record.id)
+            return None
 
     def _forget(self, local: LocalCheck) -> None:
         self._local.pop(local.record.id, None)
@@ -227,7 +238,7 @@ class LiveChecks:
         if landmarker is not None:
             self.engine.release(landmarker)
 
-    def _live_result(self, record: SessionRecord, outcome: ChallengeOutcome) -> dict[str, Any]:
+    def _live_result(self, record: SessionRecord, outcome: ChallengeOutcome) -> SessionResult:
         """Blocking: the integrator's full result of a live check (embedding for the match, JPEG encoding)."""
         return live_result(self.engine, result_inputs(record), outcome)
 

@@ -73,7 +73,9 @@ def offer_host_addresses(pc: RTCPeerConnection, addresses: Sequence[str]) -> Non
 
 @dataclass
 class PipelineStats:
-    """Per-session figures for tests and the benchmark."""
+    """Per-session figures of the frame pipeline: realtime/live.py decides on them (a connection that never
+    delivered a frame leaves the session to the fallback; the first analyzed frame is written to the store), and
+    tests and bench/ read them (`SessionRegistry.pipeline_stats`)."""
 
     frames_received: int = 0
     frames_analyzed: int = 0
@@ -248,6 +250,10 @@ class LivePeer:
         return obs, rgb
 
     # -- output and shutdown ---------------------------------------------------------------------------------------
+
+    def tell(self, messages: Sequence[p.ServerMessage]) -> None:
+        """Sends what was decided outside the challenge: the stored outcome (realtime/live.py, before `close`)."""
+        self._send(messages)
 
     def _send(self, messages: Sequence[p.ServerMessage]) -> None:
         channel = self._channel

@@ -20,10 +20,10 @@ from realtime.results import failed_result, recording_result
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
 from realtime.store import SessionRecord, update
+from scoring.decision import Rules
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
 from scoring.media import sniff
-from scoring.reasons import Reason
 
 MIN_RECORDING_FRAMES = 2  # fewer decoded frames is a still in a video container, not a recording
 
@@ -193,23 +193,22 @@ class RecordingChecks:
         if verdict.kind != "video" or verdict.frames_decoded < MIN_RECORDING_FRAMES:  # one frame in a container
             await self.fail(session.id, FallbackCode.NOT_VIDEO)
             raise not_video()
-        extra = [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
-        extra += [r for r in self.live_rules(verdict.liveness_frames, verdict.duration_s) if r not in verdict.reasons]
-        result = await asyncio.get_running_loop().run_in_executor(
-            self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), extra
+        # The fallback's own checks: no probed movement before the first prompt, a clip no longer than its time.
+        found = (
+            [FallbackCode.MOVED_BEFORE_PROMPT.value] if any(a.passed for a in verdict.actions[: len(probes)]) else []
         )
-        status = SessionStatus.SUCCEEDED if result["alive"] else SessionStatus.FAILED
-        decided = await self.book.decide(session.id, status, result, lambda r: r.status == SessionStatus.IN_PROGRESS)
+        found += [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
+        # judged by the video rules and what a live check of this mode also asks (scoring.decision.Rules.recording)
+        rules = Rules.recording(
+            self.engine.settings, self.settings.min_liveness_frames, self.settings.min_watch_ms / 1000
+        )
+        result = await asyncio.get_running_loop().run_in_executor(
+            self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), rules, found
+        )
+        decided = await self.book.decide(
+            session.id, result.status, result, lambda r: r.status == SessionStatus.IN_PROGRESS
+        )
         return decided or await self.book.get(session.id)
-
-    def live_rules(self, liveness_frames: int, duration_s: float) -> list[str]:
-        """What a live check of this mode would also have asked: as many anti-spoof samples and as long a watch."""
-        extra: list[str] = []
-        if liveness_frames < self.settings.min_liveness_frames:
-            extra.append(Reason.LOW_LIVENESS.value)
-        if duration_s * 1000 < self.settings.min_watch_ms:
-            extra.append(Reason.SHORT_TIME.value)
-        return extra
 
     async def fail(self, session_id: str, code: str) -> None:
         await self.book.decide(

@@ -24,8 +24,11 @@ import redis as redis_client
 
 from realtime.client import FramesTrack, LiveClient, read_clip
 from realtime.errors import SessionError
+from realtime.modes import SessionMode
 from realtime.peer import offer_host_addresses
+from realtime.reasons import LiveReason
 from realtime.registry import SessionOptions, SessionRegistry
+from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import open_store
@@ -525,7 +528,8 @@ async def test_demo_open_cap_holds_across_nodes_and_either_node_frees_a_place(de
     # a session created on A, claimed by A and decided by B: B frees the place, A may create again
     first = made[0]
     await a.book.claim(first.id)
-    await b.book.decide(first.id, SessionStatus.FAILED, {"alive": False}, lambda r: True)
+    failed = failed_result(b.engine, SessionMode.LIVE, [LiveReason.CANCELLED])
+    await b.book.decide(first.id, SessionStatus.FAILED, failed, lambda r: True)
     assert await demo_outcome(a, "203.0.113.100") == "ok"
     assert await demo_outcome(b, "203.0.113.101") == "503 demo_busy"
     # past its ttl a session expires as it is read (here by B, created on A): its place is free too

@@ -238,3 +238,28 @@ async def test_cancel_before_any_frame_is_decided_at_once_not_left_for_the_fallb
         await client.close()
     await settle(reg)
     assert reg.counts()["landmarkers"] == 0
+
+
+async def test_a_reference_photo_of_someone_else_fails_and_the_browser_is_told_the_stored_outcome(registry, d12, media):
+    """d12 passes its actions (the test above); with Obama's photo as the reference the session fails
+    face_mismatch, and the result message the browser gets is that stored FAILED, not the challenge's pass."""
+    frames, fps = d12
+    reference = await asyncio.get_running_loop().run_in_executor(
+        None, registry.embed_reference, (media / "identity" / "obama.jpg").read_bytes()
+    )
+    session, token = await registry.create(SessionOptions(actions=("turn_left", "turn_right", "open_mouth")), reference)
+    client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
+    try:
+        await client.connect(lambda sdp: registry.offer(session.id, token, sdp))
+        run = await client.wait_result(40)
+        stored_when_told = await registry.get(session.id)
+    finally:
+        await client.close()
+    await settle(registry)
+    assert stored_when_told.status == FAILED  # stored before the browser was told
+    result = stored_when_told.result
+    assert result["reasons"] == ["face_mismatch"] and result["match"]["same_person"] is False, result
+    assert all(a["passed"] for a in result["actions"])  # the challenge itself passed
+    assert run.status == FAILED
+    assert [m["status"] for m in run.of_type("result")] == [FAILED]
+    assert run.of_type("state")[-1]["state"] == "done"
