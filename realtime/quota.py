@@ -1,7 +1,9 @@
 """The demo page's own quota: the keyless path never reaches integrators' capacity.
 
-Demo sessions are capped on their own (open sessions and running checks are counted apart from integrators'),
-and each client may create only so many per minute. A script that sends `Origin` equal to the host (any script
+Demo sessions are capped on their own (open sessions and running checks are counted apart from integrators', and
+never against `[store] max-live-checks`), each client may create only so many per minute, and one client may hold
+only its share of the open places (`demo-max-open-per-client`), so one address cannot keep everyone else out.
+A script that sends `Origin` equal to the host (any script
 can) gets the demo's small share at most, never a slot an integrator's check needs.
 
 The per-client rate and the cap on open sessions are the cluster's: both live in the session store and are
@@ -31,6 +33,7 @@ class DemoLimits:
     max_open: int  # demo sessions created and not yet decided or expired, in the whole cluster
     max_live: int  # demo checks running at once on one node (WebRTC peers with a landmarker)
     per_client_per_minute: int  # in the whole cluster
+    max_open_per_client: int = 0  # of max_open, what one client may hold at once (0: no share of its own)
 
 
 def client_key(address: str) -> str:
@@ -71,6 +74,7 @@ class DemoQuota:
                 key=session_id,
                 cap=self.limits.max_open,
                 ttl_s=self.hold_s,
+                share=self.limits.max_open_per_client,
             )
         )
         if answer.refused == Limit.RATE:
@@ -79,6 +83,13 @@ class DemoQuota:
                 "Too many demo checks from this address; try again shortly.",
                 429,
                 retry_after_s=max(1, math.ceil(answer.retry_after_s)),
+            )
+        if answer.refused == Limit.SHARE:  # this address holds its share: the others' places stay theirs
+            raise SessionError(
+                SessionCode.DEMO_RATE_LIMITED,
+                "This address already holds its share of the demo's places; finish or wait for one of them.",
+                429,
+                retry_after_s=10,
             )
         if answer.refused == Limit.CAP:
             raise SessionError(SessionCode.DEMO_BUSY, "The demo is busy; try again shortly.", 503, retry_after_s=10)

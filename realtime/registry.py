@@ -35,7 +35,7 @@ from realtime.recording import RecordingChecks
 from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
-from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store, total
+from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store
 from scoring.engine import LivenessEngine
 from scoring.reasons import Reason
 
@@ -79,7 +79,12 @@ class SessionRegistry:
         )
         self.demo_quota = DemoQuota(
             self.store,
-            DemoLimits(settings.demo_max_open, settings.demo_max_live, settings.demo_per_client_per_minute),
+            DemoLimits(
+                settings.demo_max_open,
+                settings.demo_max_live,
+                settings.demo_per_client_per_minute,
+                settings.demo_max_open_per_client or -(-settings.demo_max_open // 2),
+            ),
             hold_s=settings.demo_ttl_s + settings.check_timeout_s,
         )
         self.book = SessionBook(
@@ -213,9 +218,11 @@ class SessionRegistry:
                 retry_after_s=5,
             )
 
-    async def _check_cluster_cap(self) -> None:
-        if self.cluster.max_live_checks > 0:
-            running = total(await self.store.counts(), IN_PROGRESS)
+    async def _check_cluster_cap(self, tenant: Tenant) -> None:
+        """`max-live-checks` is the integrators' capacity: their checks only count, and the demo never takes from it
+        (its places are the demo's own: demo-max-open in the cluster, demo-max-live per node)."""
+        if tenant == Tenant.INTEGRATOR and self.cluster.max_live_checks > 0:
+            running = (await self.store.counts()).get((Tenant.INTEGRATOR.value, IN_PROGRESS), 0)
             if running >= self.cluster.max_live_checks:
                 raise SessionError(
                     SessionCode.TOO_MANY_SESSIONS,
@@ -238,7 +245,7 @@ class SessionRegistry:
         self._check_node_cap(tenant)
         self.live.reserve(tenant)
         try:
-            await self._check_cluster_cap()
+            await self._check_cluster_cap(tenant)
             validate_offer(sdp, kind)
             claimed = await self.book.claim(session_id)
         finally:

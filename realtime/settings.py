@@ -57,6 +57,7 @@ class RealtimeSettings:
     fallback_timeline_slack_ms: int = 1500  # a clip may be this much longer than the time since it started
     # The keyless demo page's own quota (realtime/quota.py); never counted against max_sessions.
     demo_max_open: int = 4  # demo sessions created and not yet decided, in the whole cluster
+    demo_max_open_per_client: int = 0  # of those, what one client address may hold at once; 0 = half, rounded up
     demo_max_live: int = 2  # demo checks running at once on this node
     demo_per_client_per_minute: int = 6  # demo sessions one client address may create per minute, cluster-wide
     demo_ttl_s: float = 120.0  # a demo session must start within this

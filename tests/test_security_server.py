@@ -6,6 +6,8 @@ answers one byte every few seconds, `max-live-checks = 1`, the demo on and `publ
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import json
 import socket
 import statistics
@@ -17,9 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mediagen import encode_video, read_rgb
+from realtime.client import FramesTrack, LiveClient
+from realtime.peer import offer_host_addresses
 from serverproc import Reply, Server
 
 KEY_A = "tenant-a-key-0123456789"
@@ -74,6 +79,7 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory, slow_site
         "LIVECHECK_SERVER__LANDMARKERS": "2",
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
         "LIVECHECK_REALTIME__CONNECT_TIMEOUT_S": "60",
+        "LIVECHECK_REALTIME__DEMO_MAX_OPEN": "8",
     }
     srv = Server(env, cwd=work, models_dir=models_dir)
     try:
@@ -325,3 +331,82 @@ def test_resolver_errors_are_not_echoed(server: Server) -> None:
     message = body_of(reply)["error_msg"]
     assert body_of(reply)["error_code"] == "FRS.0706", message
     assert "Errno" not in message and "known" not in message and "getaddrinfo" not in message, message
+
+
+# -- 4: the demo's capacity is its own, shared out per address, and only under a host the server was told ----------
+
+
+def from_address(server: Server, source: str, method: str, path: str, headers: dict[str, str]) -> Reply:
+    """A request from another loopback address (each is another client to the demo's quota)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30, source_address=(source, 0))
+    started = time.monotonic()
+    try:
+        conn.request(method, path, body=b"{}" if method == "POST" else None, headers=headers)
+        response = conn.getresponse()
+        return Reply(
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            response.read(),
+            time.monotonic() - started,
+        )
+    finally:
+        conn.close()
+
+
+def demo_create(server: Server, source: str = "127.0.0.1", host: str | None = None) -> Reply:
+    host = host or f"127.0.0.1:{server.port}"
+    headers = {"Host": host, "Origin": f"http://{host}", "Content-Type": "application/json"}
+    return from_address(server, source, "POST", "/demo/sessions", headers)
+
+
+def test_a_forged_host_never_becomes_the_demo_widgets_frame_ancestor(server: Server) -> None:
+    """public-url unset. Before: Host: evil.example made a demo session whose widget CSP said frame-ancestors
+    http://evil.example (and the widget posted its messages there): any site got a free check."""
+    forged = demo_create(server, host="evil.example")
+    assert forged.status == 403 and body_of(forged)["error"]["code"] == "origin_not_allowed", forged.body[:200]
+    told = demo_create(server)
+    assert told.status == 200, told.body[:200]
+    widget = server.request("GET", f"/widget/{body_of(told)['session_id']}", headers={"Host": "evil.example"})
+    csp = widget.headers["content-security-policy"]
+    assert f"frame-ancestors http://127.0.0.1:{server.port}" in csp and "evil" not in widget.body.decode(), csp
+
+
+async def _offers(count: int) -> list[str]:
+    clients = []
+    sdps = []
+    for _ in range(count):
+        live = LiveClient(FramesTrack([np.full((240, 320, 3), 128, np.uint8)], 15))
+        offer = await live.pc.createOffer()
+        offer_host_addresses(live.pc, ("127.0.0.1",))
+        await live.pc.setLocalDescription(offer)
+        sdps.append(live.pc.localDescription.sdp)
+        clients.append(live)
+    for live in clients:  # never connected: the server keeps waiting for ICE (connect-timeout-s)
+        await live.pc.close()
+    return sdps
+
+
+def test_demo_checks_never_hold_the_integrators_max_live_checks(server: Server) -> None:
+    """max-live-checks = 1. Two keyless demo sessions given a valid offer and never connected. Before: the
+    integrator's offer got 503 too_many_sessions for as long as the demo peers waited."""
+    sdps = asyncio.run(_offers(3))
+    for sdp in sdps[:2]:
+        demo = body_of(demo_create(server))
+        token = demo["widget_url"].split("#token=", 1)[1]
+        answered = call(
+            server, "POST", f"/v1/sessions/{demo['session_id']}/offer", {"sdp": sdp, "type": "offer"}, key=token
+        )
+        assert answered.status == 200, answered.body[:200]
+    session = create(server)
+    path = f"/v1/sessions/{session['session_id']}/offer"
+    reply = call(server, "POST", path, {"sdp": sdps[2], "type": "offer"}, key=session["client_token"])
+    assert reply.status == 200, reply.body[:300]
+
+
+def test_one_address_holds_only_its_share_of_the_demo(server: Server) -> None:
+    """demo-max-open 8, so one address's share is 4. Before: one address took every place (within its rate) and
+    everyone else got demo_busy."""
+    mine = [demo_create(server, "127.0.0.50") for _ in range(5)]
+    assert [r.status for r in mine] == [200] * 4 + [429], [r.body[:100] for r in mine]
+    assert body_of(mine[-1])["error"]["code"] == "demo_rate_limited"
+    assert demo_create(server, "127.0.0.51").status == 200

@@ -407,3 +407,70 @@ async def test_an_unreachable_store_is_a_503_not_a_500(engine):
     assert (await created.get_json())["error"]["code"] == "store_unavailable"
     ready = await client.get("/readyz")
     assert ready.status_code == 503 and (await ready.get_json())["store"] is False
+
+
+async def test_one_client_holds_only_its_share_of_the_cap(store_url, opened, clock):
+    """A client within its rate may hold `share` places; dropping one (its session decided, on any node) frees it."""
+    stores = two_connections(store_url, opened)
+
+    def mine(key: str) -> Ticket:
+        return replace(ticket("198.51.100.9", key, rate_limit=10, cap=4), share=2)
+
+    answers = [await stores[i % len(stores)].admit(mine(f"m{i}")) for i in range(3)]
+    assert [a.refused for a in answers] == [None, None, Limit.SHARE]
+    assert (await stores[0].admit(replace(ticket("198.51.100.10", "o1", cap=4), share=2))).refused is None
+    await stores[-1].drop_item("demo-open", "m0")
+    assert (await stores[0].admit(mine("m3"))).refused is None
+    assert await stores[0].count_items("demo-open") == 3
+
+
+async def live_keys(store: RedisStore) -> dict[str, int]:
+    """Every key still alive in Redis, with its size (members of an index, else 1)."""
+    found: dict[str, int] = {}
+    async for raw in store._redis.scan_iter(match="livecheck:*", count=1000):
+        key = raw.decode()
+        kind = (await store._redis.type(raw)).decode()
+        if kind == "none":  # expired while scanning
+            continue
+        found[key] = int(await store._redis.zcard(raw)) if kind == "zset" else 1
+    return found
+
+
+async def test_a_thousand_expired_sessions_leave_nothing_behind(store_url, opened, clock):
+    """Fill the store with 1,000 sessions (a token item each; half claimed and decided, so they move between
+    status indexes), let them all expire, write one more: only that one's entries are left. Before: Redis kept
+    every expired member in the token and status indexes, for ever."""
+    store = opened(store_url)
+    now, ttl = time.time(), 25.0  # Redis expires on real time: long enough to fill, then waited out
+
+    async def one(i: int) -> None:
+        created = replace(record(f"old{i}"), purge_at=now + ttl, expires_at=now + ttl)
+        await store.create(created)
+        await store.put_item("token", f"hash{i}", {"id": created.id}, now + ttl - time.time())
+        if i % 2:
+            claimed = created.bump(status=SessionStatus.IN_PROGRESS, node_id="n1")
+            assert await store.swap(created, claimed)
+            assert await store.swap(claimed, claimed.bump(status=SessionStatus.SUCCEEDED))
+
+    for batch in range(0, 1000, 100):
+        await asyncio.gather(*(one(i) for i in range(batch, batch + 100)))
+    assert time.time() - now < ttl, "the fill took longer than the sessions live"
+    await let_pass(store_url, clock, now + ttl + 0.5 - time.time())
+    fresh = record("fresh")
+    await store.create(fresh)
+    await store.put_item("token", "fresh-hash", {"id": "fresh"}, 60.0)
+    await store.purge()
+    if isinstance(store, RedisStore):
+        left = await live_keys(store)
+        print(f"redis keys left after 1,000 expired sessions: {left}")
+        assert all(size == 1 for size in left.values()), left  # every index holds the fresh session only
+        assert len(left) == 6, left  # the session, its status and tenant indexes, tenants, the token and its index
+    else:
+        assert isinstance(store, SqliteStore)
+        rows = await store._run(
+            lambda conn: conn.execute(
+                "SELECT (SELECT COUNT(*) FROM sessions) + (SELECT COUNT(*) FROM items)"
+            ).fetchone()
+        )
+        assert rows[0] == 2, rows
+    assert (await store.counts())[("integrator", SessionStatus.CREATED)] == 1

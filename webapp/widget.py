@@ -66,11 +66,27 @@ def widget_csp(origins: list[str]) -> str:
     )
 
 
-def own_origin() -> str:
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def told_hosts(listen: str) -> tuple[str, ...]:
+    """Without `public-url`, the Host values this server answers the demo for: the address it listens on, and
+    loopback names (a page on the visitor's own machine). Anything else could be a forged Host header."""
+    return (listen.lower(),) if listen.rpartition(":")[0] not in ("", "0.0.0.0", "[::]", "::") else ()
+
+
+def own_origin() -> str | None:
+    """This server's origin for the demo's sessions (their CSP frame-ancestors and postMessage target): public-url
+    when set; otherwise the request's Host only when it is one the server was told (told_hosts) or loopback. None:
+    a Host nobody configured, refused, so a forged Host never becomes a session's allowed origin."""
     public = _services().config.server.public_url
     if public:
         return public.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+    host = request.host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if host in told_hosts(_services().config.listen) or name in LOOPBACK_HOSTS:
+        return f"{request.scheme}://{host}"
+    return None
 
 
 def _ice_servers() -> list[dict[str, Any]]:
@@ -197,6 +213,12 @@ async def demo_create() -> Response:
     demo's own quota (per client address and a cap of its own)."""
     _demo_enabled()
     origin = own_origin()
+    if origin is None:
+        return _json_error(
+            SessionCode.ORIGIN_NOT_ALLOWED,
+            "This server was not told its address: set server.public-url to serve the demo under this host.",
+            403,
+        )
     if request.headers.get("Origin", "").rstrip("/") != origin:
         return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "The demo creates sessions for its own page only.", 403)
     try:
@@ -236,7 +258,7 @@ def same_origin_request() -> bool:
     neither is refused. Scripts can forge both headers, which is why the demo status also needs the token."""
     origin = request.headers.get("Origin", "").rstrip("/")
     if origin:
-        return origin == own_origin()
+        return own_origin() is not None and origin == own_origin()
     return request.headers.get("Sec-Fetch-Site", "") == "same-origin"
 
 

@@ -32,6 +32,7 @@ class Limit(StrEnum):
 
     RATE = "rate"  # the client's sliding window is full
     CAP = "cap"  # as many items of the kind are alive as the cap allows
+    SHARE = "share"  # the client itself holds its share of the cap
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Ticket:
     key: str  # the item an admission adds (a session id)
     cap: int  # items of `kind` alive at once
     ttl_s: float  # the item lives this long unless dropped first
+    share: int = 0  # items of `kind` one rate_key may hold alive at once (0: no bound of its own)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,8 @@ class SessionStore(Protocol):
 
     async def admit(self, ticket: Ticket) -> Admission:
         """Atomically, across every node: refuses (recording nothing) when ticket.rate_key has ticket.rate_limit
-        hits in the last window_s seconds (RATE, checked first) or when ticket.cap items of ticket.kind are alive
-        (CAP); otherwise records one hit and puts the item (ticket.kind, ticket.key) for ticket.ttl_s. Times are
+        hits in the last window_s seconds (RATE, checked first), when ticket.rate_key already holds ticket.share
+        items of ticket.kind (SHARE) or when ticket.cap items of ticket.kind are alive (CAP); otherwise records one hit and puts the item (ticket.kind, ticket.key) for ticket.ttl_s. Times are
         the store's clock, as for items. Only admissions write, so refusals cost no memory."""
 
     async def ping(self) -> None:

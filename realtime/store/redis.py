@@ -1,7 +1,9 @@
 """Redis session store (redis-py's asyncio client): several processes or machines share sessions, heartbeats,
 detections and rate-limit counters. Sessions are hashes with a TTL (PEXPIREAT); a write is one Lua script that
-compares the version, so exactly one of several racing nodes wins. Status indexes are sorted sets scored by the
-purge time, pruned as they are read."""
+compares the version, so exactly one of several racing nodes wins. Indexes (sessions by status and by tenant and
+status, items by kind, a client's places) are sorted sets scored by each member's expiry: every write prunes the
+index it writes to and keeps the index key itself only as long as its last member (PEXPIREAT), so nothing a session
+or an item left behind outlives it, and an index no one writes to again expires whole."""
 
 from __future__ import annotations
 
@@ -24,25 +26,68 @@ PREFIX = "livecheck:"
 T = TypeVar("T")
 P = ParamSpec("P")
 
-_CREATE = """
+# An index member scored by its expiry (ms): the index is pruned of lapsed members and lives as long as its last.
+_INDEX = """
+local function index_add(key, at, member, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  redis.call('ZADD', key, at, member)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', key, math.max(tonumber(last[2]), tonumber(at)))
+end
+"""
+
+_CREATE = (
+    _INDEX
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local now = tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'status', ARGV[2], 'body', ARGV[3])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+index_add(KEYS[2], ARGV[4], ARGV[5], now)
+index_add(KEYS[3], ARGV[4], ARGV[5], now)
 redis.call('SADD', KEYS[4], ARGV[6])
 return 1
 """
+)
 
-_SWAP = """
+_SWAP = (
+    _INDEX
+    + """
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v or tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+local now = tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', ARGV[3], 'body', ARGV[4])
 redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 redis.call('ZREM', KEYS[4], ARGV[6])
-redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
+index_add(KEYS[3], ARGV[5], ARGV[6], now)
+index_add(KEYS[5], ARGV[5], ARGV[6], now)
+return 1
+"""
+)
+
+# KEYS: the item, its kind's index. ARGV: value, now (ms), expiry (ms), the item's key.
+_PUT = (
+    _INDEX
+    + """
+local now = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', math.max(1, tonumber(ARGV[3]) - now))
+index_add(KEYS[2], ARGV[3], ARGV[4], now)
+return 1
+"""
+)
+
+# KEYS: the item, its kind's index. ARGV: the item's key, the prefix of its kind's per-client indexes.
+_DROP = """
+local v = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if v then
+  local ok, item = pcall(cjson.decode, v)
+  if ok and type(item) == 'table' and type(item['by']) == 'string' then
+    redis.call('ZREM', ARGV[2] .. item['by'], ARGV[1])
+  end
+end
 return 1
 """
 
@@ -57,9 +102,12 @@ redis.call('PEXPIRE', KEYS[1], window)
 return 1
 """
 
-# KEYS: the client's hits, the kind's item index, the new item. ARGV: now (ms), window (ms), rate limit, cap,
-# the item's expiry (ms), its key, a nonce. Returns {0} admitted, {1, ms until the oldest hit leaves} or {2}.
-_ADMIT = """
+# KEYS: the client's hits, the kind's item index, the new item, the client's own index of the kind. ARGV: now (ms),
+# window (ms), rate limit, cap, the item's expiry (ms), its key, a nonce, the client's share (0: none), the item's
+# value. Returns {0} admitted, {1, ms until the oldest hit leaves}, {2} (cap) or {3} (the client's share).
+_ADMIT = (
+    _INDEX
+    + """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -69,14 +117,18 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   if oldest[2] then wait = tonumber(oldest[2]) + window - now end
   return {1, math.max(0, math.ceil(wait))}
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if tonumber(ARGV[8]) > 0 and redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[8]) then return {3, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {2, 0} end
 redis.call('ZADD', KEYS[1], now, ARGV[7])
 redis.call('PEXPIRE', KEYS[1], math.max(1, window))
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
-redis.call('SET', KEYS[3], '{}', 'PX', math.max(1, tonumber(ARGV[5]) - now))
+index_add(KEYS[2], ARGV[5], ARGV[6], now)
+index_add(KEYS[4], ARGV[5], ARGV[6], now)
+redis.call('SET', KEYS[3], ARGV[9], 'PX', math.max(1, tonumber(ARGV[5]) - now))
 return {0, 0}
 """
+)
 
 
 def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -115,6 +167,8 @@ class RedisStore:
         self._swap = self._redis.register_script(_SWAP)
         self._hit = self._redis.register_script(_HIT)
         self._admit = self._redis.register_script(_ADMIT)
+        self._put = self._redis.register_script(_PUT)
+        self._drop = self._redis.register_script(_DROP)
 
     @staticmethod
     def _key(session_id: str) -> str:
@@ -141,7 +195,15 @@ class RedisStore:
                 self._tenant_index(record.tenant, record.status),
                 f"{PREFIX}tenants",
             ],
-            args=[record.version, str(record.status), record.to_json(), _ms(record.purge_at), record.id, record.tenant],
+            args=[
+                record.version,
+                str(record.status),
+                record.to_json(),
+                _ms(record.purge_at),
+                record.id,
+                record.tenant,
+                _ms(self._clock()),
+            ],
         )
         if not created:
             raise ValueError(f"session {record.id} exists")
@@ -161,7 +223,15 @@ class RedisStore:
                 self._tenant_index(old.tenant, old.status),
                 self._tenant_index(new.tenant, new.status),
             ],
-            args=[old.version, new.version, str(new.status), new.to_json(), _ms(new.purge_at), old.id],
+            args=[
+                old.version,
+                new.version,
+                str(new.status),
+                new.to_json(),
+                _ms(new.purge_at),
+                old.id,
+                _ms(self._clock()),
+            ],
         )
         return bool(done)
 
@@ -222,11 +292,11 @@ class RedisStore:
 
     @_guarded
     async def put_item(self, kind: str, key: str, value: dict[str, Any], ttl_s: float) -> None:
-        index = f"{PREFIX}items:{kind}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{PREFIX}item:{kind}:{key}", json.dumps(value, separators=(",", ":")), px=max(1, _ms(ttl_s)))
-            pipe.zadd(index, {key: _ms(self._clock() + ttl_s)})
-            await pipe.execute()
+        now = self._clock()
+        await self._put(
+            keys=[f"{PREFIX}item:{kind}:{key}", f"{PREFIX}items:{kind}"],
+            args=[json.dumps(value, separators=(",", ":")), _ms(now), _ms(now + ttl_s), key],
+        )
 
     @_guarded
     async def get_item(self, kind: str, key: str) -> dict[str, Any] | None:
@@ -244,10 +314,9 @@ class RedisStore:
 
     @_guarded
     async def drop_item(self, kind: str, key: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(f"{PREFIX}item:{kind}:{key}")
-            pipe.zrem(f"{PREFIX}items:{kind}", key)
-            await pipe.execute()
+        await self._drop(
+            keys=[f"{PREFIX}item:{kind}:{key}", f"{PREFIX}items:{kind}"], args=[key, f"{PREFIX}items:{kind}:by:"]
+        )
 
     @_guarded
     async def admit(self, ticket: Ticket) -> Admission:
@@ -259,6 +328,7 @@ class RedisStore:
                 f"{PREFIX}hits:{ticket.rate_key}",
                 f"{PREFIX}items:{ticket.kind}",
                 f"{PREFIX}item:{ticket.kind}:{ticket.key}",
+                f"{PREFIX}items:{ticket.kind}:by:{ticket.rate_key}",
             ],
             args=[
                 now,
@@ -268,12 +338,14 @@ class RedisStore:
                 now + _ms(ticket.ttl_s),
                 ticket.key,
                 secrets.token_hex(8),
+                ticket.share,
+                json.dumps({"by": ticket.rate_key}, separators=(",", ":")),
             ],
         )
         outcome = int(reply[0])
         if outcome == 1:
             return Admission(Limit.RATE, int(reply[1]) / 1000)
-        return Admission(Limit.CAP) if outcome == 2 else Admission()
+        return {2: Admission(Limit.CAP), 3: Admission(Limit.SHARE)}.get(outcome, Admission())
 
     @_guarded
     async def hit(self, key: str, limit: int, window_s: float) -> bool:

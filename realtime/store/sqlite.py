@@ -92,13 +92,18 @@ def _admit(conn: sqlite3.Connection, ticket: Ticket, now: float) -> Admission:
         wait = ticket.window_s if oldest is None else float(oldest) + ticket.window_s - now
         return Admission(Limit.RATE, max(0.0, wait))
     conn.execute("DELETE FROM items WHERE kind = ? AND expires_at <= ?", (ticket.kind, now))
+    owner = json.dumps({"by": ticket.rate_key}, separators=(",", ":"))  # whose item: the client's share
+    if ticket.share > 0:
+        held = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ? AND body = ?", (ticket.kind, owner)).fetchone()
+        if held[0] >= ticket.share:
+            return Admission(Limit.SHARE)
     alive = conn.execute("SELECT COUNT(*) FROM items WHERE kind = ?", (ticket.kind,)).fetchone()[0]
     if alive >= ticket.cap:
         return Admission(Limit.CAP)
     conn.execute("INSERT INTO hits (key, at, nonce) VALUES (?, ?, ?)", (ticket.rate_key, now, secrets.token_hex(8)))
     conn.execute(
-        "INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, '{}', ?)",
-        (ticket.kind, ticket.key, now + ticket.ttl_s),
+        "INSERT OR REPLACE INTO items (kind, key, body, expires_at) VALUES (?, ?, ?, ?)",
+        (ticket.kind, ticket.key, owner, now + ticket.ttl_s),
     )
     return Admission()
 
