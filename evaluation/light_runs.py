@@ -41,7 +41,10 @@ CLIPS = (
 )
 CAMERAS = ("reflect", "plain", "late", "wrong", "flat")
 MAX_SIDE = 640  # what a webcam sends
-LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2)
+# The client and the server share one process and event loop here, on a 2-core machine shared with other work:
+# colour sent -> tinted frame back at the server measured 370-510 ms under load (docs/verdict.md "Light
+# challenge"), over the 400 ms a real display and camera need; the window is widened for this harness only.
+LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2, light_max_lag_ms=700)
 LEAD_S = 0.5
 
 
@@ -130,7 +133,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     reg.start()
     try:
         print(
-            f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread / chi2 / luma"
+            f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread / luma"
         )
         for name in clips:
             frames, fps = load_clip(media / "videos" / name)
@@ -147,8 +150,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
                 print(
                     f"{name:28} {kind:8} {passed:9d} {runs - passed:6d}  {','.join(reasons) or '-'} / "
                     f"{_span(lags)} / {_span([x.get('correlation') for x in lights])} / "
-                    f"{_span([x.get('region_spread') for x in lights])} / chi2 "
-                    f"{_span([x.get('region_chi2') for x in lights])} / luma {_span([x.get('luma') for x in lights])}",
+                    f"{_span([x.get('region_spread') for x in lights])} / {_span([x.get('luma') for x in lights])}",
                     flush=True,
                 )
     finally:

@@ -151,7 +151,11 @@ class ChallengeSession:
         self._evidence_since_ms: int | None = None  # the first face the evidence was given
         # The light challenge between positioning and the actions (docs/protocol.md "Light challenge").
         self._light = (
-            LightPhase(LightLimits(), away_ms=settings.light_away_ms, attempts=settings.light_attempts)
+            LightPhase(
+                LightLimits(max_lag_ms=settings.light_max_lag_ms),
+                away_ms=settings.light_away_ms,
+                attempts=settings.light_attempts,
+            )
             if light
             else None
         )

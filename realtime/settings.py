@@ -46,6 +46,7 @@ class RealtimeSettings:
     light: bool = False  # off until measured on real faces and screens (the simulated camera passes it)
     light_away_ms: int = 1000  # a face out of the oval this long interrupts the colours (a fresh sequence follows)
     light_attempts: int = 3  # sequences at most; an interrupted last one is judged on what was seen
+    light_max_lag_ms: int = 400  # the longest display + camera + network latency the measure aligns for
     connect_timeout_s: float = 15.0  # an answered offer that delivers no frame by then frees its slot and landmarker
     # Recording fallback (realtime/fallback.py), only for sessions created with recording_fallback: true.
     fallback_lead_min_ms: int = 2000  # the first prompt is due at a random moment in [min, max] after recording starts

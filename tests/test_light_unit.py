@@ -186,7 +186,7 @@ def test_an_evenly_tinted_flat_picture_fails_though_it_follows_the_colours() -> 
 
 def test_no_response_on_a_very_bright_face_is_too_bright_not_a_spoof() -> None:
     steps, end = schedule()
-    bright = measure(steps, end, *record(steps, end, strength=0.0, level=1.1))
+    bright = measure(steps, end, *record(steps, end, strength=0.0, level=1.4))
     assert bright.outcome is LightOutcome.TOO_BRIGHT and bright.reason == Reason.TOO_BRIGHT
     dim = measure(steps, end, *record(steps, end, strength=0.0, level=0.5))
     assert dim.outcome is LightOutcome.MISMATCH

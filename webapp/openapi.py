@@ -222,7 +222,6 @@ SESSION_RESULT = obj(
                         "correlation": NULLABLE_NUM,
                         "region_gains": {"type": "object", "additionalProperties": NUM},
                         "region_spread": NULLABLE_NUM,
-                        "region_chi2": NULLABLE_NUM,
                         "luma": NULLABLE_NUM,
                     },
                 ),
