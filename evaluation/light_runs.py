@@ -133,7 +133,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     reg.start()
     try:
         print(
-            f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / spread / luma"
+            f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / relief / luma"
         )
         for name in clips:
             frames, fps = load_clip(media / "videos" / name)
@@ -150,7 +150,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
                 print(
                     f"{name:28} {kind:8} {passed:9d} {runs - passed:6d}  {','.join(reasons) or '-'} / "
                     f"{_span(lags)} / {_span([x.get('correlation') for x in lights])} / "
-                    f"{_span([x.get('region_spread') for x in lights])} / {_span([x.get('luma') for x in lights])}",
+                    f"{_span([x.get('relief') for x in lights])} / {_span([x.get('luma') for x in lights])}",
                     flush=True,
                 )
     finally:

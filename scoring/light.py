@@ -10,8 +10,8 @@ What the measure relies on: a skin pixel is albedo x irradiance, and the screen 
 So each region's relative change per channel (value / its mean over the sequence - 1) follows the colours shown,
 whatever the skin's albedo, `lag` later (display + camera + network, the same for every channel). On a plane
 (paper, a screen held up, a picture tinted in software) every region faces the light the same way and changes by
-the same fraction; on a face the nose, cheeks, forehead and chin face different ways and change by different
-fractions (`region_spread`). A face lit so strongly by ambient light that the screen adds nothing measurable shows
+the same fraction; on a face the nose points at the screen and the cheeks turn away from it, so the nose changes
+by a larger fraction than the cheeks (`relief`; `region_spread` reports the regions' range). A face lit so strongly by ambient light that the screen adds nothing measurable shows
 no response at all: that is `too_bright` (move to shade), not a spoof.
 """
 
@@ -77,7 +77,7 @@ class LightLimits:
     lag_step_ms: int = 10
     min_frames: int = 12  # analyzed frames with a face inside the lagged sequence
     min_correlation: float = 0.7  # pooled correlation of the face's response with the colours shown
-    min_region_spread: float = 0.1  # (max - min) / mean of the regions' gains: a plane's are equal
+    min_relief: float = 0.1  # (nose gain - the cheeks' mean gain) / mean gain: a plane's is 0, a face's > 0
     bright_luma: float = 0.85  # no response on a face this bright (near the sensor's top): too_bright, not a mismatch
 
 
@@ -151,6 +151,7 @@ class LightReport:
     correlation: float | None = None
     region_gains: dict[str, float] = field(default_factory=dict)
     region_spread: float | None = None
+    relief: float | None = None
     luma: float | None = None
 
     @property
@@ -174,6 +175,7 @@ class LightReport:
             "correlation": r(self.correlation),
             "region_gains": {k: round(v, 4) for k, v in self.region_gains.items()},
             "region_spread": r(self.region_spread),
+            "relief": r(self.relief),
             "luma": r(self.luma),
         }
 
@@ -234,12 +236,15 @@ def measure(
     gains = np.array([float((centred[:, r] * e).sum()) / energy for r in range(relative.shape[1])])
     mean_gain = float(gains.mean())
     spread = float((gains.max() - gains.min()) / mean_gain) if mean_gain > 0 else 0.0
+    by_name = dict(zip(REGION_NAMES, (float(g) for g in gains), strict=True))
+    sides = (by_name["left_cheek"] + by_name["right_cheek"]) / 2
+    relief = (by_name["nose"] - sides) / mean_gain if mean_gain > 0 else 0.0
     inside = valid & (times - lag >= starts[0]) & (times - lag < end_ms)
     rgb = values[inside].mean(axis=(0, 1))
     luma = float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
     if correlation < limits.min_correlation:
         outcome = LightOutcome.TOO_BRIGHT if luma >= limits.bright_luma else LightOutcome.MISMATCH
-    elif spread < limits.min_region_spread:
+    elif relief < limits.min_relief:
         outcome = LightOutcome.MISMATCH  # it followed the colours, but as a plane
     else:
         outcome = LightOutcome.PASSED
@@ -249,7 +254,8 @@ def measure(
         frames=int(inside.sum()),
         lag_ms=lag,
         correlation=correlation,
-        region_gains=dict(zip(REGION_NAMES, (float(g) for g in gains), strict=True)),
+        region_gains=by_name,
         region_spread=spread,
+        relief=relief,
         luma=luma,
     )

@@ -56,7 +56,7 @@ def shading(flat: bool) -> np.ndarray:
     u, v = (xx - SIZE / 2) / RADIUS, (yy - SIZE / 2) / RADIUS
     if flat:
         return np.ones((SIZE, SIZE))
-    return np.sqrt(np.clip(1 - 0.9 * u**2 - 0.5 * v**2, 0.05, 1))
+    return np.clip(1 - 0.9 * u**2 - 0.5 * v**2, 0.05, 1)
 
 
 def base_frame(level: float) -> np.ndarray:
@@ -181,7 +181,7 @@ def test_an_evenly_tinted_flat_picture_fails_though_it_follows_the_colours() -> 
     report = measure(steps, end, *record(steps, end, flat=True))
     assert report.correlation is not None and report.correlation >= 0.9, "it follows the sequence in time..."
     assert report.outcome is LightOutcome.MISMATCH, report  # ...but its regions respond as one plane
-    assert report.region_spread is not None and report.region_spread < LightLimits().min_region_spread
+    assert report.relief is not None and abs(report.relief) < LightLimits().min_relief
 
 
 def test_no_response_on_a_very_bright_face_is_too_bright_not_a_spoof() -> None:

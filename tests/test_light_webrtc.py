@@ -56,7 +56,7 @@ async def test_a_face_that_reflects_the_colours_succeeds(registry, engine, media
     assert light["outcome"] == "passed" and result["assurance"] == "high"
     limits = LightLimits()
     assert limits.min_lag_ms <= light["lag_ms"] <= LOOPBACK.light_max_lag_ms
-    assert light["correlation"] >= limits.min_correlation and light["region_spread"] >= limits.min_region_spread
+    assert light["correlation"] >= limits.min_correlation and light["relief"] >= limits.min_relief
     # one colour per message, each when it is due: the client never holds more than the colour to show now
     shown = light_messages(messages)
     assert [m["color"] for m in shown] == [*light["colors"], p.LIGHT_OFF]
@@ -96,7 +96,7 @@ async def test_an_evenly_tinted_still_fails_as_a_plane(registry, engine, media):
     light = result["light"]
     assert status == "FAILED" and "light_mismatch" in result["reasons"], result
     assert light["correlation"] >= LightLimits().min_correlation, "it did follow the colours"
-    assert light["region_spread"] < LightLimits().min_region_spread
+    assert light["relief"] < LightLimits().min_relief
 
 
 async def test_declining_the_lights_is_judged_without_them_at_lower_assurance(registry, engine, media):

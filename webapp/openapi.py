@@ -222,6 +222,7 @@ SESSION_RESULT = obj(
                         "correlation": NULLABLE_NUM,
                         "region_gains": {"type": "object", "additionalProperties": NUM},
                         "region_spread": NULLABLE_NUM,
+                        "relief": NULLABLE_NUM,
                         "luma": NULLABLE_NUM,
                     },
                 ),
