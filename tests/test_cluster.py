@@ -38,7 +38,7 @@ from webapp.app import create_app
 from webapp.config import load_config
 from webapp.server import MAX_RESTARTS
 from webapp.sessions import registry
-from webapp.signing import verify
+from webapp.signing import derived_key, verify
 
 pytestmark = pytest.mark.webrtc
 KEY = "cluster-test-key"
@@ -92,7 +92,7 @@ def offer_to(node: Node, session: dict[str, Any]):  # type: ignore[no-untyped-de
 
 
 def assert_signed(view: dict[str, Any]) -> dict[str, Any]:
-    claims = verify(view["signed_result"], KEY)
+    claims = verify(view["signed_result"], derived_key(KEY))
     canonical = json.dumps(view["result"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     assert claims["sub"] == view["session_id"] and claims["status"] == view["status"]
     assert claims["result_sha256"] == hashlib.sha256(canonical).hexdigest()

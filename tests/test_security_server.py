@@ -7,6 +7,7 @@ answers one byte every few seconds, `max-live-checks = 1`, the demo on and `publ
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.client
 import json
 import socket
@@ -19,17 +20,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jwt
 import numpy as np
 import pytest
 
 from mediagen import encode_video, read_rgb
 from realtime.client import FramesTrack, LiveClient
 from realtime.peer import offer_host_addresses
+from scoring.errors import InputCode
 from serverproc import Reply, Server
+from webapp.api_huawei import ERROR_CODES as HUAWEI_CODES
+from webapp.errors import ApiCode
 
 KEY_A = "tenant-a-key-0123456789"
 KEY_B = "tenant-b-key-0123456789"
-SIGNING = "k2026:" + "s" * 40
+SIGNING_KID, SIGNING_SECRET = "k2026", "s" * 40
 
 
 class SlowHandler(BaseHTTPRequestHandler):
@@ -78,6 +83,7 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory, slow_site
         "LIVECHECK_SERVER__WORKERS": "1",
         "LIVECHECK_SERVER__LANDMARKERS": "2",
         "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
+        "LIVECHECK_SERVER__SIGNING_KEYS": f"{SIGNING_KID}:{SIGNING_SECRET},old2025:{'o' * 40}",
         "LIVECHECK_REALTIME__CONNECT_TIMEOUT_S": "60",
         "LIVECHECK_REALTIME__DEMO_MAX_OPEN": "8",
     }
@@ -188,6 +194,8 @@ def test_a_stranger_uploading_to_a_recording_is_refused_before_the_body_is_read(
     path = f"/v1/sessions/{session['session_id']}/recording"
     status, body = announce(server, path, 16 * 1024 * 1024, {"Authorization": "Bearer x", "Content-Type": "video/mp4"})
     assert status == 403 and b"invalid_token" in body
+    finished = upload(server, session, b"", "video/mp4")  # the owner ends it (it held max-live-checks' one place)
+    assert body_of(finished)["error"]["code"] == "empty_recording"
 
 
 # -- 2: nothing keyless reads a body it does not need, or parses one on the event loop ----------------------------
@@ -280,14 +288,24 @@ def huawei(server: Server, url: str) -> Reply:
     return call(server, "POST", "/v2/p1/live-detect", {"actions": "1", "video_url": url})
 
 
+def frs(code: str) -> str:
+    """The FRS code the Huawei adapter answers a livecheck code with (its table decides, not this test)."""
+    return str(HUAWEI_CODES[code][0])
+
+
+FETCH_FAILED, NOT_ALLOWED, TOO_LARGE, BUSY = (
+    frs(c) for c in (ApiCode.FETCH_FAILED, ApiCode.URL_NOT_ALLOWED, InputCode.INPUT_TOO_LARGE, ApiCode.BUSY)
+)
+
+
 def test_a_trickling_video_url_ends_in_fetch_failed_at_its_deadline(server: Server, slow_site: int) -> None:
     """One byte every 3 s. Before: a 500 after 11 s (an unhandled TimeoutError) while the thread kept reading."""
     reply = huawei(server, f"http://127.0.0.1:{slow_site}/ok/slow.mp4")
     assert reply.status == 400, reply.body[:300]
-    assert body_of(reply)["error_code"] == "FRS.0706"
+    assert body_of(reply)["error_code"] == FETCH_FAILED
     assert reply.seconds < 8, reply.seconds  # the 3 s deadline, not the socket timeout per byte
     declared = huawei(server, f"http://127.0.0.1:{slow_site}/ok/huge.mp4")  # over the byte budget: refused at once
-    assert body_of(declared)["error_code"] == "FRS.0702" and declared.seconds < 2, declared
+    assert body_of(declared)["error_code"] == TOO_LARGE and declared.seconds < 2, declared
 
 
 def test_trickling_fetches_do_not_hold_the_session_store(server: Server, slow_site: int) -> None:
@@ -304,7 +322,7 @@ def test_trickling_fetches_do_not_hold_the_session_store(server: Server, slow_si
         creating = time.monotonic() - started
         replies = [f.result() for f in fetches]
     codes = sorted(body_of(r)["error_code"] for r in replies)
-    assert set(codes) <= {"FRS.0706", "FRS.0503"} and "FRS.0503" in codes, codes
+    assert set(codes) <= {FETCH_FAILED, BUSY} and BUSY in codes, codes
     assert all(r.status in (400, 503) for r in replies)
     assert creating < 2.5, creating
 
@@ -321,15 +339,15 @@ def test_trickling_fetches_do_not_hold_the_session_store(server: Server, slow_si
 )
 def test_video_url_prefixes_are_matched_on_the_normalised_url(server: Server, slow_site: int, path: str) -> None:
     reply = huawei(server, f"http://127.0.0.1:{slow_site}{path}")
-    assert reply.status == 400 and body_of(reply)["error_code"] == "FRS.0705", reply.body[:300]
+    assert reply.status == 400 and body_of(reply)["error_code"] == NOT_ALLOWED, reply.body[:300]
     other_host = huawei(server, f"http://127.0.0.1:{slow_site}@evil.example/ok/x.mp4")
-    assert body_of(other_host)["error_code"] == "FRS.0705"
+    assert body_of(other_host)["error_code"] == NOT_ALLOWED
 
 
 def test_resolver_errors_are_not_echoed(server: Server) -> None:
     reply = huawei(server, "http://no-such-host.invalid/v/clip.mp4")
-    message = body_of(reply)["error_msg"]
-    assert body_of(reply)["error_code"] == "FRS.0706", message
+    message = body_of(reply)["error_msg"] + " " + " ".join(reply.headers.values())
+    assert body_of(reply)["error_code"] == FETCH_FAILED, message
     assert "Errno" not in message and "known" not in message and "getaddrinfo" not in message, message
 
 
@@ -410,3 +428,23 @@ def test_one_address_holds_only_its_share_of_the_demo(server: Server) -> None:
     assert [r.status for r in mine] == [200] * 4 + [429], [r.body[:100] for r in mine]
     assert body_of(mine[-1])["error"]["code"] == "demo_rate_limited"
     assert demo_create(server, "127.0.0.51").status == 200
+
+
+# -- 6: signed results say when, how and for whom; signed with a key that is not the API key ---------------------
+
+
+def test_a_signed_result_carries_when_how_and_whom_and_is_not_keyed_by_the_api_key(server: Server, media_bytes) -> None:
+    """Before: iat was the read time, no exp, mode, assurance, decided_at or tenant, and the HMAC key was the API
+    key (anyone able to verify could call the API; kid = the API key's fingerprint)."""
+    session = started_fallback(server)
+    upload(server, session, media_bytes("images/image_T1.jpg"), "video/mp4")
+    view = body_of(call(server, "GET", f"/v1/sessions/{session['session_id']}"))
+    token = view["signed_result"]
+    assert jwt.get_unverified_header(token)["kid"] == SIGNING_KID
+    claims = jwt.decode(token, SIGNING_SECRET, algorithms=["HS256"], issuer="livecheck", options={"require": ["exp"]})
+    assert claims["session_id"] == claims["sub"] == session["session_id"]
+    assert (claims["mode"], claims["assurance"], claims["alive"]) == ("recording", "low", False)
+    assert claims["tenant"] == hashlib.sha256(KEY_A.encode()).hexdigest()[:16]
+    assert claims["decided_at"] <= claims["iat"] and claims["exp"] == claims["iat"] + 300  # signed-result-ttl-s
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, KEY_A, algorithms=["HS256"])  # the API key does not verify it

@@ -20,7 +20,7 @@ from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
 from webapp.sessions import registry
-from webapp.signing import key_id, verify
+from webapp.signing import derived_key, key_id, verify
 
 KEY = "sessions-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -251,7 +251,7 @@ async def test_decided_result_is_signed_with_the_readers_key_and_private_to_its_
     assert (await done.get_json())["status"] == "SUCCEEDED"
 
     view = await (await client.get(f"/v1/sessions/{sid}", headers=AUTH)).get_json()
-    claims = verify(view["signed_result"], KEY)
+    claims = verify(view["signed_result"], derived_key(KEY))
     assert claims["sub"] == sid and claims["status"] == "SUCCEEDED" and claims["alive"] is True
     assert claims["reasons"] == view["result"]["reasons"] == []
     canonical = json.dumps(view["result"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -261,12 +261,12 @@ async def test_decided_result_is_signed_with_the_readers_key_and_private_to_its_
 
     # a browser cannot forge it: another key does not verify, and an altered claim breaks the signature
     with pytest.raises(ValueError):
-        verify(view["signed_result"], OTHER_KEY)
+        verify(view["signed_result"], derived_key(OTHER_KEY))
     head, payload, mac = view["signed_result"].split(".")
     forged = dict(claims, status="SUCCEEDED", alive=True, sub="someone-else")
     forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
     with pytest.raises(ValueError):
-        verify(f"{head}.{forged_payload}.{mac}", KEY)
+        verify(f"{head}.{forged_payload}.{mac}", derived_key(KEY))
 
     # another integrator cannot read (or learn of) this session
     other = await client.get(f"/v1/sessions/{sid}", headers={"Authorization": f"Bearer {OTHER_KEY}"})

@@ -25,6 +25,8 @@ from webapp.fetch import EXTENSION as FETCHER
 from webapp.fetch import VideoFetcher, parse_prefixes
 from webapp.metrics import Metrics
 from webapp.services import EXTENSION, Services, services
+from webapp.signing import EXTENSION as SIGNER
+from webapp.signing import ResultSigner, parse_signing_keys
 from webapp.uploads import MemoryRequest
 from webapp.workers import WorkerPool
 
@@ -71,6 +73,12 @@ def _check(config: ServiceConfig) -> None:
         parse_prefixes(server.video_url_prefixes)
     except ValueError as exc:
         problems.append(str(exc))
+    try:
+        parse_signing_keys(server.signing_keys)
+    except ValueError as exc:
+        problems.append(str(exc))
+    if not server.signed_result_ttl_s >= 1:
+        problems.append("server.signed-result-ttl-s: must be at least 1")
     live = config.realtime
     for name, low, high in (
         ("fallback-lead", live.fallback_lead_min_ms, live.fallback_lead_max_ms),
@@ -121,6 +129,9 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     app.extensions[FETCHER] = VideoFetcher(
         config.server.video_url_prefixes, config.server.video_url_fetches, config.server.video_url_timeout_s
     )
+    app.extensions[SIGNER] = ResultSigner(config.server.signing_keys, config.server.signed_result_ttl_s)
+    if not config.server.signing_keys and config.api_keys:
+        log.info("server.signing-keys unset: signed results use a key derived from each API key (docs/api.md)")
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
 

@@ -48,6 +48,10 @@ class ServerSettings:
     video_url_prefixes: tuple[str, ...] = ()  # Huawei video_url: allowed prefixes; empty = fetching disabled
     video_url_timeout_s: float = 10.0  # the whole video_url fetch (connect, headers, body) must end within this
     video_url_fetches: int = 2  # video_url fetches at once (their own threads); more are refused busy, not queued
+    # Signed results (webapp/signing.py): "KID:SECRET" entries, the first signs; empty: a key per integrator derived
+    # from its API key. Never the API key itself.
+    signing_keys: tuple[str, ...] = ()
+    signed_result_ttl_s: float = 300.0  # a signed result expires (exp) this long after it was read
     facia_rate_limit_per_minute: int = 0  # Facia "request limit": per key, accepted requests; 0 = off (self-hosted)
     silent_aes_key: str = ""  # 32 characters: AES-256 key for encrypted_video/encrypted_image
     silent_aes_iv: str = ""  # 12 characters: GCM nonce

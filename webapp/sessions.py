@@ -19,7 +19,7 @@ from webapp.auth import bearer_token, require_key
 from webapp.errors import ApiError
 from webapp.origins import normalize_origin
 from webapp.services import services
-from webapp.signing import key_id, result_claims, sign
+from webapp.signing import key_id, result_claims, result_signer
 from webapp.uploads import (
     FRAMING_BYTES,
     base64_chars,
@@ -210,9 +210,12 @@ async def create_session() -> Any:
 @blueprint.get("/v1/sessions/<session_id>")
 async def get_session(session_id: str) -> Any:
     api_key = require_key(services().keys, request)
-    view = (await registry().get(session_id, owner=key_id(api_key))).public()
+    record = await registry().get(session_id, owner=key_id(api_key))
+    view = record.public()
     if "result" in view:
-        view["signed_result"] = sign(result_claims(view), api_key)
+        signer = result_signer()
+        claims = result_claims(view, decided_at=record.decided_at, tenant=key_id(api_key), ttl_s=signer.ttl_s)
+        view["signed_result"] = signer.sign(claims, api_key)
     response = jsonify(view)
     response.headers["Cache-Control"] = "no-store"
     return response
