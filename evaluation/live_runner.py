@@ -66,7 +66,8 @@ def live_server(models_dir: str | None, check_timeout_s: float = 40.0) -> Iterat
             serve.stop(30)
 
 
-def _frames(path: Path) -> tuple[list[np.ndarray], float]:
+def camera_frames(path: Path) -> tuple[list[np.ndarray], float]:
+    """A clip's frames as a webcam would send them (longest side at most MAX_SIDE, even sizes, <= 30 s)."""
     import av  # noqa: PLC0415 - PyAV is heavy; only the live runner reads clips this way
 
     from realtime.client import read_clip  # noqa: PLC0415
@@ -84,7 +85,7 @@ async def check_item(server: LiveServer, item: LabeledItem, live_actions: int, t
     started = time.perf_counter()
     actions = live_actions if item.attack_type in RECORDING_TYPES else 0
     try:
-        frames, fps = await asyncio.to_thread(_frames, item.path)
+        frames, fps = await asyncio.to_thread(camera_frames, item.path)
         body = await stream_session(server, frames, fps, actions=actions, lead_s=0.5, timeout_s=timeout_s)
     except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
         return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
