@@ -6,7 +6,7 @@ import { embedded } from './messaging.js';
 
 const MIN_STAGE_PX = 140; // below this the face cannot be placed in the oval: the page scrolls instead
 const WIDE_MAX_HEIGHT = 520; // landscape viewports at most this tall put the camera beside the controls
-const SLACK_PX = 8;
+const SLACK_PX = 16; // room for a line of feedback wrapping before the camera view shrinks again
 
 /** The colour scheme and writing direction on <html> (CSS reads `data-theme`; `auto` follows the browser). */
 export function applyLook(theme, lang, dir) {
