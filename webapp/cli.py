@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +21,17 @@ EXIT_NO_MODELS = 3  # `models verify` found not one model file: a fresh machine 
 EXIT_INTERRUPTED = 130
 
 
-# Commands that stay as loud as the libraries are: the server's log is the operator's.
-LOUD_COMMANDS = ("serve", "models")
+# Commands that stay as loud as the libraries are. `serve` filters instead (_native_lines_filtered): its own log and
+# Hypercorn's are the operator's, MediaPipe's start-up chatter is not.
+LOUD_COMMANDS = ("models",)
+# What MediaPipe/TFLite print from C++ at INFO/WARNING level (glog lines, and the lines before absl is set up):
+# hidden from `serve`'s output; ERROR/FATAL lines and everything else pass.
+NATIVE_NOISE = re.compile(
+    rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./+-]+:\d+\] .*"  # before InitGoogle: seconds since 1970
+    rb"|WARNING: Logging before InitGoogle\(\) is written to STDERR"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)\r?$"
+)
 
 
 def _quiet_native_logs() -> None:
@@ -51,6 +62,47 @@ def _native_stderr_hidden() -> Iterator[None]:
             sys.stderr.close()
             sys.stderr = python_stderr
         os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _forward_filtered(source: int, sink: int) -> None:
+    """Copies lines from `source` to `sink` until EOF, dropping NATIVE_NOISE lines."""
+    with os.fdopen(source, "rb", buffering=0) as pipe:
+        pending = b""
+        while chunk := pipe.read(65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not NATIVE_NOISE.match(line))
+            if kept:
+                os.write(sink, kept)
+        if pending and not NATIVE_NOISE.match(pending):
+            os.write(sink, pending)
+
+
+@contextmanager
+def _native_lines_filtered() -> Iterator[None]:
+    """For a long-running server: file descriptor 2 (where C++ logs, and what server processes it starts inherit)
+    goes through a pipe that a thread copies to the real stderr without MediaPipe's INFO/WARNING lines. Python's
+    own stderr writes to the real one directly, as in _native_stderr_hidden. `--verbose` skips this."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    copier = threading.Thread(target=_forward_filtered, args=(read_end, saved), name="native-log-filter", daemon=True)
+    copier.start()
+    python_stderr = sys.stderr
+    own = python_stderr is sys.__stderr__
+    if own:
+        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1)
+    try:
+        yield
+    finally:
+        if own:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)  # closes the pipe's last write end in this process: the copier drains and stops
+        copier.join(timeout=2)
         os.close(saved)
 
 
@@ -260,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in LOUD_COMMANDS or args.verbose:
         return int(args.func(args))
     _quiet_native_logs()
-    with _native_stderr_hidden():
+    with _native_lines_filtered() if args.command == "serve" else _native_stderr_hidden():
         return int(args.func(args))
 
 

@@ -45,6 +45,19 @@ def hypercorn_config(config: ServiceConfig) -> HypercornConfig:
     return hc
 
 
+def keyless_surfaces(config: ServiceConfig) -> list[str]:
+    """Every way in that needs no credential and is on, named with the setting that turns it off: the operator
+    reads them in the start-up line (a reachable server is never silently open)."""
+    found = []
+    if config.server.demo:
+        found.append("demo page and /demo/sessions ([server] demo = true)")
+    for name, api in (("findface", config.findface), ("silent", config.silent)):
+        if not api.require_key:
+            found.append(f"{name} ([{name}] require-key = false)")
+    found.append("/metrics (always: let only your monitoring reach it)")
+    return found
+
+
 def serve(
     config_path: str | None = None, listen: str | None = None, models_dir: str | None = None, processes: int = 1
 ) -> int:
@@ -60,11 +73,10 @@ def serve(
     except (ModelError, ConfigError) as exc:
         print(f"livecheck: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    keyless = [name for name, api in (("findface", config.findface), ("silent", config.silent)) if not api.require_key]
+    keyless = keyless_surfaces(config)
     print(
         f"livecheck: serving on http://{config.listen} ({config.server.workers} workers, "
-        f"{len(config.api_keys)} API keys)"
-        + (f"; WITHOUT API KEY: {', '.join(keyless)} (require-key = false)" if keyless else ""),
+        f"{len(config.api_keys)} API keys)" + (f"; WITHOUT API KEY: {'; '.join(keyless)}" if keyless else ""),
         file=sys.stderr,
     )
 
