@@ -24,8 +24,8 @@ from realtime.challenge import ChallengeSession
 from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
 from scoring.analyzer import FrameAnalyzer
-from scoring.media import analysis_size
 from scoring.observation import FrameObservation
+from scoring.video import analysis_size
 
 FINAL_MESSAGE_WAIT_S = 2.0  # at most this long for the browser to acknowledge the result before closing
 log = logging.getLogger("livecheck.realtime")
@@ -235,7 +235,7 @@ class LivePeer:
     ) -> tuple[FrameObservation, np.ndarray]:
         """Runs in a worker thread: YUV -> RGB at the analysis size in one step (only frames that get analyzed are
         converted), landmarks (+ anti-spoof / embedding on request). The size and the scaler are an upload's
-        (scoring.media.VideoReader: `analysis_max_side`, the same swscale call), so a camera's frames are measured
+        (scoring.video.VideoReader: `analysis_max_side`, the same swscale call), so a camera's frames are measured
         as a recording of them would be (docs/verdict.md "Live and recorded")."""
         start = time.perf_counter()
         width, height, scale = analysis_size(frame.width, frame.height, self.challenge.engine.analysis_max_side)

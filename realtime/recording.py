@@ -23,7 +23,7 @@ from realtime.store import SessionRecord, update
 from scoring.decision import Rules
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
-from scoring.media import sniff
+from scoring.formats import sniff
 
 MIN_RECORDING_FRAMES = 2  # fewer decoded frames is a still in a video container, not a recording
 

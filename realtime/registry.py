@@ -127,10 +127,6 @@ class SessionRegistry:
     def pipeline_stats(self, session_id: str) -> PipelineStats | None:
         return self.live.pipeline_stats(session_id)
 
-    async def demo_open(self) -> int:
-        """Demo sessions open (created, not yet decided nor past their ttl and one check) on every node."""
-        return await self.demo_quota.open_sessions()
-
     async def refresh_counts(self) -> None:
         """Reads the store's session counts for the gauges (a scrape awaits this)."""
         self._status_counts = await self.store.counts()

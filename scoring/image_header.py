@@ -32,7 +32,6 @@ class ImageHeader:
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_SOI = b"\xff\xd8"
 # Markers without a length field: TEM, RST0-7, SOI (EOI ends the search).
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8}
 # Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC).

@@ -24,10 +24,6 @@ class BBox:
     def height(self) -> int:
         return self.bottom - self.top
 
-    @property
-    def area(self) -> int:
-        return max(0, self.width) * max(0, self.height)
-
     def scaled(self, factor: float) -> BBox:
         return BBox(*(int(round(v * factor)) for v in (self.left, self.top, self.right, self.bottom)))
 

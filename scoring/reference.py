@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.analyzer import FrameAnalyzer, StageTimer
-from scoring.media import decode_image
 from scoring.modelset import ModelSet
 from scoring.observation import FaceObservation
 from scoring.options import AnalysisOptions
 from scoring.orientation import rotate, upright_turn
 from scoring.settings import EngineSettings, FaceSelector
+from scoring.still import decode_image
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import numpy as np
 from scoring.analyzer import FrameAnalyzer, StageTimer
 from scoring.embedding import align_face
 from scoring.evidence import EvidenceTracker
-from scoring.media import DecodedFrame, VideoReader
 from scoring.observation import FrameObservation
 from scoring.settings import EngineSettings
+from scoring.video import DecodedFrame, VideoReader
 
 
 @dataclass

@@ -524,7 +524,10 @@ async def test_demo_open_cap_holds_across_nodes_and_either_node_frees_a_place(de
             made.append((await node.create_demo(f"203.0.113.{i}", ORIGIN))[0])
         except SessionError as exc:
             assert (exc.status, exc.code, exc.retry_after_s) == (503, "demo_busy", 10)
-    assert len(made) == DEMO.demo_max_open and await a.demo_open() == await b.demo_open() == DEMO.demo_max_open
+    assert (
+        len(made) == DEMO.demo_max_open
+        and await a.demo_quota.open_sessions() == await b.demo_quota.open_sessions() == DEMO.demo_max_open
+    )
     # a session created on A, claimed by A and decided by B: B frees the place, A may create again
     first = made[0]
     await a.book.claim(first.id)
@@ -535,14 +538,14 @@ async def test_demo_open_cap_holds_across_nodes_and_either_node_frees_a_place(de
     # past its ttl a session expires as it is read (here by B, created on A): its place is free too
     clock.advance(DEMO.demo_ttl_s + 1)
     assert (await b.get(made[2].id)).status == SessionStatus.EXPIRED
-    assert await b.demo_open() == DEMO.demo_max_open - 1
+    assert await b.demo_quota.open_sessions() == DEMO.demo_max_open - 1
     # sessions nobody reads stop counting once their ttl and one check have passed
     clock.advance(DEMO.check_timeout_s)
-    assert await a.demo_open() == 0
+    assert await a.demo_quota.open_sessions() == 0
 
 
 async def test_concurrent_demo_creations_on_two_nodes_take_exactly_the_open_places(demo_nodes):
     a, b, _ = demo_nodes
     outcomes = await asyncio.gather(*(demo_outcome((a, b)[i % 2], f"192.0.2.{i}") for i in range(16)))
     assert outcomes.count("ok") == DEMO.demo_max_open and outcomes.count("503 demo_busy") == 16 - DEMO.demo_max_open
-    assert await a.demo_open() == DEMO.demo_max_open
+    assert await a.demo_quota.open_sessions() == DEMO.demo_max_open

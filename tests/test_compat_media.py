@@ -19,8 +19,8 @@ from conftest import MEDIA_DIR, MODELS_DIR, ROOT
 from mediagen import decode_frames
 from scoring import errors
 from scoring.errors import InputError
-from scoring.media import VideoReader, check_frame_size
 from scoring.settings import EngineSettings, MediaLimits
+from scoring.video import VideoReader, check_frame_size
 from session_support import FallbackClient, ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config

@@ -13,9 +13,9 @@ import mediagen
 from scoring import errors
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
-from scoring.media import VideoReader
 from scoring.reasons import Reason
 from scoring.settings import MediaLimits
+from scoring.video import VideoReader
 
 
 def _with_limits(engine: LivenessEngine, **limits: Any) -> LivenessEngine:

@@ -9,8 +9,8 @@ import pytest
 import mediagen
 from scoring.actions import check_sequence
 from scoring.engine import AnalysisOptions
-from scoring.media import VideoReader
 from scoring.reasons import Reason
+from scoring.video import VideoReader
 
 D12_ACTIONS = ("turn_left", "turn_right", "open_mouth")
 # Where MEDIA.md places d12's events (s): turn one way ~1.5, the other ~3.0-3.5, mouth ~4.5-5.0.

@@ -366,7 +366,7 @@ async def test_demo_quota_never_takes_integrators_capacity(server):
     busy = [r for r in more if r.status_code == 503]
     assert busy and all([(await r.get_json())["error"]["code"] == "demo_busy" for r in busy])
     bodies = [await r.get_json() for r in first + more if r.status_code == 200]
-    assert len(bodies) == REALTIME.demo_max_open == await server.registry.demo_open()
+    assert len(bodies) == REALTIME.demo_max_open == await server.registry.demo_quota.open_sessions()
     # the demo's checks run up to the demo's cap (the widget's token is in widget_url's fragment) ...
     clients = []
     try:
