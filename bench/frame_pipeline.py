@@ -81,6 +81,7 @@ def main() -> int:
     from scoring.analyzer import FrameAnalyzer, StageTimer
     from scoring.engine import LivenessEngine
     from scoring.evidence import EvidenceTracker
+    from scoring.light import sample_regions
     from scoring.media import VideoReader
     from scoring.settings import EngineSettings
 
@@ -105,6 +106,8 @@ def main() -> int:
         path_s: list[float] = []
         liveness_path_s: list[float] = []
         evidence_s: list[float] = []  # scoring.evidence per analyzed frame (thumbnail, trace, pixel tracks)
+        light_s: list[float] = []  # scoring.light.sample_regions per analyzed frame (the light challenge's cost)
+        light_samples = []
         tracker = EvidenceTracker(settings.evidence)
         faces = 0
         with VideoReader(clip, settings.limits) as reader:
@@ -124,7 +127,11 @@ def main() -> int:
                 t3 = time.perf_counter()
                 if obs.face is not None:
                     tracker.add(obs.face, frame.timestamp_ms, frame.rgb)
-                evidence_s.append(time.perf_counter() - t3)
+                t4 = time.perf_counter()
+                evidence_s.append(t4 - t3)
+                if obs.face is not None:
+                    light_samples.append(sample_regions(frame.rgb, obs.face.landmarks))
+                    light_s.append(time.perf_counter() - t4)
                 liveness_path_s.append(t2 - t0)
                 path_s.append(t3 - t0)
         t_report = time.perf_counter()
@@ -189,6 +196,15 @@ def main() -> int:
             f"  per frame median {med:.2f} ms, p95 {p95:.2f} ms, mean incl. report {per_frame_evidence * 1000:.2f} ms = "
             f"{100 * per_frame_evidence / float(np.mean(liveness_path)):.1f} % of landmarks+antispoof+decode (target <= 10 %)"
         )
+        light = light_s[WARMUP:]
+        med, p95 = stats(light)
+        measure_s = light_measure_seconds(light_samples)
+        print("light challenge (scoring.light.sample_regions per frame; measure once per sequence):")
+        print(
+            f"  per frame median {med:.3f} ms, p95 {p95:.3f} ms, mean {1000 * float(np.mean(light)):.3f} ms = "
+            f"{100 * float(np.mean(light)) / float(np.mean(liveness_path)):.2f} % of landmarks+antispoof+decode "
+            f"(target <= 5 %); measure of a 60-frame sequence {measure_s * 1000:.1f} ms"
+        )
         print("ratio path / raw inference (sum of per-frame totals; target <= 1.30):")
         print(f"  all models + decode               {sum(path) / sum(raw_all):.3f}")
         print(f"  all models, no decode             {sum(no_decode) / sum(raw_all):.3f}")
@@ -216,6 +232,21 @@ def main() -> int:
     finally:
         engine.close()
     return 0
+
+
+def light_measure_seconds(samples: list) -> float:
+    """scoring.light.measure over 60 frames of real region samples against a drawn sequence (36 lags)."""
+    from scoring.light import LightStep, draw_sequence, measure
+
+    steps, at = [], 0
+    for color, duration in draw_sequence():
+        steps.append(LightStep(color, at))
+        at += duration
+    frames = (samples * (1 + 60 // max(1, len(samples))))[:60]
+    times = [int(i * at / 50) for i in range(60)]
+    start = time.perf_counter()
+    measure(steps, at, times, frames)
+    return time.perf_counter() - start
 
 
 def best_box(engine, rgb: np.ndarray):
