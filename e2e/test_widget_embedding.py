@@ -358,3 +358,103 @@ def test_camera_error_screens_pass_axe(server: Server, cameras: dict[str, Y4mInf
     blocked.locator("#lc-camera").click()
     blocked.wait_for_selector("#livecheck[data-error='webrtc_failed']", timeout=30_000)
     axe.check(blocked.main_frame, "webrtc failed")
+
+
+DOCS = ROOT / "docs" / "embedding.md"
+PACKAGE = ROOT / "clients" / "js" / "src"
+ELEMENT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>element</title></head><body>
+<script type="module">
+  import '/pkg/element.js';
+  window.events = [];
+  const el = document.createElement('livecheck-widget');
+  for (const type of ['ready', 'progress', 'completed', 'cancelled', 'error', 'retry']) {
+    el.addEventListener('livecheck-' + type, (e) => window.events.push({type, detail: e.detail}));
+  }
+  el.setAttribute('language', 'de');
+  el.setAttribute('widget-url', new URLSearchParams(location.search).get('widget'));
+  document.body.appendChild(el);
+</script></body></html>"""
+
+
+def documented_page() -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index("```html\n") + len("```html\n")
+    return text[start : text.index("```", start)]
+
+
+@pytest.fixture
+def doc_host(server: Server) -> Any:
+    """Another origin serving docs/embedding.md's page as written (its livecheck URL replaced) and the backend its
+    comments describe: POST /livecheck/session creates a session for this origin, GET /livecheck/result/ID reads it."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        origin = ""
+
+        def reply(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path.startswith("/livecheck/result/"):
+                body = server.wait_decided(self.path.rsplit("/", 1)[1], 30)
+                self.reply(200, json.dumps({"status": body["status"]}).encode(), "application/json")
+            elif self.path.startswith("/pkg/"):  # the npm package's modules, as a page would load them
+                name = self.path.split("?")[0].rsplit("/", 1)[1]
+                self.reply(200, (PACKAGE / name).read_bytes(), "text/javascript; charset=utf-8")
+            elif self.path.startswith("/element.html"):
+                self.reply(200, ELEMENT_PAGE.encode(), "text/html; charset=utf-8")
+            else:
+                page = documented_page().replace("https://livecheck.example", server.base)
+                self.reply(200, page.encode(), "text/html; charset=utf-8")
+
+        def do_POST(self) -> None:  # noqa: N802
+            created = server.create_session(actions=D12_ACTIONS, allowed_origins=[self.origin])
+            self.reply(200, json.dumps(created).encode(), "application/json")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    Handler.origin = f"http://127.0.0.1:{httpd.server_port}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield Handler.origin
+    httpd.shutdown()
+
+
+def test_the_documented_page_works(server: Server, cameras: dict[str, Y4mInfo], launch: Any, doc_host: str) -> None:
+    page = launch(cameras["d12"], viewport={"width": 360, "height": 740})
+    page.goto(f"{doc_host}/verify.html")
+    page.locator("#check iframe").wait_for()
+    frame = page.frame_locator("#check iframe")
+    frame.locator("#lc-camera").click()
+    frame.locator("#lc-start:not([disabled])").click(timeout=20_000)
+    frame.locator("#lc-cancel").click(timeout=20_000)
+    frame.locator("#lc-confirm-cancel").click()
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Result:')", timeout=40_000)
+    assert page.locator("#status").inner_text() == "Result: FAILED"
+    frame.get_by_role("button", name="Start a new check").click()  # onRetry: the page mounts a new session
+    page.wait_for_function("document.getElementById('status').textContent === ''", timeout=20_000)
+    frame.locator("#lc-camera").wait_for()
+    assert page.locator("#check iframe").count() == 1
+
+
+def test_the_custom_element_mounts_hears_and_reports_a_refused_frame(
+    server: Server, launch: Any, doc_host: str
+) -> None:
+    page = launch(None)
+    allowed = server.create_session(actions=["turn_left"], allowed_origins=[doc_host])
+    page.goto(f"{doc_host}/element.html?" + urlencode({"widget": allowed["widget_url"]}))
+    events = poll(page, "window.events.length && window.events")
+    assert events[0]["type"] == "ready" and events[0]["detail"]["sessionId"] == allowed["session_id"]
+    frame = page.frame_locator("livecheck-widget iframe")
+    assert frame.locator("#lc-camera").inner_text() == "Kamera einschalten"  # the language attribute
+    refused = server.create_session(actions=["turn_left"], allowed_origins=["https://elsewhere.example"])
+    page.goto(f"{doc_host}/element.html?" + urlencode({"widget": refused["widget_url"]}))
+    events = poll(page, "window.events.length && window.events", 30)
+    assert events[0]["type"] == "error" and events[0]["detail"]["code"] == "frame_refused", events
