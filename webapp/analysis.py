@@ -1,4 +1,6 @@
-"""The one call path every HTTP API uses: bytes + options -> Verdict, on the worker pool, with metrics."""
+"""The call path of the REST APIs (native, FindFace, Huawei, Facia, silent): bytes + options -> Verdict, on the
+worker pool, with the verdict metrics. The recording fallback's upload runs on the same pool through the session
+registry (realtime/recording.py, judged as a session) and is counted in the request metrics only."""
 
 from __future__ import annotations
 
