@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 # `make run` listens on 127.0.0.1 only: the keyless demo page (on by default) never faces a network.
 
-.PHONY: install install-test run test check lock chromium servers bench
+.PHONY: install install-test run test check lock chromium servers js bench
 
 # requirements.lock pins every package (as pip constraints): the same versions on every machine.
 $(BIN)/livecheck: pyproject.toml requirements.lock
@@ -61,7 +61,13 @@ servers:
 
 # The whole suite runs in a network namespace that has only `lo`: WebRTC and browser traffic stays on loopback.
 # As root a plain network namespace; as any other user a user namespace too (`unshare -rn`, no root needed).
-test: install chromium servers
+# clients/js: npm ci from the npm registry into clients/js/node_modules (not committed), then its node tests, tsc and
+# the embed.js identity check (~15 s); it also brings axe-core for the e2e accessibility checks. Without npm: a note.
+js:
+	@if command -v npm >/dev/null 2>&1; then cd clients/js && npm ci --no-audit --no-fund --silent && npm run -s check; \
+	else echo "make test: npm not found: clients/js's tests and the e2e axe checks are skipped" >&2; fi
+
+test: install chromium servers js
 	$(BIN)/livecheck models verify
 	unshare $(if $(ROOT),-n,-rn) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
 
