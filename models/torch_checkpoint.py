@@ -4,12 +4,16 @@ A `.pth` file is pickle plus raw tensor bytes: either the legacy stream (magic n
 state-dict pickle, the storage keys, then each storage as int64 element count + raw bytes; upstream MiniFASNet is
 saved this way) or a zip (`*/data.pkl` + `*/data/<key>`, torch >= 1.6). Unpickling is the dangerous part: a pickle
 can name any callable. The unpickler here resolves exactly the globals a state dict needs, each mapped to an inert
-builder of our own, and refuses every other global before anything is called.
+builder of our own, and refuses every other global before anything is called. Those builders are made afresh for
+every load (a pickle's BUILD can set attributes, `__defaults__` say, on what a global resolves to: on a shared
+object that would change the next load), and every tensor's size is bounded by its storage and by
+MAX_TENSOR_ELEMENTS before anything is allocated (a zero stride would otherwise turn 480 bytes into 256 MiB).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import struct
 import zipfile
@@ -24,6 +28,8 @@ import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
+MAX_TENSOR_ELEMENTS = 1 << 26  # 64 Mi elements: far above any model livecheck converts (MiniFASNet: < 1 Mi in all)
+MAX_DIMS = 8
 
 # torch.<Name>Storage -> element dtype (little-endian; both formats store raw native bytes, written on x86/ARM).
 _STORAGE_DTYPES: Mapping[str, np.dtype] = MappingProxyType(
@@ -85,10 +91,16 @@ def _rebuild_tensor_v2(
         isinstance(storage_offset, int)
         and isinstance(size, tuple)
         and isinstance(stride, tuple)
-        and len(size) == len(stride)
-        and all(isinstance(v, int) and v >= 0 for v in size + stride)
+        and len(size) == len(stride) <= MAX_DIMS
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size + stride)
+        and storage_offset >= 0
     ):
         raise CheckpointError("malformed tensor geometry")
+    elements = math.prod(size)
+    # A state dict's tensor never holds more elements than its storage past its offset: a larger one repeats
+    # storage bytes (a zero or overlapping stride) and would be materialised at its full size.
+    if elements > MAX_TENSOR_ELEMENTS or elements > max(0, storage.numel - storage_offset):
+        raise CheckpointError(f"tensor of {elements} elements from a storage of {storage.numel}")
     return _TensorRef(storage, storage_offset, size, stride)
 
 
@@ -98,14 +110,31 @@ def _rebuild_parameter(data: object, requires_grad: object = False, backward_hoo
     return data
 
 
-_ALLOWED_GLOBALS: Mapping[tuple[str, str], object] = MappingProxyType(
-    {
-        ("collections", "OrderedDict"): OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+def _allowed_globals() -> dict[tuple[str, str], object]:
+    """The globals a state dict needs, as objects made for one load only: nothing a pickle does to them (BUILD sets
+    attributes on whatever a global resolved to) outlives that load or reaches this module's own functions."""
+
+    def ordered_dict(*args: object) -> OrderedDict[object, object]:
+        if args:
+            raise CheckpointError("OrderedDict with arguments")
+        return OrderedDict()
+
+    def rebuild_tensor(*args: object) -> _TensorRef:
+        return _rebuild_tensor_v2(*args)
+
+    def rebuild_parameter(*args: object) -> object:
+        return _rebuild_parameter(*args)
+
+    return {
+        ("collections", "OrderedDict"): ordered_dict,
+        ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
         **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
     }
-)
+
+
+# The names only (what the refusal message and the tests list); find_class resolves from a fresh _allowed_globals().
+ALLOWED_NAMES: frozenset[tuple[str, str]] = frozenset(_allowed_globals())
 
 
 class _StateDictUnpickler(pickle.Unpickler):
@@ -114,10 +143,11 @@ class _StateDictUnpickler(pickle.Unpickler):
     def __init__(self, handle: IO[bytes]) -> None:
         super().__init__(handle)
         self.storages: dict[str, _StorageRef] = {}
+        self._globals = _allowed_globals()  # this load's own builders
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _ALLOWED_GLOBALS[(module, name)]
+            return self._globals[(module, name)]
         except KeyError:
             raise CheckpointError(
                 f"refused to load {module}.{name}: a state dict holds only tensors in OrderedDicts, "

@@ -24,6 +24,7 @@ import jwt
 import numpy as np
 import pytest
 
+from evaluation.local_server import free_port
 from mediagen import encode_video, read_rgb
 from realtime.client import FramesTrack, LiveClient
 from realtime.peer import offer_host_addresses
@@ -448,3 +449,46 @@ def test_a_signed_result_carries_when_how_and_whom_and_is_not_keyed_by_the_api_k
     assert claims["decided_at"] <= claims["iat"] and claims["exp"] == claims["iat"] + 300  # signed-result-ttl-s
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, KEY_A, algorithms=["HS256"])  # the API key does not verify it
+
+
+# -- 7: detections are the key's own; log lines cannot be forged --------------------------------------------------
+
+
+def test_a_detection_is_readable_only_with_the_key_that_made_it(server: Server, media_bytes) -> None:
+    """Before: any configured key read another key's detection (the face PNG)."""
+    reply = call(
+        server,
+        "POST",
+        "/v1/video-liveness?return_detection=true",
+        media_bytes("videos/d0.mp4"),
+        **{"Content-Type": "video/mp4"},
+    )
+    assert reply.status == 200, reply.body[:300]
+    detection = body_of(reply)["best_face"]["detection_id"]
+    other = call(server, "GET", f"/v1/detections/{detection}", key=KEY_B)
+    assert other.status == 404 and body_of(other)["code"] == "NOT_FOUND"
+    own = call(server, "GET", f"/v1/detections/{detection}", key=KEY_A)
+    assert own.status == 200 and body_of(own)["normalized"] and "_owner" not in body_of(own)
+
+
+def test_a_request_path_cannot_forge_a_log_line(models_dir: Path, tmp_path: Path) -> None:
+    """A server whose store is down logs each refused request with its path. Before: `%0A` in the path started
+    a line of the attacker's choosing in the log."""
+    env = {
+        "LIVECHECK_API_KEYS": KEY_A,
+        "LIVECHECK_STORE__URL": f"redis://127.0.0.1:{free_port()}/0",  # nobody listens: store_unavailable
+        "LIVECHECK_SERVER__WORKERS": "1",
+        "LIVECHECK_SERVER__LANDMARKERS": "1",
+    }
+    srv = Server(env, cwd=tmp_path, models_dir=models_dir)
+    try:
+        srv.serve.wait_ready(120, path="/healthz")
+        reply = call(srv, "GET", "/v1/sessions/x%0AFORGED%20admin%20login%20ok%0D%1B[2J")
+        assert reply.status == 503 and body_of(reply)["error"]["code"] == "store_unavailable"
+        time.sleep(0.5)
+        log = srv.log()
+    finally:
+        srv.stop()
+    assert "session store unavailable in GET /v1/sessions/x" in log
+    assert not any(line.startswith("FORGED") for line in log.splitlines()), log[-2000:]
+    assert "\x1b" not in log and "x\\nFORGED" in log

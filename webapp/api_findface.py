@@ -15,6 +15,7 @@ from webapp.analysis import analyze, b64, face_png, photo_jpeg
 from webapp.auth import require_key
 from webapp.errors import NOT_FOUND, ApiError, Failure
 from webapp.services import services
+from webapp.signing import key_id
 from webapp.uploads import body_bytes, limit_body, require_type
 
 blueprint = Blueprint("findface", __name__)
@@ -30,6 +31,11 @@ def render(failure: Failure) -> tuple[object, int]:
 errors.install(blueprint, render)
 
 
+def _owner(api_key: str) -> str:
+    """Whose detections: the key's public fingerprint ("" for a keyless client, `[findface] require-key = false`)."""
+    return key_id(api_key) if api_key else ""
+
+
 def _flag(name: str) -> bool:
     return request.args.get(name, "false").lower() in ("1", "true", "yes", "on")
 
@@ -37,7 +43,7 @@ def _flag(name: str) -> bool:
 @blueprint.post("/v1/video-liveness")
 async def video_liveness() -> Response:
     svc = services()
-    require_key(svc.keys, request, required=svc.config.findface.require_key)
+    owner = _owner(require_key(svc.keys, request, required=svc.config.findface.require_key))
     limit_body(request, svc.config.engine.limits.video_size)
     require_type(request, "video/", "application/octet-stream")
     data = await body_bytes(request)
@@ -57,15 +63,17 @@ async def video_liveness() -> Response:
         if _flag("return_normalized"):
             best["normalized"] = b64(face_png(verdict) or b"")
         if _flag("return_detection"):
-            best["detection_id"] = await svc.detections.put({**best, "normalized": b64(face_png(verdict) or b"")})
+            best["detection_id"] = await svc.detections.put(
+                {**best, "normalized": b64(face_png(verdict) or b"")}, owner
+            )
     return jsonify({"alive": verdict.alive, "average_liveness": round(verdict.average_liveness, 6), "best_face": best})
 
 
 @blueprint.get("/v1/detections/<detection_id>")
 async def detection(detection_id: str) -> Response:
     svc = services()
-    require_key(svc.keys, request, required=svc.config.findface.require_key)
-    found = await svc.detections.get(detection_id)
+    owner = _owner(require_key(svc.keys, request, required=svc.config.findface.require_key))
+    found = await svc.detections.get(detection_id, owner)
     if found is None:
         raise ApiError(NOT_FOUND, "No such detection (unknown or expired).")
     return jsonify({"id": detection_id, **{k: v for k, v in found.items() if k != "detection_id"}})

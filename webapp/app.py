@@ -21,6 +21,7 @@ from webapp.client_address import parse_networks
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
 from webapp.errors import install_app as install_errors
+from webapp.errors import install_log_escaping
 from webapp.fetch import EXTENSION as FETCHER
 from webapp.fetch import VideoFetcher, parse_prefixes
 from webapp.metrics import Metrics
@@ -92,6 +93,7 @@ def _check(config: ServiceConfig) -> None:
 
 def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:
     """Loads the engine from the config unless one is given (tests share one; it is then not closed here)."""
+    install_log_escaping()  # request paths and headers in log lines cannot forge lines
     app = Quart("livecheck")
     app.request_class = MemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_body_bytes

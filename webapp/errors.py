@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from quart import Blueprint, Quart, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
@@ -52,6 +53,37 @@ NOT_FOUND = ApiCode.NOT_FOUND
 INTERNAL = ApiCode.INTERNAL
 
 log = logging.getLogger("livecheck")
+LOGGER_PREFIX = "livecheck"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character (CR, LF, ESC, ...) written as an escape, so a request path or a header
+    an attacker chose cannot start a forged log line or drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def install_log_escaping() -> None:
+    """Every record of livecheck's loggers (livecheck, livecheck.*) carries its message already formatted and
+    escaped (`printable`); tracebacks are the formatter's and stay multi-line. Installed once per process."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "escapes_livecheck", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name == LOGGER_PREFIX or record.name.startswith(LOGGER_PREFIX + "."):
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):  # a bad format string stays the logging module's to report
+                return record
+            record.msg, record.args = printable(message), None
+        return record
+
+    factory.escapes_livecheck = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
 
 STATUS_BY_CODE: dict[str, int] = {
     codes.EMPTY_INPUT: 400,
