@@ -17,6 +17,18 @@ URL = "/identity/silent_image_verification/stateless"
 AES_KEY, AES_IV = "dcbbad6765e14139a07d34b92292a672", "df25d188a061"  # the document's sample values
 
 
+# The document's table, written out here (not read from the code): code -> message, exactly.
+DOCUMENTED = {
+    1200: "invalid argument",
+    2003: "invalid image size",
+    2004: "invalid content length",
+    2005: "invalid image type or corrupted",
+    4000: "detection failed",
+    4004: "face occlusion",
+    4007: "liveness silent check failed",
+}
+
+
 @pytest.fixture(scope="module")
 def app(engine):
     return make_app(engine, silent_aes_key=AES_KEY, silent_aes_iv=AES_IV)
@@ -110,6 +122,8 @@ async def test_system_codes(client, media_bytes, d0_photo):
         body = await r.get_json()
         assert r.status_code in (400, 413) and body["code"] == code, (code, body)
         assert body["request_id"] == r.headers["X-Request-Id"]
+        assert set(body) == {"code", "message", "request_id"} and body["message"] == DOCUMENTED[code], body
+        assert r.headers.get("X-Livecheck-Detail"), "the detail goes to a header, not into message"
     r = await client.post(URL, form=form(video, d0_photo))
     assert r.status_code == 401 and (await r.get_json())["code"] == 1200
 
@@ -218,3 +232,20 @@ def test_upright_turn_from_roll_readings(true_turn):
     assert upright_turn(lambda turn: None) is None
     hidden = {0: None, 90: None, 180: 91.0, 270: -1.0}  # upright at 270; only seen from 180 on
     assert upright_turn(lambda turn: hidden[turn % 360]) == 270
+
+
+async def test_wrong_method_and_unknown_path_answer_in_the_documents_shape(client):
+    """404 and 405 are the document's {code, message, request_id} too (the document lists 404 NOT_FOUND)."""
+    for method, path, status in (
+        ("GET", URL, 405),
+        ("PUT", URL, 405),
+        ("DELETE", URL, 405),
+        ("POST", "/identity/silent_image_verification/stateful", 404),
+        ("GET", "/identity/anything/else", 404),
+    ):
+        r = await client.open(path, method, headers=AUTH)
+        body = await r.get_json()
+        assert r.status_code == status, (method, path)
+        assert body == {"code": 1200, "message": "invalid argument", "request_id": r.headers["X-Request-Id"]}
+        assert r.headers.get("X-Livecheck-Detail")
+    assert (await client.open(URL, "GET")).headers["Allow"] == "POST"

@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 from quart.datastructures import FileStorage
 
-from api_support import KEY
+from api_support import KEY, CheckedClient, make_app
 from mediagen import decode_frames, encode_video, read_rgb
-from scoring.engine import AnalysisOptions, LivenessEngine
-from scoring.settings import EngineSettings
 
 URL = "/v2/0b9e2a3d/live-detect"
 TOKEN = {"X-Auth-Token": KEY}  # the document's header
@@ -82,24 +80,28 @@ async def test_no_fps_or_resolution_limit(client, media_bytes):
         "3000-1000",
     ],
 )
-async def test_malformed_action_time_is_frs_0011(client, media_bytes, action_time):
+async def test_malformed_action_time_is_frs_0012(client, media_bytes, action_time):
     body = {"video_base64": b64(media_bytes("videos/d0.mp4")), "actions": "4", "action_time": action_time}
     r = await client.post(URL, json=body, headers=TOKEN)
-    assert r.status_code == 400 and await error_code(r) == "FRS.0011"
+    assert r.status_code == 400 and await error_code(r) == "FRS.0012"  # "The request param has wrong format"
 
 
 async def test_8_mb_applies_to_the_base64_text(client):
     """ "The video size after Base64 encoding cannot exceed 8 MB": 6.1 MB of video is 8.1 MB of base64 (refused
     before decoding), while a 7 MB video_file is under its own 8 MB and gets as far as parsing."""
     r = await client.post(URL, json={"video_base64": b64(os.urandom(6_400_000)), "actions": "1"}, headers=TOKEN)
-    assert r.status_code == 400 and await error_code(r) == "FRS.0702"
+    assert r.status_code == 400 and await error_code(r) == "FRS.0013"  # Huawei's "size is too large or too small"
     files = {"video_file": FileStorage(io.BytesIO(os.urandom(7_000_000)), "v.mp4", content_type="video/mp4")}
     r = await client.post(URL, form={"actions": "1"}, files=files, headers=TOKEN)
     assert r.status_code == 400 and await error_code(r) == "FRS.0701"  # not a video, but not too large either
 
 
-async def test_same_request_same_answer_concurrently_and_after_another_clip(client, media_bytes):
-    """One request sent alone, then after another clip, then 3x at once: byte-identical bodies."""
+async def test_same_request_same_answer_concurrently_and_after_another_clip(engine, media_bytes):
+    """One request sent alone, then after another clip, then 3x at once: byte-identical bodies (every clip against
+    every other: tests/test_repeatable.py)."""
+    client = CheckedClient(
+        make_app(engine, workers=3, queue_wait_s=300.0, request_timeout_s=300.0, read_timeout_s=400.0)
+    )
     body = {"video_base64": b64(media_bytes("videos/d12.mp4")), "actions": D12_ACTIONS, "action_time": D12_TIMES}
     first = await client.post(URL, json=body, headers=TOKEN)
     other = await client.post(
@@ -137,24 +139,3 @@ async def test_documented_formats_and_codecs_are_parsed(client, media_bytes, cod
     r = await client.post(URL, json={"video_base64": b64(clip), "actions": "4"}, headers=TOKEN)
     assert r.status_code == 200, await r.get_data(as_text=True)
     assert base64.b64decode((await r.get_json())["video-result"]["picture"])[:3] == b"\xff\xd8\xff"  # a face was found
-
-
-def test_a_reused_landmarker_keeps_nothing_from_earlier_clips(models_dir, media_bytes):
-    """Where a leak between requests would live: the VIDEO-mode landmarker an engine lends out again and again
-    (MediaPipe tracks faces across a stream's frames). One landmarker only, so every clip runs on the same instance:
-    d18 gives the same verdict fresh and after three other clips (timings aside). Measured while writing this: the
-    verdict stays identical even when the 1 s timestamp gap between streams is removed, so no tracking state
-    carries over today; this guards that it stays so."""
-    engine = LivenessEngine.load(EngineSettings(), str(models_dir), landmarkers=1)
-    try:
-
-        def run() -> dict:
-            verdict = engine.analyze_video(media_bytes("videos/d18.mp4"), AnalysisOptions(actions=("open_mouth",)))
-            return {k: v for k, v in verdict.to_dict().items() if k != "timings_ms"}
-
-        fresh = run()
-        for other in ("mt_yongen", "d12", "d19"):
-            engine.analyze_video(media_bytes(f"videos/{other}.mp4"))
-        assert run() == fresh
-    finally:
-        engine.close()

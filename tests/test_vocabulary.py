@@ -25,9 +25,8 @@ from scoring.errors import InputCode
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
-from webapp.api_huawei import ACTION_CODES, WARNING_CODES
+from webapp.api_huawei import ACTION_CODES, FRS_TABLE, WARNING_CODES, Frs
 from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
-from webapp.api_huawei import FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.config import ServiceConfig
 from webapp.errors import ApiCode
@@ -94,7 +93,8 @@ def test_openapi_error_codes_are_the_enums() -> None:
     findface = schema("/v1/video-liveness", "post", "400")["properties"]["code"]["enum"]
     assert set(findface) == {c.upper() for c in [*values(InputCode), *values(ApiCode), METHOD_NOT_ALLOWED]}
     huawei = schema("/v2/{project_id}/live-detect", "post", "400")["properties"]["error_code"]["enum"]
-    assert set(huawei) == {code for code, _, _ in HUAWEI_ERRORS.values()} | {HUAWEI_FALLBACK_ERROR}
+    assert huawei == values(Frs) and set(FRS_TABLE) == set(Frs)
+    assert {frs for frs, _ in HUAWEI_ERRORS.values()} <= set(Frs)
     silent = schema("/identity/silent_image_verification/stateless", "post", "400")["properties"]["code"]["enum"]
     assert set(silent) == {1200} | {code for code, _, _ in SYSTEM_CODES.values()}
 

@@ -18,6 +18,10 @@ auto_rotate: the photo may be stored turned 90/180/270 degrees without an EXIF t
 honoured); the engine finds the upright turn (scoring.orientation). check_quality: the photo's eyes, nose and mouth
 must lie inside the picture (4004, the one kind of occlusion that can be told soundly) and the face must be at least
 80 px wide (2003), checked before the video is decoded (scoring.photo_check).
+
+Errors: every failure on this API's paths, a wrong method (405) and an unknown path under /identity/ (404)
+included, is the document's {"code", "message", "request_id"} with the table's message exactly; what livecheck
+knows beyond it goes to X-Livecheck-Detail and the log (webapp.error_detail).
 """
 
 from __future__ import annotations
@@ -27,26 +31,31 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from quart import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
-from scoring.errors import InputError
+from scoring.errors import InputError, Overloaded
 from scoring.image_header import ImageFormat, image_format
 from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
 from scoring.reasons import Reason
-from webapp import errors
+from webapp import error_detail, errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
-from webapp.auth import require_key
-from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, ApiError, Failure
+from webapp.api_findface import METHOD_NOT_ALLOWED
+from webapp.auth import Unauthorized, require_key
+from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, NOT_FOUND, ApiError, Failure
 from webapp.services import request_id, services
 from webapp.uploads import FRAMING_BYTES, base64_chars, limit_body, require_type
+from webapp.workers import Busy
 
 blueprint = Blueprint("silent", __name__)
 ENDPOINT = "silent"
 NO_FACE_IN_IMAGE = "no_face_in_image"
 LIVENESS_CHECK_FAILED = "liveness_check_failed"
 VIDEO_RESOLUTION = "video_resolution_too_high"  # the video's, not the photo's (2003)
+PATH = "/identity/silent_image_verification/stateless"
+OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
 
 
 class LivenessStatus(StrEnum):
@@ -78,17 +87,34 @@ SYSTEM_CODES: dict[str, tuple[int, int, str]] = {
     codes.VIDEO_TOO_LONG: (4007, 400, "liveness silent check failed"),
     codes.FPS_TOO_HIGH: (4007, 400, "liveness silent check failed"),
     VIDEO_RESOLUTION: (4007, 400, "liveness silent check failed"),
+    NOT_FOUND: (1200, 404, "invalid argument"),
+    METHOD_NOT_ALLOWED: (1200, 405, "invalid argument"),
     errors.BUSY: (1200, 503, "service busy"),
 }
 
 
 def render(failure: Failure) -> tuple[object, int]:
+    """The document's body: its code and message exactly (the detail is not in it)."""
     code, status, message = SYSTEM_CODES.get(failure.code, (1200, failure.status, "invalid argument"))
-    detail = f": {failure.message}" if failure.message else ""
-    return {"code": code, "message": message + detail, "request_id": request_id()}, status
+    return {"code": code, "message": message, "request_id": request_id()}, status
 
 
-errors.install(blueprint, render)
+def respond(failure: Failure, retry_after_s: int | None = None) -> Response:
+    body, status = render(failure)
+    response = jsonify(body)
+    response.status_code = status
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
+    return error_detail.attach(response, ENDPOINT, body["code"], failure.message)  # type: ignore[index]
+
+
+async def _handle(exc: Exception) -> Response:
+    failure = errors.failure_of(exc)
+    return respond(failure, failure.retry_after_s)
+
+
+for _kind in (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
+    blueprint.register_error_handler(_kind, _handle)
 
 
 def field_bytes(text: str) -> bytes:
@@ -127,7 +153,21 @@ def _flag(fields: dict[str, str], name: str) -> bool:
     return str(fields.get(name, "false")).lower() in ("1", "true", "yes", "on")
 
 
-@blueprint.post("/identity/silent_image_verification/stateless")
+@blueprint.route(PATH, methods=OTHER_METHODS)
+async def wrong_method() -> Response:
+    """Clients of this API parse {"code", "message", "request_id"} on every error, a wrong method included."""
+    response = respond(Failure(METHOD_NOT_ALLOWED, f"{request.method} is not allowed here; use POST.", 405))
+    response.headers["Allow"] = "POST"
+    return response
+
+
+@blueprint.route("/identity/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def not_found(rest: str) -> Response:
+    """Any other path under /identity/ is this API's 404, in its shape."""
+    return respond(Failure(NOT_FOUND, f"No endpoint /identity/{rest}.", 404))
+
+
+@blueprint.post(PATH)
 async def stateless() -> Response:
     svc = services()
     require_key(svc.keys, request, required=svc.config.silent.require_key)

@@ -22,6 +22,7 @@ from realtime.store import check_store_url
 from scoring.settings import ActionSettings, EngineSettings, MediaLimits
 from webapp import findface_ini
 from webapp.client_address import parse_networks
+from webapp.huawei_auth import HuaweiAuth, parse_pairs
 
 log = logging.getLogger("livecheck.config")
 
@@ -78,6 +79,25 @@ class KeylessSettings:
 
 
 @dataclass(frozen=True)
+class HuaweiSettings:
+    """`[huawei]`: how Huawei FRS clients authenticate (webapp.huawei_auth): token = X-Auth-Token is an API key;
+    aksk = APIG SDK-HMAC-SHA256 signatures with one of `access-keys` ("AK:SK"); none = no credential at all."""
+
+    auth: str = HuaweiAuth.TOKEN
+    access_keys: tuple[str, ...] = ()  # "ACCESS_KEY:SECRET_KEY" pairs for auth = "aksk"
+    max_clock_skew_s: float = 900.0  # X-Sdk-Date at most this far from the server clock (APIG allows 15 minutes)
+
+    def __post_init__(self) -> None:
+        if self.auth not in tuple(HuaweiAuth):
+            raise ValueError(f"auth: expected one of {', '.join(HuaweiAuth)}, got {self.auth!r}")
+        parse_pairs(self.access_keys)
+        if self.auth == HuaweiAuth.AKSK and not self.access_keys:
+            raise ValueError('access-keys: auth = "aksk" needs at least one ACCESS_KEY:SECRET_KEY pair')
+        if not self.max_clock_skew_s > 0:
+            raise ValueError("max-clock-skew-s: must be > 0")
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     listen: str = "127.0.0.1:8000"
     models_dir: str | None = None
@@ -88,6 +108,7 @@ class ServiceConfig:
     store: StoreSettings = field(default_factory=StoreSettings)
     findface: KeylessSettings = field(default_factory=KeylessSettings)
     silent: KeylessSettings = field(default_factory=KeylessSettings)
+    huawei: HuaweiSettings = field(default_factory=HuaweiSettings)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -278,6 +299,7 @@ __all__ = [
     "ActionSettings",
     "ConfigError",
     "EngineSettings",
+    "HuaweiSettings",
     "MediaLimits",
     "ServerSettings",
     "ServiceConfig",

@@ -23,9 +23,7 @@ from scoring.light import LightColor, LightOutcome
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp.api_findface import METHOD_NOT_ALLOWED
-from webapp.api_huawei import ACTION_CODES, WARNING_CODES
-from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
-from webapp.api_huawei import FALLBACK_ERROR as HUAWEI_FALLBACK_ERROR
+from webapp.api_huawei import ACTION_CODES, WARNING_CODES, Frs
 from webapp.api_silent import SYSTEM_CODES, LivenessStatus
 from webapp.errors import ApiCode
 from webapp.ops import Readiness
@@ -76,9 +74,7 @@ BBOX = obj({"left": INT, "top": INT, "right": INT, "bottom": INT})
 NATIVE_ERROR = obj({"error": obj({"code": ERROR_CODE, "message": STR}, {"request_id": {"type": ["string", "null"]}})})
 # FindFace upper-cases livecheck's codes (its own documents' style); Huawei maps them to FRS codes.
 FINDFACE_ERROR = obj({"code": enum(c.upper() for c in [*InputCode, *ApiCode, METHOD_NOT_ALLOWED]), "desc": STR})
-HUAWEI_ERROR = obj(
-    {"error_code": enum([*(code for code, _, _ in HUAWEI_ERRORS.values()), HUAWEI_FALLBACK_ERROR]), "error_msg": STR}
-)
+HUAWEI_ERROR = obj({"error_code": enum([code.value for code in Frs]), "error_msg": STR})
 SILENT_ERROR = obj(
     {"code": enum(sorted({1200, *(code for code, _, _ in SYSTEM_CODES.values())})), "message": STR, "request_id": STR}
 )
@@ -382,7 +378,7 @@ def document() -> dict[str, Any]:
                             },
                         }
                     },
-                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 401, 503)},
+                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 403, 503)},
                 }
             },
             "/liveness": {
@@ -422,7 +418,22 @@ def document() -> dict[str, Any]:
                         }
                     },
                     "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
+                },
+                **{
+                    m: {
+                        "summary": "Wrong method: 405 in the silent verification's error shape.",
+                        "responses": errors(SILENT_ERROR, 405),
+                    }
+                    for m in ("get", "put", "patch", "delete")
+                },
+            },
+            "/identity/{rest}": {
+                m: {
+                    "summary": "Any other path under /identity/: 404 in the silent verification's error shape.",
+                    "parameters": [{"name": "rest", "in": "path", "required": True, "schema": STR}],
+                    "responses": errors(SILENT_ERROR, 404),
                 }
+                for m in ("get", "post", "put", "patch", "delete")
             },
             "/v1/sessions": {
                 "post": {
