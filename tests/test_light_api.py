@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from quart import Quart
 
 from api_support import CheckedClient
 from webapp.app import create_app
@@ -16,7 +17,7 @@ KEY = "light-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-async def make_client(engine, default: bool) -> tuple[CheckedClient, object]:
+async def make_client(engine, default: bool) -> tuple[CheckedClient, Quart]:
     config = load_config(None, {}, api_keys=KEY)
     config = replace(config, realtime=replace(config.realtime, ice_host_addresses=("127.0.0.1",), light=default))
     app = create_app(config, engine=engine)
@@ -26,7 +27,7 @@ async def make_client(engine, default: bool) -> tuple[CheckedClient, object]:
 @pytest.mark.parametrize("default", [False, True])
 async def test_the_light_option_is_validated_defaulted_and_told_to_the_widget(engine, default):
     checked, app = await make_client(engine, default)
-    async with app.test_app() as test_app:  # type: ignore[attr-defined]
+    async with app.test_app() as test_app:
         checked.client = test_app.test_client()
         for bad in ("yes", "true", 1, [True]):
             refused = await checked.post("/v1/sessions", json={"light": bad}, headers=AUTH)
