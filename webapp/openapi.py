@@ -282,12 +282,267 @@ CHANNEL_SCHEMAS: dict[str, Any] = {
 }
 
 
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
 def errors(schema: dict[str, Any], *statuses: int) -> dict[str, Any]:
     return {str(s): reply("error", schema) for s in statuses}
 
 
+def _native_paths() -> dict[str, Any]:
+    """The native API."""
+    return {
+        "/v1/analyze": {
+            "post": {
+                "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
+                "security": BEARER,
+                "parameters": [
+                    {"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold")
+                ]
+                + [{"name": "mf_selector", "in": "query", "schema": enum(FaceSelector)}],
+                "requestBody": {
+                    "content": {
+                        "video/*": {},
+                        "image/*": {},
+                        "application/octet-stream": {},
+                        "multipart/form-data": {},
+                    }
+                },
+                "responses": {
+                    "200": reply("verdict", VERDICT),
+                    **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503),
+                },
+            }
+        },
+    }
+
+
+def _findface_paths() -> dict[str, Any]:
+    """FindFace's video liveness and its detections."""
+    return {
+        "/v1/video-liveness": {
+            "post": {
+                "summary": "FindFace findface-liveness-api compatible.",
+                "security": BEARER,
+                "parameters": [{"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")],
+                "requestBody": {"content": {"video/*": {}}},
+                "responses": {
+                    "200": reply("result", FINDFACE_RESULT),
+                    **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503),
+                },
+            },
+            **{
+                m: {
+                    "summary": "Wrong method: 405 in FindFace's error shape.",
+                    "responses": errors(FINDFACE_ERROR, 405),
+                }
+                for m in ("get", "put", "patch", "delete")
+            },
+        },
+        "/v1/detections/{detection_id}": {
+            "get": {
+                "summary": "A best face kept by return_detection, until it expires.",
+                "security": BEARER,
+                "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
+                "responses": {
+                    "200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
+                    **errors(FINDFACE_ERROR, 401, 404),
+                },
+            },
+            **{
+                m: {
+                    "summary": "Wrong method: 405 in FindFace's error shape.",
+                    "responses": errors(FINDFACE_ERROR, 405),
+                }
+                for m in ("post", "put", "patch", "delete")
+            },
+        },
+    }
+
+
+def _huawei_paths() -> dict[str, Any]:
+    """Huawei FRS live detection."""
+    return {
+        "/v2/{project_id}/live-detect": {
+            "post": {
+                "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
+                "security": BEARER + [{"X-Auth-Token": []}],
+                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": STR}],
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": obj(
+                                {"actions": STR},
+                                {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM},
+                            )
+                        },
+                        "multipart/form-data": {
+                            "schema": obj(
+                                {"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR}
+                            )
+                        },
+                    }
+                },
+                "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 403, 503)},
+            }
+        },
+    }
+
+
+def _facia_paths() -> dict[str, Any]:
+    """Facia's liveness and status check."""
+    return {
+        "/liveness": {
+            "post": {
+                "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
+                "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
+                "responses": {"201": reply("result", FACIA_RESULT), **errors(FACIA_ERROR, 400, 401, 413, 429, 503)},
+            }
+        },
+        "/status_check": {
+            "get": {
+                "summary": "Facia: 'Services is live'.",
+                "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": STR}}}},
+            }
+        },
+    }
+
+
+def _silent_paths() -> dict[str, Any]:
+    """The silent image verification, and its error shape under /identity/."""
+    return {
+        "/identity/silent_image_verification/stateless": {
+            "post": {
+                "summary": "Silent liveness + face comparison. Fields AES-256-GCM (base64 ciphertext||tag) or plain base64.",
+                "security": BEARER,
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": obj(
+                                {"encrypted_video": STR, "encrypted_image": STR},
+                                {
+                                    n: STR
+                                    for n in (
+                                        "auto_rotate",
+                                        "check_quality",
+                                        "return_image",
+                                        "return_face_image",
+                                        "return_status",
+                                    )
+                                },
+                            )
+                        }
+                    }
+                },
+                "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
+            },
+            **{
+                m: {
+                    "summary": "Wrong method: 405 in the silent verification's error shape.",
+                    "responses": errors(SILENT_ERROR, 405),
+                }
+                for m in ("get", "put", "patch", "delete")
+            },
+        },
+        "/identity/{rest}": {
+            m: {
+                "summary": "Any other path under /identity/: 404 in the silent verification's error shape.",
+                "parameters": [{"name": "rest", "in": "path", "required": True, "schema": STR}],
+                "responses": errors(SILENT_ERROR, 404),
+            }
+            for m in ("get", "post", "put", "patch", "delete")
+        },
+    }
+
+
+def _session_paths() -> dict[str, Any]:
+    """Live-check sessions: the integrator's side, the widget's offer and the recording fallback."""
+    return {
+        "/v1/sessions": {
+            "post": {
+                "summary": "Create a live-check session (integrator). The client token is shown once.",
+                "security": BEARER,
+                "requestBody": json_content(SESSION_OPTIONS),
+                "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
+            }
+        },
+        "/v1/sessions/{session_id}": {
+            "get": {
+                "summary": "A session's status and, once decided, its result and signed_result (integrator; a "
+                "session another API key created answers 404).",
+                "security": BEARER,
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
+            }
+        },
+        "/v1/sessions/{session_id}/offer": {
+            "post": {
+                "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
+                "parameters": [SESSION_ID],
+                "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
+                "responses": {
+                    "200": reply("answer", SDP),
+                    **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503),
+                },
+            }
+        },
+        "/v1/sessions/{session_id}/fallback": {
+            "post": {
+                "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
+                "whose connection never delivered a frame). Only with recording_fallback: true at create.",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410, 503)},
+            },
+            "get": {
+                "summary": "Where the recording stands on the server's clock; reveals no prompt.",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409)},
+            },
+        },
+        "/v1/sessions/{session_id}/fallback/next": {
+            "post": {
+                "summary": "The next prompt once it is due (409 prompt_not_due + Retry-After before).",
+                "parameters": [SESSION_ID],
+                "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
+            }
+        },
+        "/v1/sessions/{session_id}/recording": {
+            "post": {
+                "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
+                "recording refused as bad media fails the session with the input error's code.",
+                "parameters": [SESSION_ID],
+                "requestBody": {"content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}},
+                "responses": {
+                    "200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
+                    **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503),
+                },
+            }
+        },
+    }
+
+
+def _ops_paths() -> dict[str, Any]:
+    """Operations: liveness, readiness, metrics and this document."""
+    return {
+        "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": {"const": "ok"}}))}}},
+        "/readyz": {
+            "get": {
+                "responses": {
+                    "200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
+                    "503": reply("not ready", obj({"status": enum(Readiness)})),
+                }
+            }
+        },
+        "/metrics": {
+            "get": {
+                "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}
+            }
+        },
+        "/openapi.json": {"get": {"responses": {"200": reply("this document", {"type": "object"})}}},
+    }
+
+
 def document() -> dict[str, Any]:
-    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -297,221 +552,13 @@ def document() -> dict[str, Any]:
         },
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": CHANNEL_SCHEMAS},
         "paths": {
-            "/v1/analyze": {
-                "post": {
-                    "summary": "Full verdict for a video or still (raw body or multipart media/reference).",
-                    "security": bearer,
-                    "parameters": [
-                        {"name": n, "in": "query", "schema": STR} for n in ("actions", "action_time", "nod_threshold")
-                    ]
-                    + [{"name": "mf_selector", "in": "query", "schema": enum(FaceSelector)}],
-                    "requestBody": {
-                        "content": {
-                            "video/*": {},
-                            "image/*": {},
-                            "application/octet-stream": {},
-                            "multipart/form-data": {},
-                        }
-                    },
-                    "responses": {
-                        "200": reply("verdict", VERDICT),
-                        **errors(NATIVE_ERROR, 400, 401, 413, 415, 422, 503),
-                    },
-                }
-            },
-            "/v1/video-liveness": {
-                "post": {
-                    "summary": "FindFace findface-liveness-api compatible.",
-                    "security": bearer,
-                    "parameters": [
-                        {"name": n, **FLAG} for n in ("return_detection", "return_normalized", "return_photo")
-                    ],
-                    "requestBody": {"content": {"video/*": {}}},
-                    "responses": {
-                        "200": reply("result", FINDFACE_RESULT),
-                        **errors(FINDFACE_ERROR, 400, 401, 413, 415, 422, 503),
-                    },
-                },
-                **{
-                    m: {
-                        "summary": "Wrong method: 405 in FindFace's error shape.",
-                        "responses": errors(FINDFACE_ERROR, 405),
-                    }
-                    for m in ("get", "put", "patch", "delete")
-                },
-            },
-            "/v1/detections/{detection_id}": {
-                "get": {
-                    "summary": "A best face kept by return_detection, until it expires.",
-                    "security": bearer,
-                    "parameters": [{"name": "detection_id", "in": "path", "required": True, "schema": STR}],
-                    "responses": {
-                        "200": reply("detection", obj({"id": STR, "liveness": NUM, "bbox": BBOX})),
-                        **errors(FINDFACE_ERROR, 401, 404),
-                    },
-                },
-                **{
-                    m: {
-                        "summary": "Wrong method: 405 in FindFace's error shape.",
-                        "responses": errors(FINDFACE_ERROR, 405),
-                    }
-                    for m in ("post", "put", "patch", "delete")
-                },
-            },
-            "/v2/{project_id}/live-detect": {
-                "post": {
-                    "summary": "Huawei FRS LiveDetect compatible. actions: 1 left, 2 right, 3 nod, 4 mouth, 5 blink, 6 smile.",
-                    "security": bearer + [{"X-Auth-Token": []}],
-                    "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": STR}],
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": obj(
-                                    {"actions": STR},
-                                    {"video_base64": STR, "video_url": STR, "action_time": STR, "nod_threshold": NUM},
-                                )
-                            },
-                            "multipart/form-data": {
-                                "schema": obj(
-                                    {"actions": STR}, {"video_file": STR, "action_time": STR, "nod_threshold": STR}
-                                )
-                            },
-                        }
-                    },
-                    "responses": {"200": reply("result", HUAWEI_RESULT), **errors(HUAWEI_ERROR, 400, 403, 503)},
-                }
-            },
-            "/liveness": {
-                "post": {
-                    "summary": "Facia compatible: base64 data-URI selfie, hash_id = API key.",
-                    "requestBody": json_content(obj({"hash_id": STR, "selfie_image": STR})),
-                    "responses": {"201": reply("result", FACIA_RESULT), **errors(FACIA_ERROR, 400, 401, 413, 429, 503)},
-                }
-            },
-            "/status_check": {
-                "get": {
-                    "summary": "Facia: 'Services is live'.",
-                    "responses": {"200": {"description": "text", "content": {"text/plain": {"schema": STR}}}},
-                }
-            },
-            "/identity/silent_image_verification/stateless": {
-                "post": {
-                    "summary": "Silent liveness + face comparison. Fields AES-256-GCM (base64 ciphertext||tag) or plain base64.",
-                    "security": bearer,
-                    "requestBody": {
-                        "content": {
-                            "application/x-www-form-urlencoded": {
-                                "schema": obj(
-                                    {"encrypted_video": STR, "encrypted_image": STR},
-                                    {
-                                        n: STR
-                                        for n in (
-                                            "auto_rotate",
-                                            "check_quality",
-                                            "return_image",
-                                            "return_face_image",
-                                            "return_status",
-                                        )
-                                    },
-                                )
-                            }
-                        }
-                    },
-                    "responses": {"200": reply("result", SILENT_RESULT), **errors(SILENT_ERROR, 400, 401, 413, 503)},
-                },
-                **{
-                    m: {
-                        "summary": "Wrong method: 405 in the silent verification's error shape.",
-                        "responses": errors(SILENT_ERROR, 405),
-                    }
-                    for m in ("get", "put", "patch", "delete")
-                },
-            },
-            "/identity/{rest}": {
-                m: {
-                    "summary": "Any other path under /identity/: 404 in the silent verification's error shape.",
-                    "parameters": [{"name": "rest", "in": "path", "required": True, "schema": STR}],
-                    "responses": errors(SILENT_ERROR, 404),
-                }
-                for m in ("get", "post", "put", "patch", "delete")
-            },
-            "/v1/sessions": {
-                "post": {
-                    "summary": "Create a live-check session (integrator). The client token is shown once.",
-                    "security": bearer,
-                    "requestBody": json_content(SESSION_OPTIONS),
-                    "responses": {"201": reply("session", SESSION_CREATED), **errors(NATIVE_ERROR, 400, 401, 413, 503)},
-                }
-            },
-            "/v1/sessions/{session_id}": {
-                "get": {
-                    "summary": "A session's status and, once decided, its result and signed_result (integrator; a "
-                    "session another API key created answers 404).",
-                    "security": bearer,
-                    "parameters": [SESSION_ID],
-                    "responses": {"200": reply("session", SESSION), **errors(NATIVE_ERROR, 401, 404)},
-                }
-            },
-            "/v1/sessions/{session_id}/offer": {
-                "post": {
-                    "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
-                    "parameters": [SESSION_ID],
-                    "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
-                    "responses": {
-                        "200": reply("answer", SDP),
-                        **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503),
-                    },
-                }
-            },
-            "/v1/sessions/{session_id}/fallback": {
-                "post": {
-                    "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
-                    "whose connection never delivered a frame). Only with recording_fallback: true at create.",
-                    "parameters": [SESSION_ID],
-                    "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409, 410, 503)},
-                },
-                "get": {
-                    "summary": "Where the recording stands on the server's clock; reveals no prompt.",
-                    "parameters": [SESSION_ID],
-                    "responses": {"200": reply("plan", FALLBACK), **errors(NATIVE_ERROR, 403, 404, 409)},
-                },
-            },
-            "/v1/sessions/{session_id}/fallback/next": {
-                "post": {
-                    "summary": "The next prompt once it is due (409 prompt_not_due + Retry-After before).",
-                    "parameters": [SESSION_ID],
-                    "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
-                }
-            },
-            "/v1/sessions/{session_id}/recording": {
-                "post": {
-                    "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "
-                    "recording refused as bad media fails the session with the input error's code.",
-                    "parameters": [SESSION_ID],
-                    "requestBody": {
-                        "content": {"video/*": {}, "application/octet-stream": {}, "multipart/form-data": {}}
-                    },
-                    "responses": {
-                        "200": reply("decided", obj({"session_id": STR, "status": SESSION_STATUS})),
-                        **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 415, 422, 503),
-                    },
-                }
-            },
-            "/healthz": {"get": {"responses": {"200": reply("alive", obj({"status": {"const": "ok"}}))}}},
-            "/readyz": {
-                "get": {
-                    "responses": {
-                        "200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
-                        "503": reply("not ready", obj({"status": enum(Readiness)})),
-                    }
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "responses": {"200": {"description": "Prometheus text", "content": {"text/plain": {"schema": STR}}}}
-                }
-            },
-            "/openapi.json": {"get": {"responses": {"200": reply("this document", {"type": "object"})}}},
+            **_native_paths(),
+            **_findface_paths(),
+            **_huawei_paths(),
+            **_facia_paths(),
+            **_silent_paths(),
+            **_session_paths(),
+            **_ops_paths(),
         },
     }
 
