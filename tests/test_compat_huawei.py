@@ -47,7 +47,7 @@ async def test_example_1_base64_with_action_time(client, media_bytes):
 
 
 async def test_example_2_multipart_video_file_portrait(client, media_bytes):
-    """Method 2 (multipart video_file) with a portrait phone clip: no FRS.0704, and picture is the whole frame at
+    """Method 2 (multipart video_file) with a portrait phone clip: no resolution refusal, and picture is the whole frame at
     source resolution (704x1216)."""
     files = {
         "video_file": FileStorage(io.BytesIO(media_bytes("videos/mt_yongen.mp4")), "v.mp4", content_type="video/mp4")
