@@ -18,27 +18,26 @@ KEY = "widget-sessions-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-async def _client(engine, require: bool):
+@pytest.fixture(params=[False, True], ids=["warn", "refuse"])
+async def require(request):
+    return request.param
+
+
+@pytest.fixture
+async def client(engine, require):
     config = load_config(None, {}, api_keys=KEY)
     config = replace(config, server=replace(config.server, require_allowed_origins=require))
     app = create_app(config, engine=engine)
-    return app
-
-
-@pytest.fixture(params=[False, True], ids=["warn", "refuse"])
-async def client(engine, request):
-    app = await _client(engine, request.param)
     async with app.test_app() as test_app:
         checked = CheckedClient(app)
         checked.client = test_app.test_client()
-        checked.require = request.param
         yield checked
 
 
-async def test_no_allowed_origins_is_warned_about_or_refused(client):
+async def test_no_allowed_origins_is_warned_about_or_refused(client, require):
     response = await client.post("/v1/sessions", json={"action_count": 1}, headers=AUTH)
     body = await response.get_json()
-    if client.require:
+    if require:
         assert response.status_code == 400, body
         assert body["error"]["code"] == "invalid_session_options" and "allowed_origins" in body["error"]["message"]
     else:
