@@ -117,6 +117,48 @@ def nested_json(depth: int = 100_000) -> bytes:
     return b"[" * depth + b"]" * depth
 
 
+def structure_bomb(values: int = 400_000) -> bytes:
+    """A JSON array of `values` small numbers (~0.8 MB): what makes a parser build hundreds of thousands of objects
+    (issue 19: such a body was parsed on the event loop before the key was checked)."""
+    return b'{"sdp": "v=0", "junk": [' + b"1," * (values - 1) + b'1], "hash_id": "x"}'
+
+
+def long_string_json(chars: int = 2 * 1024 * 1024) -> bytes:
+    """A JSON object with one very long string: cheap to parse, large to receive."""
+    return b'{"selfie_image": "' + b"A" * chars + b'", "hash_id": "x"}'
+
+
+KEYLESS_JUNK_PATHS = (
+    "/v1/sessions/nosuch/offer",
+    "/liveness",
+    "/v1/sessions",
+    "/v2/proj/live-detect",
+    "/v1/sessions/nosuch/recording",
+)
+
+
+def keyless_junk(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
+    """One request an attacker without any key sends to stall the server (path, body, headers)."""
+    body = rng.choice([structure_bomb(), long_string_json(), nested_json(), b"[" * 60_000, bad_json(rng)])
+    return rng.choice(KEYLESS_JUNK_PATHS), body, {"Content-Type": "application/json"}
+
+
+VIDEO_URLS = (
+    "http://127.0.0.1:9/ok/%2e%2e/secret.mp4",
+    "http://127.0.0.1:9/ok/..%2fsecret.mp4",
+    "http://127.0.0.1:9@evil.example/ok/x.mp4",
+    "http://user:pw@127.0.0.1:9/ok/x.mp4",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:9/x",
+    "http://[::1/ok/x",
+    "http://127.0.0.1:99999/ok/x",
+    "http://127.0.0.1:9/ok/x\r\nHost: evil",
+    "http://" + "a" * 3000 + "/x",
+    "http://127.0.0.1:9/ok/%252e%252e/x",
+    "",
+)
+
+
 def nested_object(depth: int = 100_000) -> bytes:
     return b'{"a":' * depth + b"1" + b"}" * depth
 
@@ -353,9 +395,77 @@ class RequestMaker:
                 self._offer,
                 self._recording,
                 self._misc,
+                self._fallback,
+                self._session_read,
+                self._demo,
+                self._video_url,
+                self._keyless,
+                self._still_recording,
             ]
         )
         return builder()
+
+    # -- routes and body shapes of issue 19 (round two of the security review) ------------------------------------
+
+    def _fallback(self) -> FuzzRequest:
+        rng = self.rng
+        session_id, auth = self._session()
+        method, suffix = rng.choice([("POST", ""), ("GET", ""), ("POST", "/next"), ("PUT", "/next")])
+        body = bad_json(rng) if rng.random() < 0.3 else b""
+        return FuzzRequest(
+            "fallback",
+            method,
+            f"/v1/sessions/{session_id}/fallback{suffix}",
+            body,
+            {"Content-Type": "application/json", **auth},
+        )
+
+    def _session_read(self) -> FuzzRequest:
+        session_id, _ = self.rng.choice(self.sessions)
+        session_id = session_id if self.rng.random() < 0.7 else self.rng.choice(["%0a", "x" * 500, "..%2f"])
+        return FuzzRequest("session", "GET", f"/v1/sessions/{session_id}", b"", self._auth())
+
+    def _demo(self) -> FuzzRequest:
+        rng = self.rng
+        host = rng.choice(["evil.example", "127.0.0.1", "localhost:1", "[::1]", "a" * 300, "x\ty"])
+        if rng.random() < 0.6:
+            return FuzzRequest(
+                "demo",
+                "POST",
+                "/demo/sessions",
+                b"{}",
+                {"Host": host, "Origin": rng.choice([f"http://{host}", "null"])},
+            )
+        session_id, _ = rng.choice(self.sessions)
+        return FuzzRequest(
+            "demo", "GET", f"/demo/sessions/{session_id}", b"", {"Host": host, "Sec-Fetch-Site": "same-origin"}
+        )
+
+    def _video_url(self) -> FuzzRequest:
+        rng = self.rng
+        url: object = rng.choice(VIDEO_URLS) if rng.random() < 0.9 else rng.choice([5, None, ["x"], {"u": 1}])
+        body = json.dumps({"actions": "1", "video_url": url}).encode()
+        return FuzzRequest(
+            "video_url", "POST", "/v2/proj/live-detect", body, {**self._auth(), "Content-Type": "application/json"}
+        )
+
+    def _keyless(self) -> FuzzRequest:
+        path, body, headers = keyless_junk(self.rng)
+        if self.rng.random() < 0.3:
+            headers = {**headers, "Authorization": "Bearer " + "z" * 43}  # a wrong token: refused before the body
+        return FuzzRequest("keyless", "POST", path, body, headers)
+
+    def _still_recording(self) -> FuzzRequest:
+        rng = self.rng
+        session_id, auth = self._session()
+        still = rng.choice([self.seeds.jpeg, self.seeds.png, self.seeds.webp, self.seeds.bmp])
+        if rng.random() < 0.5:
+            body, kind = multipart({"video": still})
+        else:
+            body, kind = still, rng.choice(["video/mp4", "video/webm", "image/jpeg", "application/octet-stream"])
+        return FuzzRequest(
+            "still_recording", "POST", f"/v1/sessions/{session_id}/recording", body, {"Content-Type": kind, **auth}
+        )
 
     def _native(self) -> FuzzRequest:
         rng = self.rng

@@ -1,7 +1,9 @@
 """Seeded mutation fuzzing of every API against a real `livecheck serve` (CI sample: 300 requests).
 
 Truncated, bit-flipped and header-spliced media, absurd sizes and durations, nested and invalid JSON, bad
-multipart, bad base64 and bad SDP, with and without keys. Asserts: no 5xx (a 503 must carry Retry-After: the
+multipart, bad base64 and bad SDP, with and without keys; and issue 19's routes and shapes: the fallback steps and
+session reads, the demo under forged Hosts, video_url variants, stills uploaded as recordings, keyless 0.8 MB
+structure bombs and long strings to the offer, Facia, Huawei and recording routes. Asserts: no 5xx (a 503 must carry Retry-After: the
 bounded waits at work), every request answered within 10 s, and the server's peak memory (VmHWM) within bounds.
 bench/fuzz.py runs the same fuzzer longer and prints the counts."""
 
@@ -28,7 +30,13 @@ MAX_PEAK_GROWTH_MB = 400  # two workers decoding at most 1920x1080 frames, the m
 def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory, media: Path) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("fuzz-cwd")
     (workdir / "pic.jpg").write_bytes((media / "images" / "image_F1.jpg").read_bytes())  # what a playlist would name
-    proc = Server({"LIVECHECK_API_KEYS": KEY, "LIVECHECK_SERVER__WORKERS": "2"}, cwd=workdir, models_dir=models_dir)
+    env = {
+        "LIVECHECK_API_KEYS": KEY,
+        "LIVECHECK_SERVER__WORKERS": "2",
+        "LIVECHECK_SERVER__VIDEO_URL_PREFIXES": "http://127.0.0.1:9/ok/",  # nothing listens on port 9: fetch_failed
+        "LIVECHECK_SERVER__VIDEO_URL_TIMEOUT_S": "2",
+    }
+    proc = Server(env, cwd=workdir, models_dir=models_dir)
     try:
         proc.wait_ready()
         yield proc
