@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -94,7 +95,9 @@ def test_async_client_sessions_errors_and_a_verified_result(server: str) -> None
             with pytest.raises(SignatureError):  # nor does its signature verify with this key
                 other.verifier.verify(session.signed_result or "")
 
-    asyncio.run(run())
+    # in a thread of its own: a test session that also drives Playwright has an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def test_sync_client(server: str) -> None:

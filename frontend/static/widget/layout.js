@@ -24,7 +24,8 @@ export class Fit {
     this.viewport = null; // the embedding page's {width, height}, once it says
     this.lastHeight = 0;
     this.frame = 0;
-    this.observer = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(() => this.schedule());
+    // in the observer's own callback: a new line of text resizes the camera view before the frame is painted
+    this.observer = typeof ResizeObserver === 'undefined' ? null : new ResizeObserver(() => this.update());
     if (this.observer) this.observer.observe(ui.root);
     window.addEventListener('resize', () => this.schedule());
     this.update(); // at once: the embedding page tells a refused frame by its silence
