@@ -12,7 +12,10 @@ Each generator imitates what reaches the camera in one kind of attack, without k
 - tilted_photo: a live frame on a sheet rotated back and forth in 3D in front of the camera (perspective warp);
 - bent_photo: the sheet bent around a vertical axis by an amount that changes over time (cylindrical warp);
 - still_noise: one live frame with fresh sensor noise in every frame and a slow exposure flicker;
-- replay_tilted: a live clip shown on a screen that is moved in 3D (perspective warp of the screen).
+- replay_tilted: a live clip shown on a screen that is moved in 3D (perspective warp of the screen);
+Not yet attack types of a dataset (their calibration is under way): zoom_photo (a sheet moved toward and away from
+the camera), live_background (one frame's face pasted over a live clip) and talking_photo (the cheapest deepfake:
+one photo whose mouth and eyelids are warped as if speaking and blinking).
 """
 
 from __future__ import annotations
@@ -467,6 +470,153 @@ def replay_tilted(clip: Clip, rng: np.random.Generator) -> Clip:
     )
 
 
+@dataclass(frozen=True)
+class FaceSpot:
+    """Where a face's parts are in a frame (pixels): what the attacks that move only part of a face need."""
+
+    mouth: tuple[float, float]
+    mouth_width: float
+    eyes: tuple[tuple[float, float], tuple[float, float]]
+    eye_width: float
+    oval: np.ndarray | None = None  # (N, 2) face outline, clockwise; None: an ellipse from the other points
+
+    @classmethod
+    def guess(cls, frame: np.ndarray) -> FaceSpot:
+        """A face filling the middle of a frame (a tight face crop), for frames no landmarker has seen."""
+        h, w = frame.shape[:2]
+        side = min(h, w) * 0.5
+        cx, cy = w / 2, h / 2
+        eyes = ((cx - side * 0.2, cy - side * 0.1), (cx + side * 0.2, cy - side * 0.1))
+        return cls((cx, cy + side * 0.35), side * 0.35, eyes, side * 0.18)
+
+    @classmethod
+    def from_landmarks(cls, points: np.ndarray) -> FaceSpot:
+        """From MediaPipe's 478 face-mesh points (pixels)."""
+        from scoring import mesh  # evaluation may use scoring; the generators above need no models
+
+        p = np.asarray(points, dtype=np.float64)[:, :2]
+        left, right = p[list(mesh.MOUTH_CORNERS)]
+        lips = p[list(mesh.LIPS_CENTRE)].mean(axis=0)
+        le, re = p[list(mesh.LEFT_EYE)], p[list(mesh.RIGHT_EYE)]
+        eye_width = float((np.linalg.norm(le[0] - le[1]) + np.linalg.norm(re[0] - re[1])) / 2)
+        return cls(
+            (float(lips[0]), float(lips[1])),
+            float(np.linalg.norm(right - left)),
+            ((float(le[:2].mean(axis=0)[0]), float(le[:2].mean(axis=0)[1])),
+             (float(re[:2].mean(axis=0)[0]), float(re[:2].mean(axis=0)[1]))),
+            eye_width,
+            p[list(mesh.FACE_OVAL)],
+        )  # fmt: skip
+
+    def mask(self, shape: tuple[int, ...], feather: float = 0.06) -> np.ndarray:
+        """Float 0..1 mask of the face region (its outline, or an ellipse), edges feathered."""
+        h, w = shape[:2]
+        mask = np.zeros((h, w), dtype=np.float32)
+        if self.oval is not None:
+            cv2.fillPoly(mask, [np.round(self.oval).astype(np.int32)], 1.0)
+            size = float(np.ptp(self.oval[:, 0]))
+        else:
+            (lx, ly), (rx, ry) = self.eyes
+            cx, cy = (lx + rx) / 2, (ly + self.mouth[1]) / 2
+            size = 2.2 * abs(rx - lx)
+            cv2.ellipse(mask, (int(cx), int(cy)), (int(size / 2), int(size * 0.65)), 0, 0, 360, 1.0, -1)
+        sigma = max(1.0, size * feather)
+        return cv2.GaussianBlur(mask, (0, 0), sigma)
+
+
+def zoom_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0, fps: float = STILL_FPS) -> Clip:
+    """The live frame on a sheet moved toward and away from the camera (its size changing by 20-35 % either way)
+    with a little sway: a plane whose image grows and shrinks, no pose change for a 3D check to measure."""
+    h, w = frame.shape[:2]
+    layer, alpha = _sheet(frame)
+    fit = 0.9 * w / layer.shape[1]
+    layer = cv2.resize(layer, None, fx=fit, fy=fit)
+    alpha = cv2.resize(alpha, (layer.shape[1], layer.shape[0]))
+    background = _background(rng, w, h)
+    n = int(round(seconds * fps))
+    t = np.arange(n) / fps
+    amplitude, freq, phase = rng.uniform(0.2, 0.35), rng.uniform(0.3, 0.6), rng.uniform(0, 2 * np.pi)
+    scales = 1.0 + amplitude * np.sin(2 * np.pi * freq * t + phase)
+    sway = _shake(rng, n, fps, rotate_deg=rng.uniform(1.0, 3.0), shift_px=w * 0.015)
+    offset = ((w - layer.shape[1]) / 2, (h - layer.shape[0]) / 2)
+    center = (layer.shape[1] / 2, layer.shape[0] / 2)
+    return Clip(
+        [
+            _camera(rng, _composite(background, layer, alpha, (a, dx, dy, float(s)), center, offset), 0.6, 2.0)
+            for (a, dx, dy, _), s in zip(sway, scales)
+        ],
+        fps,
+    )
+
+
+def live_background(clip: Clip, rng: np.random.Generator, spot: FaceSpot | None = None) -> Clip:
+    """A still face over a live scene: one frame's face (feathered outline) pasted over every frame of the live
+    clip, as a virtual camera that composites a photo's face onto live video, or a cut-out held in front of a
+    moving person. Hair, shoulders and background move as they did; the face itself does not."""
+    middle = clip.frames[len(clip.frames) // 2].astype(np.float32)
+    spot = spot or FaceSpot.guess(clip.frames[0])
+    mask = spot.mask(middle.shape)[..., None]
+    out = []
+    for rgb in clip.frames:
+        composed = rgb.astype(np.float32) * (1 - mask) + middle * mask
+        out.append(_camera(rng, composed, 0.0, 1.5))
+    return Clip(out, clip.fps)
+
+
+def _speech_envelope(rng: np.random.Generator, n: int, fps: float) -> np.ndarray:
+    """0..1 mouth opening of someone speaking: syllables at 3-6 Hz with pauses."""
+    t = np.arange(n) / fps
+    syllables = np.clip(np.sin(2 * np.pi * rng.uniform(3.0, 6.0) * t + rng.uniform(0, 2 * np.pi)), 0, None)
+    phrases = (np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * t + rng.uniform(0, 2 * np.pi)) > -0.3).astype(np.float64)
+    jitter = cv2.GaussianBlur(rng.uniform(0.5, 1.0, size=(1, n)).astype(np.float32), (0, 0), 1.5).ravel()
+    return np.asarray(syllables * phrases * jitter, dtype=np.float64)
+
+
+def talking_photo(
+    frame: np.ndarray,
+    rng: np.random.Generator,
+    spot: FaceSpot | None = None,
+    seconds: float = 4.0,
+    fps: float = STILL_FPS,
+) -> Clip:
+    """The cheapest deepfake: one photo whose mouth is warped open and shut as if speaking and whose eyelids are
+    pulled down for blinks (a smooth displacement field around the lips and eyes), with a slight sway. Nothing
+    else of the face moves: no parallax, no skin or light change."""
+    h, w = frame.shape[:2]
+    spot = spot or FaceSpot.guess(frame)
+    n = int(round(seconds * fps))
+    opening = _speech_envelope(rng, n, fps) * spot.mouth_width * rng.uniform(0.25, 0.4)
+    blinks = np.zeros(n)
+    at = rng.uniform(0.3, 1.2)
+    while at < seconds:
+        i = int(at * fps)
+        blinks[i : i + 4] = (0.6, 1.0, 1.0, 0.5)[: len(blinks[i : i + 4])]
+        at += rng.uniform(1.5, 3.5)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = spot.mouth
+    sx, sy = spot.mouth_width * 0.7, spot.mouth_width * 0.55
+    # The jaw: below the lips' centre line, pixels are pulled down, most at the lower lip, fading to the chin.
+    below = 1 / (1 + np.exp(np.clip(-(ys - my) / max(1.0, spot.mouth_width * 0.04), -50, 50)))
+    jaw = np.exp(-(((xs - mx) / sx) ** 2) - ((ys - (my + sy * 0.4)) / sy) ** 2) * below
+    lids = np.zeros((h, w), dtype=np.float32)
+    for ex, ey in spot.eyes:
+        r = spot.eye_width * 0.6
+        above = 1 / (1 + np.exp(np.clip((ys - ey) / max(1.0, r * 0.15), -50, 50)))  # the upper lid comes down
+        lids += np.exp(-(((xs - ex) / r) ** 2) - ((ys - ey) / (r * 0.7)) ** 2) * (0.4 + 0.6 * above)
+    sway = _shake(rng, n, fps, rotate_deg=rng.uniform(0.5, 2.0), shift_px=w * 0.006)
+    base = frame.astype(np.float32)
+    out = []
+    for i in range(n):
+        dy = opening[i] * jaw + blinks[i] * spot.eye_width * 0.3 * lids
+        warped = cv2.remap(base, xs, (ys - dy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        angle, dx, ddy, _ = sway[i]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        matrix[:, 2] += (dx, ddy)  # type: ignore[arg-type]
+        moved = cv2.warpAffine(warped, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+        out.append(_camera(rng, moved, 0.0, 1.5))
+    return Clip(out, fps)
+
+
 def still_injection(frame: np.ndarray, seconds: float = STILL_SECONDS, fps: float = STILL_FPS) -> Clip:
     return Clip([frame] * int(round(seconds * fps)), fps)
 
@@ -547,7 +697,11 @@ class AttackSpec:
         return f"{self.attack_type}_{'+'.join(stems)}"
 
 
-def generate(spec: AttackSpec, live_dir: Path, rng: np.random.Generator) -> Clip:
+Locate = Callable[[np.ndarray], "FaceSpot | None"]  # a frame -> where its face's parts are (None: not found)
+
+
+def generate(spec: AttackSpec, live_dir: Path, rng: np.random.Generator, locate: Locate | None = None) -> Clip:
+    """`locate` finds the face for the attacks that warp or cut out part of it (else FaceSpot.guess)."""
     source = live_dir / spec.source
     video: Callable[[Path], Clip] = lambda p: read_video(p, spec.max_seconds)  # noqa: E731
     if spec.attack_type in STILL_ATTACKS:
@@ -608,12 +762,13 @@ def make_attacks(
     out_dir: Path,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
+    locate: Locate | None = None,
 ) -> list[tuple[AttackSpec, Path]]:
     """Generates every spec into `out_dir/attacks/NN_<type>_<source>.mp4`."""
     written = []
     for index, spec in enumerate(specs):
         path = out_dir / "attacks" / f"{index:02d}_{spec.file_stem}.mp4"
-        write_video(path, generate(spec, live_dir, rng_for(seed, index)))
+        write_video(path, generate(spec, live_dir, rng_for(seed, index), locate))
         written.append((spec, path))
         if progress:
             progress(index + 1, len(specs))

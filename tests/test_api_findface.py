@@ -60,11 +60,12 @@ async def test_detections_are_shared_through_the_store_and_expire(tmp_path):
     url = f"sqlite:///{tmp_path / 'livecheck.db'}"
     clock = ShiftedClock()  # the store's clock: the TTL passes without a sleep
     first, second = DetectionCache(open_store(url, clock), ttl_s=0.5), DetectionCache(open_store(url, clock), ttl_s=0.5)
-    detection_id = await first.put({"n": 1, "bbox": {"left": 1}})
-    assert await second.get(detection_id) == {"n": 1, "bbox": {"left": 1}} and await second.count() == 1
-    assert await second.get("nope") is None
+    detection_id = await first.put({"n": 1, "bbox": {"left": 1}}, "key-a")
+    assert await second.get(detection_id, "key-a") == {"n": 1, "bbox": {"left": 1}} and await second.count() == 1
+    assert await second.get(detection_id, "key-b") is None  # another key's detection is not found
+    assert await second.get("nope", "key-a") is None
     clock.advance(0.7)
-    assert await second.get(detection_id) is None and await first.count() == 0
+    assert await second.get(detection_id, "key-a") is None and await first.count() == 0
 
 
 @pytest.mark.parametrize("headers, code", [({}, 401), ({"Authorization": "Bearer wrong"}, 401)])

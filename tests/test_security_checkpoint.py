@@ -50,7 +50,7 @@ def fake_torch() -> Iterator[types.ModuleType]:
 
 class _Tensor:
     def __init__(self, rebuild: object, storage: object, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
-        self.args = (storage, 0, size, stride, False, OrderedDict())
+        self.args: tuple[object, ...] = (storage, 0, size, stride, False, OrderedDict())
         self.rebuild = rebuild
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:

@@ -428,8 +428,9 @@ async def live_keys(store: RedisStore) -> dict[str, int]:
     """Every key still alive in Redis, with its size (members of an index, else 1)."""
     found: dict[str, int] = {}
     async for raw in store._redis.scan_iter(match="livecheck:*", count=1000):
-        key = raw.decode()
-        kind = (await store._redis.type(raw)).decode()
+        key = raw.decode() if isinstance(raw, bytes) else raw
+        kind_raw = await store._redis.type(raw)
+        kind = kind_raw.decode() if isinstance(kind_raw, bytes) else kind_raw
         if kind == "none":  # expired while scanning
             continue
         found[key] = int(await store._redis.zcard(raw)) if kind == "zset" else 1
