@@ -194,11 +194,14 @@ def _start_up_line(env_extra: dict[str, str], store: Path) -> str:
 
 
 def test_start_up_line_says_when_an_api_takes_calls_without_a_key(tmp_path):
-    assert "WITHOUT API KEY" not in _start_up_line({}, tmp_path / "a.db")
+    default = _start_up_line({}, tmp_path / "a.db")
+    # Every keyless surface is named with the setting that turns it off; by default no API is one of them.
+    assert "findface ([findface] require-key = false)" not in default, default
+    assert "silent ([silent] require-key = false)" not in default, default
     line = _start_up_line(
         {"LIVECHECK_FINDFACE__REQUIRE_KEY": "false", "LIVECHECK_SILENT__REQUIRE_KEY": "false"}, tmp_path / "b.db"
     )
-    assert "WITHOUT API KEY: findface, silent" in line, line
+    assert "findface ([findface] require-key = false); silent ([silent] require-key = false)" in line, line
 
 
 async def test_detection_id_lives_for_detection_ttl_s(engine, media_bytes):
