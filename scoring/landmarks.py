@@ -10,8 +10,10 @@ analysis (bench/landmarker_cost.py). IMAGE-mode instances hold nothing between c
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,8 +48,37 @@ def pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
+_CLOSING: queue.SimpleQueue[object] = queue.SimpleQueue()
+_closer_lock = threading.Lock()
+_closer: threading.Thread | None = None
+
+
+def _close_in_background(landmarker: object) -> None:
+    """Closes a MediaPipe landmarker on one daemon thread of its own, never inline. Why: MediaPipe's close waits on
+    its task dispatcher, and run from a garbage collection that the event loop thread triggered (a landmarker
+    dropped without close) it deadlocked the whole process (seen in the WebRTC tests: the loop blocked in
+    FaceLandmarker.__del__). On this thread a close that never returns blocks only later closes."""
+    global _closer
+    _CLOSING.put(landmarker)
+    with _closer_lock:
+        if _closer is None or not _closer.is_alive():
+            _closer = threading.Thread(target=_close_queued, name="landmarker-closer", daemon=True)
+            _closer.start()
+
+
+def _close_queued() -> None:
+    while True:
+        landmarker = _CLOSING.get()
+        try:
+            landmarker.close()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a landmarker that fails to close is dropped all the same
+            pass
+        del landmarker  # its __del__ (a second, no-op close) runs here too
+
+
 class StreamLandmarker:
-    """One MediaPipe instance. In VIDEO mode it serves a single stream: `begin_stream()` once, then frames."""
+    """One MediaPipe instance. In VIDEO mode it serves a single stream: `begin_stream()` once, then frames.
+    Closed explicitly or, if dropped without, by a finalizer: either way on the closer thread."""
 
     def __init__(self, model_path: Path, *, video: bool = True, max_faces: int = 2) -> None:
         options = FaceLandmarkerOptions(
@@ -59,6 +90,8 @@ class StreamLandmarker:
         )
         self.video = video
         self._landmarker = FaceLandmarker.create_from_options(options)
+        self._finalizer = weakref.finalize(self, _close_in_background, self._landmarker)
+        self._finalizer.atexit = False  # at exit the interpreter tears MediaPipe down itself
         self._last_ts = -1
         self._offset = 0
         self._streams = 0
@@ -100,7 +133,7 @@ class StreamLandmarker:
         return faces
 
     def close(self) -> None:
-        self._landmarker.close()
+        self._finalizer()  # once: hands the instance to the closer thread
 
 
 class LandmarkerPool:
