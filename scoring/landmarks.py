@@ -51,6 +51,8 @@ def pose_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
 _CLOSING: queue.SimpleQueue[object] = queue.SimpleQueue()
 _closer_lock = threading.Lock()
 _closer: threading.Thread | None = None
+_UNCLOSED: set[object] = set()  # every MediaPipe instance not yet closed, closed at interpreter exit
+_closing_lock = threading.Lock()  # one close at a time: the closer thread's and the exit hook's
 
 
 def _close_in_background(landmarker: object) -> None:
@@ -69,11 +71,34 @@ def _close_in_background(landmarker: object) -> None:
 def _close_queued() -> None:
     while True:
         landmarker = _CLOSING.get()
-        try:
-            landmarker.close()  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - a landmarker that fails to close is dropped all the same
-            pass
+        with _closing_lock:
+            _close_now(landmarker)
         del landmarker  # its __del__ (a second, no-op close) runs here too
+
+
+def _close_now(landmarker: object) -> None:
+    try:
+        landmarker.close()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a landmarker that fails to close is dropped all the same
+        pass
+    _UNCLOSED.discard(landmarker)
+
+
+def _close_all_at_exit() -> None:
+    """Closes what is still open before concurrent.futures shuts its executors down. Why: MediaPipe's close submits
+    to an executor, and a landmarker left to the interpreter's teardown printed "Exception ignored in
+    FaceLandmarker.__del__ ... cannot schedule new futures after interpreter shutdown" on every CLI exit.
+    Hooks registered with threading run last-registered first, so this one runs before concurrent.futures' own."""
+    if not _closing_lock.acquire(timeout=5.0):  # a close stuck on the closer thread must not hang the exit
+        return
+    try:
+        for landmarker in list(_UNCLOSED):
+            _close_now(landmarker)
+    finally:
+        _closing_lock.release()
+
+
+threading._register_atexit(_close_all_at_exit)  # type: ignore[attr-defined]  # noqa: SLF001 - see above
 
 
 class StreamLandmarker:
@@ -90,6 +115,7 @@ class StreamLandmarker:
         )
         self.video = video
         self._landmarker = FaceLandmarker.create_from_options(options)
+        _UNCLOSED.add(self._landmarker)
         self._finalizer = weakref.finalize(self, _close_in_background, self._landmarker)
         self._finalizer.atexit = False  # at exit the interpreter tears MediaPipe down itself
         self._last_ts = -1
