@@ -223,18 +223,36 @@ KEYLESS_JUNK: list[tuple[str, bytes, dict[str, str]]] = [
 
 
 def test_keyless_offer_bodies_are_capped_and_refused_before_reading(server: Server) -> None:
-    """A declared 16 MiB offer to a session is 413 at once (its cap is ~64 KiB); with a wrong Bearer token the
-    token is checked before any of the body is read. Before: the server waited for, read and parsed all of it."""
+    """Without the client token in the Authorization header, or with a wrong one, an offer is 403 invalid_token
+    before any of its declared body is read; with the right token a declared 16 MiB offer is 413 at once (its cap
+    is ~64 KiB). Before: the server waited for, read and parsed all of it (the token could come in the body)."""
     session = create(server)
     path = f"/v1/sessions/{session['session_id']}/offer"
-    status, body = announce(server, path, 16 * 1024 * 1024, {"Content-Type": "application/json"})
+    token = {"Authorization": f"Bearer {session['client_token']}"}
+    for headers in ({}, {"Authorization": "Bearer x"}):
+        status, body = announce(server, path, 60 * 1024, {"Content-Type": "application/json", **headers})
+        assert status == 403 and b"invalid_token" in body, (headers, status, body[:200])
+    status, body = announce(server, path, 16 * 1024 * 1024, {"Content-Type": "application/json", **token})
     assert status == 413 and b"invalid_offer" in body
-    status, body = announce(server, path, 60 * 1024, {"Content-Type": "application/json", "Authorization": "Bearer x"})
-    assert status == 403 and b"invalid_token" in body
     reply = call(
-        server, "POST", "/v1/sessions/nosuch/offer", b"{not json", key=None, **{"Content-Type": "application/json"}
+        server, "POST", path, b"{not json", key=session["client_token"], **{"Content-Type": "application/json"}
     )
     assert reply.status == 400 and b"line 1" not in reply.body and b"char" not in reply.body  # no decoder text
+
+
+def test_the_client_token_is_taken_from_the_header_only(server: Server) -> None:
+    """A token inside the offer's JSON is not a credential (it would mean parsing a stranger's body first): 403
+    invalid_token and the session stays CREATED, its token unused; the same token in the header gets past it to
+    the SDP check (400 invalid_offer for this junk SDP)."""
+    session = create(server)
+    path = f"/v1/sessions/{session['session_id']}/offer"
+    offer = {"sdp": "v=0", "type": "offer", "token": session["client_token"]}
+    in_body = call(server, "POST", path, offer, key=None)
+    assert in_body.status == 403 and body_of(in_body)["error"]["code"] == "invalid_token"
+    assert "Authorization" in body_of(in_body)["error"]["message"]
+    assert body_of(call(server, "GET", f"/v1/sessions/{session['session_id']}"))["status"] == "CREATED"
+    in_header = call(server, "POST", path, offer, key=session["client_token"])
+    assert in_header.status == 400 and body_of(in_header)["error"]["code"] == "invalid_offer"
 
 
 def healthz_latencies(

@@ -477,9 +477,9 @@ def _session_paths() -> dict[str, Any]:
         },
         "/v1/sessions/{session_id}/offer": {
             "post": {
-                "summary": "WebRTC SDP offer/answer with the session's client token (Bearer or body `token`).",
+                "summary": "WebRTC SDP offer/answer; the session's client token as Bearer (header only).",
                 "parameters": [SESSION_ID],
-                "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}, "token": STR})),
+                "requestBody": json_content(obj({"sdp": STR}, {"type": {"const": "offer"}})),
                 "responses": {
                     "200": reply("answer", SDP),
                     **errors(NATIVE_ERROR, 400, 403, 404, 409, 410, 413, 503),

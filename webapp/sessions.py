@@ -37,9 +37,10 @@ MAX_ORIGINS = 16
 MAX_RETURN_URL_CHARS = 2048
 NO_ALLOWED_ORIGINS = "no_allowed_origins"  # a `warnings` code of POST /v1/sessions
 # What each route's body needs, capped before a byte is read: options with a base64 reference photo; an SDP offer
-# (realtime.offer.MAX_OFFER_BYTES of SDP, JSON-escaped, plus the token when it comes in the body).
+# (realtime.offer.MAX_OFFER_BYTES of SDP, JSON-escaped, and the type).
 CREATE_BODY_BYTES = base64_chars(MAX_REFERENCE_BYTES) + FRAMING_BYTES
 OFFER_BODY_BYTES = MAX_OFFER_BYTES + 4 * 1024
+TOKEN_IN_HEADER = "Send the session's client token as Authorization: Bearer <client_token>."
 UNUSABLE_OFFER = "The SDP offer could not be used"
 
 
@@ -170,10 +171,13 @@ def _origin_warnings(origins: tuple[str, ...]) -> list[dict[str, str]]:
     return [{"code": NO_ALLOWED_ORIGINS, "message": message}]
 
 
-def _client_token(body: dict[str, Any] | None = None) -> str | None:
+def _client_token() -> str:
+    """The client token, from the Authorization header only: a token inside a body would mean reading (and
+    parsing) a stranger's body before knowing whether it may send one (issue 19). 403 invalid_token without it,
+    before the session store is asked or a byte of the body is read."""
     token = bearer_token(request)
-    if token is None and body is not None and isinstance(body.get("token"), str):
-        token = body["token"]
+    if token is None:
+        raise SessionError(SessionCode.INVALID_TOKEN, TOKEN_IN_HEADER, 403)
     return token
 
 
@@ -225,8 +229,8 @@ async def get_session(session_id: str) -> Any:
 async def offer(session_id: str) -> Any:
     _not_draining()
     reg = registry()
-    if bearer_token(request) is not None:  # the token is checked before the body is read
-        await reg.check_client(session_id, _client_token())
+    token = _client_token()
+    await reg.check_client(session_id, token)  # the token is checked before the body is read
     try:
         body = await _json(OFFER_BODY_BYTES)
     except RequestEntityTooLarge:
@@ -235,7 +239,7 @@ async def offer(session_id: str) -> Any:
     if not isinstance(sdp, str) or not isinstance(kind, str):
         raise SessionError(SessionCode.INVALID_OFFER, 'Expected {"sdp": ..., "type": "offer"}.', 400)
     try:
-        answer = await reg.offer(session_id, _client_token(body), sdp, kind)
+        answer = await reg.offer(session_id, token, sdp, kind)
     except SessionError as exc:
         if exc.code == SessionCode.INVALID_OFFER and exc.message.startswith(UNUSABLE_OFFER):
             # realtime.live appends the WebRTC stack's exception text: never echoed to a client
