@@ -166,13 +166,15 @@ def test_a_genuine_selfie_uploaded_as_the_recording_is_refused(server: Server, m
         assert view["result"]["reasons"] == ["recording_not_video"]
 
 
-def announce(server: Server, path: str, length: int, headers: dict[str, str], wait_s: float = 5.0) -> tuple[int, bytes]:
-    """Sends a request's head declaring `length` body bytes and none of them: what the server answers within
-    `wait_s` (0: nothing, it is waiting for the body it means to read)."""
+def announce(
+    server: Server, path: str, length: int, headers: dict[str, str], wait_s: float = 5.0, first: bytes = b""
+) -> tuple[int, bytes]:
+    """Sends a request's head declaring `length` body bytes and only `first` of them: what the server answers
+    within `wait_s` (0: nothing, it is waiting for the body it means to read)."""
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: {length}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=wait_s) as sock:
-        sock.sendall(head.encode())
+        sock.sendall(head.encode() + first)
         data = b""
         try:
             while b"\r\n\r\n" not in data:
@@ -200,6 +202,64 @@ def test_a_stranger_uploading_to_a_recording_is_refused_before_the_body_is_read(
 
 
 # -- 2: nothing keyless reads a body it does not need, or parses one on the event loop ----------------------------
+
+MIB = 1024 * 1024
+JSON = {"Content-Type": "application/json"}
+KEYED_ROUTES: list[tuple[str, dict[str, str], bytes]] = [  # path, Content-Type, what a refusal's body names
+    ("/v1/analyze", {"Content-Type": "video/mp4"}, b"unauthorized"),
+    ("/v1/video-liveness", {"Content-Type": "video/mp4"}, b"UNAUTHORIZED"),
+    ("/v2/p1/live-detect", JSON, b"FRS.00"),
+    ("/identity/silent_image_verification/stateless", {"Content-Type": "multipart/form-data; boundary=b"}, b"1200"),
+    ("/v1/sessions", JSON, b"unauthorized"),
+    ("/liveness", JSON, b"Invalid credentials"),
+]
+
+
+@pytest.mark.parametrize("path, kind, names", KEYED_ROUTES, ids=[p for p, _, _ in KEYED_ROUTES])
+@pytest.mark.parametrize("credential", ["none", "wrong"])
+def test_every_keyed_route_refuses_before_reading_its_body(
+    server: Server, path: str, kind: dict[str, str], names: bytes, credential: str
+) -> None:
+    """A declared 1 MiB body without a key, or with a wrong one, and not a byte of it sent: the refusal comes at
+    once (0 would mean the server is waiting for the body). Facia's /liveness without a Bearer header is the one
+    route whose credential may be in the body: it is in test_facia_hash_id_is_checked_before_the_rest_of_the_body."""
+    if path == "/liveness" and credential == "none":
+        pytest.skip("Facia's hash_id comes in the body: see the next test")
+    headers = {**kind, **({"Authorization": "Bearer wrong", "X-Auth-Token": "wrong"} if credential == "wrong" else {})}
+    status, body = announce(server, path, MIB, headers)
+    assert status in (400, 401, 403), (status, body[:200])
+    assert names in body, body[:200]
+
+
+def test_facia_hash_id_is_checked_before_the_rest_of_the_body(server: Server) -> None:
+    """Facia's credential is the body's hash_id. As its first member (Facia's own examples) it is checked as soon as
+    it arrives: a wrong one is 401 with the rest of a declared 4 MiB body unsent, and a body carrying only a wrong
+    hash_id is 401. A body whose hash_id comes later must be read to find it: at most two such are read at once,
+    the next is 503 busy + Retry-After at once (before: every keyless body was read and parsed, any number at once)."""
+    first = b'{"hash_id": "wrong-key", "selfie_image": "data:image/jpeg;base64,'
+    status, body = announce(server, "/liveness", 4 * MIB, JSON, first=first)
+    assert status == 401 and b"Invalid credentials" in body, (status, body[:200])
+    only = call(server, "POST", "/liveness", {"hash_id": "wrong-key"}, key=None)
+    assert only.status == 401 and body_of(only) == {"message": "Invalid credentials"}
+    right = call(server, "POST", "/liveness", {"hash_id": KEY_A}, key=None)  # the right key first: on to the body
+    assert right.status == 400 and "Selfie_image" in body_of(right)["error"]
+    later = b'{"selfie_image": "data:image/jpeg;base64,AAAA'
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+    try:
+        for sock in held:  # two bodies whose hash_id is not first, being read (they trickle)
+            head = (
+                f"POST /liveness HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {MIB}\r\n\r\n"
+            )
+            sock.sendall(head.encode() + later)
+        time.sleep(1.0)
+        status, body = announce(server, "/liveness", MIB, JSON, first=later)
+        assert status == 503 and b"first member" in body, (status, body[:200])
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(1.0)  # the closed connections end their reads: their places are free again
+    late = call(server, "POST", "/liveness", {"selfie_image": "", "hash_id": KEY_A}, key=None)
+    assert late.status == 400 and "Selfie_image" in body_of(late)["error"]
 
 
 def junk_array(size: int) -> bytes:
