@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import stat
 import time
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,7 @@ from realtime.store import (
     total,
     update,
 )
+from realtime.store import redis as redis_store
 from realtime.store.redis import RedisStore
 from realtime.store.sqlite import SqliteStore
 from servers import REDIS_SERVER, Redis
@@ -475,3 +477,49 @@ async def test_a_thousand_expired_sessions_leave_nothing_behind(store_url, opene
         )
         assert rows[0] == 2, rows
     assert (await store.counts())[("integrator", SessionStatus.CREATED)] == 1
+
+
+SCRIPT_CALL = re.compile(r"redis\.call\('(\w+)'(?:,\s*([^,)]+))?")
+INDEX_CALL = re.compile(r"index_add\(([^,]+),")
+
+
+def script_keys() -> dict[str, list[str]]:
+    """What each Lua script of the Redis store passes as a key: the first argument of every redis.call but TIME's
+    and of every index_add (whose own calls use its `key` parameter)."""
+    scripts = {name: text for name, text in vars(redis_store).items() if name.isupper() and "redis.call" in str(text)}
+    found: dict[str, list[str]] = {}
+    for name, text in scripts.items():
+        used = [arg.strip() for command, arg in SCRIPT_CALL.findall(text) if command != "TIME"]
+        used += [arg.strip() for arg in INDEX_CALL.findall(text) if not arg.startswith("key")]
+        found[name] = used
+    return found
+
+
+def test_every_redis_script_touches_only_the_keys_it_is_given() -> None:
+    """Redis Cluster (and any proxy routing by key) requires a script to name every key it touches in KEYS. Before:
+    the drop script built the client's index name from the item's value (`ARGV[2] .. item['by']`)."""
+    found = script_keys()
+    assert {"_CREATE", "_SWAP", "_PUT", "_DROP", "_HIT", "_ADMIT"} <= set(found)
+    declared = re.compile(r"KEYS\[\d+\]|key")  # `key`: index_add's parameter, itself always given a KEYS[n]
+    undeclared = {name: [k for k in keys if not declared.fullmatch(k)] for name, keys in found.items()}
+    assert not any(undeclared.values()), undeclared
+
+
+async def test_a_drop_touches_nothing_when_the_item_changed_hands(redis_server):
+    """The drop script is given the client's index the caller read from the item; if the item names another client
+    by the time the script runs, it touches nothing (the caller reads again), so no client's index is left holding
+    a place, or loses one it still holds."""
+    redis_server.flush()
+    store = RedisStore(redis_server.url)
+    try:
+        ticket_a = replace(ticket("198.51.100.1", "s1", rate_limit=10, cap=4), share=2)
+        assert (await store.admit(ticket_a)).refused is None
+        index = f"{redis_store.PREFIX}items:demo-open"
+        item = f"{redis_store.PREFIX}item:demo-open:s1"
+        stale = await store._drop(keys=[item, index, f"{index}:by:198.51.100.2"], args=["s1", "198.51.100.2"])
+        assert stale == 0 and await store.count_items("demo-open") == 1
+        await store.drop_item("demo-open", "s1")
+        assert await store.count_items("demo-open") == 0
+        assert await store._redis.zcard(f"{index}:by:198.51.100.1") == 0  # the client's place is free
+    finally:
+        await store.close()

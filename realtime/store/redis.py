@@ -77,19 +77,24 @@ return 1
 """
 )
 
-# KEYS: the item, its kind's index. ARGV: the item's key, the prefix of its kind's per-client indexes.
+# KEYS: the item, its kind's index, the index of the client that held it when the caller read it (Redis Cluster
+# rule: a script touches only keys it is given, so the client's index, named in the item's value, is found by the
+# caller first). ARGV: the item's key, that client ('' for none). Returns 0, nothing touched, when the item's client
+# is no longer that one (it was put again meanwhile: the caller reads it again), else 1.
 _DROP = """
 local v = redis.call('GET', KEYS[1])
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+local by = ''
 if v then
   local ok, item = pcall(cjson.decode, v)
-  if ok and type(item) == 'table' and type(item['by']) == 'string' then
-    redis.call('ZREM', ARGV[2] .. item['by'], ARGV[1])
-  end
+  if ok and type(item) == 'table' and type(item['by']) == 'string' then by = item['by'] end
 end
+if by ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if by ~= '' then redis.call('ZREM', KEYS[3], ARGV[1]) end
 return 1
 """
+DROP_ATTEMPTS = 8  # each lost only to a put of the same item in between: more in a row is a store in trouble
 
 _HIT = """
 local t = redis.call('TIME')
@@ -146,6 +151,15 @@ def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Corouti
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+def _holder(body: bytes | str | None) -> str:
+    """The client an item's value names (`by`, written by admit), '' for none: what _DROP compares."""
+    try:
+        item = json.loads(body) if body is not None else None
+    except ValueError:
+        return ""
+    return item["by"] if isinstance(item, dict) and isinstance(item.get("by"), str) else ""
 
 
 def redacted(url: str) -> str:
@@ -314,9 +328,13 @@ class RedisStore:
 
     @_guarded
     async def drop_item(self, kind: str, key: str) -> None:
-        await self._drop(
-            keys=[f"{PREFIX}item:{kind}:{key}", f"{PREFIX}items:{kind}"], args=[key, f"{PREFIX}items:{kind}:by:"]
-        )
+        """The item, its place in its kind's index and in its client's (the one its value names)."""
+        item, index = f"{PREFIX}item:{kind}:{key}", f"{PREFIX}items:{kind}"
+        for _ in range(DROP_ATTEMPTS):
+            by = _holder(await self._redis.get(item))
+            if await self._drop(keys=[item, index, f"{index}:by:{by}"], args=[key, by]):
+                return
+        raise StoreError(f"session store unavailable: item {kind} kept changing while it was dropped")
 
     @_guarded
     async def admit(self, ticket: Ticket) -> Admission:
