@@ -508,8 +508,9 @@ class FaceSpot:
             p[list(mesh.FACE_OVAL)],
         )  # fmt: skip
 
-    def mask(self, shape: tuple[int, ...], feather: float = 0.06) -> np.ndarray:
-        """Float 0..1 mask of the face region (its outline, or an ellipse), edges feathered."""
+    def mask(self, shape: tuple[int, ...], feather: float = 0.06, grow: float = 0.0) -> np.ndarray:
+        """Float 0..1 mask of the face region (its outline, or an ellipse), grown by `grow` face widths, edges
+        feathered."""
         h, w = shape[:2]
         mask = np.zeros((h, w), dtype=np.float32)
         if self.oval is not None:
@@ -520,6 +521,10 @@ class FaceSpot:
             cx, cy = (lx + rx) / 2, (ly + self.mouth[1]) / 2
             size = 2.2 * abs(rx - lx)
             cv2.ellipse(mask, (int(cx), int(cy)), (int(size / 2), int(size * 0.65)), 0, 0, 360, 1.0, -1)
+        if grow > 0:
+            radius = max(1, int(size * grow))
+            disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+            mask = np.asarray(cv2.dilate(mask, disc), dtype=np.float32)
         sigma = max(1.0, size * feather)
         return cv2.GaussianBlur(mask, (0, 0), sigma)
 
@@ -552,10 +557,12 @@ def zoom_photo(frame: np.ndarray, rng: np.random.Generator, seconds: float = 4.0
 def live_background(clip: Clip, rng: np.random.Generator, spot: FaceSpot | None = None) -> Clip:
     """A still face over a live scene: one frame's face (feathered outline) pasted over every frame of the live
     clip, as a virtual camera that composites a photo's face onto live video, or a cut-out held in front of a
-    moving person. Hair, shoulders and background move as they did; the face itself does not."""
+    moving person. Hair, shoulders and background move as they did; the face itself does not. `spot` is where the
+    face is in the middle frame; the pasted region is grown by a third of a face width so that the live face,
+    moving around that spot, does not show past the picture's edge (it did on interviews with the outline alone)."""
     middle = clip.frames[len(clip.frames) // 2].astype(np.float32)
-    spot = spot or FaceSpot.guess(clip.frames[0])
-    mask = spot.mask(middle.shape)[..., None]
+    spot = spot or FaceSpot.guess(clip.frames[len(clip.frames) // 2])
+    mask = spot.mask(middle.shape, grow=0.33)[..., None]
     out = []
     for rgb in clip.frames:
         composed = rgb.astype(np.float32) * (1 - mask) + middle * mask

@@ -15,6 +15,7 @@ from evaluation.metrics import LIVE, Scored
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
 from scoring.reasons import Reason
+from scoring.score import on_scale
 
 # Reasons that do not decide liveness by themselves: the score threshold, and a bad reference photo.
 SCORE_REASONS = frozenset({Reason.LOW_LIVENESS, Reason.REFERENCE_NO_FACE})
@@ -24,15 +25,17 @@ SCORE_REASONS = frozenset({Reason.LOW_LIVENESS, Reason.REFERENCE_NO_FACE})
 class ItemResult:
     item: LabeledItem
     accepted: bool  # Verdict.alive
-    score: float  # Verdict.average_liveness
+    score: float  # the decision's score on the stills' threshold scale (a still: its anti-spoof P(real))
     reasons: tuple[str, ...]
     error: str | None  # an input error code, or the exception when the engine failed on the item
     seconds: float
+    score_reason: str | None = None  # the reason the calibrated score gave (a clip it refused)
 
     @property
     def gate(self) -> bool:
-        """Passed every check other than the liveness threshold."""
-        return self.error is None and not [r for r in self.reasons if r not in SCORE_REASONS]
+        """Passed every check other than the score's."""
+        score_reasons = SCORE_REASONS | ({self.score_reason} if self.score_reason else set())
+        return self.error is None and not [r for r in self.reasons if r not in score_reasons]
 
     @property
     def misclassified(self) -> bool:
@@ -74,13 +77,20 @@ def analyze_item(engine: LivenessEngine, item: LabeledItem) -> ItemResult:
         return ItemResult(item, False, 0.0, (), exc.code, time.perf_counter() - started)
     except Exception as exc:  # noqa: BLE001 - reported per item; the run goes on
         return ItemResult(item, False, 0.0, (), f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+    threshold = engine.settings.liveness_threshold
+    score, score_reason = float(verdict.average_liveness), None
+    if verdict.score is not None:
+        # A clip's calibrated score, put on the stills' scale: >= the threshold exactly where the score accepts.
+        score = on_scale(verdict.score.logit, True, threshold)
+        score_reason = str(verdict.score.reason) if verdict.score.reason is not None else None
     return ItemResult(
         item,
         verdict.alive,
-        float(verdict.average_liveness),
+        score,
         tuple(verdict.reasons),
         None,
         time.perf_counter() - started,
+        score_reason,
     )
 
 

@@ -19,13 +19,14 @@ import numpy as np
 from realtime.challenge import ChallengeOutcome
 from realtime.modes import ASSURANCE, Assurance, SessionMode
 from realtime.status import SessionStatus
-from scoring.decision import Facts, Rules, decide
+from scoring.decision import Facts, Rules, decide, evidence_score
 from scoring.embedding import align_face, cosine
 from scoring.engine import LivenessEngine
 from scoring.evidence import EvidenceReport
 from scoring.imaging import encode_jpeg
 from scoring.light import LightOutcome, LightReport
 from scoring.match import MatchResult
+from scoring.score import ScoreResult
 from scoring.verdict import Verdict
 
 
@@ -53,6 +54,7 @@ class Measures:
     evidence: EvidenceReport | None
     match: MatchResult | None
     light: LightReport | None = None
+    score: ScoreResult | None = None  # the calibrated score the decision weighed (scoring.score)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class Measures:
             "evidence": self.evidence.to_dict() if self.evidence else None,  # cross-frame measures (docs/verdict.md)
             "match": self.match.to_dict() if self.match else None,
             "light": self.light.to_dict() if self.light else None,  # the light challenge (docs/protocol.md)
+            "score": self.score.to_dict() if self.score else None,
         }
 
 
@@ -119,7 +122,9 @@ def _judged(engine: LivenessEngine, mode: SessionMode, facts: Facts, rules: Rule
     """The session's decision (scoring.decision, the match a fact like the others). A live check whose user
     declined the light challenge it asked for is worth less: assurance low."""
     match = measures.match
-    decision = decide(replace(facts, same_person=None if match is None else match.same_person), rules)
+    facts = replace(facts, same_person=None if match is None else match.same_person)
+    decision = decide(facts, rules)
+    measures = replace(measures, score=evidence_score(facts, rules))
     assurance = ASSURANCE[mode]
     if measures.light is not None and measures.light.outcome is LightOutcome.DECLINED:
         assurance = Assurance.LOW

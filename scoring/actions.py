@@ -28,6 +28,9 @@ class Action(StrEnum):
 
 
 ACTIONS: tuple[Action, ...] = tuple(Action)
+# Actions that are an expression: performed inside the window the server chose, the strongest expression evidence
+# a camera can give (scoring.decision counts one as the score's expression cap).
+EXPRESSION_ACTIONS: frozenset[Action] = frozenset({Action.BLINK, Action.OPEN_MOUTH, Action.SMILE})
 
 
 @dataclass(frozen=True)

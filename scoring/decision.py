@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
+from scoring.evidence import EvidenceReport
 from scoring.reasons import Reason
+from scoring.score import ScoreInputs, ScoreModel, ScoreResult
 from scoring.settings import EngineSettings
 
 
@@ -28,7 +31,7 @@ class Rule(StrEnum):
     SHORT_TIME = "short_time"
     EVIDENCE = "evidence"  # static_video | flat_face | looped_video, as scoring.evidence reported them
     IDENTITY = "identity"  # face_changed
-    LIVENESS = "liveness"  # low_liveness
+    LIVENESS = "liveness"  # low_liveness; with evidence, the calibrated score (scoring.score) names what failed
     ACTIONS = "actions"  # actions_failed
     REFERENCE = "reference"  # reference_no_face (does not count against alive)
     LIGHT = "light"  # light_mismatch | too_bright, as scoring.light measured them (live checks that asked)
@@ -72,6 +75,12 @@ class Facts:
     stopped: tuple[str, ...] = ()  # a live check stopped before deciding: why (timeout, cancelled, face_changed...)
     same_person: bool | None = None  # the face against the session's reference photo (None: no reference, no face)
     session: tuple[str, ...] = ()  # what the recording fallback's own checks found (its codes, listed last)
+    # The evidence's measures for the calibrated score (scoring.score); None: no cross-frame evidence (a still,
+    # too few faces), and the anti-spoof mean alone meets the liveness threshold.
+    expression: float | None = None
+    parallax: float | None = None
+    moved: bool = False
+    expression_action: bool = False  # a server-timed blink, smile or open mouth was performed (live checks)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class Rules:
     # None (stills, clips): no minimum, and without scores the liveness rule says nothing (presence does).
     # An int (live): fewer scores than this is low_liveness, and no score at all counts as an average of 0.0.
     min_liveness_frames: int | None = None
+    score: ScoreModel | None = None  # clips and live checks: the calibrated score replaces the plain threshold
 
     @classmethod
     def image(cls, settings: EngineSettings) -> Rules:
@@ -105,6 +115,7 @@ class Rules:
             settings.identity_threshold,
             min_selected_frames=settings.min_selected_frames,
             min_seconds=settings.min_video_seconds if min_seconds is None else min_seconds,
+            score=settings.score,
         )
 
     @classmethod
@@ -126,7 +137,30 @@ class Rules:
             settings.liveness_threshold,
             settings.identity_threshold,
             min_liveness_frames=min_liveness_frames,
+            score=settings.score,
         )
+
+
+def evidence_measures(report: EvidenceReport | None) -> dict[str, Any]:
+    """The Facts fields an evidence report fills (none when it measured too few faces)."""
+    if report is None or not report.measured:
+        return {}
+    return {"expression": report.expression, "parallax": report.parallax, "moved": report.moved}
+
+
+def evidence_score(facts: Facts, rules: Rules) -> ScoreResult | None:
+    """The calibrated score of a check that has cross-frame evidence (None otherwise). A server-timed expression
+    action performed is the strongest expression evidence a camera gives: it counts as the expression cap."""
+    if rules.score is None or facts.expression is None or not facts.liveness_frames:
+        return None
+    expression = rules.score.expression_cap if facts.expression_action else facts.expression
+    return rules.score.judge(ScoreInputs(facts.average_liveness, expression, facts.parallax, facts.moved))
+
+
+def evidence_convinced(facts: Facts, rules: Rules) -> bool:
+    """A live check may decide now: nothing proven against it and the score accepts."""
+    result = evidence_score(facts, rules)
+    return not facts.evidence and result is not None and result.reason is None
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,9 @@ def _apply(rule: Rule, f: Facts, rules: Rules) -> list[str]:
     if rule is Rule.IDENTITY:
         return [Reason.FACE_CHANGED] if f.identity_min is not None and f.identity_min < rules.identity_threshold else []
     if rule is Rule.LIVENESS:
+        result = evidence_score(f, rules)
+        if result is not None and (rules.min_liveness_frames is None or f.liveness_frames >= rules.min_liveness_frames):
+            return [result.reason] if result.reason is not None else []
         return [Reason.LOW_LIVENESS] if _low_liveness(f, rules, rules.min_liveness_frames) else []
     if rule is Rule.ACTIONS:
         return [Reason.ACTIONS_FAILED] if f.actions_passed < f.actions_asked else []

@@ -16,7 +16,7 @@ from models import ModelStore
 from scoring import errors
 from scoring.actions import ActionResult, check_sequence
 from scoring.analyzer import FrameAnalyzer, StageTimer
-from scoring.decision import Facts, Rules, decide
+from scoring.decision import Facts, Rules, decide, evidence_measures, evidence_score
 from scoring.embedding import align_face, cosine
 from scoring.errors import InputError
 from scoring.evidence import IdentityTrack
@@ -224,10 +224,12 @@ class LivenessEngine:
             actions_passed=sum(1 for a in actions if a.passed),
             evidence=evidence.reasons if evidence is not None else (),
             duration_s=duration_s,
+            **evidence_measures(evidence),
             reference_asked=options.reference is not None,
             reference_found=reference is not None,
         )
-        decision = decide(facts, Rules.video(settings, options.min_seconds))
+        rules = Rules.video(settings, options.min_seconds)
+        decision = decide(facts, rules)
 
         best = None
         match = None
@@ -268,4 +270,5 @@ class LivenessEngine:
             timings_ms={k: v * 1000 for k, v in timer.seconds.items()},
             evidence=evidence,
             facts=facts,
+            score=evidence_score(facts, rules),
         )

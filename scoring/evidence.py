@@ -1,26 +1,27 @@
 """Evidence across frames: what a sequence of faces says that no single frame can. One module for recorded clips
-(scoring.engine) and live checks (realtime.challenge) alike.
+(scoring.engine) and live checks (realtime.challenge) alike. It *measures*; scoring.score weighs the measures into
+one calibrated score and scoring.decision decides. The only verdicts it gives itself are *findings*, things the
+pixels prove (issue 18: flatness is a finding, not a default):
 
-- **Flat or 3D.** A flat picture, however it is shaken, tilted or slightly bent, moves in the image by a
-  homography; a real head that turns or nods shows parallax (nose, cheeks and face contour move relative to each
-  other) that no homography explains. Landmarks cannot measure this: the landmark model has a 3D face prior and
-  "sees" a tilted picture as a turned head, so its points on a tilted photo deviate from a homography almost as
-  much as a real head's. Pixels cannot lie about it: corner features tracked (pyramidal Lucas-Kanade) on the face
-  between two frames ~1/3 s apart whose pose differs by `parallax_pose_deg` fit a homography to sub-pixel accuracy
-  on a picture and not on a head. The median residual (face widths) over such pairs is the parallax; a face that
-  turned without it is `flat_face`.
-- **Evidence of a live face**: that parallax, or an expression change (blink, jaw or smile level, smoothed over
-  `smooth_frames`, changing by `expression_min`). A face that shows neither fails: `flat_face` when it travelled
-  across the image (a picture in a hand), `static_video` when it did not (a still, a still with noise).
-  Exactly repeated frames (a virtual camera showing one picture) are `static_video` from face thumbnails.
-- **Loop.** A recording played over and over returns to the same pixels at one lag: `looped_video`.
-- **Identity.** `IdentityTrack` keeps the lowest similarity between sampled embeddings: `face_changed`.
+- **Frozen** (`static_video`): most consecutive face thumbnails repeat exactly (a virtual camera showing a picture).
+- **Plane** (`flat_face`): a flat picture, however it is shaken, tilted or slightly bent, moves in the image by a
+  homography; a real head that turns shows parallax no homography explains. Landmarks cannot measure this (the
+  landmark model's 3D face prior "sees" a tilted picture as a turned head); pixels can: corner features tracked
+  (pyramidal Lucas-Kanade) on the face between two frames 1/3-1 s apart whose pose differs by at least
+  `parallax_pose_deg` (6 degrees: on 3-degree steps heads and planes look alike) fit a homography to sub-pixel
+  accuracy on a picture and not on a head. The median residual (face widths) over such pairs is the `parallax`;
+  with at least `min_parallax_pairs` pairs and a parallax under `flat_max` the face is a plane. A still person, a
+  small turn or a face too small to track measure nothing here, and nothing is refused for it.
+- **Loop** (`looped_video`): a recording played over and over returns to the same pixels at one lag.
 
-Every threshold was measured over all live clips in ../shared/media and every generated attack; the script
-`evaluation/evidence_margins.py` prints them, docs/verdict.md gives the margins. What evidence cannot stop: a
-recording of a live person injected as a camera has real 3D motion and expressions; only a challenge the server
-times can (actions). What it costs: a live face that neither turns nor changes expression for the whole clip
-(no blink either) is refused.
+Measured for the score: the parallax (when measured), the **expression** (the largest of six channels' smoothed
+ranges, each over the range that pictures moved it: blink, jaw and smile blendshapes, and lip gap, eye opening and
+mouth width as landmark ratios, which a picture's perspective barely changes), and the **travel** (how far the face
+region moved: a picture in a hand travels, a still does not; it names the reason when the score refuses).
+
+Every limit is fitted leave-one-source-out by `python -m evaluation.calibrate` (docs/verdict.md). What evidence
+cannot stop: a recording of a live person or an animated photo injected as a camera has real motion and
+expressions; only a challenge the server times (actions, light) can.
 """
 
 from __future__ import annotations
@@ -50,19 +51,40 @@ def face_thumbnail(rgb: np.ndarray, face: FaceObservation) -> np.ndarray:
     )
 
 
+EXPRESSION_CHANNELS = ("blink", "jaw", "smile", "lip_gap", "eyelids", "mouth_width")
+
+
+@dataclass(frozen=True)
+class ExpressionCeilings:
+    """Each channel's smoothed range over the largest range a picture moved it (perspective, codec noise, warps of a
+    held sheet), fitted by evaluation.calibrate on every generated picture the findings do not already refuse: an
+    expression of 1.0 moved one channel as far as the worst picture did."""
+
+    blink: float = 0.3
+    jaw: float = 0.1
+    smile: float = 0.2
+    lip_gap: float = 0.02
+    eyelids: float = 0.1
+    mouth_width: float = 0.05
+
+    def as_dict(self) -> dict[str, float]:
+        return {c: float(getattr(self, c)) for c in EXPRESSION_CHANNELS}
+
+
 @dataclass(frozen=True)
 class EvidenceLimits:
-    """Thresholds (docs/verdict.md "Evidence across frames"; printed by evaluation/evidence_margins.py)."""
+    """Limits (docs/verdict.md "Evidence across frames"; fitted by evaluation.calibrate)."""
 
-    parallax_lag_ms: int = 333  # pixel tracks compare a face with the one this long before
-    parallax_pose_deg: float = 3.0  # ... when their yaw or pitch differ by this much
-    parallax_min: float = 0.0075  # median track residual after the best homography / face width: a head's parallax
+    parallax_lag_ms: int = 333  # pixel tracks compare a face with one kept at least this long before ...
+    parallax_window_ms: int = 1000  # ... and at most this long before
+    parallax_pose_deg: float = 6.0  # ... when their yaw or pitch differ by this much
+    flat_max: float = 0.007  # a median track residual (face widths) under this over turned pairs: a plane
     track_ms: int = 150  # pixel tracks are computed at most this often (they cost ~2-5 ms each)
     min_parallax_pairs: int = 3  # turned pairs needed before flatness is judged
     track_side_px: int = 480  # frames are tracked at this long side (grey)
     min_track_face_px: int = 64  # a narrower face cannot show parallax reliably: its turns count as unproven
     travel_min: float = 0.01  # p90 image shift of the face region per parallax_lag_ms / face width: it "travelled"
-    expression_min: float = 0.3  # change of the smoothed blink, jaw or smile level that proves an expression
+    expression_ceilings: ExpressionCeilings = field(default_factory=ExpressionCeilings)
     smooth_frames: int = 5  # median filter over this many traced faces before expression ranges are taken
     repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
     repeat_share: float = 0.9  # ... and this share of consecutive repeats is a frozen picture
@@ -78,26 +100,55 @@ class EvidenceLimits:
     loop_max_rms: float = 2.3
     loop_max_adjacent_ratio: float = 0.95
 
+    def expression(self, channels: dict[str, float]) -> float:
+        """The largest channel range over its ceiling (0 without channels)."""
+        ceilings = self.expression_ceilings.as_dict()
+        return max((channels[c] / ceilings[c] for c in channels if ceilings.get(c, 0) > 0), default=0.0)
+
+
+def expression_channels(face: FaceObservation) -> tuple[float, ...]:
+    """The six expression channels of one face (EXPRESSION_CHANNELS order): three blendshapes and three landmark
+    ratios measured within one part of the face, so a picture's tilt scales numerator and denominator alike."""
+    e = face.expression
+    pts = face.landmarks[:, :2].astype(np.float64)
+
+    def dist(a: int, b: int) -> float:
+        return float(np.linalg.norm(pts[a] - pts[b]))
+
+    height = max(1e-6, dist(mesh.FOREHEAD, mesh.CHIN))
+    width = max(1e-6, dist(*mesh.CHEEKS))
+    left, right = mesh.LEFT_EYE, mesh.RIGHT_EYE
+    eyelids = (
+        dist(left[2], left[3]) / max(1e-6, dist(left[0], left[1]))
+        + dist(right[2], right[3]) / max(1e-6, dist(right[0], right[1]))
+    ) / 2
+    lip_gap = dist(*mesh.LIPS_CENTRE) / height
+    mouth_width = dist(*mesh.MOUTH_CORNERS) / width
+    return (e.blink, e.mouth_open, e.smile, lip_gap, eyelids, mouth_width)
+
 
 @dataclass(frozen=True)
 class EvidenceReport:
-    """The measures and what they mean. `reasons` are verdict reasons; `evidence` says what showed a live face."""
+    """The measures and the findings. `reasons` are what the pixels proved (static_video, flat_face, looped_video);
+    whether the measures show a live face is scoring.score's call."""
 
     frames: int
     parallax: float | None  # median pixel-track residual over turned pairs; None with fewer than min pairs
     parallax_pairs: int
     unproven_turns: int  # turned pairs whose face was too small or too bare to track
     travel: float  # p90 image shift of the face region per parallax_lag_ms / face width (phase correlation)
-    expression: float  # largest smoothed change of blink, jaw or smile
+    expression: float  # the largest channel range over its ceiling (EvidenceLimits.expression)
     pose_range_deg: float
     repeated_share: float  # share of consecutive thumbnails that repeat exactly (codec noise aside)
     loop_lag_s: float | None
-    evidence: tuple[str, ...]  # parallax | expression
     reasons: tuple[Reason, ...]
+    channels: dict[str, float] = field(default_factory=dict)  # each expression channel's smoothed range
+    moved: bool = False  # the face region travelled (travel >= travel_min)
 
     @property
-    def has_evidence(self) -> bool:
-        return bool(self.evidence) and not self.reasons
+    def measured(self) -> bool:
+        """Enough faces for an opinion (min_frames)."""
+        return self.frames > 0 and bool(self.channels)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -106,11 +157,12 @@ class EvidenceReport:
             "parallax_pairs": self.parallax_pairs,
             "unproven_turns": self.unproven_turns,
             "travel": round(self.travel, 5),
+            "moved": self.moved,
             "expression": round(self.expression, 4),
+            "channels": {k: round(v, 4) for k, v in self.channels.items()},
             "pose_range_deg": round(self.pose_range_deg, 2),
             "repeated_share": round(self.repeated_share, 4),
             "loop_lag_s": self.loop_lag_s,
-            "evidence": list(self.evidence),
             "reasons": [str(r) for r in self.reasons],
         }
 
@@ -127,7 +179,7 @@ class _Frame:
 
 
 class EvidenceTracker:
-    """Collects a few numbers per face (never whole frames beyond the last `parallax_lag_ms`) and reports the
+    """Collects a few numbers per face (never whole frames beyond the last `parallax_window_ms`) and reports the
     evidence. Not thread-safe: one tracker per clip or session."""
 
     def __init__(self, limits: EvidenceLimits = EvidenceLimits()) -> None:
@@ -143,9 +195,10 @@ class EvidenceTracker:
         self._thumb_ms: deque[int] = deque(maxlen=limits.loop_window)
         self._repeats = 0
         self._thumb_pairs = 0
-        self._smoothing: deque[tuple[float, float, float]] = deque(maxlen=limits.smooth_frames)
-        self._smoothed_min = np.full(3, np.inf)
-        self._smoothed_max = np.full(3, -np.inf)
+        self._smoothing: deque[tuple[float, ...]] = deque(maxlen=limits.smooth_frames)
+        n = len(EXPRESSION_CHANNELS)
+        self._smoothed_min = np.full(n, np.inf)
+        self._smoothed_max = np.full(n, -np.inf)
         self._last_ms: int | None = None
         self._last_track_ms: int | None = None
 
@@ -172,28 +225,32 @@ class EvidenceTracker:
         self._samples += 1
         pose = np.array([face.pose.yaw, face.pose.pitch])
         self._pose_min, self._pose_max = np.minimum(self._pose_min, pose), np.maximum(self._pose_max, pose)
-        e = face.expression
-        self._smoothing.append((e.blink, e.mouth_open, e.smile))
+        self._smoothing.append(expression_channels(face))
         if len(self._smoothing) == self._smoothing.maxlen:
             level = np.median(np.array(self._smoothing), axis=0)
             self._smoothed_min = np.minimum(self._smoothed_min, level)
             self._smoothed_max = np.maximum(self._smoothed_max, level)
 
     def _track(self, rgb: np.ndarray, face: FaceObservation, t_ms: int) -> None:
-        """Pixel parallax against the kept frame ~parallax_lag_ms old, when the pose changed enough since."""
+        """Pixel parallax against the kept frame 1/3-1 s old whose pose differs most, when it differs enough."""
         lim = self.limits
         height, width = rgb.shape[:2]
         scale = min(1.0, lim.track_side_px / max(height, width))
         pose = (face.pose.yaw, face.pose.pitch)
         frame = _Frame(t_ms, _grey(rgb, scale), face.landmarks[FACE_OVAL, :2] * scale, face.bbox.width * scale, pose)
-        while self._recent and t_ms - self._recent[0].t_ms > lim.parallax_lag_ms * 1.5:
+        while self._recent and t_ms - self._recent[0].t_ms > lim.parallax_window_ms:
             self._recent.popleft()
-        old = next((f for f in self._recent if t_ms - f.t_ms <= lim.parallax_lag_ms), None)
+        aged = [f for f in self._recent if t_ms - f.t_ms >= lim.parallax_lag_ms]
         self._recent.append(frame)
-        if old is None:
+        if not aged:
             return
-        self._shifts.append(image_shift(old.grey, frame.grey, old.outline, old.width))
-        if max(abs(old.pose[0] - pose[0]), abs(old.pose[1] - pose[1])) < lim.parallax_pose_deg:
+        self._shifts.append(image_shift(aged[-1].grey, frame.grey, aged[-1].outline, aged[-1].width))
+
+        def turn(f: _Frame) -> float:
+            return max(abs(f.pose[0] - pose[0]), abs(f.pose[1] - pose[1]))
+
+        old = max(aged, key=turn)
+        if turn(old) < lim.parallax_pose_deg:
             return
         residual = (
             track_residual(old.grey, frame.grey, old.outline, old.width) if old.width >= lim.min_track_face_px else None
@@ -207,42 +264,47 @@ class EvidenceTracker:
         lim = self.limits
         n = self._samples
         repeated = self._repeats / self._thumb_pairs if self._thumb_pairs else 0.0
-        expression = (
-            float(np.max(self._smoothed_max - self._smoothed_min)) if np.isfinite(self._smoothed_max).all() else 0.0
+        channels = (
+            dict(zip(EXPRESSION_CHANNELS, (float(v) for v in self._smoothed_max - self._smoothed_min), strict=True))
+            if np.isfinite(self._smoothed_max).all()
+            else {}
         )
         loop = loop_lag_seconds(list(self._thumbs), list(self._thumb_ms), lim)
         pairs = len(self._parallax)
         parallax = float(np.median(self._parallax)) if pairs >= lim.min_parallax_pairs else None
         travel = float(np.percentile(self._shifts, 90)) if self._shifts else 0.0
         pose_range = float(np.max(self._pose_max - self._pose_min)) if n else 0.0
-        evidence: list[str] = []
-        found: list[Reason] = []
-
-        def report() -> EvidenceReport:
-            return EvidenceReport(n, parallax, pairs, self._unproven_turns, travel, expression, pose_range, repeated,
-                                  loop, tuple(evidence), tuple(found))  # fmt: skip
-
+        frozen = self._thumb_pairs >= 3 and repeated >= lim.repeat_share
+        found = findings(frozen, parallax, loop, lim)
         if n < lim.min_frames:
-            if self._thumb_pairs >= 3 and repeated >= lim.repeat_share:
-                found.append(Reason.STATIC_VIDEO)
-            return report()
-        if parallax is not None and parallax >= lim.parallax_min:
-            evidence.append("parallax")
-        if expression >= lim.expression_min:
-            evidence.append("expression")
-        if repeated >= lim.repeat_share:
-            found.append(Reason.STATIC_VIDEO)  # frozen pixels: nothing else matters
-        elif parallax is not None and parallax < lim.parallax_min:
-            found.append(Reason.FLAT_FACE)  # the pose changed and the pixels moved as a plane: a picture turned
-        elif parallax is None and self._unproven_turns >= lim.min_parallax_pairs:
-            # It turned where no parallax could be measured: an expression read off a turning face proves nothing
-            # (a tilted picture's blendshapes change with the perspective).
-            found.append(Reason.FLAT_FACE)
-        elif not evidence:
-            found.append(Reason.FLAT_FACE if travel >= lim.travel_min else Reason.STATIC_VIDEO)
-        if loop is not None and Reason.STATIC_VIDEO not in found:
-            found.append(Reason.LOOPED_VIDEO)
-        return report()
+            channels = {}  # too few faces for an opinion on expression
+        return EvidenceReport(
+            frames=n,
+            parallax=parallax,
+            parallax_pairs=pairs,
+            unproven_turns=self._unproven_turns,
+            travel=travel,
+            expression=lim.expression(channels),
+            pose_range_deg=pose_range,
+            repeated_share=repeated,
+            loop_lag_s=loop,
+            reasons=found,
+            channels=channels,
+            moved=travel >= lim.travel_min,
+        )
+
+
+def findings(frozen: bool, parallax: float | None, loop_s: float | None, limits: EvidenceLimits) -> tuple[Reason, ...]:
+    """What the pixels prove, and nothing else: frozen pixels; a face that turned while its pixels moved as one
+    plane; a clip that repeats itself (a frozen one is not also "looped")."""
+    if frozen:
+        return (Reason.STATIC_VIDEO,)
+    found: list[Reason] = []
+    if parallax is not None and parallax < limits.flat_max:
+        found.append(Reason.FLAT_FACE)
+    if loop_s is not None:
+        found.append(Reason.LOOPED_VIDEO)
+    return tuple(found)
 
 
 def _grey(rgb: np.ndarray, scale: float) -> np.ndarray:

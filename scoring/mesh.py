@@ -13,6 +13,9 @@ LIPS_CENTRE = (13, 14)  # upper, lower inner lip
 LEFT_EYE = (33, 133, 159, 145)  # outer and inner corner, upper and lower lid (MediaPipe's "left" eye)
 RIGHT_EYE = (362, 263, 386, 374)
 IRIS_CENTRES = (468, 473)
+FOREHEAD = 10  # top of the face oval, above the brows
+CHIN = 152  # bottom of the face oval
+CHEEKS = (234, 454)  # the face oval's left and right extremes
 # The outline of the face, clockwise from the top of the forehead.
 FACE_OVAL = (
     10,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from scoring.evidence import EvidenceLimits
+from scoring.score import SCORE_MODEL, ScoreModel
 
 # Bounds on decoding cost for an API whose own document sets no frame-rate or resolution limit (Huawei FRS, silent
 # verification): what phones record (4K UHD, slow motion up to 120 fps) passes; larger is refused as a resource limit.
@@ -82,6 +83,7 @@ class EngineSettings:
     limits: MediaLimits = field(default_factory=MediaLimits)
     actions: ActionSettings = field(default_factory=ActionSettings)
     evidence: EvidenceLimits = field(default_factory=EvidenceLimits)  # cross-frame checks (scoring.evidence)
+    score: ScoreModel = SCORE_MODEL  # the calibrated score of clips and live checks (scoring.score)
 
     def __post_init__(self) -> None:
         if self.mf_selector not in tuple(FaceSelector):

@@ -11,6 +11,7 @@ from scoring.decision import Facts
 from scoring.evidence import EvidenceReport
 from scoring.match import MatchResult
 from scoring.observation import BBox, Quality
+from scoring.score import ScoreResult
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)
     evidence: EvidenceReport | None = None  # cross-frame measures of a video (None for stills)
     facts: Facts | None = field(default=None, repr=False)  # what was decided on (a session decides again with more)
+    score: ScoreResult | None = None  # the calibrated score (scoring.score) of a clip with evidence
 
     @property
     def actions_passed(self) -> bool:
@@ -79,4 +81,5 @@ class Verdict:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "warnings": list(self.warnings),
             "evidence": self.evidence.to_dict() if self.evidence else None,
+            "score": self.score.to_dict() if self.score else None,
         }

@@ -37,6 +37,21 @@ async def test_live_video_is_alive_with_best_face_and_images(client, media_bytes
     assert "detection_id" not in face
 
 
+@pytest.mark.parametrize(
+    "path", ["videos/mt_sun.mp4", "videos/fye_temple.mp4", "videos/real3dp_may.mp4", "videos/pcavs_vox_pose00473.mp4"]
+)
+async def test_findfaces_own_threshold_keeps_its_meaning_on_live_clips(client, media_bytes, path):
+    """The document's ini says liveness-threshold 0.95: a client applying it to average_liveness gets livecheck's
+    answer (issue 21). These are the live clips the anti-spoof mean alone rated lowest (0.55-0.83)."""
+    body = await (await client.post("/v1/video-liveness", data=media_bytes(path), headers=VIDEO)).get_json()
+    assert body["alive"] is True and body["average_liveness"] >= 0.95, body["average_liveness"]
+
+
+async def test_a_client_threshold_of_095_refuses_what_livecheck_refuses(client, printed_photo_clip):
+    body = await (await client.post("/v1/video-liveness", data=printed_photo_clip, headers=VIDEO)).get_json()
+    assert body["alive"] is False and body["average_liveness"] < 0.95, body["average_liveness"]
+
+
 async def test_printed_photo_clip_is_not_alive(client, printed_photo_clip):
     r = await client.post("/v1/video-liveness", data=printed_photo_clip, headers=VIDEO)
     assert r.status_code == 200

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request
 
+from scoring.score import logit_of, on_scale
+from scoring.verdict import Verdict
 from webapp import errors
 from webapp.analysis import analyze, b64, face_png, photo_jpeg
 from webapp.auth import require_key
@@ -66,7 +68,21 @@ async def video_liveness() -> Response:
             best["detection_id"] = await svc.detections.put(
                 {**best, "normalized": b64(face_png(verdict) or b"")}, owner
             )
-    return jsonify({"alive": verdict.alive, "average_liveness": round(verdict.average_liveness, 6), "best_face": best})
+    return jsonify({"alive": verdict.alive, "average_liveness": findface_liveness(verdict), "best_face": best})
+
+
+FINDFACE_THRESHOLD = 0.95  # the liveness-threshold of FindFace's own documented ini
+
+
+def findface_liveness(verdict: Verdict) -> float:
+    """`average_liveness` on FindFace's scale: >= 0.95 exactly when livecheck's calibrated decision accepts (a
+    client that applies its 0.95 to the number gets livecheck's answer; docs/api.md 'FindFace'). A clip without a
+    score (too few faces) or a still: the anti-spoof mean against the stills' threshold."""
+    if verdict.score is not None:
+        logit = verdict.score.logit
+    else:
+        logit = logit_of(verdict.average_liveness) - logit_of(services().config.engine.liveness_threshold)
+    return round(on_scale(logit, verdict.alive, FINDFACE_THRESHOLD), 6)
 
 
 @blueprint.get("/v1/detections/<detection_id>")

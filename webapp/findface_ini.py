@@ -86,8 +86,9 @@ def _adapt(root: dict[str, Any]) -> IniConfig:
         elif name == "liveness-threshold":
             out.data[key] = value
             out.warnings.append(
-                f"{key}: {value} is applied as is, but it was chosen for FindFace's model; livecheck's "
-                "scores are calibrated for 0.6 (its default; docs/api.md 'Defaults that differ')"
+                f"{key}: {value} is the anti-spoof threshold of stills here; clips are decided by livecheck's "
+                "calibrated score, whose average_liveness is on FindFace's scale: 0.95 is where it accepts "
+                "(docs/api.md 'Defaults that differ')"
             )
         elif name == "listen" and isinstance(value, str) and value.startswith(":"):
             out.data[key] = ALL_INTERFACES + value  # Go's ":18301": every interface

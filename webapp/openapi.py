@@ -207,6 +207,10 @@ SESSION_RESULT = obj(
         "identity_min_cosine": NULLABLE_NUM,
         "frames_analyzed": INT,
         "duration_s": NUM,
+        "score": {
+            "oneOf": [{"type": "null"}, obj({"score": NUM, "logit": NUM, "parts": {"type": "object"}})],
+            "description": "the calibrated score the decision weighed (docs/verdict.md 'The score')",
+        },
         "light": {
             "oneOf": [
                 {"type": "null"},
