@@ -7,7 +7,10 @@ client on loopback, as each of these cameras:
 - `late`: the reflection 1.5 s late (a remote re-enactment rendering it);
 - `wrong`: a reflection of other colours than the ones commanded (an attacker guessing);
 - `flat`: a still of the clip's first frame, tinted evenly (a picture held up to the screen).
-Prints per clip and camera the outcomes, and the light block's lag, correlation and region spread ranges.
+Prints per clip and camera the outcomes, and the light block's lag, correlation, relief and luma ranges; then the
+calibration: the lowest relief of a reflecting face against the highest of a tinted still (both sides' margins to
+LightLimits.min_relief), and the lowest correlation of a reflecting camera against the highest of a camera that
+does not reflect this sequence in time (margins to min_correlation), and the pass rates.
 Run it inside a loopback-only namespace: `unshare -n sh -c 'ip link set lo up && exec ...'`.
 """
 
@@ -28,7 +31,7 @@ import numpy as np
 from realtime.client import Box, FramesTrack, LiveClient, ReflectingTrack, read_clip
 from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
-from scoring.light import LightColor
+from scoring.light import LightColor, LightLimits
 
 # Six sources (SOURCES.tsv), each clip long enough to show a live face after the light phase (~5-6 s in).
 CLIPS = (
@@ -131,6 +134,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     engine = LivenessEngine.load(EngineSettings(), models, landmarkers=3)
     reg = SessionRegistry(engine, replace(LOOPBACK))
     reg.start()
+    seen: dict[str, list[tuple[str, dict[str, Any]]]] = {kind: [] for kind in cameras}
     try:
         print(
             f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / relief / luma"
@@ -143,6 +147,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
                 for _ in range(runs):
                     status, result, _ = await run_light_check(reg, camera(kind, frames, fps, boxes))
                     outcomes.append((status, result))
+                seen[kind] += outcomes
                 lights = [r.get("light") or {} for _, r in outcomes]
                 reasons = sorted({x for _, r in outcomes for x in r.get("reasons", [])})
                 passed = sum(s == "SUCCEEDED" for s, _ in outcomes)
@@ -156,7 +161,43 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     finally:
         await reg.close()
         engine.close()
+    summarize(seen)
     return 0
+
+
+def summarize(seen: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+    """The thresholds' margins on both sides and the pass rates, over every clip and run."""
+    limits = LightLimits()
+
+    def values(kinds: Sequence[str], key: str) -> list[float]:
+        return [
+            float(light[key])
+            for kind in kinds
+            for _, result in seen.get(kind, [])
+            if (light := result.get("light") or {}).get(key) is not None
+        ]
+
+    faces, stills = values(["reflect"], "relief"), values(["flat"], "relief")
+    if faces and stills:
+        print(
+            f"relief: reflecting faces min {min(faces):.3f}, tinted stills max {max(stills):.3f}; "
+            f"min_relief {limits.min_relief}: margins {min(faces) - limits.min_relief:+.3f} (faces) "
+            f"{limits.min_relief - max(stills):+.3f} (stills)"
+        )
+    following, not_following = (
+        values(["reflect", "flat"], "correlation"),
+        values(["plain", "late", "wrong"], "correlation"),
+    )
+    if following and not_following:
+        print(
+            f"correlation: reflecting cameras min {min(following):.3f}, others max {max(not_following):.3f}; "
+            f"min_correlation {limits.min_correlation}: margins {min(following) - limits.min_correlation:+.3f} "
+            f"{limits.min_correlation - max(not_following):+.3f}"
+        )
+    for kind, outcomes in seen.items():
+        light_passed = sum((r.get("light") or {}).get("outcome") == "passed" for _, r in outcomes)
+        succeeded = sum(s == "SUCCEEDED" for s, _ in outcomes)
+        print(f"{kind:8} light passed {light_passed}/{len(outcomes)}, SUCCEEDED {succeeded}/{len(outcomes)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

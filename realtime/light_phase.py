@@ -66,6 +66,7 @@ class LightPhase:
         self.report: LightReport | None = None
         self.declined = False
         self.tried = 0
+        self.inconclusive = 0  # sequences shown again because the relief could not tell a face from a plane
         self._attempt: _Attempt | None = None
         self._away_since: int | None = None
         self._waiting_steady = False  # interrupted: a fresh sequence once the challenge sees a steady face again
@@ -166,5 +167,13 @@ class LightPhase:
         return [p.Light(p.LIGHT_OFF, total, total)]
 
     def _measure(self, attempt: _Attempt) -> None:
+        """The report; or, when the relief was too noisy to tell a face from a plane (scoring/light.py) and attempts
+        remain, a fresh sequence once the face is steady again (a real head that moved a lot gets another look; a
+        plane measured clearly fails at once)."""
         assert attempt.end_ms is not None
-        self.report = measure(attempt.steps, attempt.end_ms, attempt.trace.times_ms, attempt.trace.samples, self.limits)
+        report = measure(attempt.steps, attempt.end_ms, attempt.trace.times_ms, attempt.trace.samples, self.limits)
+        if report.inconclusive and self.tried < self.attempts:
+            self.inconclusive += 1
+            self._waiting_steady = True
+            return
+        self.report = report

@@ -5,6 +5,9 @@ in the decision."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -12,7 +15,7 @@ from realtime import protocol as p
 from realtime.challenge import ChallengeSession
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
-from scoring.light import COLOR_RGB, LightColor, LightLimits, LightOutcome
+from scoring.light import COLOR_RGB, LightColor, LightLimits, LightOutcome, LightReport
 from scoring.observation import BBox, Expression, FaceObservation, FrameObservation, HeadPose, Quality
 from scoring.reasons import Reason
 from scoring.settings import EngineSettings
@@ -167,3 +170,43 @@ def test_a_session_without_light_has_no_light_phase() -> None:
     _, sent = run(session, 20000)
     assert not any(isinstance(m, p.Light) for m in sent)
     assert session.outcome is not None and session.outcome.light is None
+
+
+def inconclusive_first(monkeypatch: pytest.MonkeyPatch, times: int) -> list[LightReport]:
+    """The first `times` measures come back inconclusive (a relief too noisy to tell a face from a plane)."""
+    import realtime.light_phase as phase
+
+    real, seen = phase.measure, []
+
+    def measure(*args: Any, **kwargs: Any) -> LightReport:
+        report = real(*args, **kwargs)
+        seen.append(report)
+        if len(seen) <= times:
+            return replace(report, outcome=LightOutcome.MISMATCH, inconclusive=True)
+        return report
+
+    monkeypatch.setattr(phase, "measure", measure)
+    return seen
+
+
+def test_an_inconclusive_relief_shows_a_fresh_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = inconclusive_first(monkeypatch, 1)
+    session = light_session()
+    _, sent = run(session, 30000)
+    phases = [m.state for m in sent if isinstance(m, p.State)]
+    assert phases[:4] == [p.Phase.LIGHT, p.Phase.POSITIONING, p.Phase.LIGHT, p.Phase.CHALLENGE], phases
+    offs = [m for m in sent if isinstance(m, p.Light) and m.color == p.LIGHT_OFF]
+    assert len(offs) == 2 and len(measured) == 2
+    assert session._light is not None and session._light.tried == 2 and session._light.inconclusive == 1
+    outcome = session.outcome
+    assert outcome is not None and outcome.light is not None and outcome.light.outcome is LightOutcome.PASSED
+
+
+def test_inconclusive_on_every_attempt_is_a_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    inconclusive_first(monkeypatch, 99)
+    session = light_session()
+    run(session, 40000)
+    assert session._light is not None and session._light.tried == session._light.attempts == 3
+    outcome = session.outcome
+    assert outcome is not None and outcome.light is not None and outcome.light.inconclusive
+    assert outcome.status == SessionStatus.FAILED and Reason.LIGHT_MISMATCH in outcome.reasons
