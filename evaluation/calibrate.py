@@ -274,12 +274,18 @@ class Fit:
     model: ScoreModel
 
 
+FLAT_LIVE_MARGIN = 1.25  # the plane finding stays this far under the smallest live parallax
+
+
 def fit_flat_max(rows: Sequence[Row]) -> float:
+    """The geometric mean of the largest plane parallax and the smallest live one, but never closer than
+    FLAT_LIVE_MARGIN to the live side: the finding refuses on its own, so a live head just over the planes must
+    not be vetoed by it (a plane above the line is still weighed by the score)."""
     planes = [r.parallax for r in rows if r.kind in PLANAR_KINDS and r.parallax is not None]
     heads = [r.parallax for r in rows if r.live and r.parallax is not None]
     if not planes or not heads:
         return EvidenceLimits().flat_max
-    return math.sqrt(max(planes) * min(heads))
+    return min(math.sqrt(max(planes) * min(heads)), min(heads) / FLAT_LIVE_MARGIN)
 
 
 def found(row: Row, limits: EvidenceLimits) -> tuple[str, ...]:
@@ -340,8 +346,8 @@ def fit(rows: Sequence[Row], base: ScoreModel | None = None) -> Fit:
         w_expression=round(float(beta[2]), 3),
         w_parallax=round(float(beta[3]), 3),
     )
-    # The threshold where the fewest training items are misjudged (a refused live clip counts as much as an
-    # accepted attack), in the middle of the widest such interval of logits.
+    # The threshold where the error rates sum least (BPCER + APCER over the training items: a refused real person
+    # is as bad as an accepted attack), in the middle of the widest such interval of logits.
     live = [model.judge(inputs(r, limits)).logit for r in train if r.live]
     attack = [model.judge(inputs(r, limits)).logit for r in train if not r.live]
     model = replace(model, bias=round(model.bias - best_cut(live, attack), 3))
@@ -349,7 +355,7 @@ def fit(rows: Sequence[Row], base: ScoreModel | None = None) -> Fit:
 
 
 def best_cut(live: Sequence[float], attack: Sequence[float]) -> float:
-    """The logit cut with the fewest errors (live below it, attacks at or above it); among cuts with as few, the
+    """The logit cut with the least BPCER + APCER (live below it, attacks at or above it); among cuts as good, the
     middle of the widest gap between neighbouring logits."""
     if not live or not attack:
         return 0.0
@@ -357,11 +363,11 @@ def best_cut(live: Sequence[float], attack: Sequence[float]) -> float:
     cuts = [values[0] - 1.0] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1.0]
     widths = [2.0] + [b - a for a, b in zip(values, values[1:])] + [2.0]
 
-    def errors(cut: float) -> int:
-        return sum(v < cut for v in live) + sum(v >= cut for v in attack)
+    def errors(cut: float) -> float:
+        return sum(v < cut for v in live) / len(live) + sum(v >= cut for v in attack) / len(attack)
 
     fewest = min(errors(c) for c in cuts)
-    return max((w, c) for c, w in zip(cuts, widths) if errors(c) == fewest)[1]
+    return max((w, c) for c, w in zip(cuts, widths) if errors(c) <= fewest + 1e-12)[1]
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,12 @@ class ExpressionCeilings:
     held sheet), fitted by evaluation.calibrate on every generated picture the findings do not already refuse: an
     expression of 1.0 moved one channel as far as the worst picture did."""
 
-    blink: float = 0.3
-    jaw: float = 0.1
-    smile: float = 0.2
-    lip_gap: float = 0.02
-    eyelids: float = 0.1
-    mouth_width: float = 0.05
+    blink: float = 0.301
+    jaw: float = 0.2255
+    smile: float = 0.4079
+    lip_gap: float = 0.0382
+    eyelids: float = 0.1548
+    mouth_width: float = 0.0315
 
     def as_dict(self) -> dict[str, float]:
         return {c: float(getattr(self, c)) for c in EXPRESSION_CHANNELS}
@@ -78,7 +78,7 @@ class EvidenceLimits:
     parallax_lag_ms: int = 333  # pixel tracks compare a face with one kept at least this long before ...
     parallax_window_ms: int = 1000  # ... and at most this long before
     parallax_pose_deg: float = 6.0  # ... when their yaw or pitch differ by this much
-    flat_max: float = 0.007  # a median track residual (face widths) under this over turned pairs: a plane
+    flat_max: float = 0.00746  # a median track residual (face widths) under this over turned pairs: a plane
     track_ms: int = 150  # pixel tracks are computed at most this often (they cost ~2-5 ms each)
     min_parallax_pairs: int = 3  # turned pairs needed before flatness is judged
     track_side_px: int = 480  # frames are tracked at this long side (grey)
