@@ -14,10 +14,11 @@ import logging
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from realtime import protocol as p
 from realtime.book import SessionBook, reference_of, token_used
+from realtime.capacity import BUSY, Admission, FrameMeter, Headroom
 from realtime.challenge import ChallengeOutcome, ChallengeSession
 from realtime.errors import SessionCode, SessionError
 from realtime.modes import SessionMode, Tenant
@@ -44,6 +45,7 @@ class LocalCheck:
     stats: PipelineStats | None = None
     ending: bool = False
     frames_recorded: bool = False  # frames_seen was written to the store
+    started: float = field(default_factory=time.monotonic)  # when this node began setting it up
 
     @property
     def tenant(self) -> Tenant:
@@ -56,14 +58,27 @@ def result_inputs(record: SessionRecord) -> ResultInputs:
 
 class LiveChecks:
     def __init__(
-        self, engine: LivenessEngine, settings: RealtimeSettings, book: SessionBook, executor: ThreadPoolExecutor
+        self,
+        engine: LivenessEngine,
+        settings: RealtimeSettings,
+        book: SessionBook,
+        executor: ThreadPoolExecutor,
+        frames: ThreadPoolExecutor | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        """`executor` sets checks up and writes their results; `frames` (the frame workers, one per core of this
+        process) analyzes their frames; `admission` decides whether a new check fits (realtime/capacity.py)."""
         self.engine = engine
         self.settings = settings
         self.book = book
         self.executor = executor
+        self.frames = frames or executor
+        self.admission = admission or Admission(
+            FrameMeter(), 1, settings.guaranteed_fps, settings.admit_utilisation, settings.admit_frame_ms
+        )
         self._local: dict[str, LocalCheck] = {}
         self._pending: dict[Tenant, int] = {t: 0 for t in Tenant}  # offers past the cap check, not yet claimed
+        self._pending_ids: dict[str, int] = {}  # ... by session: concurrent offers for one session start one check
         self._recent_stats: OrderedDict[str, PipelineStats] = OrderedDict()  # of checks that ended here (bounded)
 
     # -- figures -------------------------------------------------------------------------------------------------
@@ -81,6 +96,35 @@ class LiveChecks:
     def running(self) -> int:
         return len(self._local)
 
+    def headroom(self, session_id: str | None = None) -> Headroom:
+        """Checks this node holds at the guaranteed rate against those running or being set up (any tenant;
+        offers for `session_id`, the one asking, apart: only one of them can start it)."""
+        now = time.monotonic()
+        checks = [c for c in self._local.values() if not c.ending]
+        rates = [c.peer.stats.rate(now) for c in checks if c.peer is not None]
+        starting = sum(1 for sid, n in self._pending_ids.items() if n > 0 and sid != session_id)
+        return self.admission.headroom(len(checks) + starting, rates)
+
+    def admit(self, session_id: str) -> None:
+        """Raises 503 `busy` (+ Retry-After) unless the check of `session_id` fits beside the running ones at the
+        guaranteed rate. Call with no await before `reserve`, so two offers cannot both take the last place."""
+        room = self.headroom(session_id)
+        if room.free > 0:
+            return
+        now = time.monotonic()
+        oldest = max((now - c.started for c in self._local.values() if not c.ending), default=0.0)
+        why = (
+            f"{room.behind} running check(s) fall behind {room.guaranteed_fps:g} fps"
+            if room.behind
+            else f"it holds {room.capacity} live check(s) at {room.guaranteed_fps:g} fps and runs {room.running}"
+        )
+        raise SessionError(
+            BUSY,
+            f"This node is busy: {why}; try again shortly.",
+            503,
+            retry_after_s=self.admission.retry_after_s(oldest),
+        )
+
     def holds(self, session_id: str) -> bool:
         return session_id in self._local
 
@@ -93,12 +137,18 @@ class LiveChecks:
 
     # -- one check -----------------------------------------------------------------------------------------------
 
-    def reserve(self, tenant: Tenant) -> None:
+    def reserve(self, tenant: Tenant, session_id: str = "") -> None:
         """Holds a slot of `tenant` from the cap check until `start` registers the check (or `unreserve`)."""
         self._pending[tenant] += 1
+        self._pending_ids[session_id] = self._pending_ids.get(session_id, 0) + 1
 
-    def unreserve(self, tenant: Tenant) -> None:
+    def unreserve(self, tenant: Tenant, session_id: str = "") -> None:
         self._pending[tenant] -= 1
+        left = self._pending_ids.get(session_id, 1) - 1
+        if left > 0:
+            self._pending_ids[session_id] = left
+        else:
+            self._pending_ids.pop(session_id, None)
 
     async def start(self, claimed: SessionRecord, sdp: str, kind: str) -> dict[str, str]:
         """Runs the claimed session's check here: a landmarker, the challenge, the peer connection; the answer."""
@@ -119,9 +169,10 @@ class LiveChecks:
                 self.settings,
                 challenge,
                 analyzer,
-                self.executor,
+                self.frames,
                 functools.partial(self._peer_finished, local),
                 time.monotonic,
+                meter=self.admission.meter,
             )
             answer = await local.peer.answer(sdp, kind)
         except Exception as exc:
@@ -208,7 +259,9 @@ class LiveChecks:
             return None
 
     def _forget(self, local: LocalCheck) -> None:
-        self._local.pop(local.record.id, None)
+        if self._local.pop(local.record.id, None) is not None and local.stats is not None:
+            if local.stats.frames_analyzed > 0:  # a check that ran: how long one takes (Retry-After)
+                self.admission.ended(time.monotonic() - local.started)
         if local.stats is not None:
             self._recent_stats[local.record.id] = local.stats
             while len(self._recent_stats) > RECENT_STATS:

@@ -1,8 +1,11 @@
 """One live check's WebRTC side: the aiortc peer connection, latest-frame-only sampling, the data channel.
 
 Frames are not queued: a receiver task keeps only the newest frame (and when it arrived, on the server's
-monotonic clock); an analysis task picks it up at `analysis_fps`, runs the models in a worker thread and feeds the
-challenge state machine, whose messages go out on the `livecheck` data channel.
+monotonic clock); an analysis task picks it up at the rate the phase needs (`phase_fps`: `analysis-fps` in
+positioning, holds and prompts, `measure-fps` in the light challenge and while a turn or a blink is prompted), runs
+the models on one of the node's frame workers (as many as its cores: realtime/registry.py) and feeds the challenge
+state machine, whose messages go out on the `livecheck` data channel. A frame that arrived while the previous one
+was analyzed replaces it: a slow node drops frames, it never falls behind the camera.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -20,6 +24,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConn
 from aiortc.mediastreams import MediaStreamError
 
 from realtime import protocol as p
+from realtime.capacity import CheckRate, FrameMeter
 from realtime.challenge import ChallengeSession
 from realtime.reasons import LiveReason
 from realtime.settings import RealtimeSettings
@@ -28,6 +33,7 @@ from scoring.observation import FrameObservation
 from scoring.video import analysis_size
 
 FINAL_MESSAGE_WAIT_S = 2.0  # at most this long for the browser to acknowledge the result before closing
+RECENT_FRAMES = 21  # a check's recent rate is taken over its last this many analyzed frames (~2 s at 10 fps)
 log = logging.getLogger("livecheck.realtime")
 
 
@@ -83,12 +89,22 @@ class PipelineStats:
     first_analysis_at: float | None = None
     last_analysis_at: float | None = None
     stages_s: dict[str, float] = field(default_factory=dict)  # seconds per stage: convert, landmarks, antispoof, ...
+    frames_by_phase: dict[str, int] = field(default_factory=dict)  # analyzed frames per challenge phase
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))  # last analyses' times
 
     @property
     def analyzed_fps(self) -> float:
         if self.first_analysis_at is None or self.last_analysis_at is None or self.frames_analyzed < 2:
             return 0.0
         return (self.frames_analyzed - 1) / max(1e-6, self.last_analysis_at - self.first_analysis_at)
+
+    def rate(self, now: float) -> CheckRate:
+        """How long this check has analyzed and its rate over its last frames (up to `now`: a check whose frames
+        stopped coming through reads as slow)."""
+        if self.first_analysis_at is None or len(self.recent) < 2:
+            return CheckRate(0.0, 0.0)
+        span = max(now, self.recent[-1]) - self.recent[0]
+        return CheckRate(now - self.first_analysis_at, (len(self.recent) - 1) / max(1e-6, span))
 
 
 class LivePeer:
@@ -103,13 +119,16 @@ class LivePeer:
         executor: Executor,
         on_finished: Callable[[LivePeer], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
+        meter: FrameMeter | None = None,
     ) -> None:
+        """`executor`: the node's frame workers; `meter` is told each frame's worker time (admission)."""
         self.settings = settings
         self.challenge = challenge
         self.analyzer = analyzer
         self.executor = executor
         self.on_finished = on_finished
         self.clock = clock
+        self.meter = meter
         self.pc = RTCPeerConnection(ice_configuration(settings))
         self.stats = PipelineStats()
         self.last_rgb: np.ndarray | None = None
@@ -121,6 +140,7 @@ class LivePeer:
         self._finished = False
         self._closed = False
         self._track_ended = False
+        self._prompted: str | None = None  # the action prompted last (its measurement may need more frames)
         self._inflight: Future[tuple[FrameObservation, np.ndarray]] | None = None
         self.pc.on("datachannel", self._on_datachannel)
         self.pc.on("track", self._on_track)
@@ -180,8 +200,21 @@ class LivePeer:
             self._track_ended = True
             self._fresh.set()
 
+    def phase_fps(self) -> float:
+        """Frames a second the current phase needs: `measure-fps` for the light challenge (each colour is
+        measured on the frames that show it) and while a prompted action is a quick one (`measure-actions`);
+        `analysis-fps` otherwise (positioning, holds, other prompts, deciding)."""
+        phase = self.challenge.phase
+        if phase == p.Phase.LIGHT or (phase == p.Phase.CHALLENGE and self._prompted in self.settings.measure_actions):
+            return max(self.settings.analysis_fps, self.settings.measure_fps)
+        return self.settings.analysis_fps
+
+    def _note_prompts(self, messages: Sequence[p.ServerMessage]) -> None:
+        for message in messages:
+            if isinstance(message, p.Prompt):
+                self._prompted = str(message.action)
+
     async def _analyze_loop(self) -> None:
-        interval = 1.0 / max(0.1, self.settings.analysis_fps)
         next_at = self.clock()
         frame_no = 0
         try:
@@ -209,16 +242,22 @@ class LivePeer:
                 self._inflight = self.executor.submit(self._analyze, frame, now_ms, frame_no, liveness, embed)
                 obs, rgb = await asyncio.wrap_future(self._inflight)
                 frame_no += 1
+                phase = str(self.challenge.phase)
                 messages = self.challenge.observe(obs, rgb, now_ms)
                 self._send(messages)
+                self._note_prompts(messages)
                 self.challenge.sent(self._now_ms())  # when they left (the light phase stamps its colours)
                 done_at = self.clock()
-                self.stats.frames_analyzed += 1
-                self.stats.latencies_ms.append((done_at - arrived) * 1000)
-                self.stats.first_analysis_at = self.stats.first_analysis_at or done_at
-                self.stats.last_analysis_at = done_at
+                stats = self.stats
+                stats.frames_analyzed += 1
+                stats.frames_by_phase[phase] = stats.frames_by_phase.get(phase, 0) + 1
+                stats.latencies_ms.append((done_at - arrived) * 1000)
+                stats.first_analysis_at = stats.first_analysis_at or done_at
+                stats.last_analysis_at = done_at
+                stats.recent.append(done_at)
                 if self.challenge.done:
                     break
+                interval = 1.0 / max(0.1, self.phase_fps())
                 next_at = max(next_at + interval, done_at - interval)
                 delay = next_at - self.clock()
                 if delay > 0:
@@ -247,6 +286,8 @@ class LivePeer:
         stages = self.stats.stages_s
         stages["convert"] = stages.get("convert", 0.0) + time.perf_counter() - start
         obs = self.analyzer.analyze(rgb, now_ms, frame_no, liveness=liveness, embed=embed)
+        if self.meter is not None:
+            self.meter.add(time.perf_counter() - start)
         return obs, rgb
 
     # -- output and shutdown ---------------------------------------------------------------------------------------

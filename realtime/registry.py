@@ -2,10 +2,11 @@
 session store, so any node creates and reads any session (realtime/book.py); this node runs the live checks it
 claimed (realtime/live.py) and judges the recordings uploaded to it (realtime/recording.py).
 
-Here: the caps - this node's own (`max-sessions`, the demo's running checks apart: realtime/quota.py) and the
-cluster's (`[store] max-live-checks`, the demo's rate per client and open sessions) - and the sweep, every heartbeat: this node's heartbeat; its own checks' deadlines;
-and, for the whole cluster, sessions whose node stopped heart-beating (FAILED `node_lost`), stalled connections
-nobody took over, and recordings past their deadline.
+Here: the caps - this node's own (`max-sessions`, the demo's running checks apart: realtime/quota.py; and what
+its CPU holds at the guaranteed rate, measured: realtime/capacity.py, 503 `busy`) and the cluster's (`[store]
+max-live-checks`, the demo's rate per client and open sessions) - and the sweep, every heartbeat: this node's
+heartbeat; its own checks' deadlines; and, for the whole cluster, sessions whose node stopped heart-beating
+(FAILED `node_lost`), stalled connections nobody took over, and recordings past their deadline.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from realtime.book import SessionBook, SessionOptions, hash_token, mode_of, new_session_id
+from realtime.capacity import Admission, FrameMeter, Headroom
 from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackPlan, FallbackPrompt
 from realtime.live import LiveChecks
@@ -37,6 +39,7 @@ from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import SessionRecord, SessionStore, StoreError, lost_sessions, open_store
 from scoring.engine import LivenessEngine
+from scoring.onnx_session import cpu_share
 from scoring.reasons import Reason
 
 __all__ = ["SessionError", "not_found", "SessionRegistry", "SessionOptions", "SessionRecord", "SessionStatus"]
@@ -74,8 +77,19 @@ class SessionRegistry:
         self.store: SessionStore = store if store is not None else open_store("sqlite:///:memory:")
         self.node_id = node_id or f"node-{secrets.token_hex(4)}"
         self.clock = clock
-        self.executor = ThreadPoolExecutor(
+        self.executor = ThreadPoolExecutor(  # sets checks up (a landmarker) and writes their results
             max_workers=max(2, settings.max_sessions + settings.demo_max_live), thread_name_prefix="live"
+        )
+        # The frame workers: every check's frames are analyzed on these, as many as this process's cores, so
+        # model calls never outnumber the cores (scoring/onnx_session.py; issue 22: 8 -> 42 ms a frame).
+        self.frame_workers = settings.frame_workers or cpu_share()
+        self.frames = ThreadPoolExecutor(max_workers=self.frame_workers, thread_name_prefix="frames")
+        self.admission = Admission(
+            FrameMeter(),
+            self.frame_workers,
+            settings.guaranteed_fps,
+            settings.admit_utilisation,
+            settings.admit_frame_ms,
         )
         self.demo_quota = DemoQuota(
             self.store,
@@ -90,7 +104,7 @@ class SessionRegistry:
         self.book = SessionBook(
             self.store, settings, self.cluster, self.node_id, lambda: self.clock(), on_decided=self._decided
         )
-        self.live = LiveChecks(engine, settings, self.book, self.executor)
+        self.live = LiveChecks(engine, settings, self.book, self.executor, self.frames, self.admission)
         self.recording = RecordingChecks(
             engine, settings, self.book, self.live, self.executor, rng or secrets.SystemRandom()
         )  # fallback timing: unpredictable
@@ -111,6 +125,7 @@ class SessionRegistry:
             self._sweeper.cancel()
         await self.live.close()
         self.executor.shutdown(wait=True)
+        self.frames.shutdown(wait=True)
         if self._owns_store:
             await self.store.close()
 
@@ -126,6 +141,11 @@ class SessionRegistry:
 
     def pipeline_stats(self, session_id: str) -> PipelineStats | None:
         return self.live.pipeline_stats(session_id)
+
+    def headroom(self) -> Headroom:
+        """Live checks this node still admits at the guaranteed rate (/readyz, /metrics: a load balancer routes
+        new checks to the node with room)."""
+        return self.live.headroom()
 
     async def refresh_counts(self) -> None:
         """Reads the store's session counts for the gauges (a scrape awaits this)."""
@@ -146,11 +166,16 @@ class SessionRegistry:
             counts = self.counts(tenant)
             label = (("tenant", tenant.value),)
             live[label], peers[label], landmarkers[label] = counts["live"], counts["peers"], counts["landmarkers"]
+        room = self.headroom()
         return {
             "livecheck_sessions": by_status,
             "livecheck_live_checks": live,
             "livecheck_live_peers": peers,
             "livecheck_live_landmarkers": landmarkers,
+            "livecheck_live_capacity": {(): float(room.capacity)},
+            "livecheck_live_headroom": {(): float(room.free)},
+            "livecheck_live_behind": {(): float(room.behind)},
+            "livecheck_live_frame_seconds": {(): room.frame_ms / 1000},
         }
 
     # -- integrator side -----------------------------------------------------------------------------------------
@@ -239,13 +264,14 @@ class SessionRegistry:
         session = await self.book.claimable(session_id, token)
         tenant = session.tenant
         self._check_node_cap(tenant)
-        self.live.reserve(tenant)
+        self.live.admit(session_id)  # 503 busy unless the CPU holds one more check at the guaranteed rate
+        self.live.reserve(tenant, session_id)
         try:
             await self._check_cluster_cap(tenant)
             validate_offer(sdp, kind)
             claimed = await self.book.claim(session_id)
         finally:
-            self.live.unreserve(tenant)
+            self.live.unreserve(tenant, session_id)
         return await self.live.start(claimed, sdp, kind)
 
     # -- recording fallback (realtime/recording.py) --------------------------------------------------------------

@@ -7,10 +7,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RealtimeSettings:
-    max_sessions: int = 8  # concurrent live checks; the next one is refused, not degraded
+    max_sessions: int = 16  # concurrent live checks at most; fewer when the CPU cannot hold them (admission)
     session_ttl_s: float = 600.0  # a created session must start within this
     check_timeout_s: float = 60.0  # a started check must finish within this
-    analysis_fps: float = 15.0  # frames analyzed per second per session (newer frames replace older ones)
+    # Frames analyzed a second per check, by what the phase needs (newer frames replace older ones, never queued):
+    analysis_fps: float = 10.0  # positioning, holds and prompts
+    measure_fps: float = 15.0  # the light challenge and prompts of `measure-actions` (a measurement needs frames)
+    measure_actions: tuple[str, ...] = ("turn_left", "turn_right", "blink")  # a turn's sweep, a blink's ~150 ms
+    # Threads and admission (docs/deploy.md "Capacity"): this process's frame workers (0 = its share of the cores:
+    # the cores it may run on / `serve --processes`), and a new check only while every running one keeps
+    # guaranteed-fps; admit-utilisation of the frame workers may be spent at that rate (measured cost per frame,
+    # or admit-frame-ms when > 0: a fixed cost, for a pinned capacity). Past it the offer is refused 503 `busy`.
+    frame_workers: int = 0
+    guaranteed_fps: float = 10.0
+    admit_utilisation: float = 0.8
+    admit_frame_ms: float = 0.0
     antispoof_every: int = 3  # anti-spoof on every Nth analyzed frame
     action_count: int = 3
     action_timeout_s: float = 8.0  # per-action deadline

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from evaluation.commands import add_subcommands
+from scoring.onnx_session import PROCESSES_ENV
 from scoring.settings import EngineSettings, FaceSelector
 from webapp.config import ConfigError, load_config
 
@@ -239,6 +240,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _quiet_native_logs()
     from webapp.server import serve  # noqa: PLC0415 - the server pulls in Quart/aiortc only when asked for
 
+    if args.processes > 1:  # the children inherit it: each sizes its frame workers to its share of the cores
+        os.environ[PROCESSES_ENV] = str(args.processes)
     return serve(config_path=args.config, listen=args.listen, models_dir=args.models, processes=args.processes)
 
 

@@ -54,6 +54,8 @@ async def readyz() -> Response:
             "node": svc.lifecycle.node_id,
             "workers": svc.pool.workers,
             "in_flight": svc.pool.in_flight,
+            # live checks this node still admits at the guaranteed rate (a load balancer routes new ones by it)
+            "live": svc.sessions().headroom().to_dict(),
         }
     )
     response.status_code = 200 if status == Readiness.READY else 503
