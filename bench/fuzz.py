@@ -87,9 +87,10 @@ def junk_requests(session_id: str) -> list[Junk]:
     return keyless + keyed
 
 
-def slow_body(port: int, junk: Junk, until: float, chunk: bytes = b"1," * 8, every_s: float = 0.25) -> int:
+def slow_body(port: int, junk: Junk, until: float, chunk: bytes = b"1," * 8, every_s: float = 0.25) -> tuple[int, bool]:
     """Declares a 1 MiB body and trickles it `chunk` every `every_s` until `until` (or the server answers): the
-    status the server answered with, 0 when it was still reading when the attacker gave up."""
+    status the server answered with (0 when it was still reading when the attacker gave up), and whether the
+    answer carried Retry-After."""
     length = 1024 * 1024
     head = f"POST {junk.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {length}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in junk.headers.items()) + "\r\n"
@@ -103,15 +104,17 @@ def slow_body(port: int, junk: Junk, until: float, chunk: bytes = b"1," * 8, eve
             except TimeoutError:
                 data = None
             except OSError:
-                return 0
+                return 0, False
             if data is not None:  # an answer (or a close) before the body was all sent
-                return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+                if not data.startswith(b"HTTP/1.1 "):
+                    return 0, False
+                return int(data.split(b" ", 2)[1]), b"\r\nretry-after:" in data.lower()
             try:
                 sock.sendall(chunk)
             except OSError:
-                return 0
+                return 0, False
             sent += len(chunk)
-    return 0
+    return 0, False
 
 
 @dataclass
@@ -119,13 +122,15 @@ class HealthzReport:
     latencies_s: list[float] = field(default_factory=list)
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (label, status) of the junk
     junk_sent: int = 0
+    busy_without_retry_after: int = 0  # 503 is the bounded reads at work (Facia's hash_id-later bodies) only with it
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_s)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
     def server_errors(self) -> dict[tuple[str, int], int]:
-        return {k: n for k, n in self.statuses.items() if k[1] >= 500}
+        """5xx but 503 busy (which must carry Retry-After: counted apart)."""
+        return {k: n for k, n in self.statuses.items() if k[1] >= 500 and k[1] != 503}
 
     def summary(self, seconds: float, attackers: int, slow: int) -> str:
         ms = [s * 1000 for s in self.latencies_s]
@@ -136,7 +141,8 @@ class HealthzReport:
             f"/healthz under junk ({attackers} attackers as fast as they can + {slow} slow bodies, {seconds:.0f} s, "
             f"{self.junk_sent} junk requests): n={len(ms)} p50={statistics.median(ms):.1f} ms "
             f"p99={self.percentile(0.99) * 1000:.1f} ms max={max(ms):.1f} ms\n"
-            f"junk statuses: {dict(sorted(by_status.items()))} (0: still being read when the slow attacker stopped)\n"
+            f"junk statuses: {dict(sorted(by_status.items()))} (0: still being read when the slow attacker stopped; "
+            f"503 without Retry-After: {self.busy_without_retry_after})\n"
             f"read on without a credential: {sorted({label for label, status in self.statuses if status == 0}) or 'none'}"
         )
 
@@ -150,24 +156,26 @@ def healthz_under_junk(
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
-    def record(label: str, status: int) -> None:
+    def record(label: str, status: int, retry_after: bool) -> None:
         with lock:
             report.statuses[(label, status)] += 1
             report.junk_sent += 1
+            report.busy_without_retry_after += status == 503 and not retry_after
 
     def attacker(index: int) -> None:
         n = index
         while time.monotonic() < stop:
             item = junk[n % len(junk)]
             n += attackers
-            record(item.label, server.request("POST", item.path, item.body, item.headers, timeout=30).status)
+            reply = server.request("POST", item.path, item.body, item.headers, timeout=30)
+            record(item.label, reply.status, "retry-after" in reply.headers)
 
     def slow(index: int) -> None:
         n = index
         while time.monotonic() < stop:
             item = junk[n % len(junk)]
             n += slow_bodies
-            record("slow " + item.label, slow_body(server.port, item, min(stop, time.monotonic() + 5)))
+            record("slow " + item.label, *slow_body(server.port, item, min(stop, time.monotonic() + 5)))
 
     with ThreadPoolExecutor(attackers + slow_bodies) as pool:
         futures = [pool.submit(attacker, i) for i in range(attackers)]
@@ -238,7 +246,7 @@ def main() -> int:
         print(health.summary(args.healthz_seconds, args.attackers, args.slow_bodies))
         for (label, status), n in sorted(health.server_errors().items()):
             print(f"  {status} x {n} from {label}")
-        failed |= bool(health.server_errors())
+        failed |= bool(health.server_errors() or health.busy_without_retry_after)
     print(f"tracebacks in the server log: {tracebacks}")
     return 1 if failed else 0
 
