@@ -9,7 +9,8 @@ running checks. A check needs `guaranteed_fps` frames a second, so it takes
 of the node (as a fraction of this process's frame workers); the node holds
     capacity = max(1, floor(admit_utilisation / demand))
 checks (one at least: with nothing running there is nobody to protect). A new check is admitted while running + starting < capacity and every running check that has been
-analyzing for a while still reaches the guaranteed rate (a node already falling behind takes nobody).
+analyzing for a while still reaches the guaranteed rate, or the rate its camera delivers when that is lower (a
+node already falling behind takes nobody).
 
 `admit_frame_ms` > 0 replaces the measured frame cost by a fixed one and ignores the overhead: a deterministic
 capacity (tests force saturation with it; an operator can pin a node's capacity).
@@ -119,6 +120,13 @@ class CheckRate:
 
     analyzing_s: float  # how long it has been analyzing frames
     recent_fps: float  # analyzed frames a second over its last few seconds
+    offered_fps: float = float("inf")  # frames its camera delivered a second, over the same stretch
+
+    def behind(self, guaranteed_fps: float) -> bool:
+        """Below the guaranteed rate by the node's fault: a camera that delivers fewer frames (low light, a slow
+        phone, a stalled network) sets its own, lower target."""
+        target = min(guaranteed_fps, self.offered_fps)
+        return self.analyzing_s >= RATE_GRACE_S and self.recent_fps < RATE_SLACK * target
 
 
 class Admission:
@@ -148,9 +156,7 @@ class Admission:
         demand = self.guaranteed_fps * frame_s / self.workers + overhead
         # At least one: with nothing running there is no check to protect, and refusing the only one helps nobody.
         capacity = max(1, int(math.floor(self.utilisation / demand + 1e-9))) if demand > 0 else 1
-        behind = sum(
-            1 for r in rates if r.analyzing_s >= RATE_GRACE_S and r.recent_fps < RATE_SLACK * self.guaranteed_fps
-        )
+        behind = sum(1 for r in rates if r.behind(self.guaranteed_fps))
         return Headroom(capacity, running, frame_s * 1000, overhead, behind, self.workers, self.guaranteed_fps)
 
     def ended(self, duration_s: float) -> None:

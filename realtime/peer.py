@@ -91,6 +91,7 @@ class PipelineStats:
     stages_s: dict[str, float] = field(default_factory=dict)  # seconds per stage: convert, landmarks, antispoof, ...
     frames_by_phase: dict[str, int] = field(default_factory=dict)  # analyzed frames per challenge phase
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))  # last analyses' times
+    arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))  # last frames' arrivals
 
     @property
     def analyzed_fps(self) -> float:
@@ -99,12 +100,15 @@ class PipelineStats:
         return (self.frames_analyzed - 1) / max(1e-6, self.last_analysis_at - self.first_analysis_at)
 
     def rate(self, now: float) -> CheckRate:
-        """How long this check has analyzed and its rate over its last frames (up to `now`: a check whose frames
-        stopped coming through reads as slow)."""
+        """How long this check has analyzed, its rate over its last frames and the camera's over its last frames
+        (both up to `now`: a stream that stopped reads as slow, and then so does its camera)."""
         if self.first_analysis_at is None or len(self.recent) < 2:
-            return CheckRate(0.0, 0.0)
+            return CheckRate(0.0, 0.0, 0.0)
         span = max(now, self.recent[-1]) - self.recent[0]
-        return CheckRate(now - self.first_analysis_at, (len(self.recent) - 1) / max(1e-6, span))
+        offered = 0.0
+        if len(self.arrivals) >= 2:
+            offered = (len(self.arrivals) - 1) / max(1e-6, max(now, self.arrivals[-1]) - self.arrivals[0])
+        return CheckRate(now - self.first_analysis_at, (len(self.recent) - 1) / max(1e-6, span), offered)
 
 
 class LivePeer:
@@ -195,6 +199,7 @@ class LivePeer:
                 frame = await track.recv()
                 self.stats.frames_received += 1
                 self._latest = (frame, self.clock())
+                self.stats.arrivals.append(self._latest[1])
                 self._fresh.set()
         except MediaStreamError:
             self._track_ended = True

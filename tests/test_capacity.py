@@ -169,6 +169,9 @@ def test_the_measured_frame_cost_sets_the_capacity_and_a_check_behind_closes_the
     room = admission.headroom(1, [CheckRate(5.0, 10.0), CheckRate(5.0, 7.0)])
     assert room.behind == 1 and room.free == 0
     assert admission.headroom(1, [CheckRate(1.0, 3.0)]).free > 0  # a check still starting is not judged yet
+    # a camera that delivers 7 fps sets that check's own target: the node is not behind for it
+    assert admission.headroom(1, [CheckRate(5.0, 7.0, 7.0)]).behind == 0
+    assert admission.headroom(1, [CheckRate(5.0, 5.0, 7.0)]).behind == 1
     # Retry-After: a typical check's length less the age of the oldest running one, within 1..30 s
     admission.ended(12.0)
     assert admission.retry_after_s(4.0) == 8 and admission.retry_after_s(40.0) == 1
