@@ -23,6 +23,7 @@ from servers import Node
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "e2e"
+AXE = ROOT / "clients" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 API_KEY = "e2e-test-key"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 BASE_FLAGS = [
@@ -188,3 +189,38 @@ def host_origin() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: `npm ci` in clients/js (make test does it when npm is there)")
+    return AXE.read_text(encoding="utf-8")
+
+
+class Axe:
+    """axe-core run inside a frame (Playwright's evaluate is not subject to the page's CSP); collects every
+    violation with the screen it was found on."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.screens: list[str] = []
+        self.violations: list[dict[str, Any]] = []
+
+    def check(self, frame: Any, name: str) -> None:
+        if not frame.evaluate("typeof window.axe !== 'undefined'"):
+            frame.evaluate(self.source + "\n;true")
+        found = frame.evaluate(
+            """axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations.map((v) =>
+                 ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' '))})))"""
+        )
+        self.screens.append(name)
+        self.violations += [{"screen": name, **v} for v in found]
+
+
+@pytest.fixture
+def axe(axe_source: str) -> Any:
+    checker = Axe(axe_source)
+    yield checker
+    print(f"axe: {len(checker.screens)} screens {checker.screens}: {len(checker.violations)} violations")
+    assert checker.violations == [], checker.violations

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e.conftest import Server
+from e2e.conftest import Axe, Server
 from e2e.y4m import Y4mInfo
 
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
@@ -132,7 +132,7 @@ def test_camera_in_use_says_so_and_retry_works_once_it_is_free(
 
 
 def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
-    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path, axe: Axe
 ) -> None:
     """The server goes silent mid-check (SIGSTOP: no packet answers, as when the network drops), then comes back."""
     created = server.create_session(actions=["turn_left", "turn_right", "open_mouth"])
@@ -146,6 +146,7 @@ def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
     finally:
         server.process.send_signal(signal.SIGCONT)
     page.screenshot(path=str(artifacts / "network-lost.png"))
+    axe.check(page.main_frame, "network lost")
     assert page.locator("#lc-heading").inner_text() == "Connection lost"
     # opened on its own, without a return_url: no button that would do nothing; the text says where to go
     assert page.locator("#lc-buttons button").count() == 0
@@ -156,7 +157,7 @@ def test_network_dropped_mid_check_says_so_and_the_server_fails_the_session(
 
 
 def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
-    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path, axe: Axe
 ) -> None:
     created = server.create_session(actions=["turn_left", "open_mouth"], recording_fallback=True)
     page = launch(cameras["d12"], loopback=False)
@@ -169,12 +170,39 @@ def test_webrtc_blocked_falls_back_to_a_recording_the_server_decides(
     page.wait_for_selector("#livecheck[data-phase='challenge'] #lc-cue:not([hidden])", timeout=10_000)
     page.screenshot(path=str(artifacts / "recording.png"))
     assert page.locator("#lc-prompt").inner_text().strip() == "Turn your head to your left"
+    axe.check(page.main_frame, "recording")
+    page.wait_for_selector("#livecheck[data-screen='uploading']", timeout=60_000)  # shown while the server decides
+    axe.check(page.main_frame, "uploading")
     page.wait_for_selector("#livecheck[data-screen='result']", timeout=90_000)
     body = server.wait_decided(created["session_id"])
     assert body["status"] in ("SUCCEEDED", "FAILED"), body
     assert body["result"]["mode"] == "recording" and body["result"]["assurance"] == "low"
     shown = page.locator("#livecheck").get_attribute("data-result")
     assert shown == ("passed" if body["status"] == "SUCCEEDED" else "failed")
+
+
+def test_cancel_in_the_recording_fallback_ends_the_session_cancelled(
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any
+) -> None:
+    """Cancel while recording, and on the fallback's start screen: the server hears it (no data channel here) and
+    the session ends FAILED with reason `cancelled` at once, not at the recording's deadline; nothing is uploaded."""
+    page = launch(cameras["d12"], loopback=False)
+    for recording in (True, False):
+        created = server.create_session(actions=["turn_left", "open_mouth"], recording_fallback=True)
+        open_widget(page, created["widget_url"])
+        page.locator("#lc-camera").click()
+        page.wait_for_selector("#livecheck[data-mode='recording'][data-screen='start']", timeout=30_000)
+        if recording:
+            page.locator("#lc-start").click()
+            page.wait_for_selector("#livecheck[data-phase='challenge'] #lc-rec:not([hidden])", timeout=10_000)
+            assert server.session(created["session_id"])["status"] == "IN_PROGRESS"
+        page.locator("#lc-cancel").click()
+        page.locator("#lc-confirm-cancel").click()
+        page.wait_for_selector("#livecheck[data-result='cancelled']", timeout=10_000)
+        assert page.locator("#lc-heading").inner_text() == "You cancelled"
+        body = server.wait_decided(created["session_id"], 10)
+        assert body["status"] == "FAILED" and body["result"]["reasons"] == ["cancelled"], body
+        assert body["result"]["mode"] == "recording", body
 
 
 def test_webrtc_blocked_without_the_fallback_says_so_and_claims_nothing(

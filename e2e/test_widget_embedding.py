@@ -15,11 +15,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from e2e.conftest import Server
+from e2e.conftest import Axe, Server
 from e2e.y4m import Y4mInfo
 
 ROOT = Path(__file__).resolve().parents[1]
-AXE = ROOT / "clients" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 I18N = ROOT / "frontend" / "i18n"
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
 SLACK = 0.5  # px: sub-pixel rounding of boxes
@@ -44,41 +43,6 @@ def widget_frame(page: Any) -> Any:
     frame = handle.content_frame()
     assert frame is not None
     return frame
-
-
-@pytest.fixture(scope="session")
-def axe_source() -> str:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed: `npm ci` in clients/js (make test does it when npm is there)")
-    return AXE.read_text(encoding="utf-8")
-
-
-class Axe:
-    """axe-core run inside a frame (Playwright's evaluate is not subject to the page's CSP); collects every
-    violation with the screen it was found on."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.screens: list[str] = []
-        self.violations: list[dict[str, Any]] = []
-
-    def check(self, frame: Any, name: str) -> None:
-        if not frame.evaluate("typeof window.axe !== 'undefined'"):
-            frame.evaluate(self.source + "\n;true")
-        found = frame.evaluate(
-            """axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations.map((v) =>
-                 ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' '))})))"""
-        )
-        self.screens.append(name)
-        self.violations += [{"screen": name, **v} for v in found]
-
-
-@pytest.fixture
-def axe(axe_source: str) -> Any:
-    checker = Axe(axe_source)
-    yield checker
-    print(f"axe: {len(checker.screens)} screens {checker.screens}: {len(checker.violations)} violations")
-    assert checker.violations == [], checker.violations
 
 
 def inside(box: dict[str, float] | None, width: int, height: int) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,6 +16,7 @@ from realtime.errors import SessionCode, SessionError, not_found
 from realtime.fallback import FallbackCode, FallbackPlan, FallbackPrompt, FallbackTiming
 from realtime.live import LiveChecks, result_inputs
 from realtime.modes import SessionMode
+from realtime.reasons import LiveReason
 from realtime.results import failed_result, recording_result
 from realtime.settings import RealtimeSettings
 from realtime.status import SessionStatus
@@ -26,6 +27,8 @@ from scoring.errors import InputError
 from scoring.formats import sniff
 
 MIN_RECORDING_FRAMES = 2  # fewer decoded frames is a still in a video container, not a recording
+# A judged recording's decided outcome (alive) and its model-stage timings (ms): the web layer's verdict metrics.
+VerdictSink = Callable[[bool, Mapping[str, float]], None]
 
 
 def judged_once() -> SessionError:
@@ -61,6 +64,8 @@ class RecordingChecks:
         self.executor = executor
         self.rng = rng
         self.judging = 0  # uploads being judged here
+        # told each outcome this node decided from an analyzed recording (webapp.services counts it on /metrics)
+        self.on_verdict: VerdictSink | None = None
 
     async def _session(self, session_id: str, token: str | None) -> SessionRecord:
         session = await self.book.for_client(session_id, token)
@@ -208,7 +213,32 @@ class RecordingChecks:
         decided = await self.book.decide(
             session.id, result.status, result, lambda r: r.status == SessionStatus.IN_PROGRESS
         )
+        if decided is not None and self.on_verdict is not None:  # the stored outcome, once (not the engine's alone)
+            self.on_verdict(result.alive, verdict.timings_ms)
         return decided or await self.book.get(session.id)
+
+    async def cancel(self, session_id: str, token: str | None) -> SessionRecord:
+        """The user cancelled a check recorded or about to be (the live path's `cancel` message has no channel
+        here): FAILED with reason `cancelled`, so the integrator is told at once rather than at the deadline. A
+        recording already being judged, or a live check that analyzed a frame, is not the client's to end."""
+        session = await self._session(session_id, token)
+        if session.status == SessionStatus.IN_PROGRESS and session.fallback is None:
+            await self.live.yield_to_fallback(session_id)  # a connection that never delivered a frame, when here
+
+        def cancellable(r: SessionRecord) -> bool:
+            if r.recording_used or (r.fallback is None and r.frames_seen):
+                return False
+            return r.status in (SessionStatus.CREATED, SessionStatus.IN_PROGRESS)
+
+        if not cancellable(session):
+            raise judged_once() if session.status.decided or session.recording_used else token_used()
+        if session.status == SessionStatus.CREATED:  # never started here: claimed, so that it may end FAILED
+            await self.book.claim(session_id)
+        result = failed_result(self.engine, SessionMode.RECORDING, [LiveReason.CANCELLED.value])
+        decided = await self.book.decide(session_id, SessionStatus.FAILED, result, cancellable)
+        if decided is None:
+            raise judged_once()
+        return decided
 
     async def fail(self, session_id: str, code: str) -> None:
         await self.book.decide(

@@ -510,6 +510,17 @@ def _session_paths() -> dict[str, Any]:
                 "responses": {"200": reply("prompt", FALLBACK_PROMPT), **errors(NATIVE_ERROR, 403, 404, 409)},
             }
         },
+        "/v1/sessions/{session_id}/fallback/cancel": {
+            "post": {
+                "summary": "The user cancelled (recording fallback, or before a connection delivered a frame): the "
+                "session ends failed with reason cancelled.",
+                "parameters": [SESSION_ID],
+                "responses": {
+                    "200": reply("cancelled", obj({"session_id": STR, "status": SESSION_STATUS})),
+                    **errors(NATIVE_ERROR, 403, 404, 409),
+                },
+            }
+        },
         "/v1/sessions/{session_id}/recording": {
             "post": {
                 "summary": "The fallback recording (raw video body or multipart `video`); decides the session. A "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from quart import Blueprint, Quart, Response, jsonify, request
+from quart import Blueprint, Quart, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from realtime.errors import SessionCode, SessionError
@@ -31,7 +31,7 @@ from webapp.uploads import (
 )
 
 blueprint = Blueprint("sessions", __name__)
-errors.install(blueprint)
+errors.install(blueprint, also=(SessionError,))  # refused session operations in the native shape
 MAX_REFERENCE_BYTES = 5 * 1024 * 1024
 MAX_ORIGINS = 16
 MAX_RETURN_URL_CHARS = 2048
@@ -58,20 +58,6 @@ def _not_draining() -> None:
             503,
             retry_after_s=1,
         )
-
-
-def session_error_response(exc: SessionError) -> Response:
-    """`{"error": {"code", "message"}}` with the error's status (and Retry-After when it has one)."""
-    response = jsonify({"error": {"code": exc.code, "message": exc.message}})
-    response.status_code = exc.status
-    if exc.retry_after_s is not None:
-        response.headers["Retry-After"] = str(int(exc.retry_after_s))
-    return response
-
-
-@blueprint.errorhandler(SessionError)
-async def _session_error(exc: SessionError) -> Any:
-    return session_error_response(exc)
 
 
 async def _json(limit: int) -> dict[str, Any]:
@@ -281,6 +267,13 @@ async def fallback_next(session_id: str) -> Any:
             "deadline_ms": max(0, prompt.ends_ms - prompt.issued_ms),
         }
     )
+
+
+@blueprint.post("/v1/sessions/<session_id>/fallback/cancel")
+async def fallback_cancel(session_id: str) -> Any:
+    """The user cancelled in the recording fallback: the session ends FAILED, reason `cancelled` (no body)."""
+    session = await registry().recording.cancel(session_id, _client_token())
+    return jsonify({"session_id": session.id, "status": session.status})
 
 
 @blueprint.post("/v1/sessions/<session_id>/recording")

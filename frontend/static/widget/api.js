@@ -1,4 +1,4 @@
-/* The session endpoints this page calls with its client token (docs/api.md: offer, fallback, recording). */
+/* The session endpoints this page calls with its client token (docs/api.md: offer, fallback, cancel, recording). */
 import { ErrorScreen } from './constants.js';
 
 export class SessionApi {
@@ -20,6 +20,12 @@ export class SessionApi {
   /** The recording fallback: POST '' starts it, POST '/next' asks for the next prompt, GET '' where it stands. */
   fallback(method, suffix) {
     return fetch(this.base + '/fallback' + suffix, { method: method, headers: this.headers(), credentials: 'omit' });
+  }
+
+  /** The user cancelled where no data channel carries `cancel` (the recording fallback): the session ends
+   * FAILED with reason `cancelled` now, not at the recording's deadline. */
+  cancel() {
+    return fetch(this.base + '/fallback/cancel', { method: 'POST', headers: this.headers(), credentials: 'omit' });
   }
 
   upload(blob) {

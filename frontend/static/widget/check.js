@@ -200,6 +200,13 @@ export class Widget {
     if (this.live && this.live.open) {
       this.live.send(MessageType.CANCEL);
       this.cancelTimer = setTimeout(() => this.finish(SessionStatus.FAILED), CANCEL_WAIT_MS);
+    } else if (this.recording) {
+      // no data channel: the server hears it over HTTP; nothing recorded is uploaded (fallback.stop)
+      this.fallback.stop();
+      const told = () => this.finish(SessionStatus.FAILED);
+      this.api.cancel().then((res) => {
+        if (!res.ok && window.console) console.warn('livecheck: the server refused the cancel: HTTP ' + res.status);
+      }).catch(() => undefined).then(told);
     } else {
       this.finish(SessionStatus.FAILED);
     }

@@ -74,6 +74,7 @@ export class RecordingFallback {
       host.notify.progress(Phase.CHALLENGE);
       try {
         const res = await this.api.fallback('POST', ''); // the recording started: from now on, the server's clock
+        if (this.abandoned || host.finished) return undefined; // cancelled meanwhile
         if (!res.ok) return this.abandon(await sessionProblem(res));
         const plan = await res.json();
         this.total = Number(plan.total) || 0;
@@ -123,6 +124,7 @@ export class RecordingFallback {
 
   /** Gives up on the recording: nothing is uploaded; the error screen says what happened. */
   abandon(kind) {
+    if (this.host.finished || this.host.cancelled) return;
     this.abandoned = true;
     clearTimeout(this.timer);
     this.host.showError(kind);
@@ -166,6 +168,7 @@ export class RecordingFallback {
   stop() {
     clearTimeout(this.timer);
     clearInterval(this.drawTimer);
+    if (this.host.cancelled) this.abandoned = true; // a recording still starting is never followed or uploaded
     if (this.recording) {
       this.abandoned = true;
       try { this.recorder.stop(); } catch (e) { /* already stopped */ }
