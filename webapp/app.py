@@ -130,6 +130,19 @@ def guard_host(asgi_app: Any) -> Any:
 def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:
     """Loads the engine from the config unless one is given (tests share one; it is then not closed here)."""
     install_log_escaping()  # request paths and headers in log lines cannot forge lines
+    app = _quart_app(config)
+    _check(config)
+    _install_services(app, config, engine)
+    _log_key_setup(config)
+    _install_request_hooks(app)
+    _install_error_handlers(app)
+    _register_blueprints(app)
+    _install_lifecycle(app)
+    return app
+
+
+def _quart_app(config: ServiceConfig) -> Quart:
+    """The bare app: the in-memory request class, the Host guard and the body/response limits."""
     app = Quart("livecheck")
     app.request_class = MemoryRequest
     app.asgi_app = guard_host(app.asgi_app)  # type: ignore[method-assign]
@@ -137,16 +150,24 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     app.config["MAX_FORM_MEMORY_SIZE"] = config.server.max_body_bytes
     app.config["BODY_TIMEOUT"] = config.server.body_timeout_s
     app.config["RESPONSE_TIMEOUT"] = config.server.request_timeout_s
-    _check(config)
+    return app
+
+
+def _load_engine(config: ServiceConfig) -> LivenessEngine:
+    """The engine with one landmarker per worker and per live check (the demo has its own share)."""
+    return LivenessEngine.load(
+        config.engine,
+        config.models_dir,
+        landmarkers=config.server.landmarkers,
+        live_landmarkers=config.realtime.max_sessions + (config.realtime.demo_max_live if config.server.demo else 0),
+    )
+
+
+def _install_services(app: Quart, config: ServiceConfig, engine: LivenessEngine | None) -> None:
+    """What the routes reach through `services()`, the video fetcher and the result signer, on app.extensions."""
     owns_engine = engine is None
     if engine is None:
-        engine = LivenessEngine.load(
-            config.engine,
-            config.models_dir,
-            landmarkers=config.server.landmarkers,
-            live_landmarkers=config.realtime.max_sessions
-            + (config.realtime.demo_max_live if config.server.demo else 0),
-        )  # demo: its own share
+        engine = _load_engine(config)
     store = open_store(config.store.url)
     app.extensions[EXTENSION] = Services(
         config=config,
@@ -169,10 +190,18 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         config.server.video_url_prefixes, config.server.video_url_fetches, config.server.video_url_timeout_s
     )
     app.extensions[SIGNER] = ResultSigner(config.server.signing_keys, config.server.signed_result_ttl_s)
+
+
+def _log_key_setup(config: ServiceConfig) -> None:
+    """Says at start-up how results are signed and that integrator endpoints refuse everyone without keys."""
     if not config.server.signing_keys and config.api_keys:
         log.info("server.signing-keys unset: signed results use a key derived from each API key (docs/api.md)")
     if not config.api_keys:
         log.warning("no API keys configured (api-keys or LIVECHECK_API_KEYS): integrator endpoints answer 401")
+
+
+def _install_request_hooks(app: Quart) -> None:
+    """Per request: its id (the client's X-Request-Id when well-formed), the in-flight count, the request metrics."""
 
     @app.before_request
     async def _start() -> None:
@@ -196,6 +225,9 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
             services(app).metrics.request(endpoint, request.method, response.status_code, time.perf_counter() - started)
         return response
 
+
+def _install_error_handlers(app: Quart) -> None:
+    """The app-wide handlers (each blueprint installs its own API's shape when it is imported)."""
     install_errors(app)
 
     @app.errorhandler(StoreError)
@@ -215,8 +247,14 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
         response.headers["Retry-After"] = "5"
         return response
 
+
+def _register_blueprints(app: Quart) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+
+
+def _install_lifecycle(app: Quart) -> None:
+    """Opens the session registry in the serving loop; closes the services and the fetcher after serving."""
 
     @app.before_serving
     async def _open_sessions() -> None:
@@ -226,5 +264,3 @@ def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -
     async def _cleanup() -> None:
         await services(app).close()
         app.extensions[FETCHER].close()
-
-    return app
