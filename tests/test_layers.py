@@ -152,3 +152,34 @@ def test_every_blueprint_module_is_registered() -> None:
         if name.startswith("webapp.") and "blueprint = Blueprint(" in path.read_text(encoding="utf-8")
     }
     assert declared == registered
+
+
+# The calls that turn an exception into a response (Quart's and Flask's names).
+HANDLER_CALLS = frozenset({"errorhandler", "register_error_handler", "app_errorhandler"})
+
+
+def _handler_registrations(source: str) -> list[int]:
+    """Lines where the source registers an error handler (a call or a decorator naming one of HANDLER_CALLS)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in HANDLER_CALLS
+    ]
+
+
+def test_failures_become_responses_in_one_module() -> None:
+    """webapp/errors.py holds every error handler (issue 24): route modules raise, adapters ask it for their shape
+    (errors.install / install_handler), so no other module of the project registers one."""
+    found = {
+        name: lines
+        for name, path in _modules().items()
+        if name != "webapp.errors" and (lines := _handler_registrations(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
+    assert _handler_registrations((ROOT / "webapp" / "errors.py").read_text(encoding="utf-8"))
+
+
+def test_handler_finder_finds_handlers() -> None:
+    source = "@bp.errorhandler(KeyError)\nasync def h(e): ...\nfor k in KINDS:\n    bp.register_error_handler(k, h)\n"
+    assert _handler_registrations(source) == [1, 4]
+    assert _handler_registrations("bp.route('/x')\nerrors.install(bp)\n") == []

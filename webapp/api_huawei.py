@@ -18,13 +18,11 @@ from enum import StrEnum
 from typing import Any
 
 from quart import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from scoring import actions as scoring_actions
 from scoring import errors as codes
 from scoring.actions import Action
 from scoring.engine import AnalysisOptions
-from scoring.errors import InputError, Overloaded
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from webapp import error_detail, errors
@@ -43,7 +41,6 @@ from webapp.uploads import (
     media_type,
     require_type,
 )
-from webapp.workers import Busy
 
 blueprint = Blueprint("huawei", __name__)
 ENDPOINT = "huawei"
@@ -167,8 +164,7 @@ async def _handle(exc: Exception) -> Response:
     return error_detail.attach(response, ENDPOINT, frs.value, detail)
 
 
-for _kind in (HuaweiError, ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
-    blueprint.register_error_handler(_kind, _handle)
+errors.install_handler(blueprint, _handle, also=(HuaweiError,))
 
 
 def parse_actions(text: object) -> tuple[Action, ...]:

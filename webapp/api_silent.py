@@ -31,11 +31,10 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from quart import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from scoring import errors as codes
 from scoring.engine import AnalysisOptions
-from scoring.errors import InputError, Overloaded
+from scoring.errors import InputError
 from scoring.image_header import ImageFormat, image_format
 from scoring.media import decode_image
 from scoring.photo_check import FACE_CUT_OFF, FACE_TOO_SMALL, photo_problem
@@ -43,11 +42,10 @@ from scoring.reasons import Reason
 from webapp import error_detail, errors
 from webapp.analysis import analyze, b64, decode_b64, face_png, photo_jpeg
 from webapp.api_findface import METHOD_NOT_ALLOWED
-from webapp.auth import Unauthorized, require_key
+from webapp.auth import require_key
 from webapp.errors import BAD_REQUEST, DECRYPT_FAILED, NOT_FOUND, ApiError, Failure
 from webapp.services import request_id, services
 from webapp.uploads import FRAMING_BYTES, base64_chars, limit_body, require_type
-from webapp.workers import Busy
 
 blueprint = Blueprint("silent", __name__)
 ENDPOINT = "silent"
@@ -113,8 +111,7 @@ async def _handle(exc: Exception) -> Response:
     return respond(failure, failure.retry_after_s)
 
 
-for _kind in (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
-    blueprint.register_error_handler(_kind, _handle)
+errors.install_handler(blueprint, _handle)
 
 
 def field_bytes(text: str) -> bytes:

@@ -13,9 +13,9 @@ import time
 import uuid
 from typing import Any
 
-from quart import Blueprint, Quart, Response, g, jsonify, request
+from quart import Blueprint, Quart, Response, g, request
 
-from realtime.store import StoreError, open_store
+from realtime.store import open_store
 from scoring.engine import LivenessEngine
 from webapp import api_facia, api_findface, api_huawei, api_native, api_silent, openapi, ops, sessions, widget
 from webapp.auth import KeyRing, RateLimiter
@@ -227,25 +227,8 @@ def _install_request_hooks(app: Quart) -> None:
 
 
 def _install_error_handlers(app: Quart) -> None:
-    """The app-wide handlers (each blueprint installs its own API's shape when it is imported)."""
+    """The app-wide handlers of webapp.errors (each blueprint installs its own API's shape when it is imported)."""
     install_errors(app)
-
-    @app.errorhandler(StoreError)
-    async def _store_unavailable(exc: StoreError) -> Response:
-        """The session store (Redis, the SQLite file) cannot be reached: a server-side outage, answered 503."""
-        log.error("session store unavailable in %s %s: %s", request.method, request.path, exc)
-        response = jsonify(
-            {
-                "error": {
-                    "code": StoreError.code,
-                    "message": "The session store is unavailable; try again shortly.",
-                    "request_id": getattr(g, "request_id", None),
-                }
-            }
-        )
-        response.status_code = 503
-        response.headers["Retry-After"] = "5"
-        return response
 
 
 def _register_blueprints(app: Quart) -> None:

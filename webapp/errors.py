@@ -1,14 +1,17 @@
-"""One place that turns failures into HTTP: scoring's stable input codes, busy pool, auth, body size.
+"""The one place that turns failures into HTTP: scoring's stable input codes, busy pool, auth, body size, refused
+session operations, an unreachable session store, and the last-resort 500. Route modules only raise.
 
-Each API has its own error body; it registers a renderer with `install(blueprint, render)` and gets the same
-handlers. The status an input code maps to is in STATUS_BY_CODE (native API); compatible APIs override it where
-their contract says otherwise (Huawei answers 400 for everything, for one).
+Each API has its own error body; it asks for it with `install(blueprint, render)` (a Renderer from a Failure) or,
+when its shape needs the exception itself (Huawei's own FRS errors, Silent's detail header), with
+`install_handler(blueprint, handle, also)`; either way the same exception kinds are handled. The status an input
+code maps to is in STATUS_BY_CODE (native API); compatible APIs override it where their contract says otherwise
+(Huawei answers 400 for everything, for one).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 from quart import Blueprint, Quart, Response, g, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from realtime.errors import SessionError
+from realtime.store import StoreError
 from scoring import errors as codes
 from scoring.errors import InputError, Overloaded
 from webapp.auth import Unauthorized
@@ -129,6 +134,18 @@ class Failure:
 
 
 Renderer = Callable[[Failure], tuple[object, int]]
+Handler = Callable[[Exception], Awaitable[Response]]
+# The failures every API answers in its own shape (SessionError only where sessions are: `also`).
+EXPECTED: tuple[type[Exception], ...] = (
+    ApiError,
+    InputError,
+    Busy,
+    Overloaded,
+    Unauthorized,
+    RequestEntityTooLarge,
+    BadRequest,
+)
+STORE_RETRY_AFTER_S = 5
 
 
 def failure_of(exc: Exception) -> Failure:
@@ -136,6 +153,9 @@ def failure_of(exc: Exception) -> Failure:
         return Failure(exc.code, exc.message, exc.status)
     if isinstance(exc, InputError):
         return Failure(exc.code, exc.message, STATUS_BY_CODE.get(exc.code, 400))
+    if isinstance(exc, SessionError):
+        retry = None if exc.retry_after_s is None else int(exc.retry_after_s)
+        return Failure(exc.code, exc.message, exc.status, retry)
     if isinstance(exc, Busy):
         return Failure(BUSY, str(exc), 503, exc.retry_after_s)
     if isinstance(exc, Overloaded):
@@ -169,23 +189,46 @@ def respond(exc: Exception, render: Renderer = native_body) -> Response:
     return response
 
 
-def install(blueprint: Blueprint, render: Renderer = native_body) -> None:
-    """Registers handlers for every expected failure on one API's blueprint."""
+def install_handler(blueprint: Blueprint, handle: Handler, also: tuple[type[Exception], ...] = ()) -> None:
+    """Registers `handle` on one API's blueprint for every expected failure and the API's own kinds (`also`)."""
+    for kind in EXPECTED + also:
+        blueprint.register_error_handler(kind, handle)
+
+
+def install(blueprint: Blueprint, render: Renderer = native_body, also: tuple[type[Exception], ...] = ()) -> None:
+    """Registers handlers for every expected failure on one API's blueprint, answered in `render`'s shape."""
 
     async def handle(exc: Exception) -> Response:
         return respond(exc, render)
 
-    for kind in (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest):
-        blueprint.register_error_handler(kind, handle)
+    install_handler(blueprint, handle, also)
 
 
 def install_app(app: Quart) -> None:
-    """App-wide last resort: HTTP errors raised outside a blueprint keep their status; anything else is a bug,
-    logged with its traceback and request id and answered as a JSON 500 carrying that id (never a bare close)."""
+    """App-wide: an unreachable session store is 503 + Retry-After; HTTP errors raised outside a blueprint keep
+    their status; anything else is a bug, logged with its traceback and request id and answered as a JSON 500
+    carrying that id (never a bare close)."""
+
+    @app.errorhandler(StoreError)
+    async def _store_unavailable(exc: StoreError) -> Response:
+        """The session store (Redis, the SQLite file) cannot be reached: a server-side outage, answered 503."""
+        log.error("session store unavailable in %s %s: %s", request.method, request.path, exc)
+        response = jsonify(
+            {
+                "error": {
+                    "code": StoreError.code,
+                    "message": "The session store is unavailable; try again shortly.",
+                    "request_id": getattr(g, "request_id", None),
+                }
+            }
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
-        if isinstance(exc, (ApiError, InputError, Busy, Overloaded, Unauthorized, RequestEntityTooLarge, BadRequest)):
+        if isinstance(exc, EXPECTED):
             return respond(exc)
         if isinstance(exc, HTTPException):
             response = jsonify({"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.description}})

@@ -17,11 +17,11 @@ from quart import Blueprint, Response, abort, jsonify, render_template, request,
 import frontend
 from realtime.errors import SessionCode, SessionError
 from realtime.registry import CREATED, EXPIRED, SessionRegistry
+from webapp import errors
 from webapp.auth import bearer_token
 from webapp.client_address import client_address
 from webapp.origins import normalize_origin
 from webapp.services import Services, services
-from webapp.sessions import session_error_response
 
 FRONTEND = Path(frontend.__file__).parent
 STATIC = FRONTEND / "static"
@@ -30,6 +30,7 @@ LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "zh-Hans", "ja", "ar")  # the f
 CONNECT_TIMEOUT_MS = 10_000  # WebRTC must connect within this, else the widget records instead (when allowed)
 
 blueprint = Blueprint("widget", __name__, template_folder=str(FRONTEND / "templates"))
+errors.install(blueprint, also=(SessionError,))  # the demo routes raise; webapp.errors answers
 
 
 def _services() -> Services:
@@ -214,17 +215,14 @@ async def demo_create() -> Response:
     _demo_enabled()
     origin = own_origin()
     if origin is None:
-        return _json_error(
+        raise SessionError(
             SessionCode.ORIGIN_NOT_ALLOWED,
             "This server was not told its address: set server.public-url to serve the demo under this host.",
             403,
         )
     if request.headers.get("Origin", "").rstrip("/") != origin:
-        return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "The demo creates sessions for its own page only.", 403)
-    try:
-        session, token, status_token = await _registry().create_demo(_client(), origin)
-    except SessionError as exc:
-        return session_error_response(exc)
+        raise SessionError(SessionCode.ORIGIN_NOT_ALLOWED, "The demo creates sessions for its own page only.", 403)
+    session, token, status_token = await _registry().create_demo(_client(), origin)
     response = jsonify(
         {
             "session_id": session.id,
@@ -242,11 +240,8 @@ async def demo_status(session_id: str) -> Response:
     created the session (its status token) from this origin, and only for demo sessions."""
     _demo_enabled()
     if not same_origin_request():
-        return _json_error(SessionCode.ORIGIN_NOT_ALLOWED, "Demo endpoints answer their own page only.", 403)
-    try:
-        session = await _registry().get_demo(session_id, bearer_token(request))
-    except SessionError as exc:
-        return session_error_response(exc)
+        raise SessionError(SessionCode.ORIGIN_NOT_ALLOWED, "Demo endpoints answer their own page only.", 403)
+    session = await _registry().get_demo(session_id, bearer_token(request))
     response = jsonify({"session_id": session.id, "status": session.status})
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -260,9 +255,3 @@ def same_origin_request() -> bool:
     if origin:
         return own_origin() is not None and origin == own_origin()
     return request.headers.get("Sec-Fetch-Site", "") == "same-origin"
-
-
-def _json_error(code: str, message: str, status: int) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
-    response.status_code = status
-    return response
