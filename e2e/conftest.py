@@ -163,7 +163,7 @@ main { padding: 0 8px; }</style></head><body>
   window.events = [];
   window.addEventListener('message', (e) => window.received.push({origin: e.origin, data: e.data}));
   const options = {widgetUrl: params.get('widget')};
-  for (const name of ['language', 'colorScheme', 'height']) if (params.get(name)) options[name] = params.get(name);
+  for (const name of ['language', 'colorScheme', 'height', 'fullScreen']) if (params.get(name)) options[name] = params.get(name);
   if (params.get('strings')) options.strings = JSON.parse(params.get('strings'));
   if (params.get('frameTimeoutMs')) options.frameTimeoutMs = Number(params.get('frameTimeoutMs'));
   for (const type of ['Ready', 'Progress', 'Completed', 'Cancelled', 'Error', 'Retry']) {

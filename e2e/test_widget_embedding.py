@@ -193,6 +193,45 @@ def test_confirmed_cancel_says_you_cancelled_and_the_host_hears_cancelled_then_r
     assert "completed" not in types and types[-2:] == ["cancelled", "retry"], types
 
 
+IFRAME_BOX = """(() => { const f = document.querySelector('#slot iframe'); const r = f.getBoundingClientRect();
+  return {x: r.x, y: r.y, width: r.width, height: r.height, position: getComputedStyle(f).position,
+          overflow: document.body.style.overflow}; })()"""
+
+
+def test_full_screen_on_a_phone_covers_the_screen_while_the_check_runs(
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any, host_origin: str, axe: Axe
+) -> None:
+    """fullScreen: 'small' at 360x740: from Start the iframe is the whole screen (the host's header is not over
+    it, the page does not scroll under it) with every control on it; the end screen shows in the page again."""
+    width, height = 360, 740
+    created = server.create_session(actions=D12_ACTIONS, allowed_origins=[host_origin])
+    page = launch(cameras["d12"], viewport={"width": width, "height": height})
+    page.goto(host_url(host_origin, server, created["widget_url"], fullScreen="small"))
+    poll(page, "window.mounted")
+    frame = widget_frame(page)
+    before = page.evaluate(IFRAME_BOX)
+    assert before["position"] == "static" and before["y"] > 0, before  # in the page, under the host's header
+    frame.locator("#lc-camera").click()
+    frame.locator("#lc-start:not([disabled])").wait_for(timeout=20_000)
+    frame.locator("#lc-start").click()
+    frame.wait_for_selector("#livecheck[data-screen='check']")
+    poll(page, "getComputedStyle(document.querySelector('#slot iframe')).position === 'fixed'")
+    covering = page.evaluate(IFRAME_BOX)
+    assert covering["overflow"] == "hidden", covering
+    assert (covering["x"], covering["y"], covering["width"], covering["height"]) == (0, 0, width, height), covering
+    sample = sample_controls(page, frame, width, height)
+    assert sample is not None and {"oval", "prompt", "cancel"} <= set(sample), sample
+    axe.check(frame, "check (full screen)")
+    frame.locator("#lc-cancel").click()
+    frame.locator("#lc-confirm-cancel").click()
+    frame.wait_for_selector("#livecheck[data-result='cancelled']", timeout=20_000)
+    poll(page, "getComputedStyle(document.querySelector('#slot iframe')).position === 'static'")
+    after = page.evaluate(IFRAME_BOX)
+    content = frame.evaluate("Math.ceil(document.getElementById('livecheck').getBoundingClientRect().height)")
+    assert after["overflow"] == "" and abs(after["height"] - content) <= 1, (after, content)
+    assert server.wait_decided(created["session_id"])["result"]["reasons"] == ["cancelled"]
+
+
 def test_a_refused_frame_rejects_mount_and_says_which_origin_to_allow(
     server: Server, launch: Any, host_origin: str
 ) -> None:

@@ -54,6 +54,14 @@ const ErrorCode = Object.freeze({
 const RECOVERABLE = Object.freeze([ErrorCode.PERMISSION_DENIED, ErrorCode.NO_CAMERA, ErrorCode.CAMERA_IN_USE]);
 
 const COLOR_SCHEMES = Object.freeze(['auto', 'light', 'dark']);
+/** `fullScreen`: 'small' puts the iframe over the whole screen while the check runs on a phone-size viewport
+ * (shorter side under SMALL_SCREEN_PX), 'always' on any, 'never' (the default) keeps it in the page. */
+const FULL_SCREEN = Object.freeze(['never', 'small', 'always']);
+const SMALL_SCREEN_PX = 600;
+const FULL_SCREEN_STYLE = Object.freeze({
+  position: 'fixed', top: '0', left: '0', right: '0', bottom: '0', width: '100%', maxWidth: 'none', height: '100%',
+  zIndex: '2147483647',
+});
 const DEFAULTS = Object.freeze({
   readyTimeoutMs: 20000,
   frameTimeoutMs: 4000,
@@ -61,6 +69,7 @@ const DEFAULTS = Object.freeze({
   maxWidth: '760px',
   initialHeight: '360px',
   title: 'Liveness check',
+  fullScreen: 'never',
 });
 const MAX_HEIGHT_PX = 10000;
 
@@ -125,6 +134,9 @@ const VIEWPORT = PREFIX + 'viewport';
 class LiveCheckWidget {
   constructor(element, options) {
     const opts = Object.assign({}, DEFAULTS, options);
+    if (!FULL_SCREEN.includes(opts.fullScreen)) {
+      throw fail(ErrorCode.INVALID_OPTIONS, 'fullScreen must be one of ' + FULL_SCREEN.join(', '));
+    }
     this.options = opts;
     this.url = widgetSrc(opts.widgetUrl, opts, document.baseURI);
     this.sessionId = decodeURIComponent(this.url.pathname.split('/').pop() || '');
@@ -133,6 +145,9 @@ class LiveCheckWidget {
     this.isReady = false;
     this.heard = false;
     this.finished = false;
+    this.fullScreen = false;
+    this.contentHeight = 0;
+    this.saved = null;
     this.timers = [];
     const iframe = this.iframe = document.createElement('iframe');
     iframe.src = this.url.href;
@@ -203,13 +218,14 @@ class LiveCheckWidget {
       this.sendViewport();
       this.resolveReady(this);
     } else if (message.type === LiveCheckEvent.PROGRESS && message.status === 'positioning') {
-      this.reveal();
+      if (this.wantsFullScreen()) this.enterFullScreen(); else this.reveal();
     } else if (message.type === LiveCheckEvent.ERROR && !this.isReady) {
       this.refuse(message.code || ErrorCode.GENERIC, 'the widget cannot run a check: ' + (message.code || 'error'));
     }
     if (message.type === LiveCheckEvent.COMPLETED || message.type === LiveCheckEvent.CANCELLED
         || (message.type === LiveCheckEvent.ERROR && !RECOVERABLE.includes(message.code))) {
       this.finished = true;
+      this.exitFullScreen(); // the end screen shows in the page again
       this.resolveResult(message);
     }
     this.emit(message);
@@ -218,6 +234,8 @@ class LiveCheckWidget {
 
   resized(height) {
     if (!height || (this.options.height && this.options.height !== 'auto')) return;
+    this.contentHeight = height;
+    if (this.fullScreen) return; // the screen's height until the check ends
     this.iframe.style.height = height + 'px';
     if (document.activeElement === this.iframe) this.reveal();
   }
@@ -226,6 +244,43 @@ class LiveCheckWidget {
   reveal() {
     if (this.options.scrollIntoView === false || !this.iframe.scrollIntoView) return;
     this.iframe.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }
+
+  wantsFullScreen() {
+    const mode = this.options.fullScreen;
+    return mode === 'always' || (mode === 'small' && Math.min(window.innerWidth, window.innerHeight) < SMALL_SCREEN_PX);
+  }
+
+  /** The iframe over the whole screen (and the page under it not scrolling) while the check runs. */
+  enterFullScreen() {
+    if (this.fullScreen) return;
+    const style = this.iframe.style;
+    this.saved = {};
+    for (const key of Object.keys(FULL_SCREEN_STYLE)) this.saved[key] = style[key] || '';
+    Object.assign(style, FULL_SCREEN_STYLE);
+    const body = document.body;
+    if (body && body.style) {
+      this.saved.bodyOverflow = body.style.overflow || '';
+      body.style.overflow = 'hidden';
+    }
+    this.fullScreen = true;
+    this.sendViewport();
+  }
+
+  exitFullScreen() {
+    if (!this.fullScreen) return;
+    const saved = this.saved;
+    const body = document.body;
+    if (body && body.style) body.style.overflow = saved.bodyOverflow;
+    delete saved.bodyOverflow;
+    Object.assign(this.iframe.style, saved);
+    if (this.contentHeight && (!this.options.height || this.options.height === 'auto')) {
+      this.iframe.style.height = this.contentHeight + 'px';
+    }
+    this.fullScreen = false;
+    this.saved = null;
+    this.sendViewport();
+    this.reveal();
   }
 
   emit(message) {
@@ -261,6 +316,7 @@ class LiveCheckWidget {
       this.finished = true;
       this.resolveResult({ type: LiveCheckEvent.ERROR, sessionId: this.sessionId, status: '', code: ErrorCode.UNMOUNTED });
     }
+    this.exitFullScreen();
     this.listeners.clear();
     if (this.iframe.parentNode) this.iframe.parentNode.removeChild(this.iframe);
   }

@@ -4,7 +4,7 @@
  * property, an object) overrides strings. Changing `widget-url` mounts the new session. */
 import { LiveCheckEvent, LiveCheckWidget } from './livecheck.js';
 
-const ATTRIBUTES = ['widget-url', 'language', 'color-scheme', 'height'];
+const ATTRIBUTES = ['widget-url', 'language', 'color-scheme', 'height', 'full-screen'];
 
 export class LiveCheckElement extends HTMLElement {
   static get observedAttributes() { return ATTRIBUTES; }
@@ -34,6 +34,7 @@ export class LiveCheckElement extends HTMLElement {
     if (this.getAttribute('language')) options.language = this.getAttribute('language');
     if (this.getAttribute('color-scheme')) options.colorScheme = this.getAttribute('color-scheme');
     if (this.getAttribute('height')) options.height = this.getAttribute('height');
+    if (this.getAttribute('full-screen')) options.fullScreen = this.getAttribute('full-screen');
     let widget;
     try {
       widget = this.widget = new LiveCheckWidget(this, options);

@@ -58,6 +58,7 @@ export interface LiveCheckEventMap {
 export type Outcome = CompletedEvent | CancelledEvent | ErrorEvent;
 
 export type ColorScheme = 'auto' | 'light' | 'dark';
+export type FullScreen = 'never' | 'small' | 'always';
 
 export interface MountOptions {
   /** `widget_url` from `POST /v1/sessions` (your backend creates the session with its API key). */
@@ -83,6 +84,9 @@ export interface MountOptions {
   frameTimeoutMs?: number;
   /** Scroll the widget into view when the check starts (default true). */
   scrollIntoView?: boolean;
+  /** The iframe over the whole screen while the check runs: 'small' on phone-size viewports (shorter side under
+   * 600 px), 'always', or 'never' (default). The end screen shows in the page again. */
+  fullScreen?: FullScreen;
   onReady?: (event: ReadyEvent) => void;
   onProgress?: (event: ProgressEvent) => void;
   onCompleted?: (event: CompletedEvent) => void;
@@ -102,6 +106,8 @@ export declare class LiveCheckWidget {
   readonly sessionId: string;
   readonly iframe: HTMLIFrameElement;
   readonly element: Element;
+  /** True while the iframe covers the screen (the `fullScreen` option). */
+  readonly fullScreen: boolean;
   /** Resolves with this widget when it is ready; rejects with a LiveCheckError. */
   readonly ready: Promise<LiveCheckWidget>;
   /** Resolves (never rejects) when the check ends: completed, cancelled, or an error that ends the session. */

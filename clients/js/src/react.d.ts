@@ -1,5 +1,5 @@
 import type { CSSProperties, ReactElement } from 'react';
-import type { LiveCheckError, LiveCheckEventMap, ColorScheme } from './livecheck.js';
+import type { LiveCheckError, LiveCheckEventMap, ColorScheme, FullScreen } from './livecheck.js';
 
 export interface LiveCheckProps {
   widgetUrl: string;
@@ -7,6 +7,7 @@ export interface LiveCheckProps {
   strings?: Record<string, string>;
   colorScheme?: ColorScheme;
   height?: string;
+  fullScreen?: FullScreen;
   className?: string;
   style?: CSSProperties;
   onReady?: (event: LiveCheckEventMap['ready']) => void;

@@ -11,12 +11,12 @@ export function LiveCheck(props) {
   const host = useRef(null);
   const latest = useRef(props);
   latest.current = props;
-  const { widgetUrl, language, colorScheme, height, className, style } = props;
+  const { widgetUrl, language, colorScheme, height, fullScreen, className, style } = props;
   const strings = props.strings ? JSON.stringify(props.strings) : '';
   useEffect(() => {
     if (!host.current || !widgetUrl) return undefined;
     const widget = new LiveCheckWidget(host.current, {
-      widgetUrl, language, colorScheme, height, strings: strings ? JSON.parse(strings) : undefined,
+      widgetUrl, language, colorScheme, height, fullScreen, strings: strings ? JSON.parse(strings) : undefined,
     });
     for (const type of Object.values(LiveCheckEvent)) {
       widget.on(type, (event) => {
@@ -29,6 +29,6 @@ export function LiveCheck(props) {
       if (typeof callback === 'function') callback(err);
     });
     return () => widget.unmount();
-  }, [widgetUrl, language, colorScheme, height, strings]);
+  }, [widgetUrl, language, colorScheme, height, fullScreen, strings]);
   return createElement('div', { ref: host, className, style });
 }

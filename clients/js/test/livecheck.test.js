@@ -131,3 +131,39 @@ test('readMessage keeps only the known fields', () => {
   assert.deepEqual(readMessage({ type: 'livecheck:height', sessionId: 's', height: 1e9, extra: 1 }),
     { type: 'height', sessionId: 's', status: '', height: 10000 });
 });
+
+test('fullScreen small covers a phone screen while the check runs, then gives the page its place back', async () => {
+  const { pending, iframe, fromWidget } = setUp({ fullScreen: 'small' });
+  fromWidget(msg('height', { status: 'height', height: 600 }));
+  fromWidget(msg('ready', { status: 'ready' }));
+  const widget = await pending;
+  assert.equal(widget.fullScreen, false);
+  assert.equal(iframe.style.height, '600px');
+  fromWidget(msg('progress', { status: 'positioning' }));
+  assert.equal(widget.fullScreen, true);
+  assert.equal(iframe.style.position, 'fixed');
+  assert.equal(iframe.style.height, '100%');
+  fromWidget(msg('height', { status: 'height', height: 700 }));
+  assert.equal(iframe.style.height, '100%'); // the screen's, while full-screen
+  fromWidget(msg('completed', { status: 'FAILED' }));
+  assert.equal(widget.fullScreen, false);
+  assert.equal(iframe.style.position, '');
+  assert.equal(iframe.style.maxWidth, '760px');
+  assert.equal(iframe.style.height, '700px'); // the content's height it reported meanwhile
+  widget.unmount();
+});
+
+test('fullScreen never (the default) and small on a wide screen keep the iframe in the page', async () => {
+  for (const [options, width] of [[{}, 360], [{ fullScreen: 'small' }, 1280]]) {
+    const { dom, pending, iframe, fromWidget } = setUp(options);
+    dom.window.innerWidth = width;
+    fromWidget(msg('ready', { status: 'ready' }));
+    const widget = await pending;
+    fromWidget(msg('progress', { status: 'positioning' }));
+    assert.equal(widget.fullScreen, false);
+    assert.equal(iframe.style.position, undefined);
+    widget.unmount();
+  }
+  install().element('#slot');
+  await assert.rejects(mount('#slot', { widgetUrl: URL_, fullScreen: 'yes' }), { code: ErrorCode.INVALID_OPTIONS });
+});
