@@ -384,7 +384,7 @@ def judge(row: Row, f: Fit) -> Judged:
     if not row.channels:
         return Judged(row, False, None, reasons or ("too_few_frames",))
     result = f.model.judge(inputs(row, f.limits))
-    all_reasons = reasons + ((str(result.reason),) if result.reason is not None else ())
+    all_reasons = reasons + tuple(str(r) for r in result.reasons)
     return Judged(row, not all_reasons, None if reasons else result.logit, all_reasons)
 
 

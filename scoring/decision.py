@@ -196,7 +196,7 @@ def _apply(rule: Rule, f: Facts, rules: Rules) -> list[str]:
     if rule is Rule.LIVENESS:
         result = evidence_score(f, rules)
         if result is not None and (rules.min_liveness_frames is None or f.liveness_frames >= rules.min_liveness_frames):
-            return [result.reason] if result.reason is not None else []
+            return list(result.reasons)
         return [Reason.LOW_LIVENESS] if _low_liveness(f, rules, rules.min_liveness_frames) else []
     if rule is Rule.ACTIONS:
         return [Reason.ACTIONS_FAILED] if f.actions_passed < f.actions_asked else []

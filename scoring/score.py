@@ -40,7 +40,12 @@ class ScoreResult:
     score: float  # 0..1
     logit: float
     parts: dict[str, float]  # each input's contribution to the logit (bias aside)
-    reason: Reason | None  # None when the score accepts
+    reason: Reason | None  # None when the score accepts; else what its weakest part says
+    also: tuple[Reason, ...] = ()  # a refusal's other weak part: low_liveness when the anti-spoof said "spoof"
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return () if self.reason is None else (self.reason, *self.also)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,14 +95,16 @@ class ScoreModel:
         score = 1 / (1 + math.exp(-logit))
         parts = dict(zip(("antispoof", "expression", "parallax"), contributions, strict=True))
         reason = None
+        also: tuple[Reason, ...] = ()
         if score < self.threshold:
-            # The weakest part against what a typical live clip gets from it names the failure.
+            # The weaker part names the failure; an anti-spoof "spoof" (P(real) < 0.5) is named too.
             motion = contributions[1] + contributions[2]
             if contributions[0] < motion:
                 reason = Reason.LOW_LIVENESS
             else:
                 reason = Reason.FLAT_FACE if x.moved else Reason.STATIC_VIDEO
-        return ScoreResult(score, logit, parts, reason)
+                also = (Reason.LOW_LIVENESS,) if x.antispoof < 0.5 else ()
+        return ScoreResult(score, logit, parts, reason, also)
 
 
 SCORE_MODEL = ScoreModel()

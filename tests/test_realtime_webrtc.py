@@ -156,7 +156,7 @@ async def test_a_turned_face_is_asked_to_look_straight(engine, media):
     assert not run.of_type("prompt")
 
 
-async def test_printed_photo_fails_by_antispoof_without_actions(registry, media):
+async def test_printed_photo_fails_without_actions_and_anti_spoof_says_so(registry, media):
     session, run = await run_check(registry, still(media, "image_F1.jpg"), 15.0, SessionOptions(action_count=0))
     assert run.status == FAILED
     assert "low_liveness" in session.result["reasons"]

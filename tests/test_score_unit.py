@@ -100,3 +100,10 @@ def test_a_live_check_with_too_few_scores_is_low_liveness_whatever_its_evidence(
     rules = Rules.live(SETTINGS, 5)
     few = facts(0.9, CAP, liveness_frames=2)
     assert decide(few, rules).reasons == (Reason.LOW_LIVENESS,)
+
+
+def test_a_refusal_names_a_spoof_verdict_of_the_anti_spoof_model_too() -> None:
+    printed = SCORE_MODEL.judge(ScoreInputs(0.05, 0.0, None, False))
+    assert printed.reasons == (Reason.STATIC_VIDEO, Reason.LOW_LIVENESS)
+    confident = SCORE_MODEL.judge(ScoreInputs(0.95, 0.0, None, False))
+    assert confident.reasons == (Reason.STATIC_VIDEO,)
