@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from e2e.conftest import Axe, Server
+import pytest
+
+from e2e.conftest import API_KEY, Axe, Server
 from e2e.y4m import Y4mInfo
+from evaluation.local_server import ServeError, ServeProcess
 
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)
 
@@ -328,3 +333,91 @@ def test_demo_page_runs_a_check_through_the_server(server: Server, cameras: dict
     import httpx
 
     assert httpx.post(f"{server.base}/demo/sessions", headers={"Origin": "http://evil.example"}).status_code == 403
+
+
+@pytest.fixture(scope="module")
+def pinned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A node whose capacity is exactly one live check (tests/test_capacity.py's pinning: one frame worker and a
+    fixed 100 ms frame cost at 10 fps is 1.0 of a worker, over admit-utilisation 0.8, and the floor is one)."""
+    log = tmp_path_factory.mktemp("pinned") / "server.log"
+    env = {
+        "LIVECHECK_API_KEYS": API_KEY,
+        "LIVECHECK_REALTIME__ICE_HOST_ADDRESSES": "127.0.0.1",
+        "LIVECHECK_REALTIME__FRAME_WORKERS": "1",
+        "LIVECHECK_REALTIME__ADMIT_FRAME_MS": "100",
+        "LIVECHECK_SERVER__WORKERS": "1",
+        "LIVECHECK_STORE__URL": f"sqlite:///{log.parent / 'livecheck.db'}",
+    }
+    serve = ServeProcess.start(log, env=env)
+    try:
+        serve.wait_ready(120)
+    except ServeError as exc:
+        pytest.fail(str(exc))
+    yield Server(serve.url, serve.process, log, API_KEY)
+    serve.stop(20)
+
+
+BUSY_TEXT = re.compile(r"^Many checks are running right now\. Trying again in (\d+) s…$")
+
+
+def test_a_busy_server_is_retried_after_retry_after_and_the_check_then_starts(
+    pinned_server: Server, cameras: dict[str, Y4mInfo], launch: Any, artifacts: Path, axe: Axe
+) -> None:
+    """One check holds the node's only place: the second widget's offer is refused 503 busy; it says so with the
+    seconds left, leaves its session unused, and asks again after Retry-After; once the first check ends (cancelled
+    here, unless it already failed on its own) the second connects and can start."""
+    server = pinned_server
+    first = server.create_session(actions=["nod", "blink"])  # d12 never nods: the check runs until cancelled
+    holder = launch(cameras["d12"])
+    open_widget(holder, first["widget_url"])
+    start_live_check(holder)
+    holder.wait_for_selector("#livecheck[data-screen='check']", timeout=20_000)
+    second = server.create_session(actions=["turn_left"])
+    page = launch(cameras["d12"])
+    open_widget(page, second["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-busy]", timeout=30_000)
+    shown = page.locator("#lc-feedback").inner_text()
+    match = BUSY_TEXT.match(shown)
+    assert match and 1 <= int(match.group(1)) <= 30, shown
+    assert page.locator("#lc-start").is_disabled()
+    page.screenshot(path=str(artifacts / "busy.png"))
+    axe.check(page.main_frame, "busy")
+    assert server.session(second["session_id"])["status"] == "CREATED"  # a refused offer claims nothing
+    time.sleep(1.5)
+    later = BUSY_TEXT.match(page.locator("#lc-feedback").inner_text())
+    assert later is None or int(later.group(1)) < int(match.group(1)), "the seconds count down"
+    if holder.locator("#livecheck[data-screen='check'] #lc-cancel").count():  # else it already ended on its own
+        holder.locator("#lc-cancel").click()
+        holder.locator("#lc-confirm-cancel").click()
+    assert server.wait_decided(first["session_id"])["status"] == "FAILED"
+    page.locator("#lc-start:not([disabled])").wait_for(timeout=45_000)  # the next try after Retry-After
+    assert page.locator("#livecheck[data-busy]").count() == 0 and page.locator("#lc-feedback").inner_text() == ""
+    assert server.session(second["session_id"])["status"] == "IN_PROGRESS"
+
+
+def test_a_server_busy_for_every_try_ends_on_the_error_screen(
+    server: Server, cameras: dict[str, Y4mInfo], launch: Any
+) -> None:
+    """The retries are bounded: an offer answered busy every time (the real answer's shape, 503 busy with
+    Retry-After: 1, as a busy node sends it) is asked 1 + 3 times, then the error screen leads to a new check."""
+    created = server.create_session(actions=["turn_left"])
+    page = launch(cameras["d12"])
+    offers: list[str] = []
+
+    def busy(route: Any) -> None:
+        offers.append(route.request.method)
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "1", "Content-Type": "application/json"},
+            body='{"error": {"code": "busy", "message": "This node is busy; try again shortly."}}',
+        )
+
+    page.route(re.compile(r".*/v1/sessions/[^/]+/offer$"), busy)
+    open_widget(page, created["widget_url"])
+    page.locator("#lc-camera").click()
+    page.wait_for_selector("#livecheck[data-busy]", timeout=30_000)
+    page.wait_for_selector("#livecheck[data-error='generic']", timeout=30_000)
+    assert offers == ["POST"] * 4, offers
+    assert page.locator("#lc-heading").inner_text() == "Something went wrong"
+    assert server.session(created["session_id"])["status"] == "CREATED"

@@ -43,6 +43,7 @@ export class Widget {
     this.lastFeedback = '';
     this.positionTimer = 0;
     this.cancelTimer = 0;
+    this.busyTimer = 0;
     this.resumeButtons = [];
   }
 
@@ -115,8 +116,31 @@ export class Widget {
       onUnreachable: () => this.startFallback(),
       onLost: () => { if (this.cancelled) this.finish(SessionStatus.FAILED); else if (!this.finished) this.showError(ErrorScreen.NETWORK); },
       onProblem: (kind) => { if (!this.finished) this.showError(kind); },
+      onBusy: (seconds) => this.waitWhileBusy(seconds),
     });
     return this.live.connect(this.stream);
+  }
+
+  /** The server is busy: "trying again in N s" counts down under the camera, then the offer goes again. */
+  waitWhileBusy(seconds) {
+    const ends = performance.now() + seconds * 1000;
+    this.ui.root.dataset.busy = 'true';
+    return new Promise((resolve) => {
+      const tick = () => {
+        const left = Math.ceil((ends - performance.now()) / 1000);
+        if (left > 0 && !this.finished) {
+          this.ui.feedback.textContent = this.t('start.busy', { seconds: left });
+          return;
+        }
+        clearInterval(this.busyTimer);
+        delete this.ui.root.dataset.busy;
+        if (!this.finished) this.ui.feedback.textContent = '';
+        resolve();
+      };
+      clearInterval(this.busyTimer);
+      this.busyTimer = setInterval(tick, 250);
+      tick();
+    });
   }
 
   /** WebRTC cannot connect from here: record instead, if this session allows it. */

@@ -2,10 +2,24 @@
  * protocol. It reports what happened through callbacks and decides nothing about screens. */
 import { CHANNEL_LABEL, ErrorScreen } from './constants.js';
 import { encode } from './protocol.js';
-import { sessionProblem } from './api.js';
+import { errorCode, sessionProblem } from './api.js';
 
 const ICE_GATHERING_LIMIT_MS = 3000;
 const DISCONNECTED_GRACE_MS = 4000; // a short 'disconnected' can recover; give it a moment
+/** A node past its capacity answers the offer 503 `busy` + Retry-After (realtime/capacity.py): asked again this
+ * many more times, each after its Retry-After (1-30 s), then the error screen. */
+export const BUSY_RETRIES = 3;
+const BUSY = 'busy';
+const MAX_BUSY_WAIT_S = 30;
+
+/** Seconds to wait from a busy answer's Retry-After (a number of seconds; an HTTP date or nothing: 1-5 s). */
+export function busyWaitSeconds(retryAfter) {
+  const seconds = parseInt(String(retryAfter || ''), 10);
+  if (Number.isFinite(seconds) && seconds > 0) return Math.min(MAX_BUSY_WAIT_S, seconds);
+  const date = Date.parse(String(retryAfter || ''));
+  if (Number.isFinite(date)) return Math.min(MAX_BUSY_WAIT_S, Math.max(1, Math.ceil((date - Date.now()) / 1000)));
+  return 5;
+}
 
 function waitForIce(peer, limitMs) {
   if (peer.iceGatheringState === 'complete') return Promise.resolve();
@@ -20,7 +34,7 @@ function waitForIce(peer, limitMs) {
 export class LiveConnection {
   /** Callbacks: `onOpen()` the channel is open; `onMessage(raw)`; `onUnreachable()` WebRTC cannot connect from
    * here (nothing was spent: record instead); `onLost()` the connection dropped mid-check; `onProblem(kind)` an
-   * error screen. */
+   * error screen; `onBusy(seconds)` the server is busy: a promise that resolves when the offer may be sent again. */
   constructor(api, iceServers, connectTimeoutMs, callbacks) {
     this.api = api;
     this.iceServers = iceServers;
@@ -50,7 +64,8 @@ export class LiveConnection {
       if (this.closed) return undefined;
       // Not one network path to offer: WebRTC cannot connect. The token is still unused.
       if (!/\r\na=candidate:/.test(pc.localDescription.sdp)) return this.on.onUnreachable();
-      const res = await this.api.offer(pc.localDescription);
+      const res = await this.sendOffer(pc.localDescription);
+      if (res === null) return undefined; // closed while waiting
       if (!res.ok) return this.on.onProblem(await sessionProblem(res));
       await pc.setRemoteDescription(await res.json());
       this.connectTimer = setTimeout(() => { if (!this.connected && !this.closed) this.on.onUnreachable(); },
@@ -59,6 +74,17 @@ export class LiveConnection {
       if (!this.closed) this.on.onProblem(navigator.onLine === false ? ErrorScreen.NETWORK : ErrorScreen.GENERIC);
     }
     return undefined;
+  }
+
+  /** The offer, asked again after Retry-After while the node is busy (a few times): the session stays unused
+   * meanwhile. The answer, or null when closed while waiting. */
+  async sendOffer(description) {
+    for (let retries = 0; ; retries += 1) {
+      const res = await this.api.offer(description);
+      if (res.ok || res.status !== 503 || retries >= BUSY_RETRIES || await errorCode(res) !== BUSY) return res;
+      await this.on.onBusy(busyWaitSeconds(res.headers.get('Retry-After')));
+      if (this.closed) return null;
+    }
   }
 
   opened() {
