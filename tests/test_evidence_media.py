@@ -120,7 +120,7 @@ async def _passive(engine, frames: list[np.ndarray], fps: float):
 # at 640 px reads her smile 0.25 where the upload reads 0.36, and the score refuses her for want of motion
 # evidence. w2lgfpgan_kim is a 1080p presenter whose face is too small at a webcam's 640 px: the widget asks a
 # person to come closer (positioning), a recording cannot.
-PASSIVE_LIVE_EXCEPTIONS = {
+PASSIVE_LIVE_EXCEPTIONS: dict[str, set[str]] = {
     "videos/mt_sun.mp4": {Reason.FLAT_FACE, Reason.STATIC_VIDEO},
     "videos/w2lgfpgan_kim.mp4": {"positioning_failed"},
 }
