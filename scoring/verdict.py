@@ -11,7 +11,7 @@ from scoring.decision import Facts
 from scoring.evidence import EvidenceReport
 from scoring.match import MatchResult
 from scoring.observation import BBox, Quality
-from scoring.score import ScoreResult
+from scoring.score import ScoreResult, logit_of, on_scale
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ class Verdict:
     evidence: EvidenceReport | None = None  # cross-frame measures of a video (None for stills)
     facts: Facts | None = field(default=None, repr=False)  # what was decided on (a session decides again with more)
     score: ScoreResult | None = None  # the calibrated score (scoring.score) of a clip with evidence
+
+    def score_on(self, accept_at: float, stills_threshold: float) -> float:
+        """The decision as one number whose acceptance line is `accept_at` (scoring.score.on_scale): the
+        calibrated score of a clip, else the anti-spoof mean against the stills' threshold. >= accept_at exactly
+        when alive, so a client applying its product's threshold to it gets this verdict."""
+        if self.score is not None:
+            logit = self.score.logit
+        else:
+            logit = logit_of(self.average_liveness) - logit_of(stills_threshold)
+        return on_scale(logit, self.alive, accept_at)
 
     @property
     def actions_passed(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request
 
-from scoring.score import logit_of, on_scale
 from scoring.verdict import Verdict
 from webapp import errors
 from webapp.analysis import analyze, b64, face_png, photo_jpeg
@@ -76,13 +75,8 @@ FINDFACE_THRESHOLD = 0.95  # the liveness-threshold of FindFace's own documented
 
 def findface_liveness(verdict: Verdict) -> float:
     """`average_liveness` on FindFace's scale: >= 0.95 exactly when livecheck's calibrated decision accepts (a
-    client that applies its 0.95 to the number gets livecheck's answer; docs/api.md 'FindFace'). A clip without a
-    score (too few faces) or a still: the anti-spoof mean against the stills' threshold."""
-    if verdict.score is not None:
-        logit = verdict.score.logit
-    else:
-        logit = logit_of(verdict.average_liveness) - logit_of(services().config.engine.liveness_threshold)
-    return round(on_scale(logit, verdict.alive, FINDFACE_THRESHOLD), 6)
+    client that applies its 0.95 to the number gets livecheck's answer; docs/api.md 'FindFace')."""
+    return round(verdict.score_on(FINDFACE_THRESHOLD, services().config.engine.liveness_threshold), 6)
 
 
 @blueprint.get("/v1/detections/<detection_id>")

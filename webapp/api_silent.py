@@ -208,7 +208,8 @@ async def stateless() -> Response:
     body: dict[str, object] = {
         "code": 1000,
         "passed": passed,
-        "liveness_score": round(verdict.average_liveness, 6),
+        # the calibrated probability of a live face: >= 0.5 exactly when passed (docs/api.md "Silent")
+        "liveness_score": round(verdict.score_on(0.5, svc.config.engine.liveness_threshold), 6),
         "request_id": request_id(),
     }
     if _flag(fields, "return_status"):
