@@ -60,6 +60,7 @@ async def test_live_video_same_person_passes(client, media_bytes, d0_photo):
     assert r.status_code == 200
     body = await r.get_json()
     assert body["code"] == 1000 and body["passed"] is True and body["liveness_status"] == "ok"
+    assert body["liveness_score"] >= 0.5  # the calibrated probability: >= 0.5 exactly when passed
     assert body["verification_score"] > 0.7
     assert base64.b64decode(body["base64_image"])[:3] == b"\xff\xd8\xff" and 0 <= body["image_timestamp"] <= 3.2
     assert base64.b64decode(body["base64_face_image"])[:4] == b"\x89PNG"
@@ -77,6 +78,7 @@ async def test_attack_and_short_video(client, media_bytes, d0_photo):
     r = await client.post(URL, form=form(clip, d0_photo, return_status="true", return_image="true"), headers=AUTH)
     body = await r.get_json()
     assert body["passed"] is False and body["liveness_status"] == "hack"
+    assert body["liveness_score"] < 0.5
     assert "verification_score" not in body and "base64_image" not in body
     short = cut_clip(media_bytes("videos/d0.mp4"), 0.0, 1.2)
     r = await client.post(URL, form=form(short, d0_photo, return_status="true"), headers=AUTH)
