@@ -1,5 +1,6 @@
 """/metrics on prometheus_client: closed label sets (a method a client invents is `other`, never a series of its
-own: issue 19 finding 5) and the multi-process mode `serve --processes N` uses."""
+own: issue 19 finding 5), the multi-process mode `serve --processes N` uses, and the recording fallback's
+verdicts counted like every other API's (issue 24)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from http import HTTPMethod
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from api_support import make_app, metric_samples, series
+from api_support import KEY, make_app, metric_samples, series
 from evaluation.local_server import ServeProcess, http_status
+from session_support import FallbackClient, ShiftedClock
 from webapp.metrics import OTHER_METHOD, Metrics, method_label
+from webapp.services import RECORDING_ENDPOINT
+from webapp.sessions import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +95,93 @@ async def test_the_app_labels_a_strangers_method_other(engine) -> None:
     methods = {dict(labels)["method"] for name, labels in metric_samples(text) if name == "livecheck_requests_total"}
     assert methods == {"GET", OTHER_METHOD}
     assert "BREW" not in text and "SEARCH" not in text
+
+
+class _Counted:
+    """A session app's /metrics read before and after something: what it added to each series."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.before: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+
+    async def scrape(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return metric_samples(await (await self.client.get("/metrics")).get_data(as_text=True))
+
+    async def start(self) -> None:
+        self.before = await self.scrape()
+
+    async def added(self) -> dict[str, float]:
+        """alive -> verdicts added under the recording endpoint; `antispoof` -> model runs timed."""
+        after = await self.scrape()
+
+        def delta(key: tuple[str, frozenset[tuple[str, str]]]) -> float:
+            return after.get(key, 0) - self.before.get(key, 0)
+
+        verdicts = {
+            alive: delta(series("livecheck_verdicts_total", endpoint=RECORDING_ENDPOINT, alive=alive))
+            for alive in ("true", "false")
+        }
+        return {**verdicts, "antispoof": delta(series("livecheck_inference_seconds_count", model="antispoof"))}
+
+
+@pytest.fixture
+async def sessions(engine):  # type: ignore[no-untyped-def]
+    app = make_app(engine)
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        clock = ShiftedClock()
+        registry(app).clock = clock
+        yield client, clock
+
+
+async def _fallback(client: Any, clock: ShiftedClock) -> FallbackClient:
+    auth = {"Authorization": f"Bearer {KEY}"}
+    response = await client.post("/v1/sessions", json={"action_count": 0, "recording_fallback": True}, headers=auth)
+    assert response.status_code == 201, await response.get_json()
+    return FallbackClient(client, await response.get_json(), clock)
+
+
+async def test_recording_verdicts_are_counted_as_decided(
+    sessions: tuple[Any, ShiftedClock], media_bytes: Callable[[str], bytes]
+) -> None:
+    """The recording fallback's upload counts one verdict per decided session under endpoint `recording`, with
+    the stored outcome: the live clip uploaded after the stop time passes (alive=true); the same clip uploaded at
+    once does not fit the session's timeline and is FAILED (alive=false) although the clip alone looks live."""
+    client, clock = sessions
+    clip = media_bytes("videos/d12.mp4")
+    counted = _Counted(client)
+
+    fallback = await _fallback(client, clock)
+    await fallback.follow()
+    clock.advance(1.0)
+    await counted.start()
+    done = await fallback.upload(clip)
+    assert (await done.get_json())["status"] == "SUCCEEDED"
+    assert await counted.added() == {"true": 1, "false": 0, "antispoof": 1}
+
+    await counted.start()
+    again = await fallback.upload(clip)  # the session runs once: refused, nothing judged, nothing counted
+    assert again.status_code == 409
+    assert await counted.added() == {"true": 0, "false": 0, "antispoof": 0}
+
+    early = await _fallback(client, clock)
+    await early.start()
+    await counted.start()
+    failed = await early.upload(clip)
+    assert (await failed.get_json())["status"] == "FAILED"
+    assert await counted.added() == {"true": 0, "false": 1, "antispoof": 1}
+
+
+async def test_a_refused_recording_counts_no_verdict(sessions: tuple[Any, ShiftedClock]) -> None:
+    """An empty upload fails the session without a judgement: no verdict (as a refused still on /v1/analyze)."""
+    client, clock = sessions
+    fallback = await _fallback(client, clock)
+    await fallback.follow()
+    counted = _Counted(client)
+    await counted.start()
+    refused = await fallback.upload(b"")
+    assert refused.status_code == 400 and (await refused.get_json())["error"]["code"] == "empty_recording"
+    assert await counted.added() == {"true": 0, "false": 0, "antispoof": 0}
 
 
 def test_serve_processes_counts_every_process(tmp_path: Path, models_dir: Path) -> None:

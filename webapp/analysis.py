@@ -1,6 +1,7 @@
 """The call path of the REST APIs (native, FindFace, Huawei, Facia, silent): bytes + options -> Verdict, on the
 worker pool, with the verdict metrics. The recording fallback's upload runs on the same pool through the session
-registry (realtime/recording.py, judged as a session) and is counted in the request metrics only."""
+registry (realtime/recording.py, judged as a session); its decided outcome is counted under endpoint `recording`
+(webapp.services wires RecordingChecks.on_verdict to the same verdict metrics)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from quart import Quart, current_app, g
 
@@ -31,6 +32,7 @@ from webapp.workers import WorkerPool
 
 EXTENSION = "livecheck"
 REGISTRY_GAUGES = "sessions"  # the session registry's gauges on /metrics
+RECORDING_ENDPOINT = "recording"  # the recording fallback's verdicts on /metrics (livecheck_verdicts_total)
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Services:
                 self.engine, self.config.realtime, self.store, cluster=self.config.store, node_id=self.lifecycle.node_id
             )
             self.registry.start()
+            self.registry.recording.on_verdict = partial(self.metrics.verdict, RECORDING_ENDPOINT)
             self.metrics.add_gauges(REGISTRY_GAUGES, self.registry.gauges, self.registry.refresh_counts)
             self.lifecycle.add_probe(self.registry.busy)
         return self.registry
