@@ -85,7 +85,7 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         "",
         f"{len(ev.results)} presentations: {at.bona_fide} bona fide, {sum(at.attacks.values())} attacks of "
         f"{len(at.attacks)} types. Decision = `Verdict.alive` (liveness threshold {ev.threshold:g} plus the engine's "
-        "other checks); score = average liveness. ISO/IEC 30107-3: APCER per attack type = share of its attacks "
+        "other checks); score = the decision's score on the threshold's scale (a clip's calibrated score, a still's anti-spoof P(real)). ISO/IEC 30107-3: APCER per attack type = share of its attacks "
         "accepted; BPCER = share of bona fide rejected; ACER = (max APCER + BPCER) / 2.",
         "",
         f"## At the configured threshold {ev.threshold:g}",
