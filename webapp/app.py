@@ -6,12 +6,10 @@ To add an endpoint: a route in the blueprint it belongs to (or a new module with
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from quart import Blueprint, Quart, Response, g, request
 
@@ -22,7 +20,7 @@ from webapp.auth import KeyRing, RateLimiter
 from webapp.client_address import parse_networks
 from webapp.config import ConfigError, ServiceConfig
 from webapp.detections import DetectionCache
-from webapp.errors import BAD_REQUEST, install_log_escaping
+from webapp.errors import guard_host, install_log_escaping
 from webapp.errors import install_app as install_errors
 from webapp.fetch import EXTENSION as FETCHER
 from webapp.fetch import VideoFetcher, parse_prefixes
@@ -91,40 +89,6 @@ def _check(config: ServiceConfig) -> None:
             problems.append(f"realtime.{name}-min-ms / -max-ms: need 0 < min <= max")
     if problems:
         raise ConfigError(problems)
-
-
-BAD_HOST_BODY = json.dumps(
-    {"error": {"code": BAD_REQUEST, "message": "The Host header is not a valid host name."}}, separators=(",", ":")
-).encode()
-
-
-def valid_host(host: str) -> bool:
-    """What Werkzeug can bind a URL map to (its IDNA encoding of the name without the port); a Host it cannot is
-    raised while Quart builds the request context, before any error handler of ours: a bare 500."""
-    try:
-        host.lower().partition(":")[0].encode("idna")
-    except UnicodeError:
-        return False
-    return True
-
-
-def guard_host(asgi_app: Any) -> Any:
-    """An ASGI wrapper answering 400 `bad_request` to a request whose Host header no URL map can be bound to."""
-
-    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http":
-            host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"")
-            if not valid_host(host.decode("latin-1")):
-                headers = [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(BAD_HOST_BODY)).encode()),
-                ]
-                await send({"type": "http.response.start", "status": 400, "headers": headers})
-                await send({"type": "http.response.body", "body": BAD_HOST_BODY})
-                return
-        await asgi_app(scope, receive, send)
-
-    return guarded
 
 
 def create_app(config: ServiceConfig, *, engine: LivenessEngine | None = None) -> Quart:

@@ -10,6 +10,7 @@ code maps to is in STATUS_BY_CODE (native API); compatible APIs override it wher
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -113,6 +114,41 @@ STATUS_BY_CODE: dict[str, int] = {
     DECRYPT_FAILED: 400,
     NOT_FOUND: 404,
 }
+
+
+# What guard_host answers: Quart cannot build a request (nor run a handler) for a Host it cannot bind.
+BAD_HOST_BODY = json.dumps(
+    {"error": {"code": BAD_REQUEST, "message": "The Host header is not a valid host name."}}, separators=(",", ":")
+).encode()
+
+
+def valid_host(host: str) -> bool:
+    """What Werkzeug can bind a URL map to (its IDNA encoding of the name without the port); a Host it cannot is
+    raised while Quart builds the request context, before any error handler of ours: a bare 500."""
+    try:
+        host.lower().partition(":")[0].encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
+def guard_host(asgi_app: Any) -> Any:
+    """An ASGI wrapper answering 400 `bad_request` to a request whose Host header no URL map can be bound to."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"")
+            if not valid_host(host.decode("latin-1")):
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(BAD_HOST_BODY)).encode()),
+                ]
+                await send({"type": "http.response.start", "status": 400, "headers": headers})
+                await send({"type": "http.response.body", "body": BAD_HOST_BODY})
+                return
+        await asgi_app(scope, receive, send)
+
+    return guarded
 
 
 class ApiError(Exception):
