@@ -75,3 +75,16 @@ def test_serve_hides_native_chatter_and_names_the_keyless_ways_in(models_dir: Pa
     assert "/metrics" in start
     verbose = _serve_log(tmp_path / "verbose", models_dir, "--verbose")
     assert any(NATIVE_NOISE.match(line.encode()) for line in verbose.splitlines()), "--verbose shows them"
+
+
+def test_every_keyless_surface_is_named_with_the_setting_that_turns_it_off() -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from webapp.config import ServiceConfig  # noqa: PLC0415
+    from webapp.huawei_auth import HuaweiAuth  # noqa: PLC0415
+    from webapp.server import keyless_surfaces  # noqa: PLC0415
+
+    default = ServiceConfig()
+    assert not any("huawei" in s for s in keyless_surfaces(default))
+    open_huawei = replace(default, huawei=replace(default.huawei, auth=HuaweiAuth.NONE))
+    assert any('[huawei] auth = "none"' in s for s in keyless_surfaces(open_huawei))

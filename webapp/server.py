@@ -25,6 +25,7 @@ from hypercorn.config import Config as HypercornConfig
 from models import ModelError
 from webapp.app import create_app
 from webapp.config import ConfigError, ServiceConfig, load_config
+from webapp.huawei_auth import HuaweiAuth
 from webapp.metrics import MULTIPROC_ENV
 from webapp.services import services
 
@@ -54,6 +55,8 @@ def keyless_surfaces(config: ServiceConfig) -> list[str]:
     for name, api in (("findface", config.findface), ("silent", config.silent)):
         if not api.require_key:
             found.append(f"{name} ([{name}] require-key = false)")
+    if config.huawei.auth == HuaweiAuth.NONE:
+        found.append('huawei ([huawei] auth = "none")')
     found.append("/metrics (always: let only your monitoring reach it)")
     return found
 
