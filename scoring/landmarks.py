@@ -9,6 +9,7 @@ analysis (bench/landmarker_cost.py). IMAGE-mode instances hold nothing between c
 
 from __future__ import annotations
 
+import concurrent.futures.thread  # noqa: F401 - its exit hook must be registered before ours (see below)
 import math
 import queue
 import threading
@@ -88,7 +89,9 @@ def _close_all_at_exit() -> None:
     """Closes what is still open before concurrent.futures shuts its executors down. Why: MediaPipe's close submits
     to an executor, and a landmarker left to the interpreter's teardown printed "Exception ignored in
     FaceLandmarker.__del__ ... cannot schedule new futures after interpreter shutdown" on every CLI exit.
-    Hooks registered with threading run last-registered first, so this one runs before concurrent.futures' own."""
+    Hooks registered with threading run last-registered first, so this one runs before concurrent.futures' own:
+    concurrent.futures.thread is imported at the top of this module for that (it is otherwise imported lazily, by
+    the first executor, and its hook then ran first: an unclosed landmarker failed at exit)."""
     if not _closing_lock.acquire(timeout=5.0):  # a close stuck on the closer thread must not hang the exit
         return
     try:
