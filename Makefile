@@ -40,7 +40,7 @@ check: $(BIN)/mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/mypy --config-file mypy-tests.toml
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m unit -W error::DeprecationWarning -W error::PendingDeprecationWarning
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m 'unit and not slow' -W error::DeprecationWarning -W error::PendingDeprecationWarning
 
 # No model file found at all (exit 3): download them once from their upstream sources, pinned by sha256.
 run: install

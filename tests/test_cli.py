@@ -136,6 +136,7 @@ def test_action_time_option(media: Path, models_dir: Path) -> None:
         (b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, "corrupt_media"),
     ],
 )
+@pytest.mark.slow  # a CLI process each (~3 s)
 def test_bad_input_exits_2_before_loading_models(tmp_path: Path, content: bytes, code: str) -> None:
     path = tmp_path / "upload.bin"
     path.write_bytes(content)

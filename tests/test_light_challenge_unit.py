@@ -21,7 +21,7 @@ from scoring.reasons import Reason
 from scoring.settings import EngineSettings
 from test_light_unit import LANDMARKS, SIZE, base_frame, shading
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # each drives a challenge over synthetic frames (~1.5 s)
 SETTINGS = RealtimeSettings()
 ENGINE = EngineSettings()
 STEP_MS = 66

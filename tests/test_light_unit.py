@@ -163,6 +163,7 @@ def test_frames_that_do_not_reflect_fail() -> None:
     assert report.correlation is not None and report.correlation < LightLimits().min_correlation
 
 
+@pytest.mark.slow
 def test_a_reflection_one_and_a_half_seconds_late_fails() -> None:
     failed = 0
     for seed in range(10):
@@ -172,6 +173,7 @@ def test_a_reflection_one_and_a_half_seconds_late_fails() -> None:
     assert failed == 10
 
 
+@pytest.mark.slow
 def test_a_reflection_of_another_sequence_fails() -> None:
     failed = 0
     for seed in range(10):
@@ -191,6 +193,7 @@ def test_an_evenly_tinted_flat_picture_fails_though_it_follows_the_colours() -> 
     assert not report.inconclusive, "measured clearly: no second sequence"
 
 
+@pytest.mark.slow
 def test_a_cheek_turning_into_the_room_light_leaves_the_relief_as_it_was() -> None:
     """The head turns during the sequence: one cheek's own light rises 20 % over it. That slow drift is not the
     screen's: fitted and removed per region, it leaves the relief where a still head has it (unremoved, the same
@@ -219,6 +222,7 @@ def test_a_saturated_channel_is_left_out_of_the_relief() -> None:
     assert abs(report.relief - reference.relief) < 0.05, (report.relief, reference.relief)
 
 
+@pytest.mark.slow
 def test_a_relief_too_noisy_to_tell_is_inconclusive_not_a_plane() -> None:
     """Regions whose samples jump 3 % at random frame to frame (a head moving a lot): a relief under the threshold
     within two standard errors of it is inconclusive (the phase shows a fresh sequence); a clear plane is not."""
