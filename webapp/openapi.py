@@ -536,6 +536,28 @@ def _session_paths() -> dict[str, Any]:
     }
 
 
+# /readyz's body (webapp/ops.py): `live` is the admission headroom a load balancer routes new checks by
+# (realtime.capacity.Headroom.to_dict).
+READINESS_FIELDS: dict[str, Any] = {
+    "models": BOOL,
+    "store": BOOL,
+    "node": STR,
+    "workers": INT,
+    "in_flight": INT,
+    "live": obj(
+        {
+            "capacity": INT,
+            "running": INT,
+            "headroom": INT,
+            "behind": INT,
+            "frame_ms": NUM,
+            "guaranteed_fps": NUM,
+            "frame_workers": INT,
+        }
+    ),
+}
+
+
 def _ops_paths() -> dict[str, Any]:
     """Operations: liveness, readiness, metrics and this document."""
     return {
@@ -543,8 +565,8 @@ def _ops_paths() -> dict[str, Any]:
         "/readyz": {
             "get": {
                 "responses": {
-                    "200": reply("ready", obj({"status": {"const": Readiness.READY.value}, "models": BOOL})),
-                    "503": reply("not ready", obj({"status": enum(Readiness)})),
+                    "200": reply("ready", obj(READINESS_FIELDS | {"status": {"const": Readiness.READY.value}})),
+                    "503": reply("not ready", obj(READINESS_FIELDS | {"status": enum(Readiness)})),
                 }
             }
         },
