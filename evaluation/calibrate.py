@@ -11,7 +11,8 @@ row of `measures.csv`.
 
 The fit, given rows: (1) `flat_max`, the geometric mean of the largest plane parallax (planar kinds with a measured
 parallax) and the smallest live one; (2) each expression channel's ceiling, the largest range any picture moved it
-(pictures the findings already refuse aside); (3) the logistic score over live clips against pictures and screens.
+(pictures the findings already refuse aside); (3) `repeat_share`, halfway between the calmest live clip's share
+of repeating frame pairs and an exact repeat; (4) the logistic score over live clips against pictures and screens.
 Leave-one-source-out: for each group, the fit on every other group is applied to the held-out one; the printout
 gives, per held-out group, the live clips refused and, per attack kind, the attacks accepted, with the logits'
 margins. The worst held-out figures are what docs/verdict.md quotes. Animations (talking_photo, deepfakes) are not
@@ -239,7 +240,7 @@ class Row:
     frames: int
     parallax: float | None
     travel: float
-    frozen: bool
+    repeated: float  # share of compared frame pairs whose face window repeated (the frozen check's measure)
     loop: float | None
     channels: dict[str, float]
 
@@ -257,7 +258,7 @@ class Row:
             int(float(r.get("frames") or 0)),
             num("parallax"),
             num("travel") or 0.0,
-            r.get("frozen") == "1",
+            num("repeated_share") or 0.0,
             num("loop_lag_s"),
             {c: float(r[c]) for c in EXPRESSION_CHANNELS if r.get(c) not in (None, "")},
         )
@@ -288,8 +289,19 @@ def fit_flat_max(rows: Sequence[Row]) -> float:
     return min(math.sqrt(max(planes) * min(heads)), min(heads) / FLAT_LIVE_MARGIN)
 
 
+def fit_repeat_share(rows: Sequence[Row]) -> float:
+    """Halfway between the calmest live clip's repeated share and a picture repeated exactly (1.0): the finding
+    refuses on its own, so it keeps as far from the stillest real person as from a still whose stream a codec
+    re-quantizes (a live check's VP8 under load repeats 0.91-0.95 of its pairs)."""
+    heads = [r.repeated for r in rows if r.live]
+    if not heads:
+        return EvidenceLimits().repeat_share
+    return (max(heads) + 1.0) / 2
+
+
 def found(row: Row, limits: EvidenceLimits) -> tuple[str, ...]:
-    return tuple(str(r) for r in findings(row.frozen, row.parallax, row.loop, limits))
+    frozen = row.repeated >= limits.repeat_share
+    return tuple(str(r) for r in findings(frozen, row.parallax, row.loop, limits))
 
 
 def fit_ceilings(rows: Sequence[Row], limits: EvidenceLimits) -> dict[str, float]:
@@ -321,7 +333,9 @@ def _logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float = 0.0
 
 
 def fit(rows: Sequence[Row], base: ScoreModel | None = None) -> Fit:
-    limits = replace(EvidenceLimits(), flat_max=round(fit_flat_max(rows), 5))
+    limits = replace(
+        EvidenceLimits(), flat_max=round(fit_flat_max(rows), 5), repeat_share=round(fit_repeat_share(rows), 2)
+    )
     ceilings = ExpressionCeilings(**{c: round(v, 4) for c, v in fit_ceilings(rows, limits).items()})
     limits = replace(limits, expression_ceilings=ceilings)
     model = replace(base or ScoreModel(), parallax_ref=limits.flat_max)
@@ -411,6 +425,13 @@ def summarize(rows: Sequence[Row]) -> str:
             f"({len(heads)} of {sum(r.live for r in rows)} live measured): margins x{full.limits.flat_max / max(planes):.2f}"
             f" / x{min(heads) / full.limits.flat_max:.2f}"
         )
+    live_repeats = [r.repeated for r in rows if r.live]
+    if live_repeats:
+        lines.append(
+            f"repeat_share {full.limits.repeat_share}: calmest live clip repeats {max(live_repeats):.3f} of its pairs, "
+            f"an exact still 1.0; held out, the calmest live clip of each source against the cut fitted without it: "
+            + ", ".join(_held_repeat(rows))
+        )
     lines.append(f"expression ceilings {full.limits.expression_ceilings.as_dict()}")
     m = full.model
     lines.append(
@@ -442,6 +463,16 @@ def summarize(rows: Sequence[Row]) -> str:
     everything = [j for js in held.values() for j in js]
     lines += _table("held-out totals (every item judged by the fit without its group)", everything)
     return "\n".join(lines)
+
+
+def _held_repeat(rows: Sequence[Row]) -> list[str]:
+    """Per source: its stillest live clip's repeated share / the repeat_share fitted on the other sources."""
+    out = []
+    for group in sorted({r.group for r in rows if r.live}):
+        held = max(r.repeated for r in rows if r.live and r.group == group)
+        cut = fit_repeat_share([r for r in rows if r.group != group])
+        out.append(f"{group} {held:.3f}/{cut:.3f}")
+    return out
 
 
 def _table(title: str, judged: Iterable[Judged]) -> list[str]:

@@ -3,7 +3,9 @@
 one calibrated score and scoring.decision decides. The only verdicts it gives itself are *findings*, things the
 pixels prove (issue 18: flatness is a finding, not a default):
 
-- **Frozen** (`static_video`): most consecutive face thumbnails repeat exactly (a virtual camera showing a picture).
+- **Frozen** (`static_video`): most pairs of frames >= `repeat_ms` apart repeat inside one face window (a virtual
+  camera showing a picture). Both frames of a pair are cut by the earlier one's box: the landmark model jitters
+  with every change of compression, and a box that moves by a pixel reads as a change the pixels never made.
 - **Plane** (`flat_face`): a flat picture, however it is shaken, tilted or slightly bent, moves in the image by a
   homography; a real head that turns shows parallax no homography explains. Landmarks cannot measure this (the
   landmark model's 3D face prior "sees" a tilted picture as a turned head); pixels can: corner features tracked
@@ -86,8 +88,9 @@ class EvidenceLimits:
     travel_min: float = 0.01  # p90 image shift of the face region per parallax_lag_ms / face width: it "travelled"
     expression_ceilings: ExpressionCeilings = field(default_factory=ExpressionCeilings)
     smooth_frames: int = 5  # median filter over this many traced faces before expression ranges are taken
-    repeat_pixel_diff: float = 0.6  # thumbnails closer than this (mean abs 0..255) repeat ...
-    repeat_share: float = 0.9  # ... and this share of consecutive repeats is a frozen picture
+    repeat_ms: int = 90  # the frozen check compares frames at least this far apart (a live check analyzes ~10 fps)
+    repeat_pixel_diff: float = 0.6  # face windows closer than this (mean abs 0..255 of 32x32 grey) repeat ...
+    repeat_share: float = 0.73  # ... and this share of compared pairs repeating is a frozen picture
     min_frames: int = 10  # fewer traced faces than this: no opinion
     sample_ms: int = 100  # faces closer in time than this are not sampled again (expression, pose range)
     loop_window: int = 450  # face thumbnails kept for the loop check (the newest; 30 s at 15 fps)
@@ -195,6 +198,7 @@ class EvidenceTracker:
         self._thumb_ms: deque[int] = deque(maxlen=limits.loop_window)
         self._repeats = 0
         self._thumb_pairs = 0
+        self._repeat_ref: tuple[FaceObservation, np.ndarray, int] | None = None  # the last frame the check compared
         self._smoothing: deque[tuple[float, ...]] = deque(maxlen=limits.smooth_frames)
         n = len(EXPRESSION_CHANNELS)
         self._smoothed_min = np.full(n, np.inf)
@@ -210,10 +214,7 @@ class EvidenceTracker:
         (without the frame only expression and pose are kept: no repeat, loop, travel or parallax check)."""
         if rgb is not None:
             thumb = face_thumbnail(rgb, face)
-            if self._thumbs:
-                self._thumb_pairs += 1
-                if float(np.abs(thumb - self._thumbs[-1]).mean()) < self.limits.repeat_pixel_diff:
-                    self._repeats += 1
+            self._repeat_pair(rgb, face, thumb, t_ms)
             self._thumbs.append(thumb)
             self._thumb_ms.append(t_ms)
             if self._last_track_ms is None or t_ms - self._last_track_ms >= self.limits.track_ms:
@@ -230,6 +231,21 @@ class EvidenceTracker:
             level = np.median(np.array(self._smoothing), axis=0)
             self._smoothed_min = np.minimum(self._smoothed_min, level)
             self._smoothed_max = np.maximum(self._smoothed_max, level)
+
+    def _repeat_pair(self, rgb: np.ndarray, face: FaceObservation, thumb: np.ndarray, t_ms: int) -> None:
+        """One pair for the frozen check: this frame against the last one compared, at least repeat_ms before (so
+        a 30 fps upload and a live check analyzing 10 fps compare frames as far apart), both cut by that frame's
+        box: the landmarks' own jitter moves a box by a pixel or two, which alone reads as a change, so only
+        pixels inside one fixed window count."""
+        if self._repeat_ref is not None:
+            ref_face, ref_thumb, ref_ms = self._repeat_ref
+            if t_ms - ref_ms < self.limits.repeat_ms:
+                return
+            self._thumb_pairs += 1
+            same_box = face_thumbnail(rgb, ref_face)
+            if float(np.abs(same_box - ref_thumb).mean()) < self.limits.repeat_pixel_diff:
+                self._repeats += 1
+        self._repeat_ref = (face, thumb, t_ms)
 
     def _track(self, rgb: np.ndarray, face: FaceObservation, t_ms: int) -> None:
         """Pixel parallax against the kept frame 1/3-1 s old whose pose differs most, when it differs enough."""

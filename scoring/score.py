@@ -65,10 +65,10 @@ def logit_of(p: float) -> float:
 class ScoreModel:
     """The fitted coefficients (evaluation.calibrate prints them) and the fixed shapes of the features."""
 
-    bias: float = -1.181
-    w_antispoof: float = 1.42
-    w_expression: float = 1.851
-    w_parallax: float = 0.351
+    bias: float = -1.21
+    w_antispoof: float = 1.448
+    w_expression: float = 1.842
+    w_parallax: float = 0.363
     threshold: float = 0.5
     antispoof_min: float = -5.0
     antispoof_max: float = 1.0

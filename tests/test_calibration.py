@@ -38,6 +38,7 @@ def test_the_code_constants_are_the_fit(rows) -> None:  # type: ignore[no-untype
     fitted = calibrate.fit(rows)
     limits = EvidenceLimits()
     assert limits.flat_max == fitted.limits.flat_max
+    assert limits.repeat_share == fitted.limits.repeat_share
     assert limits.expression_ceilings == fitted.limits.expression_ceilings
     for name in ("bias", "w_antispoof", "w_expression", "w_parallax", "parallax_ref"):
         assert getattr(SCORE_MODEL, name) == getattr(fitted.model, name), name

@@ -16,6 +16,7 @@ from evaluation import attacks, calibrate
 from realtime.registry import FAILED, SUCCEEDED, SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
 from scoring.engine import AnalysisOptions
+from scoring.evidence import EvidenceLimits
 from scoring.reasons import Reason
 
 FLAT_REASONS = {Reason.FLAT_FACE, Reason.STATIC_VIDEO}
@@ -176,3 +177,31 @@ def test_a_still_reencoded_by_a_codec_at_any_size_is_static(
     data = encode_video(clip.frames, clip.fps, codec=codec, container=container)
     verdict = engine.analyze_video(data, AnalysisOptions())
     assert Reason.STATIC_VIDEO in verdict.reasons, (verdict.reasons, verdict.evidence)
+
+
+@pytest.mark.parametrize("qualities", [(70, 95), (80, 95)])
+def test_a_still_recompressed_frame_by_frame_is_frozen_by_its_pixels(engine, media: Path, qualities) -> None:
+    """One picture, each frame compressed at another JPEG quality (a virtual camera's or a stream's varying
+    quantization): the landmarks jitter with the compression, so the face's own box moves a pixel or two and its
+    thumbnails stop repeating (0.31-0.41 of the pairs when each frame was cut by its own box); cut by one box the
+    pixels repeat, and the frozen finding refuses the still whatever the score would say."""
+    import cv2  # noqa: PLC0415
+
+    from mediagen import encode_video  # noqa: PLC0415
+
+    bgr = cv2.imread(str(media / "images" / "image_T1.jpg"))
+    assert bgr is not None
+    rng = np.random.default_rng(3)
+    frames = []
+    for _ in range(40):
+        _, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*qualities))])
+        decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+        assert decoded is not None
+        rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+        frames.append(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
+    verdict = engine.analyze_video(encode_video(frames, 10.0, crf=0), AnalysisOptions())
+    evidence = verdict.evidence
+    assert evidence is not None
+    limits = EvidenceLimits()
+    assert evidence.repeated_share >= limits.repeat_share, evidence.to_dict()
+    assert Reason.STATIC_VIDEO in evidence.reasons  # the finding, not only the score

@@ -115,7 +115,7 @@ async def test_video_of_a_still_live_photo_fails(registry, media):
 async def test_still_live_photo_without_actions_fails_as_static(registry, media):
     # a live photo passes anti-spoof frame by frame; only its stillness gives it away
     session, run = await run_check(registry, still(media, "image_T1.jpg"), 15.0, SessionOptions(action_count=0))
-    assert run.status == FAILED and session.status == FAILED
+    assert run.status == FAILED and session.status == FAILED, session.result
     assert session.result["reasons"] == ["static_video"], session.result
     assert session.result["average_liveness"] >= 0.6
 
