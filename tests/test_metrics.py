@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from http import HTTPMethod
 from pathlib import Path
@@ -193,17 +194,27 @@ def test_serve_processes_counts_every_process(tmp_path: Path, models_dir: Path) 
         new_session=True,
     )
     try:
-        server.wait_ready()
+        server.wait_ready()  # one process answers; the other may still be loading its models
+        nodes = _nodes_answering(server.port, 2)
         before = metric_samples(_scrape(server.port))
         key = series("livecheck_requests_total", endpoint="/healthz", method="GET", status="200")
         for _ in range(40):  # new connections: the kernel spreads them over both processes
             assert http_status(server.port, "/healthz") == 200
         counts = {metric_samples(_scrape(server.port)).get(key, 0) - before.get(key, 0) for _ in range(6)}
-        nodes = {_get(server.port, "/readyz")["node"] for _ in range(30)}
     finally:
         assert server.stop() == 0, server.tail()
     assert len(nodes) == 2, nodes  # both processes answer (else one process's own count would pass too)
     assert counts == {40}, counts
+
+
+def _nodes_answering(port: int, wanted: int, timeout_s: float = 120.0) -> set[object]:
+    """The nodes seen answering /readyz, polled until `wanted` have answered or the time runs out."""
+    nodes: set[object] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(nodes) < wanted and time.monotonic() < deadline:
+        nodes.add(_get(port, "/readyz")["node"])
+        time.sleep(0.02)
+    return nodes
 
 
 def _get(port: int, path: str) -> dict[str, object]:

@@ -5,6 +5,8 @@ line names every way in that needs no key."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 import threading
 from pathlib import Path
 
@@ -88,3 +90,26 @@ def test_every_keyless_surface_is_named_with_the_setting_that_turns_it_off() -> 
     assert not any("huawei" in s for s in keyless_surfaces(default))
     open_huawei = replace(default, huawei=replace(default.huawei, auth=HuaweiAuth.NONE))
     assert any('[huawei] auth = "none"' in s for s in keyless_surfaces(open_huawei))
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether process `pid` has a handler for SIGTERM (the SigCgt mask of /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_stop_asked_while_the_models_load_exits_cleanly(models_dir: Path, tmp_path: Path) -> None:
+    """SIGTERM before the server serves (a supervisor stopping a process it has just started): exit 0 once
+    loaded, not a death by the default action (-15; `serve --processes 2` then exited 241)."""
+    server = ServeProcess.start(tmp_path / "serve.log", env={"LIVECHECK_MODELS": str(models_dir)})
+    deadline = time.monotonic() + 60
+    while not _catches_sigterm(server.process.pid) and server.process.poll() is None:
+        assert time.monotonic() < deadline, server.tail()
+        time.sleep(0.01)
+    assert "serving on" not in server.tail()  # it catches SIGTERM from before its models load
+    assert server.stop(60) == 0, server.tail()
+    assert "draining node" in server.tail(), server.tail()

@@ -71,6 +71,9 @@ def serve(
         return EXIT_CONFIG
     if processes > 1:
         return supervise(config, processes, config_path, models_dir)
+    early: list[int] = []  # a SIGTERM while the models load (a supervisor stopping a process it just started)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # is a stop asked for, not a death by the default action
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
     try:
         app = create_app(config)
     except (ModelError, ConfigError) as exc:
@@ -91,6 +94,8 @@ def serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if early:
+            stop.set()
 
         async def drained() -> None:
             await stop.wait()
