@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import threading
+import time
 from pathlib import Path
 
 import pytest
