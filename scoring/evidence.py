@@ -92,7 +92,10 @@ class EvidenceLimits:
     repeat_pixel_diff: float = 0.6  # face windows closer than this (mean abs 0..255 of 32x32 grey) repeat ...
     repeat_share: float = 0.73  # ... and this share of compared pairs repeating is a frozen picture
     min_frames: int = 10  # fewer traced faces than this: no opinion
-    sample_ms: int = 100  # faces closer in time than this are not sampled again (expression, pose range)
+    # Faces closer in time than this are not sampled again (expression, pose range). An upload at 24-60 fps is
+    # sampled every ~100-125 ms; a live check analyzes 10 fps by the arrival clock, whose jitter puts half its
+    # frames a few ms under 100: at 100 it sampled only every other one, and a blink fell between samples.
+    sample_ms: int = 85
     loop_window: int = 450  # face thumbnails kept for the loop check (the newest; 30 s at 15 fps)
     # Loop: at one lag of at least loop_min_lag_ms most face thumbnails match an earlier one more closely than
     # consecutive frames match each other. RMS differences (0..255) of 32x32 grey thumbnails.

@@ -90,6 +90,41 @@ def test_a_tilted_photo_turns_like_a_head_but_shows_no_parallax(engine, flat_cli
     assert tilted.reasons == (Reason.FLAT_FACE,)
 
 
+def _blink_range(engine, frames: list[np.ndarray], times_ms: list[int]) -> tuple[int, float]:
+    """(faces sampled, blink range) of the evidence over `frames` taken at `times_ms`."""
+    from scoring.evidence import EvidenceTracker  # noqa: PLC0415
+
+    analyzer, token = engine.stream_analyzer()
+    try:
+        tracker = EvidenceTracker(engine.settings.evidence)
+        for n, (rgb, t_ms) in enumerate(zip(frames, times_ms, strict=True)):
+            face = analyzer.analyze(rgb, t_ms, n, liveness=False).face
+            if face is not None:
+                tracker.add(face, t_ms, rgb)
+        report = tracker.report()
+    finally:
+        engine.release(token)
+    return len(tracker), report.channels.get("blink", 0.0)
+
+
+def test_a_live_check_at_10_fps_with_a_jittery_clock_samples_every_frame_and_keeps_the_blink(
+    engine, media: Path
+) -> None:
+    """A live check analyzes ~10 fps stamped by arrival, a few ms either side of 100 apart: each analyzed face
+    is sampled (at 100 ms the ones a few ms early were skipped, and a blink fell between samples: a real person
+    refused in CI), and the blink it sees is the one the 30 fps upload sees."""
+    clip = attacks.read_video(media / "videos" / "fye_temple.mp4", 20.0)
+    upload_times = [round(i * 1000 / clip.fps) for i in range(len(clip.frames))]
+    upload_samples, upload_blink = _blink_range(engine, clip.frames, upload_times)
+    rng = np.random.default_rng(7)
+    live_times = [int(k * 100 + rng.integers(-6, 7)) for k in range(int(len(clip.frames) / clip.fps * 10))]
+    live_frames = [clip.frames[min(len(clip.frames) - 1, round(t * clip.fps / 1000))] for t in live_times]
+    live_samples, live_blink = _blink_range(engine, live_frames, live_times)
+    assert live_samples == len(live_frames)
+    assert upload_samples == pytest.approx(len(clip.frames) / 3, abs=1)  # an upload: every third frame, as fitted
+    assert live_blink >= 0.6 * upload_blink > 0.1, (live_blink, upload_blink)
+
+
 # -- the live path: passive checks (no actions) over WebRTC ----------------------------------------------------
 
 LOOPBACK = RealtimeSettings(ice_host_addresses=("127.0.0.1",), max_sessions=2)
