@@ -59,6 +59,7 @@ FRAME_KINDS = (
     "still_injection",
     "talking_photo",
 )
+REPEATED_KINDS = ("still_injection", "live_background")  # a picture streamed unchanged (in a window of a live clip)
 CLIP_KINDS = ("screen_replay", "replay_tilted", "live_background")
 ANIMATION_KINDS = ("talking_photo", DEEPFAKE)
 PLANAR_KINDS = ("print_photo", "held_photo", "tilted_photo", "zoom_photo", "still_noise")  # a bent sheet is not
@@ -432,6 +433,13 @@ def summarize(rows: Sequence[Row]) -> str:
             f"an exact still 1.0; held out, the calmest live clip of each source against the cut fitted without it: "
             + ", ".join(_held_repeat(rows))
         )
+        for kind in REPEATED_KINDS:
+            shares = [r.repeated for r in rows if r.kind == kind]
+            if shares:
+                caught = sum(s >= full.limits.repeat_share for s in shares)
+                lines.append(
+                    f"  {kind} (repeats its picture): lowest share {min(shares):.3f}, {caught}/{len(shares)} frozen"
+                )
     lines.append(f"expression ceilings {full.limits.expression_ceilings.as_dict()}")
     m = full.model
     lines.append(
