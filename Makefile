@@ -55,7 +55,7 @@ apt_install = $(if $(ROOT),apt-get update -qq && DEBIAN_FRONTEND=noninteractive 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || ($(call apt_install,chromium))
 
-# Debian's redis-server and nginx: tests start their own instances on free loopback ports (tests/servers.py).
+# Debian's redis-server and nginx: tests start their own instances on free loopback ports (tests/support/servers.py).
 servers:
 	@command -v redis-server >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || ($(call apt_install,--no-install-recommends redis-server nginx))
 
@@ -72,4 +72,4 @@ test: install chromium servers js
 	unshare $(if $(ROOT),-n,-rn) sh -c 'ip link set lo up && exec $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)'
 
 bench: install
-	$(BIN)/python bench/frame_pipeline.py
+	$(BIN)/python -m bench.frame_pipeline

@@ -4,7 +4,7 @@ FindFace video-liveness on 3 s clips: the analysis path) and sustained live sess
 of d12 from the Python client, run back to back for a fixed time), then the 2-vs-1 ratios.
 
 Run it alone on an idle machine (it saturates the CPU), in the loopback namespace:
-    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python bench/cluster_bench.py'
+    unshare -n sh -c 'ip link set lo up && exec .venv/bin/python -m bench.cluster_bench'
 Options: --rest-requests 200 --video-requests 16 --live 4 --live-seconds 40 --workers 2
 """
 
@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 import httpx  # noqa: E402
 
-from mediagen import cut_clip  # noqa: E402
 from realtime.client import FramesTrack, LiveClient, read_clip  # noqa: E402
-from servers import start_node, stop  # noqa: E402
+from tests.support.mediagen import cut_clip  # noqa: E402
+from tests.support.servers import start_node, stop  # noqa: E402
 
 MEDIA = Path(os.environ.get("LIVECHECK_MEDIA") or ROOT.parent / "shared" / "media")
 KEY = "bench-key"

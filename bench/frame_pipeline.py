@@ -1,6 +1,6 @@
 """Per-frame cost of the scoring path at 640x480 on one core, split by stage, against the raw model time.
 
-    .venv/bin/python bench/frame_pipeline.py [--cpu N] [--video d12.mp4] [--runs 1]
+    .venv/bin/python -m bench.frame_pipeline [--cpu N] [--video d12.mp4] [--runs 1]
 
 Builds a 640x480 H.264 clip from a shared live video, then for every frame: decodes it (PyAV), runs the
 FrameAnalyzer with liveness and embedding (landmarks, describe/quality, anti-spoof, SFace), and times the raw
@@ -22,8 +22,6 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 
@@ -77,13 +75,13 @@ def main() -> int:
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
 
-    import mediagen
     from scoring.analyzer import FrameAnalyzer, StageTimer
     from scoring.engine import LivenessEngine
     from scoring.evidence import EvidenceTracker
     from scoring.light import sample_regions
     from scoring.media import VideoReader
     from scoring.settings import EngineSettings
+    from tests.support import mediagen
 
     source = (Path(args.media) / "videos" / args.video).read_bytes()
     frames, fps = mediagen.decode_frames(source)
@@ -259,7 +257,7 @@ def best_box(engine, rgb: np.ndarray):
 
 
 def mediagen_jpeg(rgb: np.ndarray) -> bytes:
-    import mediagen
+    from tests.support import mediagen
 
     return mediagen.jpeg(rgb)
 

@@ -1,5 +1,5 @@
 """Mutation fuzzing of every API against a real `livecheck serve` on 127.0.0.1, longer than CI's sample
-(tests/test_fuzz.py, 300 requests). Prints the requests sent, the statuses, the 5xx (503 with Retry-After is
+(tests/security/test_fuzz.py, 300 requests). Prints the requests sent, the statuses, the 5xx (503 with Retry-After is
 counted apart: the bounded waits at work), requests without an answer, the slowest answer and the server's peak
 memory growth (VmHWM over the RSS before the run). Exit status 1 when a 5xx or a hang was seen.
 
@@ -9,7 +9,7 @@ routes (a session's offer, fallback and recording; the demo) and the keyed ones 
 one), while /healthz is asked every 50 ms: its p50/p99/max latency and the junk's statuses are printed (before the
 fix one 16 MiB offer held /healthz 4.7 s). Exit status 1 when a junk request got a 5xx.
 
-Usage: .venv/bin/python bench/fuzz.py [--requests 2000] [--seed 1] [--timeout 10] [--healthz-seconds 30]
+Usage: .venv/bin/python -m bench.fuzz [--requests 2000] [--seed 1] [--timeout 10] [--healthz-seconds 30]
        [--attackers 4] [--slow-bodies 4]   (--requests 0 runs the /healthz phase only; --healthz-seconds 0 skips it)
 """
 
@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-from fuzzing import (  # noqa: E402
+from tests.support.fuzzing import (  # noqa: E402
     RequestMaker,
     Seeds,
     long_string_json,
@@ -43,7 +42,7 @@ from fuzzing import (  # noqa: E402
     run_fuzz,
     structure_bomb,
 )
-from serverproc import Server  # noqa: E402
+from tests.support.serverproc import Server  # noqa: E402
 
 MEDIA = Path(os.environ.get("LIVECHECK_MEDIA") or ROOT.parent / "shared" / "media")
 KEY = "bench-fuzz-key"

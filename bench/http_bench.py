@@ -2,7 +2,7 @@
 called directly, at 1, 2, 4 and 8 concurrent clients, in the same run. Prints rps, p50/p95 and the ratios.
 
 Targets: HTTP adds <= 15% latency over the direct engine at 1 client; 4-client throughput >= 1.6x 1-client.
-Usage: .venv/bin/python bench/http_bench.py [--requests 12] [--workers 2]
+Usage: .venv/bin/python -m bench.http_bench [--requests 12] [--workers 2]
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 import httpx  # noqa: E402
 
-from mediagen import cut_clip  # noqa: E402
+from tests.support.mediagen import cut_clip  # noqa: E402
 
 MEDIA = Path(os.environ.get("LIVECHECK_MEDIA") or ROOT.parent / "shared" / "media")
 KEY = "bench-key"

@@ -1,7 +1,7 @@
 """What a fresh landmarker per stream costs (issue 21): every uploaded video and every live check gets a new
 VIDEO-mode MediaPipe instance, closed when the stream ends, so no tracking state survives into the next request.
 
-    .venv/bin/python bench/landmarker_cost.py [--runs 20] [--video d18.mp4]
+    .venv/bin/python -m bench.landmarker_cost [--runs 20] [--video d18.mp4]
 
 Prints the median / p95 / max milliseconds of one pool acquire (creating the instance) + release (closing it),
 and the end-to-end time of LivenessEngine.analyze_video on a shared clip for scale. Figures only; no assertions.
@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def _ms(samples: list[float]) -> str:

@@ -9,7 +9,7 @@ core), the node's capacity as it saw it, then the server's cost per analyzed fra
 to the cost of one check alone, and the largest N with every check admitted at >= 10 analyzed fps and p95 <= 200
 ms. The load average of the machine is printed with each row (the machine may be shared). Run inside a
 loopback-only namespace:
-    unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/live_bench.py --sessions 1 4 8 10 12 16'
+    unshare -n sh -c 'ip link set lo up && .venv/bin/python -m bench.live_bench --sessions 1 4 8 10 12 16'
 `--no-admission` admits everything (to see what an unguarded node does); `--frame-workers K` overrides the
 frame workers (default: the cores).
 """
@@ -21,15 +21,12 @@ import asyncio
 import multiprocessing as mp
 import os
 import resource
-import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime.client import FramesTrack, LiveClient, read_clip  # noqa: E402
 from realtime.registry import SessionError, SessionOptions, SessionRegistry  # noqa: E402

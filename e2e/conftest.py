@@ -19,7 +19,7 @@ import pytest
 
 from e2e.y4m import Y4mInfo, generate_all
 from evaluation.local_server import ServeError, ServeProcess
-from servers import Node
+from tests.support.servers import Node
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "e2e"
@@ -59,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LIVECHECK_STORE__URL": f"sqlite:///{log.parent / 'livecheck.db'}",  # never the user's data dir
         # Admission pinned open: the widget's tests share this server one after another, and a measured capacity
         # under the test machine's load (or a check from the previous test still winding down) answered the demo
-        # page 503 busy. Admission itself is tested on servers of its own (tests/test_capacity.py, the busy e2e).
+        # page 503 busy. Admission itself is tested on servers of its own (tests/realtime/test_capacity.py, the busy e2e).
         "LIVECHECK_REALTIME__ADMIT_FRAME_MS": "1",
         "LIVECHECK_REALTIME__GUARANTEED_FPS": "1",
     }

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from e2e.y4m import Y4mInfo
-from servers import NGINX, REDIS_SERVER, Nginx, Node, Redis, start_node, stop
+from tests.support.servers import NGINX, REDIS_SERVER, Nginx, Node, Redis, start_node, stop
 
 KEY = "nginx-e2e-key"
 D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in order (MEDIA.md)

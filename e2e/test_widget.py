@@ -337,7 +337,7 @@ def test_demo_page_runs_a_check_through_the_server(server: Server, cameras: dict
 
 @pytest.fixture(scope="module")
 def pinned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A node whose capacity is exactly one live check (tests/test_capacity.py's pinning: one frame worker and a
+    """A node whose capacity is exactly one live check (tests/realtime/test_capacity.py's pinning: one frame worker and a
     fixed 100 ms frame cost at 10 fps is 1.0 of a worker, over admit-utilisation 0.8, and the floor is one)."""
     log = tmp_path_factory.mktemp("pinned") / "server.log"
     env = {

@@ -12,7 +12,7 @@ class Variant:
     builds them from the upstream `.pth`. Same graph, names, size and layout as the reference torch export; but its
     exporter's sqrt was only faithful (< 1 ulp), ours correctly rounded, so in ~14% of the folded Conv+BatchNorm
     channels the scale differs by 1 ulp and the bytes differ. Logits agree within 3e-6 on real face crops
-    (tests/test_models_download.py)."""
+    (tests/models/test_models_download.py)."""
 
     sha256: str
     size: int

@@ -10,7 +10,7 @@ Why these shapes: the anti-spoof logit is clipped unevenly because a very confid
 a picture's way past missing motion (the upper clip), while a confident "spoof" still counts heavily; expression
 and parallax count in logs because they span decades between a still and a talking head. An unmeasured parallax
 (no turn, a face too small) adds nothing either way. The coefficients are fitted leave-one-source-out by
-`python -m evaluation.calibrate` and written here; tests/test_calibration.py checks they are what the fit gives.
+`python -m evaluation.calibrate` and written here; tests/evaluation/test_calibration.py checks they are what the fit gives.
 
 What fails is named by the weakest part: the anti-spoof term (`low_liveness`), else missing motion evidence
 (`flat_face` when the face travelled across the image, a picture in a hand; `static_video` when it did not).

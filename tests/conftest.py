@@ -8,18 +8,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.paths import MEDIA_DIR, MODELS_DIR
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 # The default session store lives in the per-user data dir: tests (and the servers they start) use a temporary one.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="livecheck-test-data-")
-
-
-def _shared(var: str, name: str) -> Path:
-    return Path(os.environ.get(var) or ROOT.parent / "shared" / name)
-
-
-MODELS_DIR = _shared("LIVECHECK_MODELS", "models")
-MEDIA_DIR = _shared("LIVECHECK_MEDIA", "media")
 
 
 TIERS = ("unit", "webrtc", "e2e")
@@ -95,7 +88,7 @@ def media_bytes(media: Path):
 @pytest.fixture(scope="module")
 def app(engine):
     """The Quart app on the shared engine with the test API key (a module may override it with other settings)."""
-    from api_support import make_app
+    from tests.support.api_support import make_app
 
     return make_app(engine)
 
@@ -103,6 +96,6 @@ def app(engine):
 @pytest.fixture
 def client(app):
     """A test client that checks every response against /openapi.json."""
-    from api_support import CheckedClient
+    from tests.support.api_support import CheckedClient
 
     return CheckedClient(app)

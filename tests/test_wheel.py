@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODELS_DIR
 from evaluation.local_server import free_port, http_status
+from tests.support.paths import MODELS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("models", "scoring", "realtime", "webapp", "frontend", "evaluation")

@@ -1,5 +1,5 @@
 /* The widget's vocabulary, defined once. The first group mirrors the server's enums value for value
- * (tests/test_widget_constants.py compares them); the second is the widget's own (screens, error screens, the
+ * (tests/webapp/test_widget_constants.py compares them); the second is the widget's own (screens, error screens, the
  * messages posted to the embedding page). Other modules use these names, never the strings themselves.
  *
  * Keep the format: `export const Name = Object.freeze({ KEY: 'value', ... });`, one constant per line; the test

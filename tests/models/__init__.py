@@ -1,0 +1,1 @@
+"""Tests of models/: the manifest, loading and download."""

@@ -1,0 +1,1 @@
+"""Tests of realtime/: the challenge, WebRTC checks, the session store, capacity."""

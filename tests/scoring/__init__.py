@@ -1,0 +1,1 @@
+"""Tests of scoring/: frame analysis, evidence, the score, stills and videos."""

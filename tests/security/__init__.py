@@ -1,0 +1,1 @@
+"""Tests of authentication, tokens, input limits, fuzzing: the attacker's view."""
