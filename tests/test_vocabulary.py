@@ -8,7 +8,6 @@ import dataclasses
 import re
 import typing
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from scoring.actions import ACTIONS, Action
 from scoring.errors import InputCode
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
+from tests.support.paths import ROOT
 from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, FRS_TABLE, WARNING_CODES, Frs
 from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
@@ -34,7 +34,7 @@ from webapp.openapi import document
 
 pytestmark = pytest.mark.unit
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 
 
 def values(enum: type[StrEnum]) -> list[str]:
@@ -48,9 +48,48 @@ def schema(path: str, method: str, status: str) -> dict[str, Any]:
     return found
 
 
-def test_actions_are_the_enum() -> None:
-    assert ACTIONS == tuple(Action) and all(isinstance(a, Action) for a in ACTIONS)
-    assert sorted(ACTION_CODES.values()) == sorted(Action), "every action has a Huawei code and no code is spare"
+# What integrators have been told they receive, written out by hand: renaming or dropping one breaks their code, so
+# it must fail here (a comparison of the enums with themselves cannot). Adding one is a documented change.
+PUBLISHED: dict[type[StrEnum], list[str]] = {
+    Action: ["turn_left", "turn_right", "nod", "blink", "open_mouth", "smile"],
+    SessionStatus: ["CREATED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "EXPIRED"],
+    Reason: [
+        "no_face",
+        "multiple_faces",
+        "short_time",
+        "static_video",
+        "flat_face",
+        "face_changed",
+        "low_liveness",
+        "actions_failed",
+        "too_few_frames",
+        "reference_no_face",
+        "face_mismatch",
+        "looped_video",
+        "light_mismatch",
+        "too_bright",
+    ],  # fmt: skip
+    LiveReason: [
+        "timeout",
+        "cancelled",
+        "disconnected",
+        "stream_ended",
+        "positioning_failed",
+        "node_lost",
+        "server_shutdown",
+        "internal_error",
+    ],  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("enum", list(PUBLISHED), ids=lambda e: e.__name__)
+def test_the_published_vocabularies_are_what_integrators_were_told(enum: type[StrEnum]) -> None:
+    assert values(enum) == PUBLISHED[enum]
+
+
+def test_every_action_can_be_drawn_and_has_a_huawei_code() -> None:
+    assert sorted(ACTIONS) == sorted(PUBLISHED[Action]) and all(isinstance(a, Action) for a in ACTIONS)
+    assert sorted(ACTION_CODES.values()) == sorted(PUBLISHED[Action]), "every action a Huawei code, none spare"
 
 
 def test_openapi_statuses_actions_and_reasons_are_the_enums() -> None:
