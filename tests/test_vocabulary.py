@@ -24,6 +24,7 @@ from scoring.errors import InputCode
 from scoring.reasons import Reason
 from scoring.settings import FaceSelector
 from tests.support.paths import ROOT
+from tests.support.protocol_doc import server_vocabulary
 from webapp.api_findface import METHOD_NOT_ALLOWED
 from webapp.api_huawei import ACTION_CODES, FRS_TABLE, WARNING_CODES, Frs
 from webapp.api_huawei import ERROR_CODES as HUAWEI_ERRORS
@@ -165,19 +166,14 @@ def test_openapi_describes_the_data_channel_from_the_enums() -> None:
 
 
 def test_protocol_doc_lists_what_the_server_sends() -> None:
-    text = (DOCS / "protocol.md").read_text()
-    server_part = text[text.index("### Server -> client") : text.index("## Rules the server enforces")]
-    client_part = text[text.index("### Client -> server") : text.index("### Server -> client")]
+    doc = server_vocabulary()
     sent = {cls.type for cls in protocol.ServerMessage.__subclasses__()}
-    assert set(re.findall(r"^\| `(\w+)` \|", server_part, re.M)) == {str(t) for t in sent}
-    assert set(re.findall(r"^\| `(\w+)` \|", client_part, re.M)) == {str(t) for t in protocol.CLIENT_TYPES}
+    assert set(doc.types) == {str(t) for t in sent}
+    assert set(doc.client_types) == {str(t) for t in protocol.CLIENT_TYPES}
     assert sent | protocol.CLIENT_TYPES == set(MessageType), "every message type is sent by one side"
-    state_row = next(line for line in server_part.splitlines() if line.startswith("| `state`"))
-    assert re.findall(r"`(\w+)`", state_row)[2:] == values(Phase)
-    feedback = server_part[server_part.index("Feedback codes:") : server_part.index("Defined once")]
-    assert re.findall(r"`(\w+)`", re.sub(r"\([^()]*\)", "", feedback)) == values(FeedbackCode)
-    actions = re.findall(r"`(\w+)`", server_part[server_part.index("Actions:") :].splitlines()[0])
-    assert actions == values(Action)
+    assert doc.phases == values(Phase)
+    assert doc.feedback == values(FeedbackCode)
+    assert doc.actions == values(Action)
 
 
 def test_a_client_message_of_an_unhashable_type_is_ignored() -> None:

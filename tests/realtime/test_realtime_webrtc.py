@@ -19,6 +19,7 @@ from realtime.client import FramesTrack, LiveClient, read_clip
 from realtime.registry import FAILED, SUCCEEDED, SessionError, SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
 from tests.support.live_check import run_check, settle
+from tests.support.protocol_doc import server_vocabulary
 from tests.support.session_support import ShiftedClock
 
 pytestmark = pytest.mark.webrtc
@@ -66,6 +67,16 @@ async def test_d12_in_its_own_order_succeeds(registry, d12):
     assert [m["completed"] for m in progress] == [1, 2, 3]
     assert prompts[1]["_at"] >= progress[0]["_at"] and prompts[2]["_at"] >= progress[1]["_at"]
     assert registry.counts() == {"live": 0, "peers": 0, "landmarkers": 0}
+    _as_documented(run)
+
+
+def _as_documented(run) -> None:
+    """Every message the server really sent is one docs/protocol.md lists, with its documented values."""
+    doc = server_vocabulary()
+    assert {m["type"] for m in run.messages} <= set(doc.types), run.messages
+    assert {m["state"] for m in run.of_type("state")} <= set(doc.phases)
+    assert {m["code"] for m in run.of_type("feedback")} <= set(doc.feedback)
+    assert {m["action"] for m in run.of_type("prompt")} <= set(doc.actions)
 
 
 async def test_d12_in_another_order_fails_naming_the_action(registry, d12):
@@ -78,6 +89,7 @@ async def test_d12_in_another_order_fails_naming_the_action(registry, d12):
     failed = [a["action"] for a in session.result["actions"] if not a["passed"]]
     assert failed == ["turn_right"]
     assert run.of_type("feedback")[-1]["code"] == "too_slow"
+    _as_documented(run)
 
 
 async def test_video_of_a_still_live_photo_fails(registry, media):
