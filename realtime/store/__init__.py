@@ -4,6 +4,7 @@ sqlite:///<absolute path>   embedded default (four slashes: sqlite:////var/lib/l
                             sessions survive a restart; processes on one machine share it)
 sqlite:///:memory:          one process, nothing kept (tests of the registry alone)
 redis://host:port/db        several processes or machines (rediss:// for TLS)
+redis+cluster://host:port   the same on a Redis Cluster (any one node; rediss+cluster:// for TLS)
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from realtime.store.base import Admission, Limit, SessionStore, StoreError, Ticket, lost_sessions, total, update
 from realtime.store.records import SessionRecord
-from realtime.store.redis import RedisStore
+from realtime.store.redis import CLUSTER_SCHEMES, RedisStore
 from realtime.store.sqlite import MEMORY, SqliteStore
 
 SQLITE_PREFIX = "sqlite:///"
-REDIS_SCHEMES = ("redis://", "rediss://")
+REDIS_SCHEMES = ("redis://", "rediss://", *CLUSTER_SCHEMES)
 
 
 def data_dir() -> Path:
@@ -35,11 +37,15 @@ def default_store_url() -> str:
 def check_store_url(url: str) -> str | None:
     """None if `url` names a store this build can open; otherwise what is wrong with it."""
     if url.startswith(REDIS_SCHEMES):
-        return None if len(url.split("://", 1)[1]) > 0 else "expected redis://HOST:PORT/DB"
+        if not url.split("://", 1)[1]:
+            return "expected redis://HOST:PORT/DB or redis+cluster://HOST:PORT"
+        if url.startswith(CLUSTER_SCHEMES) and urlsplit(url).path.strip("/") not in ("", "0"):
+            return "a Redis Cluster has one database: redis+cluster://HOST:PORT"
+        return None
     if url.startswith(SQLITE_PREFIX):
         path = url[len(SQLITE_PREFIX) :]
         return None if path == MEMORY or path.startswith("/") else "expected sqlite:////absolute/path.db"
-    return "expected sqlite:///PATH or redis://HOST:PORT/DB"
+    return "expected sqlite:///PATH, redis://HOST:PORT/DB or redis+cluster://HOST:PORT"
 
 
 def open_store(url: str = "", clock: Callable[[], float] = time.time) -> SessionStore:

@@ -3,16 +3,22 @@ detections and rate-limit counters. Sessions are hashes with a TTL (PEXPIREAT); 
 compares the version, so exactly one of several racing nodes wins. Indexes (sessions by status and by tenant and
 status, items by kind, a client's places) are sorted sets scored by each member's expiry: every write prunes the
 index it writes to and keeps the index key itself only as long as its last member (PEXPIREAT), so nothing a session
-or an item left behind outlives it, and an index no one writes to again expires whole."""
+or an item left behind outlives it, and an index no one writes to again expires whole.
+
+Redis Cluster (`redis+cluster://`, `rediss+cluster://`): every key carries one hash tag (`{livecheck}`), so all of
+them live in one slot and each script stays one atomic step on one shard, as a cluster requires of a script's keys
+(CROSSSLOT otherwise). A cluster then gives failover and a managed endpoint, not write scale-out: a session costs a
+few small keys and a handful of writes, which one shard serves for far more sessions than the nodes can check."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import secrets
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -22,7 +28,8 @@ from realtime.status import SessionStatus
 from realtime.store.base import Admission, Limit, StoreError, Ticket
 from realtime.store.records import SessionRecord
 
-PREFIX = "livecheck:"
+PREFIX = "{livecheck}:"  # the hash tag: one slot for every key (see above)
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -136,13 +143,16 @@ return {0, 0}
 )
 
 
-def _guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+def _guarded(
+    method: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, T]]:
     """Redis down or timing out is the store being unavailable (503 store_unavailable), never a 500."""
 
     @functools.wraps(method)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+    async def call(store: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await method(*args, **kwargs)
+            await store._started()
+            return await method(store, *args, **kwargs)
         except RedisError as exc:
             raise StoreError(f"session store unavailable: {type(exc).__name__}: {exc}") from exc
 
@@ -162,6 +172,15 @@ def _holder(body: bytes | str | None) -> str:
     return item["by"] if isinstance(item, dict) and isinstance(item.get("by"), str) else ""
 
 
+def _client(url: str) -> aioredis.Redis:
+    """A client for one server, or for a cluster (its `+cluster` scheme: the client follows the slot map)."""
+    if url.startswith(CLUSTER_SCHEMES):
+        plain = url.replace("+cluster://", "://", 1)
+        cluster = aioredis.RedisCluster.from_url(plain, socket_timeout=10, socket_connect_timeout=5)
+        return cluster  # type: ignore[return-value]  # the same commands, scripts and pipelines the store uses
+    return aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+
+
 def redacted(url: str) -> str:
     """The URL without a password, for logs."""
     parts = urlsplit(url)
@@ -176,13 +195,24 @@ class RedisStore:
     def __init__(self, url: str, clock: Callable[[], float] = time.time) -> None:
         self.url = redacted(url)
         self._clock = clock
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._redis = _client(url)
+        self._unstarted = url.startswith(CLUSTER_SCHEMES)
+        self._starting = asyncio.Lock()
         self._create = self._redis.register_script(_CREATE)
         self._swap = self._redis.register_script(_SWAP)
         self._hit = self._redis.register_script(_HIT)
         self._admit = self._redis.register_script(_ADMIT)
         self._put = self._redis.register_script(_PUT)
         self._drop = self._redis.register_script(_DROP)
+
+    async def _started(self) -> None:
+        """A cluster client reads the slot map once, before any command: redis-py 8.1 lets the first commands of a
+        burst race its lazy start and fail (AttributeError on a connection it closed meanwhile)."""
+        if self._unstarted:
+            async with self._starting:
+                if self._unstarted:
+                    await self._redis.initialize()  # type: ignore[attr-defined]  # RedisCluster's
+                    self._unstarted = False
 
     @staticmethod
     def _key(session_id: str) -> str:

@@ -32,7 +32,7 @@ from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import open_store
-from tests.support.servers import REDIS_SERVER, Node, Redis, free_port, start_node, stop
+from tests.support.servers import REDIS_SERVER, Node, Redis, RedisCluster, free_port, start_node, stop
 from tests.support.session_support import ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
@@ -68,6 +68,31 @@ def pair(redis: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
     yield a, b
     for node in (a, b):
         stop(node.process)
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (make test installs it)")
+    cluster = RedisCluster.start(tmp_path_factory.mktemp("redis-cluster"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_pair(redis_cluster: RedisCluster, workdir: Path) -> Iterator[tuple[Node, Node]]:
+    """Nodes C and D on a three-shard Redis Cluster (`redis+cluster://`)."""
+    c = start_node(workdir, "c", redis_cluster.url, KEY)
+    d = start_node(workdir, "d", redis_cluster.url, KEY)
+    yield c, d
+    for node in (c, d):
+        stop(node.process)
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def nodes(request: pytest.FixtureRequest) -> tuple[Node, Node]:
+    """Two nodes on one Redis server, or on a Redis Cluster."""
+    return request.getfixturevalue("pair" if request.param == "redis" else "cluster_pair")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +134,8 @@ async def run_live(node: Node, session: dict[str, Any], frames: list[Any], fps: 
     return str(run.status)
 
 
-async def test_session_created_on_a_is_checked_on_b_and_read_from_a(pair, d12):
-    a, b = pair
+async def test_session_created_on_a_is_checked_on_b_and_read_from_a(nodes, d12):
+    a, b = nodes
     frames, fps = d12
     session = a.create_session(actions=D12_ACTIONS)
     assert b.session(session["session_id"])["status"] == "CREATED"  # any node reads any session
@@ -123,8 +148,8 @@ async def test_session_created_on_a_is_checked_on_b_and_read_from_a(pair, d12):
     assert assert_signed(b.session(session["session_id"]))["result_sha256"] == assert_signed(view)["result_sha256"]
 
 
-async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(pair, d12):
-    a, b = pair
+async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(nodes, d12):
+    a, b = nodes
     frames, fps = d12
     session = a.create_session(actions=["nod"])
     clients = [LiveClient(FramesTrack(frames[:30], fps)) for _ in range(10)]
@@ -476,11 +501,16 @@ DEMO = RealtimeSettings(
 ORIGIN = "https://demo.example"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """One store for two nodes: a SQLite file, or a Redis database of its own (the pair above uses db 0)."""
+    """One store for two nodes: a SQLite file, a Redis database of its own (the pair above uses db 0), or the
+    Redis Cluster (emptied: its nodes above keep only their heartbeats there)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'livecheck.db'}"
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return cluster.url
     server: Redis = request.getfixturevalue("redis")
     direct = redis_client.Redis(port=server.port, db=5)
     direct.flushdb()

@@ -58,10 +58,10 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @classmethod
-    def start(cls, workdir: Path) -> Redis:
+    def start(cls, workdir: Path, *extra: str) -> Redis:
         assert REDIS_SERVER, "redis-server is not installed (make test installs Debian's redis-server)"
         port = free_port()
-        log = workdir / "redis.log"
+        log = workdir / f"redis-{port}.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [
@@ -80,6 +80,7 @@ class Redis:
                     "no",
                     "--protected-mode",
                     "yes",
+                    *extra,
                 ],
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -96,6 +97,60 @@ class Redis:
 
     def stop(self) -> None:
         stop(self.process)
+
+
+SLOTS = 16384
+
+
+@dataclass
+class RedisCluster:
+    """A Redis Cluster of `shards` masters on loopback ports (no replicas), its slots split evenly, as an operator's
+    managed cluster would route keys: a script whose keys hash to two slots is refused (CROSSSLOT)."""
+
+    nodes: list[Redis]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    @classmethod
+    def start(cls, workdir: Path, shards: int = 3, timeout_s: float = 30) -> RedisCluster:
+        import redis  # noqa: PLC0415 - only the tests that use a Redis server need the client
+
+        buses = [free_port() for _ in range(shards)]  # the default bus port (port + 10000) may lie past 65535
+        nodes = [
+            Redis.start(
+                workdir,
+                *("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{i}.conf"),
+                *("--cluster-port", str(bus)),
+            )
+            for i, bus in enumerate(buses)
+        ]
+        cluster = cls(nodes)
+        clients = [redis.Redis(port=n.port) for n in nodes]
+        try:
+            for i, client in enumerate(clients):
+                client.cluster("ADDSLOTSRANGE", i * SLOTS // shards, (i + 1) * SLOTS // shards - 1)
+            for node, bus in zip(nodes[1:], buses[1:]):
+                clients[0].cluster("MEET", "127.0.0.1", node.port, bus)
+            deadline = time.monotonic() + timeout_s
+            while not all(c.cluster("INFO").get("cluster_state") == "ok" for c in clients):
+                if time.monotonic() > deadline:
+                    cluster.stop()
+                    raise RuntimeError("the Redis cluster never reached cluster_state:ok")
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
+        return cluster
+
+    def flush(self) -> None:
+        for node in self.nodes:
+            node.flush()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 @dataclass
