@@ -79,7 +79,9 @@ class RealtimeSettings:
 class StoreSettings:
     """[store]: where sessions live, shared by every node that uses the same store (docs/deploy.md)."""
 
-    url: str = ""  # "" = sqlite:///<per-user data dir>/livecheck/livecheck.db; redis://HOST:PORT/DB; redis+cluster://HOST:PORT
+    url: str = (
+        ""  # "" = sqlite:///<per-user data dir>/livecheck/livecheck.db; redis://HOST:PORT/DB; redis+cluster://HOST:PORT
+    )
     heartbeat_s: float = 1.0  # each node writes its heartbeat this often
     node_lost_s: float = 5.0  # a node silent this long is gone: any other node fails its running checks node_lost
     max_live_checks: int = 0  # checks in progress across every node of the store; 0 = only each node's max-sessions
