@@ -32,7 +32,7 @@ from realtime.results import failed_result
 from realtime.settings import RealtimeSettings, StoreSettings
 from realtime.status import SessionStatus
 from realtime.store import open_store
-from tests.support.servers import REDIS_SERVER, Node, Redis, RedisCluster, free_port, start_node, stop
+from tests.support.servers import Node, Redis, RedisCluster, free_port, start_node, stop
 from tests.support.session_support import ShiftedClock
 from webapp.app import create_app
 from webapp.config import load_config
@@ -47,36 +47,18 @@ D12_ACTIONS = ["turn_left", "turn_right", "open_mouth"]  # what d12.mp4 does, in
 
 
 @pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    server = Redis.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("nodes")
 
 
 @pytest.fixture(scope="module")
-def pair(redis: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
+def pair(redis_server: Redis, workdir: Path) -> Iterator[tuple[Node, Node]]:
     """Nodes A and B on one Redis."""
-    a = start_node(workdir, "a", redis.url, KEY, extra_env=DEMO_ENV)
-    b = start_node(workdir, "b", redis.url, KEY, extra_env=DEMO_ENV)
+    a = start_node(workdir, "a", redis_server.url, KEY, extra_env=DEMO_ENV)
+    b = start_node(workdir, "b", redis_server.url, KEY, extra_env=DEMO_ENV)
     yield a, b
     for node in (a, b):
         stop(node.process)
-
-
-@pytest.fixture(scope="module")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    cluster = RedisCluster.start(tmp_path_factory.mktemp("redis-cluster"))
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -179,10 +161,10 @@ async def test_ten_concurrent_offers_for_one_session_get_exactly_one_answer(node
     assert a.session(session["session_id"])["status"] == "IN_PROGRESS"
 
 
-async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis, pair, workdir, d12):
+async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis_server, pair, workdir, d12):
     a, _ = pair
     frames, fps = d12
-    doomed = start_node(workdir, "doomed", redis.url, KEY)
+    doomed = start_node(workdir, "doomed", redis_server.url, KEY)
     session = a.create_session(actions=["nod"])  # d12 never nods: the check runs until it is killed
     client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
     try:
@@ -201,10 +183,10 @@ async def test_a_node_killed_mid_check_leaves_its_session_failed_node_lost(redis
     assert_signed(view)
 
 
-async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis, pair, workdir, d12):
+async def test_sigterm_during_a_check_lets_it_finish_then_exits_0(redis_server, pair, workdir, d12):
     a, _ = pair
     frames, fps = d12
-    leaving = start_node(workdir, "leaving", redis.url, KEY)
+    leaving = start_node(workdir, "leaving", redis_server.url, KEY)
     session = a.create_session(actions=D12_ACTIONS)
     other = a.create_session()
     client = LiveClient(FramesTrack(frames, fps, lead_s=1.5))
@@ -511,7 +493,7 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
         cluster.flush()
         return cluster.url
-    server: Redis = request.getfixturevalue("redis")
+    server: Redis = request.getfixturevalue("redis_server")
     direct = redis_client.Redis(port=server.port, db=5)
     direct.flushdb()
     direct.close()

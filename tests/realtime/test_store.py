@@ -33,30 +33,9 @@ from realtime.store import (
 from realtime.store import redis as redis_store
 from realtime.store.redis import RedisStore
 from realtime.store.sqlite import SqliteStore
-from tests.support.servers import REDIS_SERVER, Redis, RedisCluster
 from tests.support.session_support import ShiftedClock
 
 BACKENDS = ["sqlite", "memory", "redis", "redis-cluster"]
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory):
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    server = Redis.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory):
-    """Three masters, the slots split among them: every script must keep its keys in one slot (before the hash
-    tag, each script touching a session and an index failed with CROSSSLOT)."""
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    cluster = RedisCluster.start(tmp_path_factory.mktemp("redis-cluster"))
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=BACKENDS)
