@@ -181,7 +181,11 @@ class LiveChecks:
                 raise
             if isinstance(exc, Overloaded):  # the live landmarker pool stayed full past its bounded wait
                 raise SessionError(SessionCode.TOO_MANY_SESSIONS, exc.message, 503) from None
-            raise SessionError(SessionCode.INVALID_OFFER, f"The SDP offer could not be used: {exc}", 400) from None
+            # the WebRTC stack's own words are for the operator's log, never for the client
+            log.warning(
+                "session %s: the WebRTC stack refused the offer: %s: %r", claimed.id, type(exc).__name__, str(exc)[:200]
+            )
+            raise SessionError(SessionCode.INVALID_OFFER, "The SDP offer could not be used.", 400) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
     async def _peer_finished(self, local: LocalCheck, peer: LivePeer) -> None:

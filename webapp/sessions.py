@@ -41,7 +41,6 @@ NO_ALLOWED_ORIGINS = "no_allowed_origins"  # a `warnings` code of POST /v1/sessi
 CREATE_BODY_BYTES = base64_chars(MAX_REFERENCE_BYTES) + FRAMING_BYTES
 OFFER_BODY_BYTES = MAX_OFFER_BYTES + 4 * 1024
 TOKEN_IN_HEADER = "Send the session's client token as Authorization: Bearer <client_token>."
-UNUSABLE_OFFER = "The SDP offer could not be used"
 
 
 def registry(app: Quart | None = None) -> SessionRegistry:
@@ -224,14 +223,7 @@ async def offer(session_id: str) -> Any:
     sdp, kind = body.get("sdp"), body.get("type", "offer")
     if not isinstance(sdp, str) or not isinstance(kind, str):
         raise SessionError(SessionCode.INVALID_OFFER, 'Expected {"sdp": ..., "type": "offer"}.', 400)
-    try:
-        answer = await reg.offer(session_id, token, sdp, kind)
-    except SessionError as exc:
-        if exc.code == SessionCode.INVALID_OFFER and exc.message.startswith(UNUSABLE_OFFER):
-            # realtime.live appends the WebRTC stack's exception text: never echoed to a client
-            raise SessionError(SessionCode.INVALID_OFFER, f"{UNUSABLE_OFFER}.", 400) from None
-        raise
-    return jsonify(answer)
+    return jsonify(await reg.offer(session_id, token, sdp, kind))
 
 
 def _fallback_view(session_id: str, plan: FallbackPlan, now: float) -> dict[str, Any]:

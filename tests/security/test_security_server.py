@@ -483,6 +483,35 @@ async def _offers(count: int) -> list[str]:
     return sdps
 
 
+# Offers that pass the SDP check but that aiortc cannot use (its parser raises on them), with what it raised.
+UNUSABLE_OFFERS = {
+    "setup": (("a=setup:actpass", "a=setup:bogus"), "'bogus'"),
+    "rtpmap": (("VP8/90000", "VP8/abc"), "invalid literal"),
+    "sctp-port": (("a=sctp-port:5000", "a=sctp-port:abc"), "invalid literal"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNUSABLE_OFFERS))
+def test_an_offer_the_webrtc_stack_cannot_use_is_refused_without_its_exception_text(server: Server, name: str) -> None:
+    """Finding 12: an offer valid enough for the SDP check that aiortc then fails on gets a fixed sentence (400
+    invalid_offer), never aiortc's text (`invalid literal for int() with base 10: 'abc'`); the exception's type and
+    text go to the server's log (escaped, like every log line) for the operator."""
+    (old, new), text = UNUSABLE_OFFERS[name]
+    sdp = asyncio.run(_offers(1))[0]
+    assert old in sdp
+    session = create(server)
+    path = f"/v1/sessions/{session['session_id']}/offer"
+    reply = call(server, "POST", path, {"sdp": sdp.replace(old, new), "type": "offer"}, key=session["client_token"])
+    error = body_of(reply)["error"]
+    assert reply.status == 400 and error["code"] == "invalid_offer", reply.body[:300]
+    assert text not in reply.body.decode() and "Error" not in error["message"], error
+    assert "int()" not in reply.body.decode() and "base 10" not in reply.body.decode()
+    logged = [
+        line for line in server.log().splitlines() if session["session_id"] in line and "refused the offer" in line
+    ]
+    assert logged and ("ValueError" in logged[0] or "KeyError" in logged[0]), server.log()[-2000:]
+
+
 def test_demo_checks_never_hold_the_integrators_max_live_checks(server: Server) -> None:
     """max-live-checks = 1. Two keyless demo sessions given a valid offer and never connected. Before: the
     integrator's offer got 503 too_many_sessions for as long as the demo peers waited."""
