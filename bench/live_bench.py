@@ -169,7 +169,7 @@ def vp8_decode_ms(frames: list[np.ndarray], count: int = 60) -> float:
     return 1000 * (time.perf_counter() - start) / max(1, decoded)
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8, 10, 12, 16])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each check (its action deadline)")
@@ -179,46 +179,40 @@ async def main() -> None:
         "--media",
         default=os.environ.get("LIVECHECK_MEDIA", str(Path(__file__).resolve().parents[2] / "shared" / "media")),
     )
-    args = parser.parse_args()
-    clip = str(Path(args.media) / "videos" / "d12.mp4")
-    parent, child = mp.get_context("spawn").Pipe()
-    clients = mp.get_context("spawn").Process(target=client_process, args=(child, clip), daemon=True)
-    clients.start()
-    most = max(args.sessions)
-    engine = LivenessEngine.load(EngineSettings(), os.environ.get("LIVECHECK_MODELS"), live_landmarkers=most)
+    return parser.parse_args()
+
+
+def make_registry(engine: LivenessEngine, args: argparse.Namespace) -> SessionRegistry:
+    """One registry for every round, sized for the largest round so that only admission refuses a check."""
     settings = RealtimeSettings(
         ice_host_addresses=("127.0.0.1",),
-        max_sessions=most,  # the fixed cap never refuses here: only admission does
+        max_sessions=max(args.sessions),  # the fixed cap never refuses here: only admission does
         action_timeout_s=args.seconds,
         check_timeout_s=args.seconds + 30,
         frame_workers=args.frame_workers,
         # no admission: a rate so low that every check meets it and none costs anything
         guaranteed_fps=1e-6 if args.no_admission else RealtimeSettings().guaranteed_fps,
     )
-    registry = SessionRegistry(engine, settings)
+    return SessionRegistry(engine, settings)
+
+
+async def main() -> None:
+    args = parse_args()
+    clip = str(Path(args.media) / "videos" / "d12.mp4")
+    parent, child = mp.get_context("spawn").Pipe()
+    clients = mp.get_context("spawn").Process(target=client_process, args=(child, clip), daemon=True)
+    clients.start()
+    most = max(args.sessions)
+    engine = LivenessEngine.load(EngineSettings(), os.environ.get("LIVECHECK_MODELS"), live_landmarkers=most)
+    registry = make_registry(engine, args)
     registry.start()
     print(f"frame workers {registry.frame_workers}, admission {'off' if args.no_admission else 'on'}")
     print(
         f"{'N':>3} {'admit':>5} {'refuse':>6} {'cap':>4} {'fps min':>8} {'fps mean':>9} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'CPU%/check':>10}  {'ok':<3} load"
     )
-    best = 0
-    stage_ms: dict[str, float] = {}
-    alone: dict[str, float] = {}
     try:
-        for n in args.sessions:
-            r = await run_round(registry, parent, n, args.seconds)
-            ok = r["fps_min"] >= 10 and r["p95"] <= 200
-            best = n if ok and r["refused"] == 0 and n > best else best
-            stage_ms = r["stage_ms"]
-            alone = alone or stage_ms
-            cap = "-" if args.no_admission else str(r["capacity"])
-            print(
-                f"{n:>3} {r['admitted']:>5} {r['refused']:>6} {cap:>4} {r['fps_min']:>8.1f} "
-                f"{r['fps_mean']:>9.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['cpu_per_session']:>10.1f}  "
-                f"{'yes' if ok else 'no':<3} {r['load']}" + (f"  refused: {r['codes']}" if r["codes"] else ""),
-                flush=True,
-            )
+        best, stage_ms, alone = await run_rounds(registry, parent, args)
     finally:
         parent.send(("stop",))
         clients.join(10)
@@ -233,6 +227,30 @@ async def main() -> None:
         print(f"  {stage:<36} {ms:6.2f} | {alone.get(stage, float('nan')):6.2f}")
     print(f"largest N with every check admitted, >= 10 analyzed fps each and p95 <= 200 ms: {best}")
     engine.close()
+
+
+async def run_rounds(
+    registry: SessionRegistry, conn: Connection, args: argparse.Namespace
+) -> tuple[int, dict[str, float], dict[str, float]]:
+    """One round per N, a row each; returns the largest N that met the targets with every check admitted, the
+    stage costs of the last round and those of the first (one check alone, when N starts at 1)."""
+    best = 0
+    stage_ms: dict[str, float] = {}
+    alone: dict[str, float] = {}
+    for n in args.sessions:
+        r = await run_round(registry, conn, n, args.seconds)
+        ok = r["fps_min"] >= 10 and r["p95"] <= 200
+        best = n if ok and r["refused"] == 0 and n > best else best
+        stage_ms = r["stage_ms"]
+        alone = alone or stage_ms
+        cap = "-" if args.no_admission else str(r["capacity"])
+        print(
+            f"{n:>3} {r['admitted']:>5} {r['refused']:>6} {cap:>4} {r['fps_min']:>8.1f} "
+            f"{r['fps_mean']:>9.1f} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['cpu_per_session']:>10.1f}  "
+            f"{'yes' if ok else 'no':<3} {r['load']}" + (f"  refused: {r['codes']}" if r["codes"] else ""),
+            flush=True,
+        )
+    return best, stage_ms, alone
 
 
 if __name__ == "__main__":

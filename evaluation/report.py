@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
 from types import ModuleType
+from typing import Any
 
 from evaluation.metrics import LIVE, DetPoint, Rates, Scored, attack_types, det_curve, rates, threshold_for_bpcer
 from evaluation.runner import ItemResult
@@ -79,6 +80,12 @@ def _why(r: ItemResult) -> str:
 
 
 def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
+    lines = [*_summary_lines(ev, title), *_target_lines(ev), *_misclassified_lines(ev), *_item_lines(ev)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary_lines(ev: Evaluation, title: str) -> list[str]:
+    """The title, what was measured and how, and the rates at the configured threshold per attack type."""
     at = ev.at_threshold
     lines = [
         f"# {title}",
@@ -102,6 +109,15 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         f"- BPCER: {_pct(at.bpcer)} ({rejected} of {at.bona_fide} bona fide rejected)",
         f"- max APCER: {_pct(at.max_apcer)}; ACER: {_pct(at.acer)}",
         f"- items that failed to run: {len(ev.errors)}",
+    ]
+    return lines
+
+
+def _target_lines(ev: Evaluation) -> list[str]:
+    """The threshold that meets each target BPCER and the rates there: what to configure for a given false
+    rejection budget."""
+    at = ev.at_threshold
+    lines = [
         "",
         "## Thresholds for a target BPCER",
         "",
@@ -120,7 +136,12 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
                 + " | ".join(_pct(r.apcer[k]) for k in sorted(r.apcer))
                 + f" | {_pct(r.acer)} |"
             )
-    lines += ["", "## Misclassified items", ""]
+    return lines
+
+
+def _misclassified_lines(ev: Evaluation) -> list[str]:
+    """The items the decision got wrong, with why: the ones to look at first."""
+    lines = ["", "## Misclassified items", ""]
     if ev.misclassified:
         lines += ["| item | label | score | why |", "|---|---|---:|---|"]
         lines += [
@@ -128,7 +149,12 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         ]
     else:
         lines.append("None.")
-    lines += [
+    return lines
+
+
+def _item_lines(ev: Evaluation) -> list[str]:
+    """Every item's outcome, score and time."""
+    lines = [
         "",
         "## All items",
         "",
@@ -139,7 +165,7 @@ def markdown(ev: Evaluation, title: str = "Liveness evaluation") -> str:
         f"| {r.item.name} | {r.item.attack_type or LIVE} | {'yes' if r.accepted else 'no'} | {r.score:.4f} | {_why(r)} | {r.seconds:.1f} |"
         for r in ev.results
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _deviate(rate: float) -> float:
@@ -155,31 +181,47 @@ def plot(ev: Evaluation, path: Path) -> None:
     rows = -(-panels // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
     flat = list(axes.ravel())
+    for ax, attack_type in zip(flat, types):
+        _histogram(ax, ev, scored, attack_type)
+    _det(flat[len(types)], ev, scored, types)
+    for ax in flat[panels:]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _histogram(ax: Any, ev: Evaluation, scored: list[Scored], attack_type: str) -> None:
+    """One attack type's scores over the bona fide ones, its attacks split by what rejected them: those the score
+    decides are the ones the threshold moves."""
     bins = [i / 20 for i in range(21)]
     live = [s.score for s in scored if s.label == LIVE]
-    for ax, attack_type in zip(flat, types):
-        by_score = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and s.gate]
-        by_check = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and not s.gate]
-        ax.hist(live, bins=bins, color="tab:green", alpha=0.6, label=f"bona fide ({len(live)})")
-        ax.hist(
-            [by_score, by_check],
-            bins=bins,
-            color=["tab:red", "tab:gray"],
-            alpha=0.7,
-            stacked=True,
-            label=[
-                f"{attack_type}: score decides ({len(by_score)})",
-                f"{attack_type}: other checks reject ({len(by_check)})",
-            ],
-        )
-        ax.axvline(ev.threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {ev.threshold:g}")
-        ax.set_title(f"{attack_type}: APCER {_pct(ev.at_threshold.apcer[attack_type])}")
-        ax.set_xlabel("average liveness score")
-        ax.set_ylabel("items")
-        ax.set_xlim(0, 1)
-        ax.legend(fontsize=7, loc="upper center")
-    det_ax = flat[len(types)]
-    ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99]
+    by_score = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and s.gate]
+    by_check = [s.score for s in scored if s.attack_type == attack_type and s.label != LIVE and not s.gate]
+    ax.hist(live, bins=bins, color="tab:green", alpha=0.6, label=f"bona fide ({len(live)})")
+    ax.hist(
+        [by_score, by_check],
+        bins=bins,
+        color=["tab:red", "tab:gray"],
+        alpha=0.7,
+        stacked=True,
+        label=[
+            f"{attack_type}: score decides ({len(by_score)})",
+            f"{attack_type}: other checks reject ({len(by_check)})",
+        ],
+    )
+    ax.axvline(ev.threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {ev.threshold:g}")
+    ax.set_title(f"{attack_type}: APCER {_pct(ev.at_threshold.apcer[attack_type])}")
+    ax.set_xlabel("average liveness score")
+    ax.set_ylabel("items")
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=7, loc="upper center")
+
+
+def _det(det_ax: Any, ev: Evaluation, scored: list[Scored], types: list[str]) -> None:
+    """The DET curve of every attack type and of all attacks pooled, on normal-deviate axes, with the configured
+    threshold's operating point."""
     curves: list[str | None] = [*types, None]
     for curve in curves:
         points: list[DetPoint] = det_curve(scored, curve)
@@ -200,6 +242,12 @@ def plot(ev: Evaluation, path: Path) -> None:
         pooled = [s for s in scored if s.label != LIVE]
         pooled_apcer = sum(1 for s in pooled if s.accepted(ev.threshold)) / max(1, len(pooled))
         det_ax.plot([_deviate(pooled_apcer)], [_deviate(op.bpcer)], "ko", label=f"threshold {ev.threshold:g}")
+    _det_axes(det_ax)
+
+
+def _det_axes(det_ax: Any) -> None:
+    """Percent ticks at fixed rates and limits clipped at DET_CLIP: 0 and 1 have no normal deviate."""
+    ticks = [0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 0.99]
     det_ax.set_xticks([_deviate(t) for t in ticks], [f"{100 * t:g}" for t in ticks])
     det_ax.set_yticks([_deviate(t) for t in ticks], [f"{100 * t:g}" for t in ticks])
     det_ax.set_xlim(_deviate(DET_CLIP) - 0.1, _deviate(1 - DET_CLIP) + 0.1)
@@ -209,12 +257,6 @@ def plot(ev: Evaluation, path: Path) -> None:
     det_ax.set_title("DET curve")
     det_ax.grid(True, alpha=0.3)
     det_ax.legend(fontsize=7, loc="upper right")
-    for ax in flat[panels:]:
-        ax.axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_report(ev: Evaluation, out_dir: Path) -> tuple[Path, Path]:

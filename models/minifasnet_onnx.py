@@ -198,6 +198,25 @@ def build_model(weights: OrderedDict[str, np.ndarray], arch: Architecture) -> on
     """The ONNX model for a MiniFASNet state dict (keys with or without DataParallel's `module.` prefix)."""
     plain = OrderedDict((k.removeprefix("module."), v) for k, v in weights.items())
     b = _Builder(arch, plain)
+    x, c = _feature_layers(b, arch)
+    x = b.flatten(x, f"onnx::Unsqueeze_{arch.first_value_id}")
+    linear, prob, bn = _classifier_weights(b, c)
+    inits, linear_name, prob_name = _initializers(b, linear, prob, bn)
+    x = b.add("MatMul", "/linear/MatMul", [x, linear_name])
+    x = b.add(
+        "BatchNormalization",
+        "/bn/BatchNormalization",
+        [x, "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+        epsilon=BN_EPSILON,
+        momentum=BN_MOMENTUM,
+    )
+    b.add("MatMul", "/prob/MatMul", [x, prob_name], "logits")
+    return _checked_model(b.nodes, inits)
+
+
+def _feature_layers(b: _Builder, arch: Architecture) -> tuple[str, int]:
+    """The convolutional trunk, conv1 to conv_6_dw, in the upstream module order (node order is export order);
+    returns its output and channel count."""
     x, c = b.conv_block("input", "conv1", 3, 3, 2, 1)
     x, c = b.conv_block(x, "conv2_dw", c, 3, 1, 1)
     strides = {"conv_3": "conv_23", "conv_4": "conv_34", "conv_5": "conv_45"}
@@ -207,27 +226,36 @@ def build_model(weights: OrderedDict[str, np.ndarray], arch: Architecture) -> on
             x, c = b.depth_wise(x, f"{stage}.model.{i}", c, 1, residual=True, se=arch.se and i == count - 1)
     x, c = b.conv_block(x, "conv_6_sep", c, 1, 1, 0)
     side = b.weights.get("conv_6_dw.conv.weight", np.zeros((0, 0, 0, 0))).shape[-1]
-    x, c = b.conv_block(x, "conv_6_dw", c, side, 1, 0, linear=True)
+    return b.conv_block(x, "conv_6_dw", c, side, 1, 0, linear=True)
 
-    first = arch.first_value_id
-    x = b.flatten(x, f"onnx::Unsqueeze_{first}")
+
+def _classifier_weights(b: _Builder, features: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The Linear, prob and BatchNorm1d weights, checked against the trunk's `features`. They are the last tensors
+    taken, so the check for tensors left over (another variant's SE blocks, say) comes here."""
     linear = b.take("linear.weight").astype(np.float32)
     prob = b.take("prob.weight").astype(np.float32)
     bn = {k: b.take(f"bn.{k}").astype(np.float32) for k in ("weight", "bias", "running_mean", "running_var")}
     b.take("bn.num_batches_tracked")
-    if linear.shape != (bn["weight"].shape[0], c) or prob.shape != (NUM_CLASSES, linear.shape[0]):
-        raise ConversionError(f"classifier shapes {linear.shape} / {prob.shape} do not follow {c} features")
-    unused = [k for k in plain if k not in b.used]
+    if linear.shape != (bn["weight"].shape[0], features) or prob.shape != (NUM_CLASSES, linear.shape[0]):
+        raise ConversionError(f"classifier shapes {linear.shape} / {prob.shape} do not follow {features} features")
+    unused = [k for k in b.weights if k not in b.used]
     if unused:
-        raise ConversionError(f"state dict has tensors this {arch.name} graph does not use: {', '.join(unused[:5])}")
+        raise ConversionError(f"state dict has tensors this {b.arch.name} graph does not use: {', '.join(unused[:5])}")
+    return linear, prob, bn
 
+
+def _initializers(
+    b: _Builder, linear: np.ndarray, prob: np.ndarray, bn: dict[str, np.ndarray]
+) -> tuple[list[onnx.TensorProto], str, str]:
+    """Every initializer under the exporter's name and in its order, the nodes' placeholder inputs (`@conv0w`...)
+    renamed to match; returns them and the two MatMul weights' names."""
     # The exporter's numbering: each folded Conv took three ids (output, weight, bias) starting 11 after the
     # Unsqueeze axes; the PReLU slopes follow the last bias; the two MatMul weights come one id later.
     names: dict[str, str] = {}
     inits: list[onnx.TensorProto] = [
         numpy_helper.from_array(bn[k], f"bn.{k}") for k in ("weight", "bias", "running_mean", "running_var")
     ]
-    next_id = first + 12
+    next_id = b.arch.first_value_id + 12
     for i, (weight, bias) in enumerate(b.conv_params):
         names[f"@conv{i}w"], names[f"@conv{i}b"] = f"onnx::Conv_{next_id}", f"onnx::Conv_{next_id + 1}"
         inits += [
@@ -249,19 +277,13 @@ def build_model(weights: OrderedDict[str, np.ndarray], arch: Architecture) -> on
         for j, name in enumerate(node.input):
             if name in names:
                 node.input[j] = names[name]
+    return inits, linear_name, prob_name
 
-    x = b.add("MatMul", "/linear/MatMul", [x, linear_name])
-    x = b.add(
-        "BatchNormalization",
-        "/bn/BatchNormalization",
-        [x, "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
-        epsilon=BN_EPSILON,
-        momentum=BN_MOMENTUM,
-    )
-    b.add("MatMul", "/prob/MatMul", [x, prob_name], "logits")
 
+def _checked_model(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto]) -> onnx.ModelProto:
+    """The graph wrapped as the exporter wrote it (dynamic batch `N`, opset, IR version, producer), checked by onnx."""
     graph = helper.make_graph(
-        b.nodes,
+        nodes,
         "main_graph",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, INPUT_SIZE, INPUT_SIZE])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", NUM_CLASSES])],

@@ -25,6 +25,7 @@ from scoring.decision import Rules
 from scoring.engine import AnalysisOptions, LivenessEngine
 from scoring.errors import InputError
 from scoring.formats import sniff
+from scoring.verdict import Verdict
 
 MIN_RECORDING_FRAMES = 2  # fewer decoded frames is a still in a video container, not a recording
 # A judged recording's decided outcome (alive) and its model-stage timings (ms): the web layer's verdict metrics.
@@ -159,6 +160,27 @@ class RecordingChecks:
         self, session: SessionRecord, data: bytes, received: float, run: Callable[..., Any] | None
     ) -> SessionRecord:
         plan = plan_of(session)
+        await self._refuse_unusable(session, plan, data, received)
+        # the probes come first (a probe found fails the check); then the prompted actions in their windows
+        probes = plan.probes()
+        options = AnalysisOptions(
+            actions=tuple(a for a, _ in probes) + session.actions,
+            action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None,
+        )
+        verdict = await self._analyze(session, data, options, run)
+        if verdict.kind != "video" or verdict.frames_decoded < MIN_RECORDING_FRAMES:  # one frame in a container
+            await self.fail(session.id, FallbackCode.NOT_VIDEO)
+            raise not_video()
+        # The fallback's own checks: no probed movement before the first prompt, a clip no longer than its time.
+        found = (
+            [FallbackCode.MOVED_BEFORE_PROMPT.value] if any(a.passed for a in verdict.actions[: len(probes)]) else []
+        )
+        found += [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
+        return await self._decide_recording(session, verdict, len(probes), found)
+
+    async def _refuse_unusable(self, session: SessionRecord, plan: FallbackPlan, data: bytes, received: float) -> None:
+        """Fails the session and raises for an upload that cannot be judged (past the deadline, empty, a still)
+        before the engine spends any time on it."""
         try:
             plan.check_deadline(received)
         except SessionError as exc:
@@ -170,12 +192,12 @@ class RecordingChecks:
         if sniff(data) == "image":  # a still is never judged by the still-image rules here, whatever its label
             await self.fail(session.id, FallbackCode.NOT_VIDEO)
             raise not_video()
-        # the probes come first (a probe found fails the check); then the prompted actions in their windows
-        probes = plan.probes()
-        options = AnalysisOptions(
-            actions=tuple(a for a, _ in probes) + session.actions,
-            action_windows_ms=tuple(w for _, w in probes) + plan.windows_ms() or None,
-        )
+
+    async def _analyze(
+        self, session: SessionRecord, data: bytes, options: AnalysisOptions, run: Callable[..., Any] | None
+    ) -> Verdict:
+        """The engine's verdict on the recording. A broken recording fails the session; any other error releases
+        the claim, so that the client may upload again."""
         try:
             if run is None:
                 verdict = await asyncio.get_running_loop().run_in_executor(
@@ -195,20 +217,18 @@ class RecordingChecks:
                 ),
             )
             raise
-        if verdict.kind != "video" or verdict.frames_decoded < MIN_RECORDING_FRAMES:  # one frame in a container
-            await self.fail(session.id, FallbackCode.NOT_VIDEO)
-            raise not_video()
-        # The fallback's own checks: no probed movement before the first prompt, a clip no longer than its time.
-        found = (
-            [FallbackCode.MOVED_BEFORE_PROMPT.value] if any(a.passed for a in verdict.actions[: len(probes)]) else []
-        )
-        found += [] if plan.fits_timeline(verdict.duration_s, received) else [FallbackCode.TIMELINE.value]
-        # judged by the video rules and what a live check of this mode also asks (scoring.decision.Rules.recording)
+        return verdict
+
+    async def _decide_recording(
+        self, session: SessionRecord, verdict: Verdict, probes: int, found: list[str]
+    ) -> SessionRecord:
+        """Decides the session by the video rules plus what a live check of this mode also asks
+        (scoring.decision.Rules.recording), with the fallback's own `found` codes; reports the stored outcome."""
         rules = Rules.recording(
             self.engine.settings, self.settings.min_liveness_frames, self.settings.min_watch_ms / 1000
         )
         result = await asyncio.get_running_loop().run_in_executor(
-            self.executor, recording_result, self.engine, result_inputs(session), verdict, len(probes), rules, found
+            self.executor, recording_result, self.engine, result_inputs(session), verdict, probes, rules, found
         )
         decided = await self.book.decide(
             session.id, result.status, result, lambda r: r.status == SessionStatus.IN_PROGRESS

@@ -19,10 +19,11 @@ from scoring.analyzer import FrameAnalyzer, StageTimer
 from scoring.decision import Facts, Rules, decide, evidence_measures, evidence_score
 from scoring.embedding import align_face, cosine
 from scoring.errors import InputError
-from scoring.evidence import IdentityTrack
+from scoring.evidence import EvidenceReport, IdentityTrack
 from scoring.match import MatchResult
 from scoring.media import VideoReader, decode_image, sniff
 from scoring.modelset import ModelSet
+from scoring.observation import FrameObservation
 from scoring.options import AnalysisOptions
 from scoring.reasons import Reason
 from scoring.reference import PhotoFace, photo_face, reference_embedding
@@ -191,79 +192,30 @@ class LivenessEngine:
         started: float,
     ) -> Verdict:
         """The models' batch inference over what the pass collected, then the facts, the decision, the verdict."""
-        antispoof, embedder = self.models.antispoof, self.models.embedder
+        scores = self._batch_liveness(c.crops, settings, timer)
+        identity = self._identity_track(c.aligned, timer)
+        duration_s = _clip_seconds(c.observations, decoded_seconds)
         t0 = time.perf_counter()
-        scores: list[float] = []
-        for i in range(0, len(c.crops), max(1, settings.request_batch_size)):
-            scores.extend(float(s) for s in antispoof.predict_crops(c.crops[i : i + settings.request_batch_size]))
-        timer.add("antispoof", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        identity = IdentityTrack()
-        for aligned in c.aligned:
-            identity.add(embedder.embed_aligned(aligned))
-        timer.add("embedding", time.perf_counter() - t0)
-
-        observations = c.observations
-        with_face = sum(1 for o in observations if o.face is not None)
-        timestamps = [o.timestamp_ms for o in observations]
-        duration_s = max(decoded_seconds, (timestamps[-1] - timestamps[0]) / 1000 if timestamps else 0.0)
-        average = float(np.mean(scores)) if scores else 0.0
-        t0 = time.perf_counter()
-        evidence = c.evidence.report() if with_face else None
+        evidence = c.evidence.report() if any(o.face is not None for o in c.observations) else None
         timer.add("evidence", time.perf_counter() - t0)
         windows = list(options.action_windows_ms) if options.action_windows_ms else None
-        actions = check_sequence(observations, options.actions, settings.actions, windows) if options.actions else []
-        facts = Facts(
-            frames=len(observations),
-            frames_with_face=with_face,
-            multiple_faces_frames=sum(1 for o in observations if o.rejected == Reason.MULTIPLE_FACES),
-            liveness_frames=len(scores),
-            average_liveness=average,
-            identity_min=identity.min_similarity,
-            actions_asked=len(options.actions),
-            actions_passed=sum(1 for a in actions if a.passed),
-            evidence=evidence.reasons if evidence is not None else (),
-            duration_s=duration_s,
-            **evidence_measures(evidence),
-            reference_asked=options.reference is not None,
-            reference_found=reference is not None,
-        )
+        actions = check_sequence(c.observations, options.actions, settings.actions, windows) if options.actions else []
+        facts = _video_facts(c, scores, identity, evidence, actions, duration_s, options, reference)
         rules = Rules.video(settings, options.min_seconds)
         decision = decide(facts, rules)
-
-        best = None
-        match = None
-        if c.best is not None:
-            obs, rgb = c.best
-            face = obs.face
-            assert face is not None
-            index = next(i for i, o in enumerate(c.liveness_obs) if o is obs)
-            best = BestFace(
-                frame_no=obs.frame_no,
-                timestamp_s=obs.timestamp_ms / 1000,
-                bbox=face.bbox.scaled(1 / c.scale),
-                quality=face.quality,
-                liveness=scores[index],
-                frame_rgb=c.best_full_rgb if c.best_full_rgb is not None else rgb,
-                face_rgb=align_face(rgb, face.landmarks),
-            )
-            if reference is not None:
-                t0 = time.perf_counter()
-                vector = embedder.embed_aligned(best.face_rgb)
-                timer.add("embedding", time.perf_counter() - t0)
-                match = MatchResult.from_cosine(cosine(reference, vector), settings.match_threshold)
+        best, match = self._best_face(c, scores, settings, reference, timer)
         timer.add("total", time.perf_counter() - started)
         return Verdict(
             kind="video",
             alive=decision.alive,
-            average_liveness=average,
+            average_liveness=facts.average_liveness,
             reasons=list(decision.reasons),
             best_face=best,
             actions=actions,
             match=match,
             frames_decoded=c.decoded,
             frames_analyzed=c.analyzed,
-            frames_with_face=with_face,
+            frames_with_face=facts.frames_with_face,
             liveness_frames=len(scores),
             duration_s=duration_s,
             identity_min_cosine=identity.min_similarity,
@@ -272,3 +224,93 @@ class LivenessEngine:
             facts=facts,
             score=evidence_score(facts, rules),
         )
+
+    def _batch_liveness(
+        self, crops: list[list[np.ndarray]], settings: EngineSettings, timer: StageTimer
+    ) -> list[float]:
+        """Anti-spoof P(real) of every crop the pass collected, in batches of `request_batch_size`: the per-face
+        cost is flat up to 16 faces and doubles above (EngineSettings)."""
+        t0 = time.perf_counter()
+        scores: list[float] = []
+        for i in range(0, len(crops), max(1, settings.request_batch_size)):
+            scores.extend(
+                float(s) for s in self.models.antispoof.predict_crops(crops[i : i + settings.request_batch_size])
+            )
+        timer.add("antispoof", time.perf_counter() - t0)
+        return scores
+
+    def _identity_track(self, aligned: list[np.ndarray], timer: StageTimer) -> IdentityTrack:
+        """The embeddings of the identity samples, so that a face swapped mid-clip shows as a low similarity."""
+        t0 = time.perf_counter()
+        identity = IdentityTrack()
+        for face in aligned:
+            identity.add(self.models.embedder.embed_aligned(face))
+        timer.add("embedding", time.perf_counter() - t0)
+        return identity
+
+    def _best_face(
+        self,
+        c: Collected,
+        scores: list[float],
+        settings: EngineSettings,
+        reference: np.ndarray | None,
+        timer: StageTimer,
+    ) -> tuple[BestFace | None, MatchResult | None]:
+        """The best sampled face at source resolution, with its own anti-spoof score, and its match against the
+        reference: the one face a caller sees and compares (None, None when no face was sampled)."""
+        if c.best is None:
+            return None, None
+        obs, rgb = c.best
+        face = obs.face
+        assert face is not None
+        index = next(i for i, o in enumerate(c.liveness_obs) if o is obs)
+        best = BestFace(
+            frame_no=obs.frame_no,
+            timestamp_s=obs.timestamp_ms / 1000,
+            bbox=face.bbox.scaled(1 / c.scale),
+            quality=face.quality,
+            liveness=scores[index],
+            frame_rgb=c.best_full_rgb if c.best_full_rgb is not None else rgb,
+            face_rgb=align_face(rgb, face.landmarks),
+        )
+        if reference is None:
+            return best, None
+        t0 = time.perf_counter()
+        vector = self.models.embedder.embed_aligned(best.face_rgb)
+        timer.add("embedding", time.perf_counter() - t0)
+        return best, MatchResult.from_cosine(cosine(reference, vector), settings.match_threshold)
+
+
+def _clip_seconds(observations: list[FrameObservation], decoded_seconds: float) -> float:
+    """The clip's length: what the decoder read, or the span of the analyzed frames when their stamps say more."""
+    timestamps = [o.timestamp_ms for o in observations]
+    return max(decoded_seconds, (timestamps[-1] - timestamps[0]) / 1000 if timestamps else 0.0)
+
+
+def _video_facts(
+    c: Collected,
+    scores: list[float],
+    identity: IdentityTrack,
+    evidence: EvidenceReport | None,
+    actions: list[ActionResult],
+    duration_s: float,
+    options: AnalysisOptions,
+    reference: np.ndarray | None,
+) -> Facts:
+    """A clip's facts, the same shape a live check decides on (scoring.decision), so one rule set judges both."""
+    observations = c.observations
+    return Facts(
+        frames=len(observations),
+        frames_with_face=sum(1 for o in observations if o.face is not None),
+        multiple_faces_frames=sum(1 for o in observations if o.rejected == Reason.MULTIPLE_FACES),
+        liveness_frames=len(scores),
+        average_liveness=float(np.mean(scores)) if scores else 0.0,
+        identity_min=identity.min_similarity,
+        actions_asked=len(options.actions),
+        actions_passed=sum(1 for a in actions if a.passed),
+        evidence=evidence.reasons if evidence is not None else (),
+        duration_s=duration_s,
+        **evidence_measures(evidence),
+        reference_asked=options.reference is not None,
+        reference_found=reference is not None,
+    )

@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -221,10 +222,51 @@ def measure(
         return LightReport(LightOutcome.MISMATCH, colors)
     times = np.asarray(times_ms, dtype=np.float64)
     values = np.stack([np.asarray(s, dtype=np.float64) for s in samples])  # (frames, regions, 3)
+    best, frames = _best_alignment(steps, end_ms, times, values, limits)
+    if best is None:
+        return LightReport(LightOutcome.MISMATCH, colors, frames=frames)
+    inside = best.inside
+    by_name, spread, relief, relief_se = _relief(best, times[inside], values[inside], limits)
+    rgb = values[inside].mean(axis=(0, 1))
+    luma = float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
+    outcome, inconclusive = _outcome(best.correlation, relief, relief_se, luma, limits)
+    return LightReport(
+        outcome,
+        colors,
+        frames=int(inside.sum()),
+        lag_ms=best.lag,
+        correlation=best.correlation,
+        region_gains=by_name,
+        region_spread=spread,
+        relief=relief,
+        luma=luma,
+        relief_se=relief_se,
+        inconclusive=inconclusive,
+    )
+
+
+class _Alignment(NamedTuple):
+    """The face's response at one lag: its pooled correlation with the colours shown, the frames inside the lagged
+    sequence (a mask over all frames), their regions' relative changes (frames, regions, 3) and the colour shown at
+    each of them (frames, 3)."""
+
+    correlation: float
+    lag: int
+    inside: np.ndarray
+    relative: np.ndarray
+    expected: np.ndarray
+
+
+def _best_alignment(
+    steps: Sequence[LightStep], end_ms: int, times: np.ndarray, values: np.ndarray, limits: LightLimits
+) -> tuple[_Alignment | None, int]:
+    """The lag whose response correlates best with the sequence (display, camera and network delay are unknown but
+    the same for every channel), and the most frames any lag had inside the sequence (reported when none had
+    `min_frames`)."""
     valid = np.isfinite(values).all(axis=(1, 2))
     starts = np.array([s.start_ms for s in steps], dtype=np.float64)
     shown = np.array([COLOR_RGB[s.color] for s in steps], dtype=np.float64)
-    best: tuple[float, int, np.ndarray, np.ndarray] | None = None
+    best: _Alignment | None = None
     frames = 0
     for lag in range(limits.min_lag_ms, limits.max_lag_ms + 1, limits.lag_step_ms):
         at = times - lag
@@ -239,44 +281,40 @@ def measure(
         relative = window / np.where(mean > 1e-3, mean, np.nan) - 1.0  # (frames, regions, 3)
         relative = np.nan_to_num(relative)
         correlation = _pooled_correlation(relative.mean(axis=1), expected)
-        if best is None or correlation > best[0]:
-            best = (correlation, lag, relative, expected)
-    if best is None:
-        return LightReport(LightOutcome.MISMATCH, colors, frames=frames)
-    correlation, lag, relative, expected = best
-    inside = valid & (times - lag >= starts[0]) & (times - lag < end_ms)
+        if best is None or correlation > best.correlation:
+            best = _Alignment(correlation, lag, inside, relative, expected)
+    return best, frames
+
+
+def _relief(
+    best: _Alignment, times: np.ndarray, values: np.ndarray, limits: LightLimits
+) -> tuple[dict[str, float], float, float, float]:
+    """The regions' gains by name, their spread, and the relief (nose against cheeks, over the mean gain) with its
+    standard error: a plane's regions change by the same fraction, a face's nose by more than its cheeks."""
     nose, left, right = (REGION_NAMES.index(n) for n in ("nose", "left_cheek", "right_cheek"))
     contrast = np.zeros(len(REGION_NAMES))
     contrast[nose], contrast[left], contrast[right] = 1.0, -0.5, -0.5
-    gains, contrast_se = _region_gains(relative, expected, times[inside], values[inside], contrast, limits)
+    gains, contrast_se = _region_gains(best.relative, best.expected, times, values, contrast, limits)
     mean_gain = float(gains.mean())
     spread = float((gains.max() - gains.min()) / mean_gain) if mean_gain > 0 else 0.0
     by_name = dict(zip(REGION_NAMES, (float(g) for g in gains), strict=True))
     relief = float(contrast @ gains) / mean_gain if mean_gain > 0 else 0.0
     relief_se = contrast_se / mean_gain if mean_gain > 0 else float("inf")
-    rgb = values[inside].mean(axis=(0, 1))
-    luma = float(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])
-    inconclusive = False
+    return by_name, spread, relief, relief_se
+
+
+def _outcome(
+    correlation: float, relief: float, relief_se: float, luma: float, limits: LightLimits
+) -> tuple[LightOutcome, bool]:
+    """The outcome and whether it is inconclusive. No response is too_bright on a bright face (move to shade, not a
+    spoof verdict); a response as a plane (relief under `min_relief`) is a mismatch, inconclusive when the relief is
+    within `plane_sigmas` standard errors of `min_relief`."""
     if correlation < limits.min_correlation:
-        outcome = LightOutcome.TOO_BRIGHT if luma >= limits.bright_luma else LightOutcome.MISMATCH
-    elif relief < limits.min_relief:
-        outcome = LightOutcome.MISMATCH  # it followed the colours, but as a plane (or too noisily to tell)
-        inconclusive = relief + limits.plane_sigmas * relief_se >= limits.min_relief
-    else:
-        outcome = LightOutcome.PASSED
-    return LightReport(
-        outcome,
-        colors,
-        frames=int(inside.sum()),
-        lag_ms=lag,
-        correlation=correlation,
-        region_gains=by_name,
-        region_spread=spread,
-        relief=relief,
-        luma=luma,
-        relief_se=relief_se,
-        inconclusive=inconclusive,
-    )
+        return (LightOutcome.TOO_BRIGHT if luma >= limits.bright_luma else LightOutcome.MISMATCH), False
+    if relief < limits.min_relief:
+        # it followed the colours, but as a plane (or too noisily to tell)
+        return LightOutcome.MISMATCH, relief + limits.plane_sigmas * relief_se >= limits.min_relief
+    return LightOutcome.PASSED, False
 
 
 def _region_gains(

@@ -246,9 +246,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command; all but LOUD_COMMANDS also take --verbose (the native log lines `main` otherwise hides)."""
     parser = argparse.ArgumentParser(prog="livecheck", description="Self-hosted face liveness checks.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_analyze(sub)
+    _add_models(sub)
+    _add_serve(sub)
+    add_subcommands(sub, _engine_settings)  # eval, make-attacks
+    for name, command in sub.choices.items():
+        if name not in LOUD_COMMANDS:
+            command.add_argument("--verbose", action="store_true", help="show the MediaPipe/TFLite native log lines")
+    return parser
 
+
+def _add_analyze(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`analyze`: one file offline, with the options the HTTP APIs take (actions, windows, reference)."""
     analyze = sub.add_parser("analyze", help="analyze a video or still and print the verdict")
     analyze.add_argument("file")
     analyze.add_argument("--actions", help="comma-separated, in order: turn_left,turn_right,nod,blink,open_mouth,smile")
@@ -265,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--config", help="TOML config file")
     analyze.set_defaults(func=cmd_analyze)
 
+
+def _add_models(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`models verify|download|sources|install`: the model files, before any check can run."""
     models = sub.add_parser("models", help="verify, download or install the model files")
     models_sub = models.add_subparsers(dest="models_command", required=True)
     verify = models_sub.add_parser("verify", help="check every model file against the manifest's sha256")
@@ -289,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--models")
     models.set_defaults(func=cmd_models)
 
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`serve`: the HTTP service, in one process or several sharing the socket."""
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--config")
     serve.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8000)")
@@ -301,12 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="server processes sharing the listening socket and the session store (default 1)",
     )
     serve.set_defaults(func=cmd_serve)
-
-    add_subcommands(sub, _engine_settings)  # eval, make-attacks
-    for name, command in sub.choices.items():
-        if name not in LOUD_COMMANDS:
-            command.add_argument("--verbose", action="store_true", help="show the MediaPipe/TFLite native log lines")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

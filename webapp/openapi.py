@@ -461,6 +461,11 @@ def _silent_paths() -> dict[str, Any]:
 
 def _session_paths() -> dict[str, Any]:
     """Live-check sessions: the integrator's side, the widget's offer and the recording fallback."""
+    return {**_session_live_paths(), **_session_fallback_paths()}
+
+
+def _session_live_paths() -> dict[str, Any]:
+    """The integrator creates and reads a session; the widget sends its WebRTC offer."""
     return {
         "/v1/sessions": {
             "post": {
@@ -490,6 +495,12 @@ def _session_paths() -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _session_fallback_paths() -> dict[str, Any]:
+    """The recording fallback, step by step: start or read the plan, the next prompt, cancel, upload."""
+    return {
         "/v1/sessions/{session_id}/fallback": {
             "post": {
                 "summary": "Recording fallback: the client started recording (claims the session; also after an offer "
