@@ -132,6 +132,7 @@ def _seed(name: str) -> np.random.Generator:
 def item_bytes(item: Item, media: Path, engine: Any, workdir: Path) -> bytes:
     """The item as an upload: the file itself, or the attack generated from it (H.264 MP4)."""
     from evaluation import attacks as a
+    from evaluation import catalogue, clips
     from evaluation.locate import face_locator
 
     source = media / item.path
@@ -140,7 +141,7 @@ def item_bytes(item: Item, media: Path, engine: Any, workdir: Path) -> bytes:
     rng = _seed(item.name)
     locate = face_locator(engine)
     if item.kind in FRAME_KINDS:
-        frame = a.read_frame(source, None)
+        frame = clips.read_frame(source, None)
         if item.kind == "still_injection":
             clip = a.still_injection(frame)
         elif item.kind == "zoom_photo":
@@ -148,9 +149,9 @@ def item_bytes(item: Item, media: Path, engine: Any, workdir: Path) -> bytes:
         elif item.kind == "talking_photo":
             clip = a.talking_photo(frame, rng, spot=locate(frame))
         else:
-            clip = a.STILL_ATTACKS[item.kind](frame, rng)
+            clip = catalogue.STILL_ATTACKS[item.kind](frame, rng)
     else:
-        video = a.read_video(source, 6.0)
+        video = clips.read_video(source, 6.0)
         if item.kind == "screen_replay":
             clip = a.screen_replay(video, rng)
         elif item.kind == "replay_tilted":
@@ -158,7 +159,7 @@ def item_bytes(item: Item, media: Path, engine: Any, workdir: Path) -> bytes:
         else:
             clip = a.live_background(video, rng, spot=locate(video.frames[len(video.frames) // 2]))
     out = workdir / f"{item.name}.mp4"
-    a.write_video(out, clip)
+    clips.write_video(out, clip)
     data = out.read_bytes()
     out.unlink()
     return data

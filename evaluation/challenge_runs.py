@@ -128,7 +128,8 @@ def talking_photo_loader(clip: Path, locate: Callable[[np.ndarray], Any] | None,
     """The middle frame of `clip` (at webcam size) animated by evaluation.attacks.talking_photo."""
 
     def load() -> Frames:
-        from evaluation.attacks import STILL_FPS, FaceSpot, talking_photo  # noqa: PLC0415
+        from evaluation.attacks import FaceSpot, talking_photo  # noqa: PLC0415
+        from evaluation.clips import STILL_FPS  # noqa: PLC0415
 
         frames, _ = camera_frames(clip)
         frame = frames[len(frames) // 2]

@@ -8,7 +8,7 @@
     [[attack]]                    # an attack that exists as media
     path = "images/image_F1.jpg"
     type = "print_photo"
-    [[generate]]                  # an attack built by evaluation.attacks
+    [[generate]]                  # an attack built by evaluation.catalogue
     type = "splice"
     source = "videos/d18.mp4"
     second_source = "videos/d19.mp4"
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.attacks import AttackSpec, default_specs, live_media, make_attacks
+from evaluation.catalogue import AttackSpec, default_specs, live_media, make_attacks
 from evaluation.dataset import DatasetError, LabeledItem, write_labels
 from evaluation.metrics import ATTACK, LIVE
 

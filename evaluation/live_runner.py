@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import numpy as np
 
-from evaluation.attacks import IMAGE_SUFFIXES, AttackType
+from evaluation.catalogue import AttackType
+from evaluation.clips import IMAGE_SUFFIXES
 from evaluation.dataset import LabeledItem
 from evaluation.local_server import ServeError, ServeProcess
 from evaluation.runner import ItemResult, ProgressBar

@@ -27,7 +27,8 @@ from scoring.actions import (
     threshold_for,
 )
 from scoring.decision import Facts, Rules, decide, evidence_convinced, evidence_measures
-from scoring.evidence import EvidenceReport, EvidenceTracker, IdentityTrack
+from scoring.evidence import EvidenceReport, EvidenceTracker
+from scoring.identity import IdentityTrack
 from scoring.light import LightLimits, LightReport
 from scoring.observation import FaceObservation, FrameObservation
 from scoring.reasons import Reason

@@ -19,7 +19,8 @@ from scoring.analyzer import FrameAnalyzer, StageTimer
 from scoring.decision import Facts, Rules, decide, evidence_measures, evidence_score
 from scoring.embedding import align_face, cosine
 from scoring.errors import InputError
-from scoring.evidence import EvidenceReport, IdentityTrack
+from scoring.evidence import EvidenceReport
+from scoring.identity import IdentityTrack
 from scoring.match import MatchResult
 from scoring.media import VideoReader, decode_image, sniff
 from scoring.modelset import ModelSet

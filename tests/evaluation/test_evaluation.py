@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluation.attacks import ATTACK_TYPES, AttackSpec, encoded_size, generate, read_video, rng_for, write_video
+from evaluation.catalogue import ATTACK_TYPES, AttackSpec, generate, rng_for
+from evaluation.clips import encoded_size, read_video, write_video
 from evaluation.dataset import DatasetError, LabeledItem, load_labels, write_labels
 from evaluation.definition import load_definition, materialise, resolve
 from evaluation.metrics import Scored, apcer, bpcer, det_curve, rates, threshold_for_bpcer
@@ -242,7 +243,8 @@ def test_cli_eval_live_streams_items_through_real_sessions(
     tmp_path: Path, media: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`livecheck eval --live` on a live clip and a picture attack: a real server, the Python WebRTC client."""
-    from evaluation.attacks import read_frame, still_noise
+    from evaluation.attacks import still_noise
+    from evaluation.clips import read_frame
     from webapp.cli import main
 
     noisy = tmp_path / "still_noise_d18.mp4"

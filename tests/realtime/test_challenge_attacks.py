@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation import attacks
+from evaluation import attacks, catalogue, clips
 from evaluation.locate import face_locator
 from realtime.registry import FAILED, SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
@@ -45,7 +45,7 @@ async def _challenge(engine, frames, fps: float):  # type: ignore[no-untyped-def
 
 @pytest.mark.parametrize("path", RECORDINGS)
 async def test_a_recording_or_animation_fails_a_random_two_action_challenge(engine, media: Path, path: str) -> None:
-    clip = attacks.read_video(media / path, 20.0)
+    clip = clips.read_video(media / path, 20.0)
     session, run = await _challenge(engine, clip.frames, clip.fps)
     assert len(session.actions) == 2 and {"turn_left", "turn_right"} & set(session.actions), session.actions
     assert run.status == FAILED and session.status == FAILED, (path, session.actions, session.result)
@@ -53,7 +53,7 @@ async def test_a_recording_or_animation_fails_a_random_two_action_challenge(engi
 
 async def test_an_animated_photo_fails_a_random_two_action_challenge(engine, media: Path) -> None:
     """The cheapest deepfake (a photo whose mouth and eyes are warped) speaks and blinks, but cannot turn."""
-    frame = attacks.read_frame(media / "videos" / "d19.mp4", None)
-    clip = attacks.talking_photo(frame, attacks.rng_for(18, 0), spot=face_locator(engine)(frame), seconds=20.0)
+    frame = clips.read_frame(media / "videos" / "d19.mp4", None)
+    clip = attacks.talking_photo(frame, catalogue.rng_for(18, 0), spot=face_locator(engine)(frame), seconds=20.0)
     session, run = await _challenge(engine, clip.frames, clip.fps)
     assert run.status == FAILED and session.status == FAILED, (session.actions, session.result)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation import attacks, calibrate
+from evaluation import attacks, calibrate, catalogue, clips
 from realtime.registry import FAILED, SUCCEEDED, SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
 from scoring.engine import AnalysisOptions
@@ -53,17 +53,17 @@ def attack_item(kind: str, source: str) -> calibrate.Item:
 
 
 @pytest.fixture(scope="module")
-def flat_clips(engine, media: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, attacks.Clip]]:
+def flat_clips(engine, media: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, clips.Clip]]:
     """The picture attacks the live path also streams, as files and as frames."""
     out = tmp_path_factory.mktemp("flat")
-    clips = {}
+    made = {}
     for kind, source in [("held_photo", "videos/mt_sun.mp4"), ("tilted_photo", "videos/d12.mp4"),
                          ("still_noise", "videos/mt_sun.mp4"), ("bent_photo", "videos/d19.mp4")]:  # fmt: skip
         item = attack_item(kind, source)
         path = out / f"{item.name}.mp4"
         path.write_bytes(calibrate.item_bytes(item, media, engine, out))
-        clips[item.name] = (path, attacks.read_video(path, 20.0))
-    return clips
+        made[item.name] = (path, clips.read_video(path, 20.0))
+    return made
 
 
 @pytest.mark.parametrize("path", live_clips())
@@ -114,7 +114,7 @@ def test_a_live_check_at_10_fps_with_a_jittery_clock_samples_every_frame_and_kee
     """A live check analyzes ~10 fps stamped by arrival, a few ms either side of 100 apart: each analyzed face
     is sampled (at 100 ms the ones a few ms early were skipped, and a blink fell between samples: a real person
     refused in CI), and the blink it sees is the one the 30 fps upload sees."""
-    clip = attacks.read_video(media / "videos" / "fye_temple.mp4", 20.0)
+    clip = clips.read_video(media / "videos" / "fye_temple.mp4", 20.0)
     upload_times = [round(i * 1000 / clip.fps) for i in range(len(clip.frames))]
     upload_samples, upload_blink = _blink_range(engine, clip.frames, upload_times)
     rng = np.random.default_rng(7)
@@ -168,7 +168,7 @@ PASSIVE_LIVE_EXCEPTIONS: dict[str, set[str]] = {
 async def test_every_shared_live_clip_passes_a_passive_live_check(engine, media: Path, path: str) -> None:
     """The same clip streamed as a webcam would (640 px, VP8, real time) is decided as its upload is: alive. A
     passive check stops once the score accepts, so it judges a prefix of the clip."""
-    clip = attacks.read_video(media / path, 20.0)
+    clip = clips.read_video(media / path, 20.0)
     session, run = await _passive(engine, clip.frames, clip.fps)
     result = session.result or {}
     why = str({k: result.get(k) for k in ("reasons", "score", "evidence", "average_liveness", "duration_s")})
@@ -203,13 +203,13 @@ def test_a_still_reencoded_by_a_codec_at_any_size_is_static(
 
     from tests.support.mediagen import encode_video  # noqa: PLC0415
 
-    frame = attacks.read_frame(media / "videos" / "mt_sun.mp4", 10.0)
+    frame = clips.read_frame(media / "videos" / "mt_sun.mp4", 10.0)
     width = int(round(height * 4 / 3)) // 2 * 2
     canvas = np.full((height, width, 3), 120, dtype=np.uint8)
     face = cv2.resize(frame, (int(frame.shape[1] * height / frame.shape[0]) // 2 * 2, height))
     x0 = (width - face.shape[1]) // 2
     canvas[:, x0 : x0 + face.shape[1]] = face
-    clip = attacks.still_noise(canvas, attacks.rng_for(5, height), seconds=2.6)
+    clip = attacks.still_noise(canvas, catalogue.rng_for(5, height), seconds=2.6)
     data = encode_video(clip.frames, clip.fps, codec=codec, container=container)
     verdict = engine.analyze_video(data, AnalysisOptions())
     assert Reason.STATIC_VIDEO in verdict.reasons, (verdict.reasons, verdict.evidence)
