@@ -42,28 +42,34 @@ def _quiet_native_logs() -> None:
 
 
 @contextmanager
-def _native_stderr_hidden() -> Iterator[None]:
-    """MediaPipe and TFLite log from C++ straight to file descriptor 2 (absl logging before InitGoogle, which no
-    environment variable reaches). While a command runs, fd 2 points at /dev/null; Python's own stderr (our
-    messages, tracebacks) keeps writing to the real one through a duplicate. `--verbose` skips all this."""
+def _stderr_fd_replaced(target: int) -> Iterator[int]:
+    """File descriptor 2 points at `target` (taken over: closed when the block ends) while the block runs, and
+    yields a duplicate of the real stderr. Python's own stderr (our messages, tracebacks) keeps writing to the real
+    one through another duplicate; a replaced one (pytest's capture) is left alone."""
     sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    os.dup2(target, 2)
+    os.close(target)
     python_stderr = sys.stderr
-    # Only the process's own stderr writes to fd 2; a replaced one (pytest's capture) is left alone.
     own = python_stderr is sys.__stderr__
     if own:
         sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1)
     try:
-        yield
+        yield saved
     finally:
         if own:
             sys.stderr.close()
             sys.stderr = python_stderr
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextmanager
+def _native_stderr_hidden() -> Iterator[None]:
+    """MediaPipe and TFLite log from C++ straight to file descriptor 2 (absl logging before InitGoogle, which no
+    environment variable reaches). While a command runs, fd 2 points at /dev/null. `--verbose` skips all this."""
+    with _stderr_fd_replaced(os.open(os.devnull, os.O_WRONLY)):
+        yield
 
 
 def _forward_filtered(source: int, sink: int) -> None:
@@ -83,28 +89,27 @@ def _forward_filtered(source: int, sink: int) -> None:
 @contextmanager
 def _native_lines_filtered() -> Iterator[None]:
     """For a long-running server: file descriptor 2 (where C++ logs, and what server processes it starts inherit)
-    goes through a pipe that a thread copies to the real stderr without MediaPipe's INFO/WARNING lines. Python's
-    own stderr writes to the real one directly, as in _native_stderr_hidden. `--verbose` skips this."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    goes through a pipe that a thread copies to the real stderr without MediaPipe's INFO/WARNING lines. `--verbose`
+    skips this."""
     read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-    copier = threading.Thread(target=_forward_filtered, args=(read_end, saved), name="native-log-filter", daemon=True)
-    copier.start()
-    python_stderr = sys.stderr
-    own = python_stderr is sys.__stderr__
-    if own:
-        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="backslashreplace", buffering=1)
+    copier: threading.Thread | None = None
+    sink = -1
     try:
-        yield
+        with _stderr_fd_replaced(write_end) as saved:
+            sink = os.dup(saved)
+            copier = threading.Thread(
+                target=_forward_filtered, args=(read_end, sink), name="native-log-filter", daemon=True
+            )
+            copier.start()
+            yield
     finally:
-        if own:
-            sys.stderr.close()
-            sys.stderr = python_stderr
-        os.dup2(saved, 2)  # closes the pipe's last write end in this process: the copier drains and stops
-        copier.join(timeout=2)
-        os.close(saved)
+        # fd 2 is restored: the pipe's last write end in this process is closed, so the copier drains and stops.
+        if copier is not None:
+            copier.join(timeout=2)
+        else:
+            os.close(read_end)
+        if sink >= 0:
+            os.close(sink)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
