@@ -41,13 +41,17 @@ def read_clip(
 
 class FramesTrack(VideoStreamTrack):
     """Plays frames at `fps` in real time: `lead` copies of the first frame, then each frame once (no loop),
-    then the last frame held until stopped."""
+    then the last frame held until stopped. With `bounce`, a clip shorter than the check plays on backwards, then
+    forwards again, as a camera keeps filming the person it shows: a held frame is a still picture (the frozen
+    finding refuses it, rightly), and a clip restarted from its start is a loop (the loop finding). Bounced playback
+    repeats itself at twice the clip's length, so a check that outlasts that may still read it as a loop."""
 
-    def __init__(self, frames: Sequence[np.ndarray], fps: float, lead_s: float = 0.0) -> None:
+    def __init__(self, frames: Sequence[np.ndarray], fps: float, lead_s: float = 0.0, *, bounce: bool = False) -> None:
         super().__init__()
         self.frames = list(frames)
         self.fps = fps
         self.lead = int(round(lead_s * fps))
+        self.bounce = bounce
         self._n = 0
         self._t0: float | None = None
         self.sent_at: list[float] = []
@@ -59,12 +63,19 @@ class FramesTrack(VideoStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        index = min(max(0, self._n - self.lead), len(self.frames) - 1)
-        frame = av.VideoFrame.from_ndarray(self.render(index, time.monotonic()), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(self.render(self.index(self._n), time.monotonic()), format="rgb24")
         frame.pts = int(self._n * CLOCK_RATE / self.fps)
         frame.time_base = fractions.Fraction(1, CLOCK_RATE)
         self._n += 1
         return frame
+
+    def index(self, sent: int) -> int:
+        """Which of `frames` the `sent`-th frame shows: the lead, then the clip, then the last frame or a bounce."""
+        at, last = max(0, sent - self.lead), len(self.frames) - 1
+        if at <= last or not self.bounce or last == 0:
+            return min(at, last)
+        phase = at % (2 * last)
+        return phase if phase <= last else 2 * last - phase
 
     def render(self, index: int, now: float) -> np.ndarray:
         """The picture sent for frame `index` at `now` (monotonic seconds): the frame as it is."""
@@ -100,8 +111,9 @@ class ReflectingTrack(FramesTrack):
         face_boxes: Box | Sequence[Box] | None = None,
         recolor: Callable[[str], str] | None = None,
         seed: int | None = None,
+        bounce: bool = False,
     ) -> None:
-        super().__init__(frames, fps, lead_s=lead_s)
+        super().__init__(frames, fps, lead_s=lead_s, bounce=bounce)
         self.lag_s = lag_s
         self.strength = strength
         self.noise = noise

@@ -17,10 +17,11 @@ async def run_check(
     options: SessionOptions,
     timeout: float = 40,
     lead_s: float = 1.5,
+    bounce: bool = False,
 ):
-    """Returns the session as stored once the check settled, and what the client saw."""
+    """Returns the session as stored once the check settled, and what the client saw (`bounce`: FramesTrack)."""
     session, token = await reg.create(options)
-    client = LiveClient(FramesTrack(frames, fps, lead_s=lead_s))
+    client = LiveClient(FramesTrack(frames, fps, lead_s=lead_s, bounce=bounce))
     try:
         await client.connect(lambda sdp: reg.offer(session.id, token, sdp))
         run = await client.wait_result(timeout)
