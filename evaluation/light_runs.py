@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import os
 import secrets
 import sys
@@ -33,7 +34,7 @@ from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
 from scoring.light import LightColor, LightLimits
 
-# Six sources (SOURCES.tsv), each clip long enough to show a live face after the light phase (~5-6 s in).
+# The WebRTC tests' clips: six sources (SOURCES.tsv); the script runs every live clip unless told.
 CLIPS = (
     "d19.mp4",  # liveportrait-driving
     "mt_yongen.mp4",  # musetalk
@@ -138,7 +139,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     engine = LivenessEngine.load(EngineSettings(), models, landmarkers=3)
     reg = SessionRegistry(engine, replace(LOOPBACK))
     reg.start()
-    seen: dict[str, list[tuple[str, dict[str, Any]]]] = {kind: [] for kind in cameras}
+    seen: Seen = {kind: [] for kind in cameras}
     try:
         print(
             f"{'clip':28} {'camera':8} {'SUCCEEDED':>9} {'FAILED':>6}  reasons / lag ms / correlation / relief / luma"
@@ -151,7 +152,7 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
                 for _ in range(runs):
                     status, result, _ = await run_light_check(reg, camera(kind, frames, fps, boxes))
                     outcomes.append((status, result))
-                seen[kind] += outcomes
+                seen[kind] += [(name, status, result) for status, result in outcomes]
                 lights = [r.get("light") or {} for _, r in outcomes]
                 reasons = sorted({x for _, r in outcomes for x in r.get("reasons", [])})
                 passed = sum(s == "SUCCEEDED" for s, _ in outcomes)
@@ -165,53 +166,104 @@ async def _main(media: Path, runs: int, clips: Sequence[str], cameras: Sequence[
     finally:
         await reg.close()
         engine.close()
-    summarize(seen)
+    summarize(seen, sources(media))
     return 0
 
 
-def summarize(seen: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
-    """The thresholds' margins on both sides and the pass rates, over every clip and run."""
+Seen = dict[str, list[tuple[str, str, dict[str, Any]]]]  # camera -> (clip, status, result) per run
+
+# Which cameras must pass each threshold and which must not: (measure, LightLimits field, passing, failing).
+THRESHOLDS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("correlation", "min_correlation", ("reflect", "flat"), ("plain", "late", "wrong")),
+    ("relief", "min_relief", ("reflect",), ("flat",)),
+)
+
+
+def summarize(seen: Seen, source_of: dict[str, str] | None = None) -> None:
+    """The thresholds' margins on both sides, pooled and leave-one-source-out, and the pass rates."""
     limits = LightLimits()
-
-    def values(kinds: Sequence[str], key: str) -> list[float]:
-        return [
-            float(light[key])
-            for kind in kinds
-            for _, result in seen.get(kind, [])
-            if (light := result.get("light") or {}).get(key) is not None
-        ]
-
-    faces, stills = values(["reflect"], "relief"), values(["flat"], "relief")
-    if faces and stills:
+    source_of = source_of or {}
+    for key, field_name, passing, failing in THRESHOLDS:
+        high, low = _values(seen, passing, key), _values(seen, failing, key)
+        if not high or not low:
+            continue
+        cut = getattr(limits, field_name)
+        top, bottom = min(high, key=lambda v: v[1]), max(low, key=lambda v: v[1])
         print(
-            f"relief: reflecting faces min {min(faces):.3f}, tinted stills max {max(stills):.3f}; "
-            f"min_relief {limits.min_relief}: margins {min(faces) - limits.min_relief:+.3f} (faces) "
-            f"{limits.min_relief - max(stills):+.3f} (stills)"
+            f"{key}: {'/'.join(passing)} min {top[1]:.3f} ({top[0]}), {'/'.join(failing)} max {bottom[1]:.3f} "
+            f"({bottom[0]}); {field_name} {cut}: margins {top[1] - cut:+.3f} {cut - bottom[1]:+.3f}"
         )
-    following, not_following = (
-        values(["reflect", "flat"], "correlation"),
-        values(["plain", "late", "wrong"], "correlation"),
-    )
-    if following and not_following:
-        print(
-            f"correlation: reflecting cameras min {min(following):.3f}, others max {max(not_following):.3f}; "
-            f"min_correlation {limits.min_correlation}: margins {min(following) - limits.min_correlation:+.3f} "
-            f"{limits.min_correlation - max(not_following):+.3f}"
-        )
+        held = leave_one_source_out(high, low, source_of)
+        if held:
+            worst_high = min(held, key=lambda row: row[2])
+            worst_low = min(held, key=lambda row: row[3])
+            print(
+                f"  held out ({len(held)} sources, each judged by the cut midway between the others' sides): worst "
+                f"passing side {worst_high[0]} {worst_high[2]:+.3f} over its cut {worst_high[1]:.3f}, worst failing "
+                f"side {worst_low[0]} {worst_low[3]:+.3f} under its cut {worst_low[1]:.3f}"
+            )
     for kind, outcomes in seen.items():
-        light_passed = sum((r.get("light") or {}).get("outcome") == "passed" for _, r in outcomes)
-        succeeded = sum(s == "SUCCEEDED" for s, _ in outcomes)
+        light_passed = sum((r.get("light") or {}).get("outcome") == "passed" for _, _, r in outcomes)
+        succeeded = sum(s == "SUCCEEDED" for _, s, _ in outcomes)
         print(f"{kind:8} light passed {light_passed}/{len(outcomes)}, SUCCEEDED {succeeded}/{len(outcomes)}")
+
+
+def _values(seen: Seen, kinds: Sequence[str], key: str) -> list[tuple[str, float]]:
+    return [
+        (clip, float(light[key]))
+        for kind in kinds
+        for clip, _, result in seen.get(kind, [])
+        if (light := result.get("light") or {}).get(key) is not None
+    ]
+
+
+def leave_one_source_out(
+    high: list[tuple[str, float]], low: list[tuple[str, float]], source_of: dict[str, str]
+) -> list[tuple[str, float, float, float]]:
+    """Per source: (source, the cut fitted without it, its passing side's lowest value minus that cut, that cut
+    minus its failing side's highest value). The cut is midway between the others' lowest passing and highest
+    failing value; a negative margin is a run of the held-out source that cut would misjudge."""
+    rows = []
+    for source in sorted({source_of.get(clip, clip) for clip, _ in high + low}):
+        rest_high = [v for clip, v in high if source_of.get(clip, clip) != source]
+        rest_low = [v for clip, v in low if source_of.get(clip, clip) != source]
+        own_high = [v for clip, v in high if source_of.get(clip, clip) == source]
+        own_low = [v for clip, v in low if source_of.get(clip, clip) == source]
+        if not rest_high or not rest_low:
+            continue
+        cut = (min(rest_high) + max(rest_low)) / 2
+        rows.append(
+            (
+                source,
+                cut,
+                min(own_high) - cut if own_high else float("inf"),
+                cut - max(own_low) if own_low else float("inf"),
+            )
+        )
+    return rows
+
+
+def live_clips(media: Path) -> list[str]:
+    """Every live clip of SOURCES.tsv (file names under videos/) and each one's source."""
+    with (media / "SOURCES.tsv").open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["kind"] == "live"]
+    return [Path(r["path"]).name for r in rows]
+
+
+def sources(media: Path) -> dict[str, str]:
+    """Clip file name -> its source group (SOURCES.tsv)."""
+    with (media / "SOURCES.tsv").open(encoding="utf-8", newline="") as handle:
+        return {Path(r["path"]).name: r["source"] for r in csv.DictReader(handle, delimiter="\t")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("media", type=Path)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--clips", nargs="*", help="file names under videos/ (default: every live clip)")
     parser.add_argument("--cameras", nargs="*", default=list(CAMERAS))
     args = parser.parse_args(argv)
-    return asyncio.run(_main(args.media, args.runs, args.clips, args.cameras))
+    return asyncio.run(_main(args.media, args.runs, args.clips or live_clips(args.media), args.cameras))
 
 
 if __name__ == "__main__":

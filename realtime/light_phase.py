@@ -106,7 +106,7 @@ class LightPhase:
             return []
         if face is not None and rgb is not None and code not in AWAY_CODES:
             self._away_since = None
-            attempt.trace.add(now_ms, sample_regions(rgb, face.landmarks))
+            attempt.trace.add(now_ms, sample_regions(rgb, face.landmarks), (face.pose.yaw, face.pose.pitch))
         elif self._away_since is None:
             self._away_since = now_ms
         return self.tick(now_ms)
@@ -171,7 +171,8 @@ class LightPhase:
         remain, a fresh sequence once the face is steady again (a real head that moved a lot gets another look; a
         plane measured clearly fails at once)."""
         assert attempt.end_ms is not None
-        report = measure(attempt.steps, attempt.end_ms, attempt.trace.times_ms, attempt.trace.samples, self.limits)
+        trace = attempt.trace
+        report = measure(attempt.steps, attempt.end_ms, trace.times_ms, trace.samples, self.limits, trace.poses)
         if report.inconclusive and self.tried < self.attempts:
             self.inconclusive += 1
             self._waiting_steady = True

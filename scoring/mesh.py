@@ -64,3 +64,7 @@ LIGHT_REGIONS: dict[str, tuple[int, ...]] = {
     "nose": (4, 5, 195),
     "chin": (199, 175, 200),
 }
+# Which way the skin of the regions across the face at the nose's height faces on a frontal face: yaw degrees from
+# the camera's axis, signed so that the head's yaw adds to them (docs/verdict.md "Head pose convention"). The light
+# challenge expects more of the screen's light on skin that faces it (scoring/light.py `facing_contrast`).
+LIGHT_REGION_FACING: dict[str, float] = {"left_cheek": -40.0, "nose": 0.0, "right_cheek": 40.0}

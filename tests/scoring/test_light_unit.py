@@ -53,11 +53,12 @@ def record(
     reflected: tuple[list[LightStep], int] | None = None,
     seed: int = 1,
     drift: float = 0.0,
+    landmarks: np.ndarray = LANDMARKS,
 ) -> tuple[list[int], list[np.ndarray]]:
     """Frames from before the first colour until after the lag: each pixel is the skin times (1 + strength x
     shading x the colour shown lag_ms earlier), plus sensor noise, sampled the way a live check samples. `drift`:
     the face's right side goes from (1 - drift) to (1 + drift) of its light over the frames (the head turning that
-    cheek into the room's light)."""
+    cheek into the room's light). `landmarks`: where the face's features are on the disc (off its centre: turned)."""
     rng = np.random.default_rng(seed)
     base, light = base_frame(level), shading(flat)
     right_side = (np.mgrid[0:SIZE, 0:SIZE][1] > SIZE / 2 + 0.2 * RADIUS)[..., None]
@@ -70,7 +71,7 @@ def record(
         frame = base * ambient * (1 + strength * light[..., None] * color) + rng.normal(0, 2.0, base.shape)
         rgb = np.clip(frame, 0, 255).astype(np.uint8)
         times.append(at)
-        samples.append(sample_regions(rgb, LANDMARKS))
+        samples.append(sample_regions(rgb, landmarks))
     return times, samples
 
 
@@ -154,6 +155,25 @@ def test_an_evenly_tinted_flat_picture_fails_though_it_follows_the_colours() -> 
     assert report.outcome is LightOutcome.MISMATCH, report  # ...but its regions respond as one plane
     assert report.relief is not None and abs(report.relief) < LightLimits().min_relief
     assert not report.inconclusive, "measured clearly: no second sequence"
+
+
+@pytest.mark.parametrize("shift,yaw", [(0.3, 25.0), (-0.3, -25.0), (0.45, 35.0)])
+def test_a_turned_face_is_judged_by_the_skin_that_faces_the_screen(shift: float, yaw: float) -> None:
+    """Turned (its features off the disc's centre, toward the side its pose says), a face takes the screen's light
+    most on the cheek turned toward the camera: read with its pose it has more relief than read as frontal, whose
+    nose-against-cheeks contrast refused a real VoxCeleb head turned 26-31 degrees (relief -0.34). A plane in the
+    same pose still reads as one."""
+    steps, end = schedule()
+    turned = LANDMARKS.copy()
+    turned[:, 0] += shift * RADIUS
+    times, samples = record(steps, end, landmarks=turned)
+    posed = measure(steps, end, times, samples, poses=[(yaw, 0.0)] * len(times))
+    frontal = measure(steps, end, times, samples)
+    assert posed.outcome is LightOutcome.PASSED, posed
+    assert posed.relief is not None and frontal.relief is not None and posed.relief > frontal.relief + 0.2
+    times, samples = record(steps, end, landmarks=turned, flat=True)
+    plane = measure(steps, end, times, samples, poses=[(yaw, 0.0)] * len(times))
+    assert plane.outcome is LightOutcome.MISMATCH and plane.relief is not None and abs(plane.relief) < 0.02, plane
 
 
 @pytest.mark.slow
