@@ -87,10 +87,10 @@ class LightLimits:
     min_frames: int = 12  # analyzed frames with a face inside the lagged sequence
     # Both cuts midway between the sides measured by evaluation/light_runs.py over every shared live clip (docs/
     # verdict.md "Light challenge", with each source held out): the pooled correlation of the face's drift-free
-    # response with the colours shown, reflecting cameras >= 0.750, the others <= 0.614; the relief (the gains'
-    # contrast by the light each region faces, over the mean gain: a plane's is 0), faces >= 0.199, stills <= 0.063.
-    min_correlation: float = 0.68
-    min_relief: float = 0.13
+    # response with the colours shown, reflecting cameras >= 0.658, the others <= 0.614; the relief (the gains'
+    # contrast by the light each region faces, over the mean gain: a plane's is 0), faces >= 0.158, stills <= 0.063.
+    min_correlation: float = 0.64
+    min_relief: float = 0.11
     plane_sigmas: float = 2.0  # a relief under min_relief is a plane only when it is this many standard errors under
     drift_order: int = 2  # each region's slow drift over the sequence, fitted as a polynomial in time and removed
     clipped: float = 0.96  # a channel whose region mean reaches this in any region is at the sensor's top: not used
