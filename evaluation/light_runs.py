@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import secrets
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation import challenge_runs
 from realtime.client import Box, FramesTrack, LiveClient, ReflectingTrack, read_clip
 from realtime.registry import SessionOptions, SessionRegistry
 from realtime.settings import RealtimeSettings
@@ -244,16 +244,13 @@ def leave_one_source_out(
 
 
 def live_clips(media: Path) -> list[str]:
-    """Every live clip of SOURCES.tsv (file names under videos/) and each one's source."""
-    with (media / "SOURCES.tsv").open(encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["kind"] == "live"]
-    return [Path(r["path"]).name for r in rows]
+    """Every live clip of SOURCES.tsv, as file names under videos/."""
+    return [Path(path).name for path, (kind, _) in challenge_runs.sources(media).items() if kind == "live"]
 
 
 def sources(media: Path) -> dict[str, str]:
     """Clip file name -> its source group (SOURCES.tsv)."""
-    with (media / "SOURCES.tsv").open(encoding="utf-8", newline="") as handle:
-        return {Path(r["path"]).name: r["source"] for r in csv.DictReader(handle, delimiter="\t")}
+    return {Path(path).name: source for path, (_, source) in challenge_runs.sources(media).items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

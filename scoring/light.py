@@ -18,9 +18,10 @@ shade), not a spoof.
 
 The region gains are what a moving head leaves of that: each region's slow drift over the sequence (the head turning,
 an expression, the clip's own light: 3.4 s of it) is fitted as a quadratic in time and removed before the gain is
-fitted, and before the response is correlated with the colours (`correlation`), and a channel at the sensor's top in any region (it cannot show light added) is left out of the gains. A
-relief below `min_relief` by less than twice its standard error is inconclusive rather than a plane: the phase
-shows a fresh sequence (realtime/light_phase.py), and only the last attempt's inconclusive relief is a mismatch.
+fitted and before the response is correlated with the colours (`correlation`); a channel at the sensor's top in
+any region (it cannot show light added) is left out of the gains. A relief below `min_relief` by less than twice
+its standard error is inconclusive rather than a plane: the phase shows a fresh sequence (realtime/light_phase.py),
+and only the last attempt's inconclusive relief is a mismatch.
 """
 
 from __future__ import annotations
